@@ -1,0 +1,103 @@
+/* fp8block — FP8 (e4m3) GEMM with 2D dynamic block quantization.
+ *
+ * One header, C11, no CUDA needed to include it. The numeric contract and the
+ * layouts are those of DESIGN.md:
+ *
+ *   A codes   M×K e4m3, row-major, lda >= K, lda % 16 == 0, base 16-byte aligned
+ *   A scales  ceil(K/128) × M fp32, M contiguous: sa[kb*ldsa + i], ldsa >= M, ldsa % 4 == 0
+ *   B codes   N×K e4m3, row-major, ldb >= K, ldb % 16 == 0, base 16-byte aligned
+ *   B scales  ceil(N/128) × ceil(K/128) fp32, row-major: sb[nb*ldsb + kb], ldsb >= ceil(K/128)
+ *   D         M×N, row-major, ldd >= N, rows 16-byte aligned (ldd*elem % 16 == 0, base too)
+ *
+ * which is what cuBLASLt (VEC128_32F × BLK128x128_32F), torch._scaled_mm's block-wise
+ * path and DeepGEMM use, so tensors move between them without copies.
+ *
+ * Errors: every entry point checks all of its arguments before touching memory. On
+ * error it returns a status, writes nothing, and fp8block_last_error() says what was
+ * wrong. The same rules hold on every backend, so a program that runs on the CPU
+ * context runs unchanged on a CUDA context.
+ *
+ * Threads: a context may be used from several threads at once (on a CUDA context, give
+ * each thread its own stream). fp8block_last_error() reports the calling thread's last
+ * failure. Create and destroy are not concurrent with other calls on the same context.
+ */
+#ifndef FP8BLOCK_H
+#define FP8BLOCK_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fp8block_ctx fp8block_ctx; /* opaque */
+
+typedef enum {
+    FP8BLOCK_OK = 0,
+    FP8BLOCK_ERR_INVALID_ARGUMENT,
+    FP8BLOCK_ERR_MISALIGNED,
+    FP8BLOCK_ERR_UNSUPPORTED,
+    FP8BLOCK_ERR_CUDA,
+    FP8BLOCK_ERR_OUT_OF_MEMORY
+} fp8block_status;
+
+typedef enum { FP8BLOCK_F32, FP8BLOCK_BF16, FP8BLOCK_F16, FP8BLOCK_E4M3 } fp8block_dtype;
+
+enum { FP8BLOCK_DEVICE_CPU = -1 }; /* device >= 0: a CUDA device ordinal */
+
+/* Quantization block shapes and flags, for fp8block_quantize_ex. */
+typedef enum { FP8BLOCK_BLOCK_1x128 = 0, FP8BLOCK_BLOCK_128x128 = 1 } fp8block_block;
+enum {
+    /* s = 2^ceil(log2(amax/448)) instead of amax/448: exact scale products, one fewer
+     * rounding on dequantization, at most one binade of range given up. */
+    FP8BLOCK_SCALE_POW2 = 1u << 0
+};
+
+/* device: FP8BLOCK_DEVICE_CPU for the reference backend, or a CUDA device ordinal
+ * (an sm_90 GPU; others answer FP8BLOCK_ERR_UNSUPPORTED). */
+fp8block_status fp8block_create(fp8block_ctx **ctx, int device);
+void fp8block_destroy(fp8block_ctx *ctx);
+const char *fp8block_status_string(fp8block_status s);
+/* The calling thread's last failure on ctx (or on any context, if ctx is NULL), in words;
+ * "" when there was none. The string lives until the thread's next call. */
+const char *fp8block_last_error(const fp8block_ctx *ctx);
+/* Device ordinal of a context (FP8BLOCK_DEVICE_CPU for the CPU backend), or -2 for NULL. */
+int fp8block_device(const fp8block_ctx *ctx);
+
+/* x: rows×cols of xtype (F32, BF16 or F16), row-major, leading dimension ldx >= cols.
+ * q: e4m3 codes, ldq >= cols.
+ * 1x128:   s[cb*lds + r], ceil(cols/128) × rows, rows contiguous, lds >= rows.
+ * 128x128: s[rb*lds + cb], ceil(rows/128) × ceil(cols/128), row-major, lds >= ceil(cols/128).
+ * stream: a cudaStream_t on a CUDA context (NULL: the default stream); ignored on the CPU. */
+fp8block_status fp8block_quantize_1x128(fp8block_ctx *ctx, const void *x, fp8block_dtype xtype,
+                                        int64_t rows, int64_t cols, int64_t ldx, uint8_t *q,
+                                        int64_t ldq, float *s, int64_t lds, void *stream);
+fp8block_status fp8block_quantize_128x128(fp8block_ctx *ctx, const void *x, fp8block_dtype xtype,
+                                          int64_t rows, int64_t cols, int64_t ldx, uint8_t *q,
+                                          int64_t ldq, float *s, int64_t lds, void *stream);
+/* Either block shape, with flags (FP8BLOCK_SCALE_POW2 or 0). */
+fp8block_status fp8block_quantize_ex(fp8block_ctx *ctx, fp8block_block block, unsigned flags,
+                                     const void *x, fp8block_dtype xtype, int64_t rows,
+                                     int64_t cols, int64_t ldx, uint8_t *q, int64_t ldq, float *s,
+                                     int64_t lds, void *stream);
+
+/* y = float(q) * s, rounded to ytype (F32, BF16 or F16) to nearest even. */
+fp8block_status fp8block_dequantize_1x128(fp8block_ctx *ctx, const uint8_t *q, int64_t ldq,
+                                          const float *s, int64_t lds, int64_t rows, int64_t cols,
+                                          void *y, fp8block_dtype ytype, int64_t ldy, void *stream);
+fp8block_status fp8block_dequantize_128x128(fp8block_ctx *ctx, const uint8_t *q, int64_t ldq,
+                                            const float *s, int64_t lds, int64_t rows,
+                                            int64_t cols, void *y, fp8block_dtype ytype,
+                                            int64_t ldy, void *stream);
+
+/* D = A · Bᵀ with the layouts above; dtype F32, BF16 or F16. */
+fp8block_status fp8block_gemm(fp8block_ctx *ctx, int64_t m, int64_t n, int64_t k,
+                              const uint8_t *a, int64_t lda, const float *sa, int64_t ldsa,
+                              const uint8_t *b, int64_t ldb, const float *sb, int64_t ldsb,
+                              void *d, fp8block_dtype dtype, int64_t ldd, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FP8BLOCK_H */

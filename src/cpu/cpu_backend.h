@@ -1,0 +1,11 @@
+/* The reference backend: the numeric definition of DESIGN.md, multi-threaded. */
+#ifndef FP8BLOCK_CPU_BACKEND_H
+#define FP8BLOCK_CPU_BACKEND_H
+
+#include "internal.h"
+
+fp8block_status cpu_quantize(const quantize_args *args);
+fp8block_status cpu_dequantize(const dequantize_args *args);
+fp8block_status cpu_gemm(const gemm_args *args);
+
+#endif

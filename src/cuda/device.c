@@ -1,0 +1,71 @@
+#include "device.h"
+
+#include <stdlib.h>
+
+fp8block_status cuda_check(cudaError_t err, const char *what)
+{
+    if (err == cudaSuccess) return FP8BLOCK_OK;
+    if (err == cudaErrorMemoryAllocation)
+        return fp8block_fail(FP8BLOCK_ERR_OUT_OF_MEMORY, "%s: %s", what, cudaGetErrorString(err));
+    return fp8block_fail(FP8BLOCK_ERR_CUDA, "%s: %s (%s)", what, cudaGetErrorString(err),
+                         cudaGetErrorName(err));
+}
+
+fp8block_status device_scope_enter(const cuda_device *dev, device_scope *scope)
+{
+    fp8block_status st = cuda_check(cudaGetDevice(&scope->previous), "cudaGetDevice");
+    if (st != FP8BLOCK_OK) return st;
+    if (scope->previous == dev->ordinal) return FP8BLOCK_OK;
+    return cuda_check(cudaSetDevice(dev->ordinal), "cudaSetDevice");
+}
+
+void device_scope_leave(const device_scope *scope)
+{
+    int current = -1;
+    if (cudaGetDevice(&current) == cudaSuccess && current != scope->previous) cudaSetDevice(scope->previous);
+}
+
+fp8block_status cuda_device_open(int ordinal, cuda_device **out)
+{
+    *out = NULL;
+    int count = 0;
+    cudaError_t err = cudaGetDeviceCount(&count);
+    if (err != cudaSuccess || count == 0)
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "device %d: no CUDA device is usable (%s)", ordinal,
+                             err != cudaSuccess ? cudaGetErrorString(err) : "none found");
+    if (ordinal >= count)
+        return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "device = %d, but there are %d CUDA device(s)",
+                             ordinal, count);
+    struct cudaDeviceProp prop;
+    fp8block_status st = cuda_check(cudaGetDeviceProperties(&prop, ordinal), "cudaGetDeviceProperties");
+    if (st != FP8BLOCK_OK) return st;
+    if (prop.major != 9 || prop.minor != 0)
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED,
+                             "device %d (%s) is sm_%d%d; fp8block's kernels need a Hopper GPU (sm_90)", ordinal,
+                             prop.name, prop.major, prop.minor);
+    cuda_device *dev = calloc(1, sizeof *dev);
+    if (!dev) return fp8block_fail(FP8BLOCK_ERR_OUT_OF_MEMORY, "out of host memory for the device state");
+    dev->ordinal = ordinal;
+    dev->sm_count = prop.multiProcessorCount;
+    dev->max_smem_per_block = (int)prop.sharedMemPerBlockOptin;
+    dev->l2_bytes = prop.l2CacheSize;
+    *out = dev;
+    return FP8BLOCK_OK;
+}
+
+void cuda_device_close(cuda_device *dev) { free(dev); }
+
+pointer_location cuda_pointer_location(const void *p)
+{
+    struct cudaPointerAttributes attr;
+    if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
+        cudaGetLastError(); /* an unknown pointer is not an error worth keeping */
+        return POINTER_UNKNOWN;
+    }
+    switch (attr.type) {
+    case cudaMemoryTypeDevice:
+    case cudaMemoryTypeManaged: return POINTER_DEVICE;
+    case cudaMemoryTypeHost: return POINTER_HOST;
+    default: return POINTER_HOST; /* unregistered host memory */
+    }
+}

@@ -1,0 +1,35 @@
+/* Per-device state of the CUDA backend, made once by fp8block_create. */
+#ifndef FP8BLOCK_CUDA_DEVICE_H
+#define FP8BLOCK_CUDA_DEVICE_H
+
+#include <cuda_runtime_api.h>
+
+#include "cuda_backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cuda_device {
+    int ordinal;
+    int sm_count;
+    int max_smem_per_block; /* opt-in limit, bytes */
+    int l2_bytes;
+};
+
+/* Makes dev current for the calling thread and remembers the caller's device, so an
+ * entry point leaves the caller's current device as it found it. */
+typedef struct {
+    int previous;
+} device_scope;
+fp8block_status device_scope_enter(const cuda_device *dev, device_scope *scope);
+void device_scope_leave(const device_scope *scope);
+
+/* FP8BLOCK_OK, or FP8BLOCK_ERR_CUDA with `what` and CUDA's words in the message. */
+fp8block_status cuda_check(cudaError_t err, const char *what);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

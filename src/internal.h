@@ -1,0 +1,79 @@
+/* What the API layer and the backends share: validated argument bundles, the
+ * context, and the error reporter. Included from C and from CUDA. */
+#ifndef FP8BLOCK_INTERNAL_H
+#define FP8BLOCK_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fp8block.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cuda_device cuda_device; /* src/cuda: per-device state */
+
+struct fp8block_ctx {
+    int device;        /* FP8BLOCK_DEVICE_CPU or a CUDA ordinal */
+    cuda_device *cuda; /* NULL on the CPU backend */
+};
+
+/* Arguments after validation: every pointer non-NULL, every size positive, every
+ * leading dimension large enough. Backends trust them. */
+typedef struct {
+    fp8block_block block;
+    unsigned flags;
+    const void *x;
+    fp8block_dtype xtype;
+    int64_t rows, cols, ldx;
+    uint8_t *q;
+    int64_t ldq;
+    float *s;
+    int64_t lds;
+} quantize_args;
+
+typedef struct {
+    fp8block_block block;
+    const uint8_t *q;
+    int64_t ldq;
+    const float *s;
+    int64_t lds;
+    int64_t rows, cols;
+    void *y;
+    fp8block_dtype ytype;
+    int64_t ldy;
+} dequantize_args;
+
+typedef struct {
+    int64_t m, n, k;
+    const uint8_t *a;
+    int64_t lda;
+    const float *sa;
+    int64_t ldsa;
+    const uint8_t *b;
+    int64_t ldb;
+    const float *sb;
+    int64_t ldsb;
+    void *d;
+    fp8block_dtype dtype;
+    int64_t ldd;
+} gemm_args;
+
+/* Records a failure for fp8block_last_error (printf-style) and returns st. */
+fp8block_status fp8block_fail(fp8block_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+size_t fp8block_dtype_size(fp8block_dtype t);
+const char *fp8block_dtype_name(fp8block_dtype t);
+
+static inline int64_t fp8block_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,68 @@
+/* The scale rule of DESIGN.md, one definition for the CPU and the GPU so that
+ * both backends produce the same scale bits.
+ *
+ *   amax NaN or infinite  -> s = NaN (the block's codes become NaN and stay visible)
+ *   amax == 0             -> s = 1
+ *   otherwise             -> s = amax / 448 in IEEE fp32 (a real division), and
+ *                            with FP8BLOCK_SCALE_POW2 the smallest power of two >= that;
+ *                            if the division underflows to 0 (fp32 amax < 448·2^-149),
+ *                            s = 1 as for an all-zero block, rather than 0 (x/0 is garbage).
+ *
+ * amax over a block is taken as the maximum of the |x| bit patterns: for IEEE floats
+ * the unsigned order of |x| bits is the numeric order, and NaN/Inf patterns sort above
+ * every finite value, so the maximum propagates them (fmaxf would drop a NaN). */
+#ifndef FP8BLOCK_SCALE_RULE_H
+#define FP8BLOCK_SCALE_RULE_H
+
+#include <stdint.h>
+
+#ifdef __CUDACC__
+#define FP8BLOCK_HD static __host__ __device__ __forceinline__
+#else
+#define FP8BLOCK_HD static inline
+#endif
+
+#define FP8BLOCK_E4M3_MAX 448.0f
+#define FP8BLOCK_F32_INF_BITS 0x7f800000u
+
+FP8BLOCK_HD uint32_t fp8block_f32_bits(float f)
+{
+    union { float f; uint32_t u; } v;
+    v.f = f;
+    return v.u;
+}
+
+FP8BLOCK_HD float fp8block_f32_from_bits(uint32_t u)
+{
+    union { float f; uint32_t u; } v;
+    v.u = u;
+    return v.f;
+}
+
+/* |x| as bits: the quantity whose maximum is a block's amax. */
+FP8BLOCK_HD uint32_t fp8block_abs_bits(float x) { return fp8block_f32_bits(x) & 0x7fffffffu; }
+
+/* Smallest power of two >= s, for finite s > 0. Integer arithmetic: exact everywhere. */
+FP8BLOCK_HD float fp8block_pow2_ceil(float s)
+{
+    uint32_t u = fp8block_f32_bits(s);
+    if ((u & FP8BLOCK_F32_INF_BITS) == 0) { /* subnormal: a power of two in the mantissa */
+        uint32_t p = 1;
+        while (p < u) p <<= 1;
+        return fp8block_f32_from_bits(p);
+    }
+    if (u & 0x007fffffu) u = (u & 0xff800000u) + 0x00800000u;
+    return fp8block_f32_from_bits(u);
+}
+
+/* The scale of a block from the maximum of its |x| bit patterns. */
+FP8BLOCK_HD float fp8block_block_scale(uint32_t amax_bits, int pow2)
+{
+    if (amax_bits >= FP8BLOCK_F32_INF_BITS) return fp8block_f32_from_bits(0x7fc00000u);
+    if (amax_bits == 0) return 1.0f;
+    float s = fp8block_f32_from_bits(amax_bits) / FP8BLOCK_E4M3_MAX;
+    if (s == 0.0f) return 1.0f;
+    return pow2 ? fp8block_pow2_ceil(s) : s;
+}
+
+#endif
