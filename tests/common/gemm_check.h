@@ -1,0 +1,50 @@
+/* Checks a GEMM output against an fp64 product of the dequantized operands, with its
+ * own e4m3/bf16/f16 decoders so the check never leans on the code it checks.
+ *
+ * Operands are host memory in the layouts of DESIGN.md: a codes M×K (lda), sa[kb*ldsa + i],
+ * b codes N×K (ldb), sb[nb*ldsb + kb]; d is M×N of dtype F32/BF16/F16 (ldd).
+ *
+ * Per element: |d - ref| <= 2^-10 · Σ_k |a_k·b_k| + |ref|·u + 1e-30, u the output's unit
+ * roundoff (bf16 2^-8, f16 2^-11, f32 2^-22), and over all checked elements
+ * ||d - ref||_F / ||ref||_F <= 4e-3 (bf16) or 1e-3 (f16, f32).
+ * A NaN reference (a NaN scale) requires a NaN in d; a finite reference requires a
+ * finite d, except ±inf of the right sign where |ref| exceeds the output's range. */
+#ifndef FP8BLOCK_GEMM_CHECK_H
+#define FP8BLOCK_GEMM_CHECK_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "fp8block.h"
+
+typedef struct {
+    int64_t rows_checked;
+    int64_t elements_checked;
+    int64_t violations;      /* elements outside their bound, NaN mismatches included */
+    double max_abs_error;    /* over elements with a finite reference */
+    double max_error_ratio;  /* max of |d - ref| / bound */
+    double rel_frobenius;    /* ||d - ref|| / ||ref|| over elements with a finite reference */
+    double frobenius_limit;  /* the limit rel_frobenius is held to */
+    int64_t first_bad_row, first_bad_col; /* -1 when there is no violation */
+    double first_bad_value, first_bad_ref, first_bad_bound;
+} gemm_check_result;
+
+/* Checks rows 0, row_step, 2·row_step, ... and always the last row (row_step <= 1: all),
+ * every column. */
+gemm_check_result gemm_check(int64_t m, int64_t n, int64_t k, const uint8_t *a, int64_t lda,
+                             const float *sa, int64_t ldsa, const uint8_t *b, int64_t ldb,
+                             const float *sb, int64_t ldsb, const void *d, fp8block_dtype dtype,
+                             int64_t ldd, int64_t row_step);
+
+/* 1 when there is no violation and the Frobenius error is within its limit. */
+int gemm_check_passed(const gemm_check_result *r);
+
+/* One line: the counts, the errors, and the first violation if any. */
+void gemm_check_print(FILE *f, const char *label, const gemm_check_result *r);
+
+/* The checker's own decoders, exact; usable as independent references by tests. */
+double gemm_check_e4m3_to_f64(uint8_t code);
+double gemm_check_bf16_to_f64(uint16_t h);
+double gemm_check_f16_to_f64(uint16_t h);
+
+#endif
