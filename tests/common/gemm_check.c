@@ -16,25 +16,21 @@ double gemm_check_e4m3_to_f64(uint8_t code)
     return negative ? -magnitude : magnitude;
 }
 
-double gemm_check_bf16_to_f64(uint16_t h)
+/* An IEEE-style binary format (all-ones exponent: inf or NaN), exactly. */
+static double decode_ieee(uint32_t bits, int exponent_bits, int mantissa_bits)
 {
-    int negative = h >> 15, exponent = (h >> 7) & 0xff, mantissa = h & 0x7f;
+    uint32_t exponent_max = (1u << exponent_bits) - 1, implicit_one = 1u << mantissa_bits;
+    uint32_t exponent = (bits >> mantissa_bits) & exponent_max, mantissa = bits & (implicit_one - 1);
+    int bias = (int)(exponent_max >> 1);
     double magnitude;
-    if (exponent == 0xff) magnitude = mantissa ? NAN : INFINITY;
-    else if (exponent == 0) magnitude = ldexp(mantissa, -126 - 7);
-    else magnitude = ldexp(128 + mantissa, exponent - 127 - 7);
-    return negative ? -magnitude : magnitude;
+    if (exponent == exponent_max) magnitude = mantissa ? NAN : INFINITY;
+    else if (exponent == 0) magnitude = ldexp(mantissa, 1 - bias - mantissa_bits);
+    else magnitude = ldexp(implicit_one + mantissa, (int)exponent - bias - mantissa_bits);
+    return (bits >> (exponent_bits + mantissa_bits)) & 1 ? -magnitude : magnitude;
 }
 
-double gemm_check_f16_to_f64(uint16_t h)
-{
-    int negative = h >> 15, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
-    double magnitude;
-    if (exponent == 0x1f) magnitude = mantissa ? NAN : INFINITY;
-    else if (exponent == 0) magnitude = ldexp(mantissa, -14 - 10);
-    else magnitude = ldexp(1024 + mantissa, exponent - 15 - 10);
-    return negative ? -magnitude : magnitude;
-}
+double gemm_check_bf16_to_f64(uint16_t h) { return decode_ieee(h, 8, 7); }
+double gemm_check_f16_to_f64(uint16_t h) { return decode_ieee(h, 5, 10); }
 
 static double output_element(const void *d, fp8block_dtype dtype, int64_t ldd, int64_t i, int64_t j)
 {
