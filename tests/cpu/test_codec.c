@@ -1,0 +1,240 @@
+/* The scalar codecs of the reference backend against independent references: every
+ * e4m3/bf16/f16 code decodes to the value its bit fields say, and encoding agrees with a
+ * nearest-value search over the format's codes (ties to even, satfinite for e4m3,
+ * overflow to inf for bf16/f16) on every boundary, tie, subnormal, saturation and NaN
+ * case, and on millions of random floats. */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cpu/codec.h"
+#include "gemm_check.h"
+#include "rng.h"
+#include "testutil.h"
+
+#define E4M3_MAX_FINITE_CODE 0x7e
+
+static float float_from_bits(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t bits_of(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static int same_value(double a, double b) { return (isnan(a) && isnan(b)) || (a == b && signbit(a) == signbit(b)); }
+
+/* Nearest of the 127 non-negative finite e4m3 codes by exhaustive search, ties to the
+ * even code; anything above 448 (inf too) saturates to 448, NaN is 0x7f, the sign of x
+ * (zero included) is kept. */
+static double e4m3_values[E4M3_MAX_FINITE_CODE + 1];
+
+static uint8_t reference_e4m3(float x)
+{
+    if (isnan(x)) return 0x7f;
+    double magnitude = fabs((double)x);
+    uint8_t sign = signbit(x) ? 0x80 : 0;
+    if (magnitude > 448.0) return sign | E4M3_MAX_FINITE_CODE;
+    int best = 0;
+    double best_distance = INFINITY;
+    for (int code = 0; code <= E4M3_MAX_FINITE_CODE; code++) {
+        double distance = fabs(e4m3_values[code] - magnitude);
+        if (distance < best_distance || (distance == best_distance && (code & 1) == 0)) {
+            best = code;
+            best_distance = distance;
+        }
+    }
+    return sign | (uint8_t)best;
+}
+
+typedef struct {
+    double (*decode)(uint16_t);
+    uint16_t max_finite_code; /* the next code up is +inf */
+    double overflow_value;    /* what +inf stands for when rounding: max finite + one ulp */
+} ieee16_format;
+
+static const ieee16_format BF16 = {gemm_check_bf16_to_f64, 0x7f7f, 0x1p128};
+static const ieee16_format F16 = {gemm_check_f16_to_f64, 0x7bff, 65536.0};
+
+static double code_value(const ieee16_format *fmt, uint16_t code)
+{
+    return code > fmt->max_finite_code ? fmt->overflow_value : fmt->decode(code);
+}
+
+/* Nearest 16-bit code with round-to-nearest-even: a binary search over the ordered
+ * non-negative codes finds the two neighbours of |x|, inf standing in as the code after
+ * the largest finite one at max + ulp (IEEE overflow). NaN gives 0x7fff. */
+static uint16_t reference_ieee16(const ieee16_format *fmt, float x)
+{
+    if (isnan(x)) return 0x7fff;
+    uint16_t sign = signbit(x) ? 0x8000 : 0;
+    double magnitude = fabs((double)x);
+    uint16_t inf_code = (uint16_t)(fmt->max_finite_code + 1);
+    if (magnitude >= fmt->overflow_value) return sign | inf_code;
+    uint16_t lo = 0, hi = inf_code; /* value(lo) <= magnitude < value(hi) */
+    while (hi - lo > 1) {
+        uint16_t mid = (uint16_t)((lo + hi) / 2);
+        if (code_value(fmt, mid) <= magnitude) lo = mid;
+        else hi = mid;
+    }
+    double below = magnitude - code_value(fmt, lo), above = code_value(fmt, hi) - magnitude;
+    uint16_t nearest = below < above ? lo : above < below ? hi : (lo & 1) ? hi : lo;
+    return sign | nearest;
+}
+
+static long e4m3_cases, bf16_cases, f16_cases;
+
+static void check_e4m3(float x)
+{
+    uint8_t got = e4m3_from_f32(x), want = reference_e4m3(x);
+    e4m3_cases++;
+    CHECK(got == want, "e4m3_from_f32(%a = 0x%08x) = 0x%02x, want 0x%02x", (double)x, bits_of(x), got, want);
+}
+
+static void check_ieee16(float x)
+{
+    uint16_t got = bf16_from_f32(x), want = reference_ieee16(&BF16, x);
+    bf16_cases++;
+    CHECK(got == want, "bf16_from_f32(%a = 0x%08x) = 0x%04x, want 0x%04x", (double)x, bits_of(x), got, want);
+    got = f16_from_f32(x);
+    want = reference_ieee16(&F16, x);
+    f16_cases++;
+    CHECK(got == want, "f16_from_f32(%a = 0x%08x) = 0x%04x, want 0x%04x", (double)x, bits_of(x), got, want);
+}
+
+/* x, its fp32 neighbours on both sides, and the same for -x: the cases where a
+ * boundary lies. */
+static void check_around(float x, void (*check)(float))
+{
+    float candidates[3] = {x, nextafterf(x, INFINITY), nextafterf(x, -INFINITY)};
+    for (int i = 0; i < 3; i++) {
+        check(candidates[i]);
+        check(-candidates[i]);
+    }
+}
+
+static void test_decode_every_code(void)
+{
+    for (int code = 0; code < 256; code++) {
+        double want = gemm_check_e4m3_to_f64((uint8_t)code);
+        float got = e4m3_to_f32((uint8_t)code);
+        CHECK(same_value(got, want), "e4m3_to_f32(0x%02x) = %a, want %a", code, (double)got, want);
+        if (!isnan(want))
+            CHECK(e4m3_from_f32(got) == code, "e4m3 round trip of 0x%02x gives 0x%02x", code, e4m3_from_f32(got));
+    }
+    CHECK(isnan(e4m3_to_f32(0x7f)) && isnan(e4m3_to_f32(0xff)), "0x7f and 0xff must decode to NaN");
+    CHECK(e4m3_to_f32(0x7e) == 448.0f && e4m3_to_f32(0x01) == 0x1p-9f, "448 and the smallest subnormal");
+    for (uint32_t code = 0; code < 65536; code++) {
+        uint16_t h = (uint16_t)code;
+        float bf = bf16_to_f32(h), f16 = f16_to_f32(h);
+        CHECK(same_value(bf, gemm_check_bf16_to_f64(h)), "bf16_to_f32(0x%04x) = %a", h, (double)bf);
+        CHECK(same_value(f16, gemm_check_f16_to_f64(h)), "f16_to_f32(0x%04x) = %a", h, (double)f16);
+    }
+}
+
+/* Every code value, every midpoint between consecutive codes (a tie), and their fp32
+ * neighbours, for e4m3; then the same over all bf16 and f16 codes. */
+static void test_encode_boundaries_and_ties(void)
+{
+    for (int code = 0; code <= E4M3_MAX_FINITE_CODE; code++) {
+        float value = (float)gemm_check_e4m3_to_f64((uint8_t)code);
+        float next = code < E4M3_MAX_FINITE_CODE ? (float)gemm_check_e4m3_to_f64((uint8_t)(code + 1)) : 480.0f;
+        check_around(value, check_e4m3);
+        check_around((value + next) / 2, check_e4m3); /* exact in fp32 */
+    }
+    for (uint32_t code = 0; code <= BF16.max_finite_code; code++) {
+        float value = (float)BF16.decode((uint16_t)code);
+        double next = code_value(&BF16, (uint16_t)(code + 1));
+        check_around(value, check_ieee16);
+        check_around((float)((value + next) / 2), check_ieee16);
+    }
+    for (uint32_t code = 0; code <= F16.max_finite_code; code++) {
+        float value = (float)F16.decode((uint16_t)code);
+        double next = code_value(&F16, (uint16_t)(code + 1));
+        check_around(value, check_ieee16);
+        check_around((float)((value + next) / 2), check_ieee16);
+    }
+}
+
+/* Zeros, subnormals of every format, saturation and overflow, infinities, NaNs. */
+static void test_encode_special_cases(void)
+{
+    float specials[] = {0.0f, 0x1p-149f, 0x1p-126f, 0x1.fffffcp-127f, 0x1p-24f, 0x1p-25f, 0x1.8p-25f,
+                        0x1p-14f, 0x1p-10f, 0x1.8p-10f, 0x1p-9f, 0x1.8p-9f, 0x1p-7f, 0x1p-6f,
+                        448.0f, 449.0f, 464.0f, 479.0f, 480.0f, 1000.0f, 65504.0f, 65519.0f,
+                        65520.0f, 65536.0f, 1e30f, 0x1.fefffep127f, 0x1.ffp127f, FLT_MAX, INFINITY};
+    for (size_t i = 0; i < sizeof specials / sizeof specials[0]; i++) {
+        check_around(specials[i], check_e4m3);
+        check_around(specials[i], check_ieee16);
+    }
+    CHECK(e4m3_from_f32(-0.0f) == 0x80, "-0 must keep its sign: 0x%02x", e4m3_from_f32(-0.0f));
+    CHECK(e4m3_from_f32(-0x1p-12f) == 0x80, "-tiny rounds to -0: 0x%02x", e4m3_from_f32(-0x1p-12f));
+    CHECK(e4m3_from_f32(INFINITY) == 0x7e && e4m3_from_f32(-INFINITY) == 0xfe, "inf saturates to ±448");
+    CHECK(e4m3_from_f32(464.0f) == 0x7e, "the 448/480 tie saturates to 448");
+    uint32_t nan_patterns[] = {0x7fc00000u, 0xffc00000u, 0x7f800001u, 0xff800001u, 0x7fffffffu, 0xffffffffu, 0x7fa00000u};
+    for (size_t i = 0; i < sizeof nan_patterns / sizeof nan_patterns[0]; i++) {
+        float nan = float_from_bits(nan_patterns[i]);
+        CHECK(e4m3_from_f32(nan) == 0x7f, "e4m3 of NaN 0x%08x = 0x%02x, want 0x7f", nan_patterns[i], e4m3_from_f32(nan));
+        CHECK(bf16_from_f32(nan) == 0x7fff, "bf16 of NaN 0x%08x = 0x%04x", nan_patterns[i], bf16_from_f32(nan));
+        CHECK(f16_from_f32(nan) == 0x7fff, "f16 of NaN 0x%08x = 0x%04x", nan_patterns[i], f16_from_f32(nan));
+    }
+    CHECK(f16_from_f32(65520.0f) == 0x7c00 && f16_from_f32(-1e6f) == 0xfc00, "f16 overflow to ±inf");
+    CHECK(bf16_from_f32(FLT_MAX) == 0x7f80, "bf16 of FLT_MAX rounds to inf: 0x%04x", bf16_from_f32(FLT_MAX));
+}
+
+/* Random bit patterns (every exponent, NaN and inf included), values in [-500, 500], and
+ * tiny magnitudes around the e4m3/f16 subnormal ranges. */
+static void test_encode_random(void)
+{
+    rng_state rng;
+    rng_seed(&rng, 20240607);
+    for (int i = 0; i < 2000000; i++) {
+        float x = float_from_bits((uint32_t)rng_next(&rng));
+        check_e4m3(x);
+        check_ieee16(x);
+    }
+    for (int i = 0; i < 2000000; i++) check_e4m3((float)(rng_uniform(&rng) * 1000.0 - 500.0));
+    for (int i = 0; i < 1000000; i++) check_ieee16((float)(rng_uniform(&rng) * 140000.0 - 70000.0));
+    for (int i = 0; i < 1000000; i++) {
+        double tiny = ldexp(rng_uniform(&rng), -(int)rng_range(&rng, 0, 30));
+        float x = (float)(rng_next(&rng) & 1 ? -tiny : tiny);
+        check_e4m3(x);
+        check_ieee16(x);
+    }
+}
+
+static void test_row_load_store(void)
+{
+    float values[] = {1.0f, -0x1.234568p-3f, 300.5f, 0x1p-20f, -70000.0f};
+    uint16_t half[5], brain[5];
+    float single[5];
+    for (int i = 0; i < 5; i++) {
+        codec_store_f32(single, FP8BLOCK_F32, i, values[i]);
+        codec_store_f32(brain, FP8BLOCK_BF16, i, values[i]);
+        codec_store_f32(half, FP8BLOCK_F16, i, values[i]);
+        CHECK(single[i] == values[i] && codec_load_f32(single, FP8BLOCK_F32, i) == values[i], "f32 row element %d", i);
+        CHECK(brain[i] == reference_ieee16(&BF16, values[i]), "bf16 row store %d: 0x%04x", i, brain[i]);
+        CHECK(half[i] == reference_ieee16(&F16, values[i]), "f16 row store %d: 0x%04x", i, half[i]);
+        CHECK(same_value(codec_load_f32(brain, FP8BLOCK_BF16, i), gemm_check_bf16_to_f64(brain[i])), "bf16 row load %d", i);
+        CHECK(same_value(codec_load_f32(half, FP8BLOCK_F16, i), gemm_check_f16_to_f64(half[i])), "f16 row load %d", i);
+    }
+}
+
+int main(void)
+{
+    for (int code = 0; code <= E4M3_MAX_FINITE_CODE; code++) e4m3_values[code] = gemm_check_e4m3_to_f64((uint8_t)code);
+    test_decode_every_code();
+    test_encode_boundaries_and_ties();
+    test_encode_special_cases();
+    test_encode_random();
+    test_row_load_store();
+    printf("encoded %ld e4m3, %ld bf16, %ld f16 cases\n", e4m3_cases, bf16_cases, f16_cases);
+    return test_finish("test_codec");
+}
