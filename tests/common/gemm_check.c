@@ -4,33 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reference_codec.h"
+
 #define GEMM_CHECK_BLOCK 128
-
-double gemm_check_e4m3_to_f64(uint8_t code)
-{
-    int negative = code >> 7, exponent = (code >> 3) & 15, mantissa = code & 7;
-    double magnitude;
-    if (exponent == 15 && mantissa == 7) return NAN;
-    if (exponent == 0) magnitude = ldexp(mantissa, -9); /* subnormal: m/8 · 2^(1-7) */
-    else magnitude = ldexp(8 + mantissa, exponent - 7 - 3);
-    return negative ? -magnitude : magnitude;
-}
-
-/* An IEEE-style binary format (all-ones exponent: inf or NaN), exactly. */
-static double decode_ieee(uint32_t bits, int exponent_bits, int mantissa_bits)
-{
-    uint32_t exponent_max = (1u << exponent_bits) - 1, implicit_one = 1u << mantissa_bits;
-    uint32_t exponent = (bits >> mantissa_bits) & exponent_max, mantissa = bits & (implicit_one - 1);
-    int bias = (int)(exponent_max >> 1);
-    double magnitude;
-    if (exponent == exponent_max) magnitude = mantissa ? NAN : INFINITY;
-    else if (exponent == 0) magnitude = ldexp(mantissa, 1 - bias - mantissa_bits);
-    else magnitude = ldexp(implicit_one + mantissa, (int)exponent - bias - mantissa_bits);
-    return (bits >> (exponent_bits + mantissa_bits)) & 1 ? -magnitude : magnitude;
-}
-
-double gemm_check_bf16_to_f64(uint16_t h) { return decode_ieee(h, 8, 7); }
-double gemm_check_f16_to_f64(uint16_t h) { return decode_ieee(h, 5, 10); }
 
 static double output_element(const void *d, fp8block_dtype dtype, int64_t ldd, int64_t i, int64_t j)
 {
@@ -44,12 +20,12 @@ static double output_element(const void *d, fp8block_dtype dtype, int64_t ldd, i
     case FP8BLOCK_BF16: {
         uint16_t h;
         memcpy(&h, (const char *)d + at * 2, sizeof h);
-        return gemm_check_bf16_to_f64(h);
+        return ref_bf16_to_f64(h);
     }
     case FP8BLOCK_F16: {
         uint16_t h;
         memcpy(&h, (const char *)d + at * 2, sizeof h);
-        return gemm_check_f16_to_f64(h);
+        return ref_f16_to_f64(h);
     }
     default: return NAN;
     }
@@ -90,7 +66,7 @@ gemm_check_result gemm_check(int64_t m, int64_t n, int64_t k, const uint8_t *a, 
     if (row_step < 1) row_step = 1;
 
     double code_value[256];
-    for (int c = 0; c < 256; c++) code_value[c] = gemm_check_e4m3_to_f64((uint8_t)c);
+    for (int c = 0; c < 256; c++) code_value[c] = ref_e4m3_to_f64((uint8_t)c);
 
     int64_t k_blocks = (k + GEMM_CHECK_BLOCK - 1) / GEMM_CHECK_BLOCK;
     /* Row i of A dequantized exactly: an e4m3 value times an fp32 scale fits a double. */

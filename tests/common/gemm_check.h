@@ -1,5 +1,6 @@
-/* Checks a GEMM output against an fp64 product of the dequantized operands, with its
- * own e4m3/bf16/f16 decoders so the check never leans on the code it checks.
+/* Checks a GEMM output against an fp64 product of the dequantized operands, with the
+ * tests' own e4m3/bf16/f16 decoders (reference_codec.h), so the check never leans on the
+ * code it checks.
  *
  * Operands are host memory in the layouts of DESIGN.md: a codes M×K (lda), sa[kb*ldsa + i],
  * b codes N×K (ldb), sb[nb*ldsb + kb]; d is M×N of dtype F32/BF16/F16 (ldd).
@@ -41,10 +42,5 @@ int gemm_check_passed(const gemm_check_result *r);
 
 /* One line: the counts, the errors, and the first violation if any. */
 void gemm_check_print(FILE *f, const char *label, const gemm_check_result *r);
-
-/* The checker's own decoders, exact; usable as independent references by tests. */
-double gemm_check_e4m3_to_f64(uint8_t code);
-double gemm_check_bf16_to_f64(uint16_t h);
-double gemm_check_f16_to_f64(uint16_t h);
 
 #endif

@@ -9,11 +9,13 @@
 #include <string.h>
 
 #include "cpu/codec.h"
-#include "gemm_check.h"
+#include "reference_codec.h"
 #include "rng.h"
 #include "testutil.h"
 
 #define E4M3_MAX_FINITE_CODE 0x7e
+#define BF16_MAX_FINITE_CODE 0x7f7f
+#define F16_MAX_FINITE_CODE 0x7bff
 
 static float float_from_bits(uint32_t u)
 {
@@ -31,80 +33,22 @@ static uint32_t bits_of(float f)
 
 static int same_value(double a, double b) { return (isnan(a) && isnan(b)) || (a == b && signbit(a) == signbit(b)); }
 
-/* Nearest of the 127 non-negative finite e4m3 codes by exhaustive search, ties to the
- * even code; anything above 448 (inf too) saturates to 448, NaN is 0x7f, the sign of x
- * (zero included) is kept. */
-static double e4m3_values[E4M3_MAX_FINITE_CODE + 1];
-
-static uint8_t reference_e4m3(float x)
-{
-    if (isnan(x)) return 0x7f;
-    double magnitude = fabs((double)x);
-    uint8_t sign = signbit(x) ? 0x80 : 0;
-    if (magnitude > 448.0) return sign | E4M3_MAX_FINITE_CODE;
-    int best = 0;
-    double best_distance = INFINITY;
-    for (int code = 0; code <= E4M3_MAX_FINITE_CODE; code++) {
-        double distance = fabs(e4m3_values[code] - magnitude);
-        if (distance < best_distance || (distance == best_distance && (code & 1) == 0)) {
-            best = code;
-            best_distance = distance;
-        }
-    }
-    return sign | (uint8_t)best;
-}
-
-typedef struct {
-    double (*decode)(uint16_t);
-    uint16_t max_finite_code; /* the next code up is +inf */
-    double overflow_value;    /* what +inf stands for when rounding: max finite + one ulp */
-} ieee16_format;
-
-static const ieee16_format BF16 = {gemm_check_bf16_to_f64, 0x7f7f, 0x1p128};
-static const ieee16_format F16 = {gemm_check_f16_to_f64, 0x7bff, 65536.0};
-
-static double code_value(const ieee16_format *fmt, uint16_t code)
-{
-    return code > fmt->max_finite_code ? fmt->overflow_value : fmt->decode(code);
-}
-
-/* Nearest 16-bit code with round-to-nearest-even: a binary search over the ordered
- * non-negative codes finds the two neighbours of |x|, inf standing in as the code after
- * the largest finite one at max + ulp (IEEE overflow). NaN gives 0x7fff. */
-static uint16_t reference_ieee16(const ieee16_format *fmt, float x)
-{
-    if (isnan(x)) return 0x7fff;
-    uint16_t sign = signbit(x) ? 0x8000 : 0;
-    double magnitude = fabs((double)x);
-    uint16_t inf_code = (uint16_t)(fmt->max_finite_code + 1);
-    if (magnitude >= fmt->overflow_value) return sign | inf_code;
-    uint16_t lo = 0, hi = inf_code; /* value(lo) <= magnitude < value(hi) */
-    while (hi - lo > 1) {
-        uint16_t mid = (uint16_t)((lo + hi) / 2);
-        if (code_value(fmt, mid) <= magnitude) lo = mid;
-        else hi = mid;
-    }
-    double below = magnitude - code_value(fmt, lo), above = code_value(fmt, hi) - magnitude;
-    uint16_t nearest = below < above ? lo : above < below ? hi : (lo & 1) ? hi : lo;
-    return sign | nearest;
-}
-
 static long e4m3_cases, bf16_cases, f16_cases;
 
 static void check_e4m3(float x)
 {
-    uint8_t got = e4m3_from_f32(x), want = reference_e4m3(x);
+    uint8_t got = e4m3_from_f32(x), want = ref_e4m3_from_f32(x);
     e4m3_cases++;
     CHECK(got == want, "e4m3_from_f32(%a = 0x%08x) = 0x%02x, want 0x%02x", (double)x, bits_of(x), got, want);
 }
 
 static void check_ieee16(float x)
 {
-    uint16_t got = bf16_from_f32(x), want = reference_ieee16(&BF16, x);
+    uint16_t got = bf16_from_f32(x), want = ref_bf16_from_f32(x);
     bf16_cases++;
     CHECK(got == want, "bf16_from_f32(%a = 0x%08x) = 0x%04x, want 0x%04x", (double)x, bits_of(x), got, want);
     got = f16_from_f32(x);
-    want = reference_ieee16(&F16, x);
+    want = ref_f16_from_f32(x);
     f16_cases++;
     CHECK(got == want, "f16_from_f32(%a = 0x%08x) = 0x%04x, want 0x%04x", (double)x, bits_of(x), got, want);
 }
@@ -123,7 +67,7 @@ static void check_around(float x, void (*check)(float))
 static void test_decode_every_code(void)
 {
     for (int code = 0; code < 256; code++) {
-        double want = gemm_check_e4m3_to_f64((uint8_t)code);
+        double want = ref_e4m3_to_f64((uint8_t)code);
         float got = e4m3_to_f32((uint8_t)code);
         CHECK(same_value(got, want), "e4m3_to_f32(0x%02x) = %a, want %a", code, (double)got, want);
         if (!isnan(want))
@@ -134,8 +78,20 @@ static void test_decode_every_code(void)
     for (uint32_t code = 0; code < 65536; code++) {
         uint16_t h = (uint16_t)code;
         float bf = bf16_to_f32(h), f16 = f16_to_f32(h);
-        CHECK(same_value(bf, gemm_check_bf16_to_f64(h)), "bf16_to_f32(0x%04x) = %a", h, (double)bf);
-        CHECK(same_value(f16, gemm_check_f16_to_f64(h)), "f16_to_f32(0x%04x) = %a", h, (double)f16);
+        CHECK(same_value(bf, ref_bf16_to_f64(h)), "bf16_to_f32(0x%04x) = %a", h, (double)bf);
+        CHECK(same_value(f16, ref_f16_to_f64(h)), "f16_to_f32(0x%04x) = %a", h, (double)f16);
+    }
+}
+
+/* Every finite non-negative code's value and the midpoint to the next code, where the
+ * code after the largest finite one stands for max + ulp (the overflow boundary). */
+static void check_ieee16_codes(double (*decode)(uint16_t), uint16_t max_finite_code, double overflow_value)
+{
+    for (uint32_t code = 0; code <= max_finite_code; code++) {
+        double value = decode((uint16_t)code);
+        double next = code < max_finite_code ? decode((uint16_t)(code + 1)) : overflow_value;
+        check_around((float)value, check_ieee16);
+        check_around((float)((value + next) / 2), check_ieee16);
     }
 }
 
@@ -144,23 +100,13 @@ static void test_decode_every_code(void)
 static void test_encode_boundaries_and_ties(void)
 {
     for (int code = 0; code <= E4M3_MAX_FINITE_CODE; code++) {
-        float value = (float)gemm_check_e4m3_to_f64((uint8_t)code);
-        float next = code < E4M3_MAX_FINITE_CODE ? (float)gemm_check_e4m3_to_f64((uint8_t)(code + 1)) : 480.0f;
+        float value = (float)ref_e4m3_to_f64((uint8_t)code);
+        float next = code < E4M3_MAX_FINITE_CODE ? (float)ref_e4m3_to_f64((uint8_t)(code + 1)) : 480.0f;
         check_around(value, check_e4m3);
         check_around((value + next) / 2, check_e4m3); /* exact in fp32 */
     }
-    for (uint32_t code = 0; code <= BF16.max_finite_code; code++) {
-        float value = (float)BF16.decode((uint16_t)code);
-        double next = code_value(&BF16, (uint16_t)(code + 1));
-        check_around(value, check_ieee16);
-        check_around((float)((value + next) / 2), check_ieee16);
-    }
-    for (uint32_t code = 0; code <= F16.max_finite_code; code++) {
-        float value = (float)F16.decode((uint16_t)code);
-        double next = code_value(&F16, (uint16_t)(code + 1));
-        check_around(value, check_ieee16);
-        check_around((float)((value + next) / 2), check_ieee16);
-    }
+    check_ieee16_codes(ref_bf16_to_f64, BF16_MAX_FINITE_CODE, 0x1p128);
+    check_ieee16_codes(ref_f16_to_f64, F16_MAX_FINITE_CODE, 65536.0);
 }
 
 /* Zeros, subnormals of every format, saturation and overflow, infinities, NaNs. */
@@ -220,16 +166,15 @@ static void test_row_load_store(void)
         codec_store_f32(brain, FP8BLOCK_BF16, i, values[i]);
         codec_store_f32(half, FP8BLOCK_F16, i, values[i]);
         CHECK(single[i] == values[i] && codec_load_f32(single, FP8BLOCK_F32, i) == values[i], "f32 row element %d", i);
-        CHECK(brain[i] == reference_ieee16(&BF16, values[i]), "bf16 row store %d: 0x%04x", i, brain[i]);
-        CHECK(half[i] == reference_ieee16(&F16, values[i]), "f16 row store %d: 0x%04x", i, half[i]);
-        CHECK(same_value(codec_load_f32(brain, FP8BLOCK_BF16, i), gemm_check_bf16_to_f64(brain[i])), "bf16 row load %d", i);
-        CHECK(same_value(codec_load_f32(half, FP8BLOCK_F16, i), gemm_check_f16_to_f64(half[i])), "f16 row load %d", i);
+        CHECK(brain[i] == ref_bf16_from_f32(values[i]), "bf16 row store %d: 0x%04x", i, brain[i]);
+        CHECK(half[i] == ref_f16_from_f32(values[i]), "f16 row store %d: 0x%04x", i, half[i]);
+        CHECK(same_value(codec_load_f32(brain, FP8BLOCK_BF16, i), ref_bf16_to_f64(brain[i])), "bf16 row load %d", i);
+        CHECK(same_value(codec_load_f32(half, FP8BLOCK_F16, i), ref_f16_to_f64(half[i])), "f16 row load %d", i);
     }
 }
 
 int main(void)
 {
-    for (int code = 0; code <= E4M3_MAX_FINITE_CODE; code++) e4m3_values[code] = gemm_check_e4m3_to_f64((uint8_t)code);
     test_decode_every_code();
     test_encode_boundaries_and_ties();
     test_encode_special_cases();
