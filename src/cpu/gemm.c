@@ -1,0 +1,97 @@
+/* Reference block-scaled GEMM: D = A·Bᵀ with the inner sum of each 128-wide K block taken
+ * in fp32 and promoted with sa[row]·sb[col/128] once per block, as DESIGN.md defines it.
+ *
+ * Work is split into panels of PANEL_M rows × PANEL_N columns; PANEL_N divides 128, so one
+ * B scale covers a panel. Each K block of the panel's operands is decoded to fp32 once
+ * and reused by every dot product in the panel. */
+#include <pthread.h>
+#include <string.h>
+
+#include "codec.h"
+#include "cpu_backend.h"
+#include "parallel.h"
+
+enum { BLOCK_K = 128, PANEL_M = 32, PANEL_N = 64, MICRO_M = 4, MICRO_N = 2, LANES = 4 };
+
+typedef float lanes __attribute__((vector_size(LANES * sizeof(float))));
+
+typedef struct {
+    float a[PANEL_M][BLOCK_K];
+    float b[PANEL_N][BLOCK_K];
+    float acc[PANEL_M][PANEL_N];
+} panel_buffers;
+
+static float e4m3_table[256];
+static pthread_once_t e4m3_table_once = PTHREAD_ONCE_INIT;
+
+static void fill_e4m3_table(void)
+{
+    for (int c = 0; c < 256; c++) e4m3_table[c] = e4m3_to_f32((uint8_t)c);
+}
+
+static void decode_rows(float (*dst)[BLOCK_K], const uint8_t *src, int64_t ld, int64_t rows, int64_t k0,
+                        int64_t klen, int64_t kpad)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        const uint8_t *q = src + r * ld + k0;
+        for (int64_t k = 0; k < klen; k++) dst[r][k] = e4m3_table[q[k]];
+        for (int64_t k = klen; k < kpad; k++) dst[r][k] = 0.0f;
+    }
+}
+
+static float lane_sum(lanes v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+
+/* inner[i][j] = Σ_k a[i][k]·b[j][k] for a MICRO_M × MICRO_N tile, then promoted into acc. */
+static void micro_tile(panel_buffers *p, int64_t i0, int64_t j0, int64_t kpad, const float *row_scale, float sb)
+{
+    lanes sum[MICRO_M][MICRO_N];
+    memset(sum, 0, sizeof sum);
+    for (int64_t k = 0; k < kpad; k += LANES) {
+        lanes av[MICRO_M], bv[MICRO_N];
+        for (int i = 0; i < MICRO_M; i++) memcpy(&av[i], &p->a[i0 + i][k], sizeof(lanes));
+        for (int j = 0; j < MICRO_N; j++) memcpy(&bv[j], &p->b[j0 + j][k], sizeof(lanes));
+        for (int i = 0; i < MICRO_M; i++)
+            for (int j = 0; j < MICRO_N; j++) sum[i][j] += av[i] * bv[j];
+    }
+    for (int i = 0; i < MICRO_M; i++)
+        for (int j = 0; j < MICRO_N; j++) p->acc[i0 + i][j0 + j] += lane_sum(sum[i][j]) * (row_scale[i0 + i] * sb);
+}
+
+static void gemm_panels(void *arg, int64_t begin, int64_t end)
+{
+    const gemm_args *g = arg;
+    static _Thread_local panel_buffers p;
+    int64_t panels_n = fp8block_ceil_div(g->n, PANEL_N);
+    size_t d_elem = fp8block_dtype_size(g->dtype);
+    for (int64_t task = begin; task < end; task++) {
+        int64_t m0 = (task / panels_n) * PANEL_M, n0 = (task % panels_n) * PANEL_N;
+        int64_t rows = g->m - m0 < PANEL_M ? g->m - m0 : PANEL_M;
+        int64_t cols = g->n - n0 < PANEL_N ? g->n - n0 : PANEL_N;
+        memset(p.acc, 0, sizeof p.acc);
+        memset(p.a, 0, sizeof p.a); /* rows past M and columns past N stay zero */
+        memset(p.b, 0, sizeof p.b);
+        for (int64_t kb = 0; kb * BLOCK_K < g->k; kb++) {
+            int64_t k0 = kb * BLOCK_K, klen = g->k - k0 < BLOCK_K ? g->k - k0 : BLOCK_K;
+            int64_t kpad = (klen + LANES - 1) / LANES * LANES;
+            decode_rows(p.a, g->a + m0 * g->lda, g->lda, rows, k0, klen, kpad);
+            decode_rows(p.b, g->b + n0 * g->ldb, g->ldb, cols, k0, klen, kpad);
+            float row_scale[PANEL_M] = {0};
+            for (int64_t i = 0; i < rows; i++) row_scale[i] = g->sa[kb * g->ldsa + m0 + i];
+            float sb = g->sb[(n0 / 128) * g->ldsb + kb];
+            for (int64_t i = 0; i < rows; i += MICRO_M)
+                for (int64_t j = 0; j < cols; j += MICRO_N) micro_tile(&p, i, j, kpad, row_scale, sb);
+        }
+        for (int64_t i = 0; i < rows; i++) {
+            void *d = (char *)g->d + (size_t)((m0 + i) * g->ldd) * d_elem;
+            for (int64_t j = 0; j < cols; j++) codec_store_f32(d, g->dtype, n0 + j, p.acc[i][j]);
+        }
+    }
+}
+
+fp8block_status cpu_gemm(const gemm_args *args)
+{
+    pthread_once(&e4m3_table_once, fill_e4m3_table);
+    int64_t tasks = fp8block_ceil_div(args->m, PANEL_M) * fp8block_ceil_div(args->n, PANEL_N);
+    parallel_for(tasks, 2.0 * PANEL_M * PANEL_N * (double)args->k, gemm_panels, (void *)args);
+    return FP8BLOCK_OK;
+}

@@ -1,0 +1,298 @@
+/* fp8block run: the whole pipeline on one problem, end to end.
+ *
+ * Random bf16 A (M×K) and B (N×K) -> quantize A 1x128 and B 128x128 -> GEMM -> check.
+ * Two errors are reported, because they answer different questions:
+ *   kernel error        D against fp64(dequant(A)·dequant(B)ᵀ): did the GEMM compute what
+ *                       the contract says, on these codes and scales? (pass/fail)
+ *   quantization error  D against fp64(A·Bᵀ) of the original inputs: what does FP8 block
+ *                       quantization cost on this data? (reported, sanity-bounded) */
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "devmem.h"
+#include "gemm_check.h"
+#include "reference_codec.h"
+#include "rng.h"
+
+enum { TIMED_REPS_GPU = 20, WARMUP_REPS_GPU = 3, CHECKED_ROWS = 64 };
+static const double QUANT_ERROR_SANITY_LIMIT = 0.1; /* e4m3 block scaling lands near 3e-2 */
+static const size_t L2_FLUSH_BYTES = 256u << 20;
+
+typedef struct {
+    int64_t m, n, k;
+    const char *device;
+    fp8block_dtype out;
+    uint64_t seed;
+} run_options;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: fp8block run [--m M] [--n N] [--k K] [--device auto|cpu|cuda[:N]]\n"
+               "                    [--out bf16|fp32|fp16] [--seed S]\n"
+               "Quantizes random A (MxK, 1x128 blocks) and B (NxK, 128x128 blocks), computes\n"
+               "D = A*B^T, checks it, and reports time, TFLOP/s, GB/s, errors and memory.\n"
+               "Defaults: M = N = K = 4096, --device auto, --out bf16, --seed 1.\n");
+}
+
+static int parse_options(int argc, char **argv, run_options *o)
+{
+    *o = (run_options){4096, 4096, 4096, "auto", FP8BLOCK_BF16, 1};
+    for (int i = 1; i < argc; i++) {
+        const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        int64_t seed = 0;
+        if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
+            usage(stdout);
+            exit(0);
+        }
+        int err;
+        if (!strcmp(opt, "--m")) err = cli_parse_i64(opt, val, 1, &o->m);
+        else if (!strcmp(opt, "--n")) err = cli_parse_i64(opt, val, 1, &o->n);
+        else if (!strcmp(opt, "--k")) err = cli_parse_i64(opt, val, 1, &o->k);
+        else if (!strcmp(opt, "--out")) err = cli_parse_dtype(opt, val, &o->out);
+        else if (!strcmp(opt, "--seed")) err = cli_parse_i64(opt, val, 0, &seed), o->seed = (uint64_t)seed;
+        else if (!strcmp(opt, "--device")) err = (o->device = val) == NULL;
+        else {
+            fprintf(stderr, "fp8block run: unknown option '%s'\n", opt);
+            usage(stderr);
+            return -1;
+        }
+        if (err) {
+            if (!val) fprintf(stderr, "fp8block run: %s needs a value\n", opt);
+            return -1;
+        }
+        i++;
+    }
+    return 0;
+}
+
+static uint16_t bf16_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    u += 0x7fffu + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
+static float bf16_value(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint16_t *random_bf16(rng_state *rng, int64_t rows, int64_t cols)
+{
+    uint16_t *x = malloc((size_t)(rows * cols) * sizeof *x);
+    if (x)
+        for (int64_t i = 0; i < rows * cols; i++) x[i] = bf16_bits((float)rng_normal(rng));
+    return x;
+}
+
+static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
+
+typedef struct {
+    const fp8block_ctx *ctx;
+    void *flush; /* L2 flush buffer: GPU only */
+    devmem_timer *timer;
+} timing;
+
+/* Median seconds of `reps` calls, each preceded by an L2 flush on the GPU (not timed). */
+static double median(double *v, int n)
+{
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+typedef fp8block_status (*step_fn)(void *arg);
+
+static int time_step(timing *t, step_fn step, void *arg, double *seconds, int *reps_out)
+{
+    int gpu = fp8block_device(t->ctx) >= 0;
+    int reps = gpu ? TIMED_REPS_GPU : 1;
+    double samples[TIMED_REPS_GPU];
+    for (int w = 0; gpu && w < WARMUP_REPS_GPU; w++)
+        if (step(arg) != FP8BLOCK_OK) return -1;
+    for (int r = 0; r < reps; r++) {
+        if (t->flush) devmem_fill(t->ctx, t->flush, r & 0xff, L2_FLUSH_BYTES);
+        devmem_timer_start(t->timer);
+        fp8block_status st = step(arg);
+        samples[r] = devmem_timer_stop_seconds(t->timer);
+        if (st != FP8BLOCK_OK) return -1;
+    }
+    if (devmem_sync(t->ctx)) {
+        fprintf(stderr, "fp8block run: the device failed while timing\n");
+        return -1;
+    }
+    *seconds = median(samples, reps);
+    *reps_out = reps;
+    return 0;
+}
+
+typedef struct {
+    fp8block_ctx *ctx;
+    run_options o;
+    int64_t ldq, ldsa, ldd, kb;
+    void *xa, *xb, *d;
+    uint8_t *qa, *qb;
+    float *sa, *sb;
+} pipeline;
+
+static fp8block_status quantize_a(void *p)
+{
+    pipeline *q = p;
+    return fp8block_quantize_1x128(q->ctx, q->xa, FP8BLOCK_BF16, q->o.m, q->o.k, q->o.k, q->qa, q->ldq, q->sa,
+                                   q->ldsa, NULL);
+}
+
+static fp8block_status quantize_b(void *p)
+{
+    pipeline *q = p;
+    return fp8block_quantize_128x128(q->ctx, q->xb, FP8BLOCK_BF16, q->o.n, q->o.k, q->o.k, q->qb, q->ldq, q->sb,
+                                     q->kb, NULL);
+}
+
+static fp8block_status gemm(void *p)
+{
+    pipeline *q = p;
+    return fp8block_gemm(q->ctx, q->o.m, q->o.n, q->o.k, q->qa, q->ldq, q->sa, q->ldsa, q->qb, q->ldq, q->sb, q->kb,
+                         q->d, q->o.out, q->ldd, NULL);
+}
+
+typedef struct {
+    double rel_frobenius, max_abs, cosine;
+} quant_error;
+
+/* D against the fp64 product of the original (bf16) inputs, on every row_step-th row. */
+static quant_error quantization_error(const run_options *o, const uint16_t *a, const uint16_t *b, const void *d,
+                                      int64_t ldd, int64_t row_step)
+{
+    double err2 = 0, ref2 = 0, dot = 0, out2 = 0, max_abs = 0;
+    float *brow = malloc((size_t)o->k * sizeof *brow), *arow = malloc((size_t)o->k * sizeof *arow);
+    for (int64_t i = 0; arow && brow; i = i + row_step < o->m - 1 ? i + row_step : o->m - 1) {
+        for (int64_t kk = 0; kk < o->k; kk++) arow[kk] = bf16_value(a[i * o->k + kk]);
+        for (int64_t j = 0; j < o->n; j++) {
+            const uint16_t *bj = b + j * o->k;
+            double ref = 0;
+            for (int64_t kk = 0; kk < o->k; kk++) ref += (double)arow[kk] * bf16_value(bj[kk]);
+            double got;
+            if (o->out == FP8BLOCK_F32) got = ((const float *)d)[i * ldd + j];
+            else if (o->out == FP8BLOCK_BF16) got = bf16_value(((const uint16_t *)d)[i * ldd + j]);
+            else got = ref_f16_to_f64(((const uint16_t *)d)[i * ldd + j]);
+            double e = got - ref;
+            err2 += e * e, ref2 += ref * ref, dot += got * ref, out2 += got * got;
+            if (fabs(e) > max_abs || e != e) max_abs = fabs(e);
+        }
+        if (i == o->m - 1) break;
+    }
+    free(arow), free(brow);
+    return (quant_error){sqrt(err2 / ref2), max_abs, dot / sqrt(ref2 * out2)};
+}
+
+int cmd_run(int argc, char **argv)
+{
+    run_options o;
+    if (parse_options(argc, argv, &o)) return 2;
+    pipeline p = {.o = o};
+    if (cli_open_context(o.device, &p.ctx, stdout)) return 2;
+    const char *out_name = o.out == FP8BLOCK_BF16 ? "bf16" : o.out == FP8BLOCK_F32 ? "fp32" : "fp16";
+    printf("fp8block run: M=%" PRId64 " N=%" PRId64 " K=%" PRId64 ", output %s, seed %" PRIu64 ", on %s\n", o.m, o.n,
+           o.k, out_name, o.seed, cli_context_name(p.ctx));
+
+    size_t out_elem = o.out == FP8BLOCK_F32 ? 4 : 2;
+    p.kb = (o.k + 127) / 128;
+    p.ldq = round_up(o.k, 16); /* the GEMM's TMA needs 16-byte aligned code rows */
+    p.ldsa = round_up(o.m, 4);
+    p.ldd = round_up(o.n, (int64_t)(16 / out_elem));
+    int64_t nb = (o.n + 127) / 128;
+    size_t bytes_xa = (size_t)(o.m * o.k) * 2, bytes_xb = (size_t)(o.n * o.k) * 2;
+    size_t bytes_sa = (size_t)(p.kb * p.ldsa) * 4, bytes_sb = (size_t)(nb * p.kb) * 4;
+    size_t bytes_d = (size_t)(o.m * p.ldd) * out_elem;
+
+    rng_state rng;
+    rng_seed(&rng, o.seed);
+    uint16_t *ha = random_bf16(&rng, o.m, o.k), *hb = random_bf16(&rng, o.n, o.k);
+    size_t bytes_qa = (size_t)(o.m * p.ldq), bytes_qb = (size_t)(o.n * p.ldq);
+    uint8_t *hqa = malloc(bytes_qa), *hqb = malloc(bytes_qb);
+    float *hsa = malloc(bytes_sa), *hsb = malloc(bytes_sb);
+    void *hd = malloc(bytes_d);
+    p.xa = devmem_alloc(p.ctx, bytes_xa), p.xb = devmem_alloc(p.ctx, bytes_xb);
+    p.qa = devmem_alloc(p.ctx, bytes_qa), p.qb = devmem_alloc(p.ctx, bytes_qb);
+    p.sa = devmem_alloc(p.ctx, bytes_sa), p.sb = devmem_alloc(p.ctx, bytes_sb);
+    p.d = devmem_alloc(p.ctx, bytes_d);
+    timing t = {p.ctx, fp8block_device(p.ctx) >= 0 ? devmem_alloc(p.ctx, L2_FLUSH_BYTES) : NULL,
+                devmem_timer_create(p.ctx)};
+    int status = 1;
+    if (!ha || !hb || !hqa || !hqb || !hsa || !hsb || !hd || !p.xa || !p.xb || !p.qa || !p.qb || !p.sa || !p.sb ||
+        !p.d || !t.timer || (fp8block_device(p.ctx) >= 0 && !t.flush)) {
+        fprintf(stderr, "fp8block run: out of memory for a %" PRId64 "x%" PRId64 "x%" PRId64 " problem\n", o.m, o.n,
+                o.k);
+        goto done;
+    }
+    if (devmem_upload(p.ctx, p.xa, ha, bytes_xa) || devmem_upload(p.ctx, p.xb, hb, bytes_xb) ||
+        devmem_fill(p.ctx, p.d, 0xff, bytes_d)) { /* poison D: an unwritten element shows as NaN */
+        fprintf(stderr, "fp8block run: copying the inputs to the device failed\n");
+        goto done;
+    }
+
+    double t_qa, t_qb, t_gemm;
+    int reps;
+    static const char *names[] = {"quantize A (1x128)", "quantize B (128x128)", "gemm"};
+    step_fn steps[] = {quantize_a, quantize_b, gemm};
+    double *times[] = {&t_qa, &t_qb, &t_gemm};
+    for (int s = 0; s < 3; s++) {
+        if (time_step(&t, steps[s], &p, times[s], &reps)) {
+            fflush(stdout);
+            fprintf(stderr, "fp8block run: %s failed: %s\n", names[s], fp8block_last_error(p.ctx));
+            goto done;
+        }
+    }
+    double qa_bytes = (double)bytes_xa + (double)(o.m * o.k) + (double)(p.kb * o.m) * 4;
+    double qb_bytes = (double)bytes_xb + (double)(o.n * o.k) + (double)bytes_sb;
+    double flops = 2.0 * (double)o.m * (double)o.n * (double)o.k;
+    const char *how = reps > 1 ? "median of 20, L2 flushed" : "one run";
+    printf("  %-22s %10.3f ms  %8.1f GB/s     (%s)\n", names[0], 1e3 * t_qa, qa_bytes / t_qa * 1e-9, how);
+    printf("  %-22s %10.3f ms  %8.1f GB/s     (%s)\n", names[1], 1e3 * t_qb, qb_bytes / t_qb * 1e-9, how);
+    printf("  %-22s %10.3f ms  %9.3f TFLOP/s  (%s)\n", names[2], 1e3 * t_gemm, flops / t_gemm * 1e-12, how);
+
+    if (devmem_download(p.ctx, hqa, p.qa, bytes_qa) || devmem_download(p.ctx, hqb, p.qb, bytes_qb) ||
+        devmem_download(p.ctx, hsa, p.sa, bytes_sa) || devmem_download(p.ctx, hsb, p.sb, bytes_sb) ||
+        devmem_download(p.ctx, hd, p.d, bytes_d)) {
+        fprintf(stderr, "fp8block run: copying the results back failed\n");
+        goto done;
+    }
+    int64_t row_step = o.m > CHECKED_ROWS ? o.m / CHECKED_ROWS : 1;
+    gemm_check_result kernel = gemm_check(o.m, o.n, o.k, hqa, p.ldq, hsa, p.ldsa, hqb, p.ldq, hsb, p.kb, hd, o.out, p.ldd,
+                                          row_step);
+    quant_error quant = quantization_error(&o, ha, hb, hd, p.ldd, row_step);
+    int kernel_ok = gemm_check_passed(&kernel), quant_ok = quant.rel_frobenius <= QUANT_ERROR_SANITY_LIMIT;
+    printf("  kernel error       vs fp64(dequant(A)·dequant(B)^T), %" PRId64 " of %" PRId64
+           " rows: rel Frobenius %.2e (limit %.0e), max abs %.3e, %" PRId64 " elements over their bound  %s\n",
+           kernel.rows_checked, o.m, kernel.rel_frobenius, kernel.frobenius_limit, kernel.max_abs_error,
+           kernel.violations, kernel_ok ? "PASS" : "FAIL");
+    if (!kernel_ok) gemm_check_print(stdout, "  kernel check", &kernel);
+    printf("  quantization error vs fp64(A·B^T) of the bf16 inputs: rel Frobenius %.2e, max abs %.3e, cosine %.6f  %s\n",
+           quant.rel_frobenius, quant.max_abs, quant.cosine, quant_ok ? "PASS" : "FAIL");
+    double bf16_mib = (double)(bytes_xa + bytes_xb) / (1 << 20);
+    double fp8_mib = (double)((size_t)(o.m * o.k + o.n * o.k) + (size_t)(p.kb * o.m) * 4 + bytes_sb) / (1 << 20);
+    printf("  memory: A+B as bf16 %.1f MiB -> fp8 codes + fp32 scales %.1f MiB (%.1f%%, saves %.1f MiB)\n", bf16_mib,
+           fp8_mib, 100 * fp8_mib / bf16_mib, bf16_mib - fp8_mib);
+    status = kernel_ok && quant_ok ? 0 : 1;
+    printf("%s\n", status == 0 ? "PASS" : "FAIL");
+done:
+    devmem_free(p.ctx, p.xa), devmem_free(p.ctx, p.xb), devmem_free(p.ctx, p.qa), devmem_free(p.ctx, p.qb);
+    devmem_free(p.ctx, p.sa), devmem_free(p.ctx, p.sb), devmem_free(p.ctx, p.d), devmem_free(p.ctx, t.flush);
+    devmem_timer_destroy(t.timer);
+    free(ha), free(hb), free(hqa), free(hqb), free(hsa), free(hsb), free(hd);
+    fp8block_destroy(p.ctx);
+    return status;
+}
