@@ -60,7 +60,7 @@ static void micro_tile(panel_buffers *p, int64_t i0, int64_t j0, int64_t kpad, c
 static void gemm_panels(void *arg, int64_t begin, int64_t end)
 {
     const gemm_args *g = arg;
-    static _Thread_local panel_buffers p;
+    panel_buffers p; /* 56 KiB of stack: every thread has its own */
     int64_t panels_n = fp8block_ceil_div(g->n, PANEL_N);
     size_t d_elem = fp8block_dtype_size(g->dtype);
     for (int64_t task = begin; task < end; task++) {
