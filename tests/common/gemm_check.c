@@ -77,6 +77,8 @@ gemm_check_result gemm_check(int64_t m, int64_t n, int64_t k, const uint8_t *a, 
         return r;
     }
     double u = unit_roundoff(dtype), top = max_finite(dtype);
+    /* f16 subnormals are 2^-24 apart: rounding there is absolute, up to 2^-25. */
+    double absolute_floor = dtype == FP8BLOCK_F16 ? 0x1p-25 : 1e-30;
     double error_sq = 0, ref_sq = 0;
 
     for (int64_t i = 0; i < m; i += row_step) {
@@ -99,7 +101,7 @@ gemm_check_result gemm_check(int64_t m, int64_t n, int64_t k, const uint8_t *a, 
                 magnitude += block_magnitude * fabs((double)b_scales[kb]);
             }
             double value = output_element(d, dtype, ldd, i, j);
-            double bound = 0x1p-10 * magnitude + fabs(ref) * u + 1e-30;
+            double bound = 0x1p-10 * magnitude + fabs(ref) * u + absolute_floor;
             r.elements_checked++;
             if (isnan(ref)) {
                 if (!isnan(value)) record_violation(&r, i, j, value, ref, bound);

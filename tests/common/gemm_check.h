@@ -5,8 +5,9 @@
  * Operands are host memory in the layouts of DESIGN.md: a codes M×K (lda), sa[kb*ldsa + i],
  * b codes N×K (ldb), sb[nb*ldsb + kb]; d is M×N of dtype F32/BF16/F16 (ldd).
  *
- * Per element: |d - ref| <= 2^-10 · Σ_k |a_k·b_k| + |ref|·u + 1e-30, u the output's unit
- * roundoff (bf16 2^-8, f16 2^-11, f32 2^-22), and over all checked elements
+ * Per element: |d - ref| <= 2^-10 · Σ_k |a_k·b_k| + |ref|·u + floor, u the output's unit
+ * roundoff (bf16 2^-8, f16 2^-11, f32 2^-22), floor 1e-30, or 2^-25 for f16 (half its
+ * subnormal step, where rounding is absolute); and over all checked elements
  * ||d - ref||_F / ||ref||_F <= 4e-3 (bf16) or 1e-3 (f16, f32).
  * A NaN reference (a NaN scale) requires a NaN in d; a finite reference requires a
  * finite d, except ±inf of the right sign where |ref| exceeds the output's range. */
