@@ -1,0 +1,425 @@
+/* Every entry point with every class of invalid argument: the exact status, a message
+ * from fp8block_last_error that names the argument, and output buffers left byte for byte
+ * as they were. Each entry point's baseline arguments are checked to succeed first, so
+ * every failure below comes from the one argument that was changed. */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devmem.h"
+#include "testutil.h"
+
+#define ARENA_BYTES (1 << 20)
+#define ARENA_FILL 0x5c
+
+static fp8block_ctx *ctx;
+static unsigned char *arena, *pristine; /* every output lives in the arena */
+static unsigned char *inputs;
+
+/* Carves 64-byte aligned pieces out of a buffer. */
+static void *carve(unsigned char **cursor, size_t bytes)
+{
+    void *p = *cursor;
+    *cursor += (bytes + 63) / 64 * 64;
+    return p;
+}
+
+/* The message names `argument` as a word of its own (not inside a longer identifier). */
+static int names_argument(const char *message, const char *argument)
+{
+    size_t length = strlen(argument);
+    for (const char *p = strstr(message, argument); p; p = strstr(p + 1, argument)) {
+        int starts = p == message || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
+        int ends = !(isalnum((unsigned char)p[length]) || p[length] == '_');
+        if (starts && ends) return 1;
+    }
+    return 0;
+}
+
+static void reset_arena(void) { memset(arena, ARENA_FILL, ARENA_BYTES); }
+
+static void expect_failure(const char *call, const char *what, fp8block_status got, fp8block_status want,
+                           const fp8block_ctx *message_ctx, const char *argument)
+{
+    const char *message = fp8block_last_error(message_ctx);
+    CHECK(got == want, "%s with %s: status %s, want %s (%s)", call, what, fp8block_status_string(got),
+          fp8block_status_string(want), message);
+    CHECK(message && message[0], "%s with %s: fp8block_last_error is empty", call, what);
+    if (message && argument)
+        CHECK(names_argument(message, argument), "%s with %s: message \"%s\" does not name %s", call, what, message,
+              argument);
+    CHECK(memcmp(arena, pristine, ARENA_BYTES) == 0, "%s with %s: an output buffer was written", call, what);
+    printf("%s with %s: %s: %s\n", call, what, fp8block_status_string(got), message ? message : "(null)");
+}
+
+/* ---- quantize ---- */
+
+typedef struct {
+    fp8block_ctx *ctx;
+    fp8block_block block;
+    unsigned flags;
+    const void *x;
+    fp8block_dtype xtype;
+    int64_t rows, cols, ldx;
+    uint8_t *q;
+    int64_t ldq;
+    float *s;
+    int64_t lds;
+} quantize_call;
+
+typedef enum { QUANTIZE_1x128, QUANTIZE_128x128, QUANTIZE_EX } quantize_entry;
+static const char *const QUANTIZE_NAMES[] = {"fp8block_quantize_1x128", "fp8block_quantize_128x128", "fp8block_quantize_ex"};
+
+static fp8block_status quantize(quantize_entry entry, const quantize_call *c)
+{
+    switch (entry) {
+    case QUANTIZE_1x128:
+        return fp8block_quantize_1x128(c->ctx, c->x, c->xtype, c->rows, c->cols, c->ldx, c->q, c->ldq, c->s, c->lds, NULL);
+    case QUANTIZE_128x128:
+        return fp8block_quantize_128x128(c->ctx, c->x, c->xtype, c->rows, c->cols, c->ldx, c->q, c->ldq, c->s, c->lds,
+                                         NULL);
+    default:
+        return fp8block_quantize_ex(c->ctx, c->block, c->flags, c->x, c->xtype, c->rows, c->cols, c->ldx, c->q, c->ldq,
+                                    c->s, c->lds, NULL);
+    }
+}
+
+static void expect_quantize(quantize_entry entry, const quantize_call *c, const char *what, fp8block_status want,
+                            const char *argument)
+{
+    reset_arena();
+    memcpy(pristine, arena, ARENA_BYTES);
+    expect_failure(QUANTIZE_NAMES[entry], what, quantize(entry, c), want, c->ctx, argument);
+}
+
+static void test_quantize_errors(void)
+{
+    unsigned char *in = inputs, *out = arena;
+    const int64_t rows = 130, cols = 300;
+    float *x = carve(&in, (size_t)(rows * cols) * 4);
+    for (int64_t i = 0; i < rows * cols; i++) x[i] = (float)(i % 97) - 48.0f;
+    uint8_t *q = carve(&out, (size_t)(rows * 304));
+    float *s = carve(&out, (size_t)(3 * 132) * 4);
+
+    for (int entry = QUANTIZE_1x128; entry <= QUANTIZE_EX; entry++) {
+        fp8block_block block = entry == QUANTIZE_128x128 ? FP8BLOCK_BLOCK_128x128 : FP8BLOCK_BLOCK_1x128;
+        int64_t min_lds = block == FP8BLOCK_BLOCK_1x128 ? rows : 3;
+        const quantize_call base = {ctx, block, 0, x, FP8BLOCK_F32, rows, cols, cols, q, 304, s, min_lds + 2};
+        fp8block_status st = quantize((quantize_entry)entry, &base);
+        CHECK(st == FP8BLOCK_OK, "%s baseline: %s", QUANTIZE_NAMES[entry], fp8block_last_error(ctx));
+
+        quantize_call c = base;
+        c.ctx = NULL;
+        expect_quantize(entry, &c, "ctx NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "ctx");
+        c = base, c.x = NULL;
+        expect_quantize(entry, &c, "x NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "x");
+        c = base, c.q = NULL;
+        expect_quantize(entry, &c, "q NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "q");
+        c = base, c.s = NULL;
+        expect_quantize(entry, &c, "s NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "s");
+        c = base, c.rows = 0;
+        expect_quantize(entry, &c, "rows 0", FP8BLOCK_ERR_INVALID_ARGUMENT, "rows");
+        c = base, c.rows = -3;
+        expect_quantize(entry, &c, "rows -3", FP8BLOCK_ERR_INVALID_ARGUMENT, "rows");
+        c = base, c.cols = 0;
+        expect_quantize(entry, &c, "cols 0", FP8BLOCK_ERR_INVALID_ARGUMENT, "cols");
+        c = base, c.cols = -1;
+        expect_quantize(entry, &c, "cols -1", FP8BLOCK_ERR_INVALID_ARGUMENT, "cols");
+        c = base, c.ldx = cols - 1;
+        expect_quantize(entry, &c, "ldx < cols", FP8BLOCK_ERR_INVALID_ARGUMENT, "ldx");
+        c = base, c.ldq = cols - 1;
+        expect_quantize(entry, &c, "ldq < cols", FP8BLOCK_ERR_INVALID_ARGUMENT, "ldq");
+        c = base, c.lds = min_lds - 1;
+        expect_quantize(entry, &c, "lds below its minimum", FP8BLOCK_ERR_INVALID_ARGUMENT, "lds");
+        c = base, c.xtype = FP8BLOCK_E4M3;
+        expect_quantize(entry, &c, "xtype E4M3", FP8BLOCK_ERR_INVALID_ARGUMENT, "xtype");
+        c = base, c.xtype = (fp8block_dtype)99;
+        expect_quantize(entry, &c, "xtype 99", FP8BLOCK_ERR_INVALID_ARGUMENT, "xtype");
+        c = base, c.xtype = (fp8block_dtype)-1;
+        expect_quantize(entry, &c, "xtype -1", FP8BLOCK_ERR_INVALID_ARGUMENT, "xtype");
+        c = base, c.x = (const char *)x + 1;
+        expect_quantize(entry, &c, "x misaligned for F32", FP8BLOCK_ERR_MISALIGNED, "x");
+        c = base, c.xtype = FP8BLOCK_BF16, c.x = (const char *)x + 1;
+        expect_quantize(entry, &c, "x misaligned for BF16", FP8BLOCK_ERR_MISALIGNED, "x");
+        c = base, c.s = (float *)((char *)s + 2);
+        expect_quantize(entry, &c, "s misaligned", FP8BLOCK_ERR_MISALIGNED, "s");
+        c = base, c.rows = INT64_MAX / 2, c.ldx = cols;
+        expect_quantize(entry, &c, "rows whose extent overflows", FP8BLOCK_ERR_INVALID_ARGUMENT, NULL);
+        if (entry == QUANTIZE_EX) {
+            c = base, c.block = (fp8block_block)7;
+            expect_quantize(entry, &c, "block 7", FP8BLOCK_ERR_INVALID_ARGUMENT, "block");
+            c = base, c.block = (fp8block_block)-1;
+            expect_quantize(entry, &c, "block -1", FP8BLOCK_ERR_INVALID_ARGUMENT, "block");
+            c = base, c.flags = 1u << 1;
+            expect_quantize(entry, &c, "flags 0x2", FP8BLOCK_ERR_INVALID_ARGUMENT, "flags");
+            c = base, c.flags = FP8BLOCK_SCALE_POW2 | 0x80000000u;
+            expect_quantize(entry, &c, "flags with bit 31", FP8BLOCK_ERR_INVALID_ARGUMENT, "flags");
+        }
+    }
+}
+
+/* ---- dequantize ---- */
+
+typedef struct {
+    fp8block_ctx *ctx;
+    const uint8_t *q;
+    int64_t ldq;
+    const float *s;
+    int64_t lds, rows, cols;
+    void *y;
+    fp8block_dtype ytype;
+    int64_t ldy;
+} dequantize_call;
+
+static const char *const DEQUANTIZE_NAMES[] = {"fp8block_dequantize_1x128", "fp8block_dequantize_128x128"};
+
+static fp8block_status dequantize(fp8block_block block, const dequantize_call *c)
+{
+    if (block == FP8BLOCK_BLOCK_1x128)
+        return fp8block_dequantize_1x128(c->ctx, c->q, c->ldq, c->s, c->lds, c->rows, c->cols, c->y, c->ytype, c->ldy,
+                                         NULL);
+    return fp8block_dequantize_128x128(c->ctx, c->q, c->ldq, c->s, c->lds, c->rows, c->cols, c->y, c->ytype, c->ldy,
+                                       NULL);
+}
+
+static void expect_dequantize(fp8block_block block, const dequantize_call *c, const char *what, fp8block_status want,
+                              const char *argument)
+{
+    reset_arena();
+    memcpy(pristine, arena, ARENA_BYTES);
+    expect_failure(DEQUANTIZE_NAMES[block], what, dequantize(block, c), want, c->ctx, argument);
+}
+
+static void test_dequantize_errors(void)
+{
+    unsigned char *in = inputs, *out = arena;
+    const int64_t rows = 130, cols = 300;
+    uint8_t *q = carve(&in, (size_t)(rows * cols));
+    float *s = carve(&in, (size_t)(3 * rows) * 4);
+    memset(q, 0x38, (size_t)(rows * cols)); /* 1.0 */
+    for (int i = 0; i < 3 * rows; i++) s[i] = 0.5f;
+    float *y = carve(&out, (size_t)(rows * cols) * 4);
+
+    for (int block = FP8BLOCK_BLOCK_1x128; block <= FP8BLOCK_BLOCK_128x128; block++) {
+        int64_t min_lds = block == FP8BLOCK_BLOCK_1x128 ? rows : 3;
+        const dequantize_call base = {ctx, q, cols, s, min_lds, rows, cols, y, FP8BLOCK_F32, cols};
+        fp8block_status st = dequantize((fp8block_block)block, &base);
+        CHECK(st == FP8BLOCK_OK, "%s baseline: %s", DEQUANTIZE_NAMES[block], fp8block_last_error(ctx));
+
+        dequantize_call c = base;
+        c.ctx = NULL;
+        expect_dequantize(block, &c, "ctx NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "ctx");
+        c = base, c.q = NULL;
+        expect_dequantize(block, &c, "q NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "q");
+        c = base, c.s = NULL;
+        expect_dequantize(block, &c, "s NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "s");
+        c = base, c.y = NULL;
+        expect_dequantize(block, &c, "y NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "y");
+        c = base, c.rows = 0;
+        expect_dequantize(block, &c, "rows 0", FP8BLOCK_ERR_INVALID_ARGUMENT, "rows");
+        c = base, c.cols = -7;
+        expect_dequantize(block, &c, "cols -7", FP8BLOCK_ERR_INVALID_ARGUMENT, "cols");
+        c = base, c.ldq = cols - 1;
+        expect_dequantize(block, &c, "ldq < cols", FP8BLOCK_ERR_INVALID_ARGUMENT, "ldq");
+        c = base, c.ldy = cols - 1;
+        expect_dequantize(block, &c, "ldy < cols", FP8BLOCK_ERR_INVALID_ARGUMENT, "ldy");
+        c = base, c.lds = min_lds - 1;
+        expect_dequantize(block, &c, "lds below its minimum", FP8BLOCK_ERR_INVALID_ARGUMENT, "lds");
+        c = base, c.ytype = FP8BLOCK_E4M3;
+        expect_dequantize(block, &c, "ytype E4M3", FP8BLOCK_ERR_INVALID_ARGUMENT, "ytype");
+        c = base, c.ytype = (fp8block_dtype)99;
+        expect_dequantize(block, &c, "ytype 99", FP8BLOCK_ERR_INVALID_ARGUMENT, "ytype");
+        c = base, c.y = (char *)y + 1;
+        expect_dequantize(block, &c, "y misaligned for F32", FP8BLOCK_ERR_MISALIGNED, "y");
+        c = base, c.y = (char *)y + 1, c.ytype = FP8BLOCK_F16;
+        expect_dequantize(block, &c, "y misaligned for F16", FP8BLOCK_ERR_MISALIGNED, "y");
+        c = base, c.s = (const float *)((const char *)s + 1);
+        expect_dequantize(block, &c, "s misaligned", FP8BLOCK_ERR_MISALIGNED, "s");
+    }
+}
+
+/* ---- gemm ---- */
+
+typedef struct {
+    fp8block_ctx *ctx;
+    int64_t m, n, k;
+    const uint8_t *a;
+    int64_t lda;
+    const float *sa;
+    int64_t ldsa;
+    const uint8_t *b;
+    int64_t ldb;
+    const float *sb;
+    int64_t ldsb;
+    void *d;
+    fp8block_dtype dtype;
+    int64_t ldd;
+} gemm_call;
+
+static fp8block_status gemm(const gemm_call *c)
+{
+    return fp8block_gemm(c->ctx, c->m, c->n, c->k, c->a, c->lda, c->sa, c->ldsa, c->b, c->ldb, c->sb, c->ldsb, c->d,
+                         c->dtype, c->ldd, NULL);
+}
+
+static void expect_gemm(const gemm_call *c, const char *what, fp8block_status want, const char *argument)
+{
+    reset_arena();
+    memcpy(pristine, arena, ARENA_BYTES);
+    expect_failure("fp8block_gemm", what, gemm(c), want, c->ctx, argument);
+}
+
+static void test_gemm_errors(void)
+{
+    unsigned char *in = inputs, *out = arena;
+    const int64_t m = 130, n = 130, k = 300, lda = 304, ldb = 304, ldsa = 132, ldsb = 3;
+    uint8_t *a = carve(&in, (size_t)(m * lda)), *b = carve(&in, (size_t)(n * ldb));
+    float *sa = carve(&in, (size_t)(3 * ldsa) * 4), *sb = carve(&in, (size_t)(2 * ldsb) * 4);
+    memset(a, 0x38, (size_t)(m * lda));
+    memset(b, 0xb8, (size_t)(n * ldb));
+    for (int i = 0; i < 3 * ldsa; i++) sa[i] = 0.25f;
+    for (int i = 0; i < 2 * ldsb; i++) sb[i] = 2.0f;
+    void *d = carve(&out, (size_t)(m * 136) * 4);
+
+    const gemm_call base = {ctx, m, n, k, a, lda, sa, ldsa, b, ldb, sb, ldsb, d, FP8BLOCK_BF16, 136};
+    fp8block_status st = gemm(&base);
+    CHECK(st == FP8BLOCK_OK, "fp8block_gemm baseline: %s", fp8block_last_error(ctx));
+    gemm_call c = base;
+    c.dtype = FP8BLOCK_F32;
+    st = gemm(&c);
+    CHECK(st == FP8BLOCK_OK, "fp8block_gemm F32 baseline: %s", fp8block_last_error(ctx));
+
+    c = base, c.ctx = NULL;
+    expect_gemm(&c, "ctx NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "ctx");
+    c = base, c.a = NULL;
+    expect_gemm(&c, "a NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "a");
+    c = base, c.sa = NULL;
+    expect_gemm(&c, "sa NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "sa");
+    c = base, c.b = NULL;
+    expect_gemm(&c, "b NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "b");
+    c = base, c.sb = NULL;
+    expect_gemm(&c, "sb NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "sb");
+    c = base, c.d = NULL;
+    expect_gemm(&c, "d NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "d");
+    c = base, c.m = 0;
+    expect_gemm(&c, "m 0", FP8BLOCK_ERR_INVALID_ARGUMENT, "m");
+    c = base, c.n = -1;
+    expect_gemm(&c, "n -1", FP8BLOCK_ERR_INVALID_ARGUMENT, "n");
+    c = base, c.k = 0;
+    expect_gemm(&c, "k 0", FP8BLOCK_ERR_INVALID_ARGUMENT, "k");
+    c = base, c.k = INT64_MIN;
+    expect_gemm(&c, "k INT64_MIN", FP8BLOCK_ERR_INVALID_ARGUMENT, "k");
+    c = base, c.lda = 288;
+    expect_gemm(&c, "lda < k", FP8BLOCK_ERR_INVALID_ARGUMENT, "lda");
+    c = base, c.ldb = 288;
+    expect_gemm(&c, "ldb < k", FP8BLOCK_ERR_INVALID_ARGUMENT, "ldb");
+    c = base, c.ldsa = 128;
+    expect_gemm(&c, "ldsa < m", FP8BLOCK_ERR_INVALID_ARGUMENT, "ldsa");
+    c = base, c.ldsb = 2;
+    expect_gemm(&c, "ldsb < ceil(k/128)", FP8BLOCK_ERR_INVALID_ARGUMENT, "ldsb");
+    c = base, c.ldd = 128;
+    expect_gemm(&c, "ldd < n", FP8BLOCK_ERR_INVALID_ARGUMENT, "ldd");
+    c = base, c.lda = 305;
+    expect_gemm(&c, "lda not a multiple of 16", FP8BLOCK_ERR_MISALIGNED, "lda");
+    c = base, c.ldb = 312;
+    expect_gemm(&c, "ldb not a multiple of 16", FP8BLOCK_ERR_MISALIGNED, "ldb");
+    c = base, c.ldsa = 133;
+    expect_gemm(&c, "ldsa not a multiple of 4", FP8BLOCK_ERR_MISALIGNED, "ldsa");
+    c = base, c.ldd = 137;
+    expect_gemm(&c, "BF16 ldd*2 not a multiple of 16", FP8BLOCK_ERR_MISALIGNED, "ldd");
+    c = base, c.ldd = 134, c.dtype = FP8BLOCK_F32;
+    expect_gemm(&c, "F32 ldd*4 not a multiple of 16", FP8BLOCK_ERR_MISALIGNED, "ldd");
+    c = base, c.a = a + 8;
+    expect_gemm(&c, "a 8-byte aligned", FP8BLOCK_ERR_MISALIGNED, "a");
+    c = base, c.b = b + 1;
+    expect_gemm(&c, "b 1-byte aligned", FP8BLOCK_ERR_MISALIGNED, "b");
+    c = base, c.d = (char *)d + 8;
+    expect_gemm(&c, "d 8-byte aligned", FP8BLOCK_ERR_MISALIGNED, "d");
+    c = base, c.sa = (const float *)((const char *)sa + 1);
+    expect_gemm(&c, "sa misaligned", FP8BLOCK_ERR_MISALIGNED, "sa");
+    c = base, c.sb = (const float *)((const char *)sb + 2);
+    expect_gemm(&c, "sb misaligned", FP8BLOCK_ERR_MISALIGNED, "sb");
+    c = base, c.dtype = FP8BLOCK_E4M3;
+    expect_gemm(&c, "dtype E4M3", FP8BLOCK_ERR_UNSUPPORTED, "dtype");
+    c = base, c.dtype = (fp8block_dtype)99;
+    expect_gemm(&c, "dtype 99", FP8BLOCK_ERR_INVALID_ARGUMENT, "dtype");
+    c = base, c.m = INT64_MAX / 4, c.ldsa = INT64_MAX / 4 / 4 * 4 + 4;
+    expect_gemm(&c, "m whose extent overflows", FP8BLOCK_ERR_INVALID_ARGUMENT, NULL);
+}
+
+/* ---- contexts and strings ---- */
+
+static void test_contexts_and_strings(void)
+{
+    fp8block_status all[] = {FP8BLOCK_OK, FP8BLOCK_ERR_INVALID_ARGUMENT, FP8BLOCK_ERR_MISALIGNED,
+                             FP8BLOCK_ERR_UNSUPPORTED, FP8BLOCK_ERR_CUDA, FP8BLOCK_ERR_OUT_OF_MEMORY};
+    const int count = sizeof all / sizeof all[0];
+    for (int i = 0; i < count; i++) {
+        const char *text = fp8block_status_string(all[i]);
+        CHECK(text && text[0], "fp8block_status_string(%d) is empty", (int)all[i]);
+        for (int j = 0; j < i && text; j++)
+            CHECK(strcmp(text, fp8block_status_string(all[j])) != 0, "statuses %d and %d share the string \"%s\"",
+                  (int)all[i], (int)all[j], text);
+    }
+    const char *unknown = fp8block_status_string((fp8block_status)1234);
+    CHECK(unknown && unknown[0], "fp8block_status_string of an unknown status is empty");
+
+    reset_arena();
+    memcpy(pristine, arena, ARENA_BYTES);
+    expect_failure("fp8block_create", "ctx NULL", fp8block_create(NULL, FP8BLOCK_DEVICE_CPU),
+                   FP8BLOCK_ERR_INVALID_ARGUMENT, NULL, "ctx");
+    fp8block_ctx *made = (fp8block_ctx *)(uintptr_t)0x1234;
+    expect_failure("fp8block_create", "device -7", fp8block_create(&made, -7), FP8BLOCK_ERR_INVALID_ARGUMENT, NULL,
+                   "device");
+    CHECK(made == (fp8block_ctx *)(uintptr_t)0x1234, "fp8block_create wrote *ctx on failure");
+
+    const char *why = NULL;
+    fp8block_ctx *gpu = NULL;
+    fp8block_status st = fp8block_create(&gpu, 0);
+    if (!devmem_gpu_available(&why)) {
+        const char *message = fp8block_last_error(NULL);
+        CHECK(st != FP8BLOCK_OK, "fp8block_create(0) succeeded on a machine without a GPU (%s)", why);
+        CHECK(message && message[0], "fp8block_create(0) without a GPU gave no message");
+    }
+    if (st == FP8BLOCK_OK) fp8block_destroy(gpu);
+
+    CHECK(fp8block_device(NULL) == -2, "fp8block_device(NULL) = %d", fp8block_device(NULL));
+    CHECK(fp8block_device(ctx) == FP8BLOCK_DEVICE_CPU, "fp8block_device(cpu) = %d", fp8block_device(ctx));
+    fp8block_destroy(NULL); /* a no-op, like free(NULL) */
+
+    /* A destroyed context is rejected, not used. */
+    fp8block_ctx *gone = NULL;
+    st = fp8block_create(&gone, FP8BLOCK_DEVICE_CPU);
+    CHECK(st == FP8BLOCK_OK, "fp8block_create(CPU): %s", fp8block_last_error(NULL));
+    fp8block_destroy(gone);
+    float x[128] = {0};
+    float *s = (float *)arena;
+    uint8_t *q = arena + 64;
+    reset_arena();
+    memcpy(pristine, arena, ARENA_BYTES);
+    expect_failure("fp8block_quantize_1x128", "a destroyed ctx",
+                   fp8block_quantize_1x128(gone, x, FP8BLOCK_F32, 1, 128, 128, q, 128, s, 1, NULL),
+                   FP8BLOCK_ERR_INVALID_ARGUMENT, NULL, "ctx");
+}
+
+int main(void)
+{
+    fp8block_status st = fp8block_create(&ctx, FP8BLOCK_DEVICE_CPU);
+    if (st != FP8BLOCK_OK) {
+        fprintf(stderr, "fp8block_create(CPU): %s: %s\n", fp8block_status_string(st), fp8block_last_error(NULL));
+        return 1;
+    }
+    arena = aligned_alloc(64, ARENA_BYTES);
+    pristine = malloc(ARENA_BYTES);
+    inputs = aligned_alloc(64, ARENA_BYTES);
+    test_quantize_errors();
+    test_dequantize_errors();
+    test_gemm_errors();
+    test_contexts_and_strings();
+    fp8block_destroy(ctx);
+    free(arena);
+    free(pristine);
+    free(inputs);
+    return test_finish("test_api_errors");
+}
