@@ -1,0 +1,194 @@
+"""Finding and loading libfp8block.so, its C prototypes, errors and contexts.
+
+The binding is plain ctypes: no compiled extension, so the package is pure Python and
+works with any build of the C library (with or without the CUDA backend).
+"""
+
+import atexit
+import ctypes
+import enum
+import os
+import threading
+from pathlib import Path
+
+LIBRARY_NAME = "libfp8block.so"
+LIBRARY_ENV = "FP8BLOCK_LIBRARY"
+
+
+
+class Status(enum.IntEnum):
+    """fp8block_status (include/fp8block.h)."""
+
+    OK = 0
+    ERR_INVALID_ARGUMENT = 1
+    ERR_MISALIGNED = 2
+    ERR_UNSUPPORTED = 3
+    ERR_CUDA = 4
+    ERR_OUT_OF_MEMORY = 5
+
+
+# fp8block_dtype
+F32, BF16, F16, E4M3 = 0, 1, 2, 3
+
+# fp8block_block and flags
+BLOCK_1x128, BLOCK_128x128 = 0, 1
+SCALE_POW2 = 1
+
+DEVICE_CPU = -1
+
+
+class Fp8BlockError(RuntimeError):
+    """A call into libfp8block failed.
+
+    ``status`` is the library's fp8block_status (a Status, never OK), ``status_name``
+    its name, and the message is fp8block_last_error's explanation. Argument errors found
+    in Python before the call are ValueError/TypeError instead.
+    """
+
+    def __init__(self, status, status_name, message):
+        super().__init__(f"{status_name}: {message}" if message else status_name)
+        self.status = status
+        self.status_name = status_name
+        self.message = message
+
+
+class LibraryNotFoundError(ImportError):
+    """libfp8block.so could not be found or loaded."""
+
+
+def _package_dir():
+    return Path(__file__).resolve().parent
+
+
+def candidate_paths():
+    """Where the library is looked for, in order (FP8BLOCK_LIBRARY wins and is exclusive)."""
+    explicit = os.environ.get(LIBRARY_ENV)
+    if explicit:
+        return [Path(explicit)]
+    package_dir = _package_dir()
+    return [package_dir / LIBRARY_NAME, package_dir.parent.parent / "build" / LIBRARY_NAME]
+
+
+def _not_found_message(tried, why):
+    lines = [f"fp8block: cannot load the C library {LIBRARY_NAME} ({why})."]
+    lines.append("Looked at:")
+    lines.extend(f"  {p}" for p in tried)
+    lines.append(
+        "Build it from the repository root with `make build` (it lands in build/), or point "
+        f"the environment variable {LIBRARY_ENV} at the full path of a {LIBRARY_NAME}."
+    )
+    return "\n".join(lines)
+
+
+_i64 = ctypes.c_int64
+_ptr = ctypes.c_void_p
+_status = ctypes.c_int
+_ctx_p = ctypes.c_void_p
+
+_PROTOTYPES = {
+    "fp8block_create": (_status, [ctypes.POINTER(_ctx_p), ctypes.c_int]),
+    "fp8block_destroy": (None, [_ctx_p]),
+    "fp8block_status_string": (ctypes.c_char_p, [_status]),
+    "fp8block_last_error": (ctypes.c_char_p, [_ctx_p]),
+    "fp8block_device": (ctypes.c_int, [_ctx_p]),
+    "fp8block_quantize_ex": (
+        _status,
+        [_ctx_p, ctypes.c_int, ctypes.c_uint, _ptr, ctypes.c_int, _i64, _i64, _i64,
+         _ptr, _i64, _ptr, _i64, _ptr],
+    ),
+    "fp8block_dequantize_1x128": (
+        _status,
+        [_ctx_p, _ptr, _i64, _ptr, _i64, _i64, _i64, _ptr, ctypes.c_int, _i64, _ptr],
+    ),
+    "fp8block_dequantize_128x128": (
+        _status,
+        [_ctx_p, _ptr, _i64, _ptr, _i64, _i64, _i64, _ptr, ctypes.c_int, _i64, _ptr],
+    ),
+    "fp8block_gemm": (
+        _status,
+        [_ctx_p, _i64, _i64, _i64, _ptr, _i64, _ptr, _i64, _ptr, _i64, _ptr, _i64,
+         _ptr, ctypes.c_int, _i64, _ptr],
+    ),
+}
+
+_lock = threading.Lock()
+_lib = None
+_lib_path = None
+
+
+def library():
+    """The loaded library (loaded on first use); raises LibraryNotFoundError."""
+    global _lib, _lib_path
+    if _lib is not None:
+        return _lib
+    with _lock:
+        if _lib is not None:
+            return _lib
+        tried = candidate_paths()
+        existing = [p for p in tried if p.is_file()]
+        if not existing:
+            raise LibraryNotFoundError(_not_found_message(tried, "no such file"))
+        path = existing[0]
+        try:
+            lib = ctypes.CDLL(str(path))
+        except OSError as e:
+            raise LibraryNotFoundError(_not_found_message(tried, f"loading {path} failed: {e}"))
+        missing = [name for name in _PROTOTYPES if not hasattr(lib, name)]
+        if missing:
+            raise LibraryNotFoundError(_not_found_message(
+                tried, f"{path} lacks {', '.join(missing)}: it is not a current libfp8block"))
+        for name, (restype, argtypes) in _PROTOTYPES.items():
+            fn = getattr(lib, name)
+            fn.restype = restype
+            fn.argtypes = argtypes
+        _lib, _lib_path = lib, path
+        return lib
+
+
+def library_path():
+    """The path of the loaded library (loading it if needed)."""
+    library()
+    return _lib_path
+
+
+def _decode(raw):
+    return raw.decode("utf-8", "replace") if raw else ""
+
+
+def check(status, ctx):
+    """Raises Fp8BlockError for a failed call, with the calling thread's last error."""
+    if status == Status.OK:
+        return
+    lib = library()
+    if status in Status.__members__.values():
+        status = Status(status)
+    raise Fp8BlockError(status, _decode(lib.fp8block_status_string(status)),
+                        _decode(lib.fp8block_last_error(ctx)))
+
+
+# One context per device, created on first use and destroyed at interpreter exit.
+_contexts = {}
+
+
+def context(device):
+    """The process-wide context of a device (DEVICE_CPU or a CUDA ordinal)."""
+    ctx = _contexts.get(device)
+    if ctx is not None:
+        return ctx
+    lib = library()
+    with _lock:
+        ctx = _contexts.get(device)
+        if ctx is None:
+            handle = _ctx_p()
+            check(lib.fp8block_create(ctypes.byref(handle), device), None)
+            ctx = handle.value
+            _contexts[device] = ctx
+    return ctx
+
+
+@atexit.register
+def _destroy_contexts():
+    with _lock:
+        for ctx in _contexts.values():
+            _lib.fp8block_destroy(ctx)
+        _contexts.clear()

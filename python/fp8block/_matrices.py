@@ -1,0 +1,239 @@
+"""NumPy arrays and PyTorch tensors as the C API sees them: a pointer, a shape, a row
+stride in elements, an fp8block dtype and a device; and allocation of outputs in the
+contract layouts. torch is imported only when a torch tensor is handed in.
+"""
+
+import sys
+
+import numpy as np
+
+from . import _library as L
+
+try:  # NumPy has no bfloat16 of its own; ml_dtypes (optional) provides one.
+    import ml_dtypes
+except ImportError:
+    ml_dtypes = None
+
+ALIGN = 64  # bytes; NumPy outputs start on this boundary (the GEMM needs 16)
+
+
+def round_up(v, to):
+    return (v + to - 1) // to * to
+
+
+def ceil_div(a, b):
+    return (a + b - 1) // b
+
+
+def _torch():
+    return sys.modules.get("torch")
+
+
+def is_torch(x):
+    torch = _torch()
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+# ---- dtypes -------------------------------------------------------------------------
+
+_NUMPY_FLOATS = {np.dtype(np.float32): L.F32, np.dtype(np.float16): L.F16}
+if ml_dtypes is not None:
+    _NUMPY_FLOATS[np.dtype(ml_dtypes.bfloat16)] = L.BF16
+_NUMPY_CODES = {np.dtype(np.uint8)}
+if ml_dtypes is not None:
+    _NUMPY_CODES.add(np.dtype(ml_dtypes.float8_e4m3fn))
+
+_DTYPE_NAMES = {L.F32: "float32", L.BF16: "bfloat16", L.F16: "float16"}
+_NAMES_TO_CODE = {"float32": L.F32, "fp32": L.F32, "bfloat16": L.BF16, "bf16": L.BF16,
+                  "float16": L.F16, "fp16": L.F16, "half": L.F16}
+
+
+def _torch_floats(torch):
+    return {torch.float32: L.F32, torch.bfloat16: L.BF16, torch.float16: L.F16}
+
+
+def _torch_codes(torch):
+    return {torch.float8_e4m3fn, torch.uint8}
+
+
+def float_dtype_code(dtype, what):
+    """An output dtype given as a string, NumPy dtype or torch dtype -> fp8block_dtype."""
+    torch = _torch()
+    if torch is not None and isinstance(dtype, torch.dtype):
+        code = _torch_floats(torch).get(dtype)
+    elif isinstance(dtype, str):
+        code = _NAMES_TO_CODE.get(dtype.lower())
+    else:
+        try:
+            np_dtype = np.dtype(dtype)
+        except TypeError:
+            np_dtype = None
+        code = _NUMPY_FLOATS.get(np_dtype)
+        if code is None and np_dtype is not None and np_dtype.name == "bfloat16":
+            code = L.BF16
+    if code is None:
+        raise TypeError(f"{what} = {dtype!r}: expected float32, bfloat16 or float16")
+    return code
+
+
+def dtype_name(code):
+    return _DTYPE_NAMES[code]
+
+
+# ---- a matrix as (pointer, rows, cols, ld, dtype, device) -----------------------------
+
+class Matrix:
+    """A 2-D operand in the C API's terms. ``ld`` is the row stride in elements."""
+
+    __slots__ = ("obj", "name", "is_torch", "ptr", "rows", "cols", "ld", "dtype", "device")
+
+    def __init__(self, obj, name, ptr, rows, cols, ld, dtype, device, torch_tensor):
+        self.obj, self.name, self.ptr = obj, name, ptr
+        self.rows, self.cols, self.ld = rows, cols, ld
+        self.dtype, self.device, self.is_torch = dtype, device, torch_tensor
+
+    def where(self):
+        return "CPU" if self.device == L.DEVICE_CPU else f"cuda:{self.device}"
+
+
+def _kind_of(x):
+    return "torch" if is_torch(x) else "numpy"
+
+
+def matrix(x, name, role):
+    """Describes x (NumPy array or torch tensor) as a Matrix.
+
+    role: "float" (an input to quantize: float32/bfloat16/float16), "codes" (e4m3 codes:
+    torch.float8_e4m3fn or uint8) or "scales" (float32). Rows may be strided (a leading
+    dimension >= cols); elements within a row must be contiguous.
+    """
+    if is_torch(x):
+        torch = _torch()
+        if x.dim() != 2:
+            raise ValueError(f"{name} must be 2-D; got shape {tuple(x.shape)}")
+        dtype = _role_dtype(name, role, x.dtype, _torch_floats(torch), _torch_codes(torch),
+                            torch.float32)
+        rows, cols = x.shape
+        row_stride, col_stride = x.stride()
+        device = x.device.index if x.device.type == "cuda" else L.DEVICE_CPU
+        if x.device.type not in ("cuda", "cpu"):
+            raise ValueError(f"{name} is on device {x.device}; fp8block runs on CPU or CUDA")
+        if x.device.type == "cuda" and device is None:
+            device = torch.cuda.current_device()
+        ptr = x.data_ptr()
+        torch_tensor = True
+    elif isinstance(x, np.ndarray):
+        if x.ndim != 2:
+            raise ValueError(f"{name} must be 2-D; got shape {x.shape}")
+        floats = _NUMPY_FLOATS
+        dtype = _role_dtype(name, role, x.dtype, floats, _NUMPY_CODES, np.dtype(np.float32))
+        rows, cols = x.shape
+        item = x.dtype.itemsize
+        if x.strides[0] % item or x.strides[1] % item:
+            raise ValueError(f"{name} has strides {x.strides} bytes, not whole elements")
+        row_stride, col_stride = x.strides[0] // item, x.strides[1] // item
+        device = L.DEVICE_CPU
+        ptr = x.ctypes.data
+        torch_tensor = False
+    else:
+        raise TypeError(f"{name} must be a NumPy array or a torch tensor; got {type(x).__name__}")
+    if rows < 1 or cols < 1:
+        raise ValueError(f"{name} has shape {(rows, cols)}; fp8block needs at least one row and column")
+    if col_stride != 1 and cols > 1:
+        raise ValueError(
+            f"{name} has strides {(row_stride, col_stride)} (elements): the elements of a row must "
+            f"be contiguous (stride 1); pass a row-major array (e.g. .contiguous() / np.ascontiguousarray)")
+    ld = row_stride if rows > 1 else max(row_stride, cols)
+    if ld < cols:
+        raise ValueError(f"{name} has a row stride of {row_stride} elements, less than its {cols} columns")
+    return Matrix(x, name, ptr, rows, cols, ld, dtype, device, torch_tensor)
+
+
+def _role_dtype(name, role, dtype, floats, codes, f32):
+    if role == "float":
+        code = floats.get(dtype)
+        if code is None:
+            hint = "" if ml_dtypes is not None or floats is not _NUMPY_FLOATS else \
+                " (for bfloat16 NumPy arrays, install ml_dtypes)"
+            raise TypeError(f"{name} has dtype {dtype}; expected float32, bfloat16 or float16{hint}")
+        return code
+    if role == "codes":
+        if dtype not in codes:
+            raise TypeError(f"{name} has dtype {dtype}; e4m3 codes are float8_e4m3fn or uint8")
+        return L.E4M3
+    if dtype != f32:
+        raise TypeError(f"{name} has dtype {dtype}; scales are float32")
+    return L.F32
+
+
+def same_place(*matrices):
+    """The device all operands share (and whether they are torch tensors); else ValueError."""
+    first = matrices[0]
+    for m in matrices[1:]:
+        if m.is_torch != first.is_torch:
+            raise TypeError(f"{first.name} is a {_kind_of(first.obj)} array but {m.name} is a "
+                            f"{_kind_of(m.obj)} one: pass all operands of one kind")
+        if m.device != first.device:
+            raise ValueError(f"{first.name} is on {first.where()} but {m.name} is on {m.where()}: "
+                             f"all operands must be on one device")
+    return first.device, first.is_torch
+
+
+def require_row_alignment(m, elems, why):
+    """The row stride must be a multiple of `elems` and the base 16-byte aligned. A single
+    row has no meaningful stride: it is given the smallest one that satisfies the rule."""
+    if m.rows == 1:
+        m.ld = round_up(m.ld, elems)
+    elif m.ld % elems:
+        raise ValueError(f"{m.name} has a row stride of {m.ld} elements; it must be a multiple of "
+                         f"{elems} ({why})")
+    if m.ptr % 16:
+        raise ValueError(f"{m.name} starts at address {m.ptr:#x}, not 16-byte aligned ({why})")
+
+
+# ---- outputs --------------------------------------------------------------------------
+
+def _numpy_dtype(code):
+    if code == L.F32:
+        return np.dtype(np.float32)
+    if code == L.F16:
+        return np.dtype(np.float16)
+    if code == L.BF16:
+        if ml_dtypes is None:
+            raise TypeError("bfloat16 output with NumPy needs the ml_dtypes package "
+                            "(pip install ml_dtypes); or ask for float32")
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(np.uint8)
+
+
+def _torch_dtype(torch, code):
+    return {L.F32: torch.float32, L.BF16: torch.bfloat16, L.F16: torch.float16,
+            L.E4M3: torch.float8_e4m3fn}[code]
+
+
+def empty(like, rows, cols, ld, code):
+    """A rows×cols matrix of type `code` whose rows are `ld` elements apart, on the same
+    kind and device as `like`; returns (full rows×ld buffer, rows×cols view)."""
+    if like.is_torch:
+        torch = _torch()
+        device = torch.device("cpu") if like.device == L.DEVICE_CPU else \
+            torch.device("cuda", like.device)
+        full = torch.empty((rows, ld), dtype=_torch_dtype(torch, code), device=device)
+        return full, full[:, :cols]
+    dtype = _numpy_dtype(code)
+    nbytes = rows * ld * dtype.itemsize
+    raw = np.empty(nbytes + ALIGN, dtype=np.uint8)
+    offset = (-raw.ctypes.data) % ALIGN
+    full = raw[offset:offset + nbytes].view(dtype).reshape(rows, ld)
+    return full, full[:, :cols]
+
+
+def pointer(array):
+    return array.data_ptr() if is_torch(array) else array.ctypes.data
+
+
+def stream_of(device, torch_tensor):
+    """The stream to run on: the current torch stream of a CUDA device, else None."""
+    if device == L.DEVICE_CPU or not torch_tensor:
+        return None
+    return _torch().cuda.current_stream(device).cuda_stream or None

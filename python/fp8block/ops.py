@@ -1,0 +1,152 @@
+"""quantize, dequantize and gemm for NumPy arrays and PyTorch tensors.
+
+Where a call runs follows from its operands: NumPy arrays and CPU tensors run on the CPU
+reference backend; CUDA tensors run on the CUDA backend of their device, asynchronously on
+``torch.cuda.current_stream(device)``, like any torch operation. Outputs are of the same
+kind and on the same device as the inputs.
+
+Layouts (DESIGN.md), for A = M×K activations and B = N×K weights:
+
+    codes            M×K e4m3 (torch.float8_e4m3fn, or uint8 for NumPy), rows 16-byte aligned
+    1x128 scales     (ceil(K/128), M) float32, M contiguous; the rows of the underlying
+                     buffer are padded to a multiple of 4 floats (the GEMM's TMA needs it)
+    128x128 scales   (ceil(N/128), ceil(K/128)) float32, row-major
+
+The same tensors feed torch._scaled_mm's block-wise path (Hopper, cuBLASLt >= 12.9):
+
+    torch._scaled_mm(a, b.t(), scale_a=sa.t(), scale_b=sb.t(), out_dtype=torch.bfloat16)
+
+_scaled_mm wants scale_a of shape (M, ceil(K/128)) with strides (1, M) exactly and its own
+size limits (K and N multiples of 16); ``sa.t()`` has strides (1, round_up(M, 4)), so it is
+accepted as it is when M is a multiple of 4 (pad the rows of A otherwise). DeepGEMM's
+"TMA-aligned, M-major" scale layout is ``sa.t()`` for every M.
+"""
+
+from . import _library as L
+from . import _matrices as T
+
+
+def quantize_1x128(x, *, pow2=False):
+    """Quantizes activations x (M×K float32/bfloat16/float16) in 1x128 blocks.
+
+    Returns (codes, scales): codes M×K e4m3, scales (ceil(K/128), M) float32 with M
+    contiguous (a view of a buffer whose rows are padded to a multiple of 4 floats).
+    pow2: power-of-two scales, 2^ceil(log2(amax/448)).
+    """
+    return _quantize(x, L.BLOCK_1x128, pow2)
+
+
+def quantize_128x128(w, *, pow2=False):
+    """Quantizes weights w (N×K float32/bfloat16/float16) in 128x128 blocks.
+
+    Returns (codes, scales): codes N×K e4m3, scales (ceil(N/128), ceil(K/128)) float32,
+    row-major.
+    """
+    return _quantize(w, L.BLOCK_128x128, pow2)
+
+
+def dequantize_1x128(codes, scales, *, out_dtype="float32"):
+    """x' = float(codes) * scale with 1x128 scales of shape (ceil(K/128), M), rounded to
+    out_dtype (float32, bfloat16 or float16)."""
+    return _dequantize(codes, scales, L.BLOCK_1x128, out_dtype)
+
+
+def dequantize_128x128(codes, scales, *, out_dtype="float32"):
+    """x' = float(codes) * scale with 128x128 scales of shape (ceil(N/128), ceil(K/128)),
+    rounded to out_dtype (float32, bfloat16 or float16)."""
+    return _dequantize(codes, scales, L.BLOCK_128x128, out_dtype)
+
+
+def gemm(a, sa, b, sb, out_dtype=None):
+    """D = A · Bᵀ from quantized operands.
+
+    a: M×K codes with sa its 1x128 scales (ceil(K/128), M); b: N×K codes with sb its 128x128
+    scales (ceil(N/128), ceil(K/128)): what quantize_1x128 and quantize_128x128 return.
+    out_dtype: float32, bfloat16 or float16 (a string, NumPy or torch dtype); by default
+    bfloat16 for torch tensors and float32 for NumPy arrays (NumPy has no bfloat16).
+    Returns D (M×N), a view of a buffer whose rows are 16-byte aligned.
+    """
+    am = T.matrix(a, "a", "codes")
+    bm = T.matrix(b, "b", "codes")
+    if am.cols != bm.cols:
+        raise ValueError(f"a is {am.rows}×{am.cols} and b is {bm.rows}×{bm.cols}: D = a·bᵀ needs "
+                         f"the same K (columns) in both")
+    m, n, k = am.rows, bm.rows, am.cols
+    kb = T.ceil_div(k, 128)
+    sam = _scales(sa, "sa", (kb, m), "1x128 scales of a", (m, kb))
+    sbm = _scales(sb, "sb", (T.ceil_div(n, 128), kb), "128x128 scales of b", (kb, T.ceil_div(n, 128)))
+    device, torch_tensor = T.same_place(am, sam, bm, sbm)
+    T.require_row_alignment(am, 16, "the GEMM loads rows of a with TMA")
+    T.require_row_alignment(bm, 16, "the GEMM loads rows of b with TMA")
+    T.require_row_alignment(sam, 4, "the GEMM loads rows of sa with TMA")
+    if out_dtype is None:
+        code = L.BF16 if torch_tensor else L.F32
+    else:
+        code = T.float_dtype_code(out_dtype, "out_dtype")
+    elem = 4 if code == L.F32 else 2
+    ldd = T.round_up(n, 16 // elem)
+    _, d = T.empty(am, m, n, ldd, code)
+    _call(device, torch_tensor, "fp8block_gemm",
+          m, n, k, am.ptr, am.ld, sam.ptr, sam.ld, bm.ptr, bm.ld, sbm.ptr, sbm.ld,
+          T.pointer(d), code, ldd)
+    return d
+
+
+def _quantize(x, block, pow2):
+    xm = T.matrix(x, "x", "float")
+    rows, cols = xm.rows, xm.cols
+    kb = T.ceil_div(cols, 128)
+    ldq = T.round_up(cols, 16)
+    _, codes = T.empty(xm, rows, cols, ldq, L.E4M3)
+    if block == L.BLOCK_1x128:
+        scale_rows, scale_cols, lds = kb, rows, T.round_up(rows, 4)
+    else:
+        scale_rows, scale_cols, lds = T.ceil_div(rows, 128), kb, kb
+    _, scales = T.empty(xm, scale_rows, scale_cols, lds, L.F32)
+    _call(xm.device, xm.is_torch, "fp8block_quantize_ex",
+          block, L.SCALE_POW2 if pow2 else 0, xm.ptr, xm.dtype, rows, cols, xm.ld,
+          T.pointer(codes), ldq, T.pointer(scales), lds)
+    return codes, scales
+
+
+def _dequantize(codes, scales, block, out_dtype):
+    qm = T.matrix(codes, "codes", "codes")
+    rows, cols = qm.rows, qm.cols
+    kb = T.ceil_div(cols, 128)
+    if block == L.BLOCK_1x128:
+        sm = _scales(scales, "scales", (kb, rows), "1x128 scales", (rows, kb))
+    else:
+        sm = _scales(scales, "scales", (T.ceil_div(rows, 128), kb), "128x128 scales",
+                     (kb, T.ceil_div(rows, 128)))
+    device, torch_tensor = T.same_place(qm, sm)
+    code = T.float_dtype_code(out_dtype, "out_dtype")
+    _, y = T.empty(qm, rows, cols, cols, code)
+    fn = "fp8block_dequantize_1x128" if block == L.BLOCK_1x128 else "fp8block_dequantize_128x128"
+    _call(device, torch_tensor, fn, qm.ptr, qm.ld, sm.ptr, sm.ld, rows, cols, T.pointer(y), code, cols)
+    return y
+
+
+def _scales(s, name, shape, what, transposed_shape):
+    """Checks scales against their expected (rows, cols) shape, with a hint for the
+    transposed (torch._scaled_mm) view."""
+    got = tuple(s.shape) if hasattr(s, "shape") else None
+    if got is not None and got != shape:
+        hint = ""
+        if got == transposed_shape:
+            hint = (" — this looks like the transposed view torch._scaled_mm takes; "
+                    f"pass {name}.t() (torch) or {name}.T (NumPy)")
+        raise ValueError(f"{name} ({what}) must have shape {shape}; got {got}{hint}")
+    return T.matrix(s, name, "scales")
+
+
+def _call(device, torch_tensor, fn_name, *args):
+    ctx = L.context(device)
+    fn = getattr(L.library(), fn_name)
+    if device == L.DEVICE_CPU:
+        L.check(fn(ctx, *args, None), ctx)
+        return
+    import torch
+
+    with torch.cuda.device(device):
+        stream = T.stream_of(device, torch_tensor)
+        L.check(fn(ctx, *args, stream), ctx)

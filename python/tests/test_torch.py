@@ -1,0 +1,247 @@
+"""The binding on PyTorch tensors: CPU tensors on the reference backend, CUDA tensors on
+the CUDA backend (skipped without a GPU, or where the library answers UNSUPPORTED), the
+CUDA results against the CPU backend and against torch._scaled_mm fed the same codes and
+scales."""
+
+import zlib
+
+import numpy as np
+import pytest
+
+import data
+import fp8block
+import reference as ref
+from fp8block import _library
+
+torch = pytest.importorskip("torch")
+
+TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@pytest.fixture
+def rng(request):
+    return np.random.default_rng(zlib.crc32(request.node.name.encode()))
+
+
+def tensor(rng, rows, cols, dtype="float32", specials=False, device="cpu", scale_range=3.0):
+    x = data.matrix(rng, rows, cols, "float32", specials=specials, scale_range=scale_range)
+    if dtype == "float16":
+        x = np.clip(x, -60000, 60000)
+    return torch.from_numpy(x).to(device=device, dtype=TORCH_DTYPES[dtype])
+
+
+def as_numpy(t):
+    """Tensor -> NumPy with the same bits: codes as uint8, bfloat16 as its uint16 bits."""
+    t = t.detach().cpu()
+    if t.dtype == torch.float8_e4m3fn:
+        t = t.view(torch.uint8)
+    elif t.dtype == torch.bfloat16:
+        t = t.view(torch.int16)
+        return t.numpy().view(np.uint16)
+    return t.numpy()
+
+
+QUANTIZERS = {
+    "1x128": (fp8block.quantize_1x128, fp8block.dequantize_1x128, ref.quantize_1x128, ref.expand_1x128),
+    "128x128": (fp8block.quantize_128x128, fp8block.dequantize_128x128, ref.quantize_128x128,
+                ref.expand_128x128),
+}
+
+
+# ---- CPU tensors ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("block", QUANTIZERS)
+@pytest.mark.parametrize("dtype", TORCH_DTYPES)
+def test_cpu_tensors_match_reference(rng, block, dtype):
+    quantize, dequantize, ref_quantize, expand = QUANTIZERS[block]
+    x = tensor(rng, 130, 300, dtype, specials=True)
+    codes, scales = quantize(x)
+    assert codes.dtype == torch.float8_e4m3fn and codes.device.type == "cpu"
+    assert scales.dtype == torch.float32
+    want_codes, want_scales = ref_quantize(x.float().numpy())
+    assert ref.same_bits(as_numpy(codes), want_codes)
+    assert ref.same_bits(as_numpy(scales), want_scales)
+    y = dequantize(codes, scales, out_dtype=torch.bfloat16)
+    assert y.dtype == torch.bfloat16
+    assert ref.same_bits(as_numpy(y), ref.dequantize(want_codes, expand(want_scales, 130, 300), "bfloat16"))
+
+
+def test_cpu_gemm_defaults_to_bfloat16(rng):
+    qa, sa = fp8block.quantize_1x128(tensor(rng, 16, 256, "bfloat16"))
+    qb, sb = fp8block.quantize_128x128(tensor(rng, 24, 256, "bfloat16"))
+    d = fp8block.gemm(qa, sa, qb, sb)
+    assert d.dtype == torch.bfloat16 and d.shape == (16, 24)
+    expected, magnitude = ref.gemm(as_numpy(qa), as_numpy(sa), as_numpy(qb), as_numpy(sb))
+    got = d.float().numpy().astype(np.float64)
+    assert np.all(np.abs(got - expected) <= ref.gemm_tolerance(expected, magnitude, "bfloat16"))
+
+
+def test_codes_accepted_as_uint8_tensors(rng):
+    qa, sa = fp8block.quantize_1x128(tensor(rng, 8, 128))
+    qb, sb = fp8block.quantize_128x128(tensor(rng, 16, 128))
+    want = fp8block.gemm(qa, sa, qb, sb, out_dtype=torch.float32)
+    got = fp8block.gemm(qa.view(torch.uint8), sa, qb.view(torch.uint8), sb, out_dtype="float32")
+    assert torch.equal(got, want)
+
+
+def test_mixing_numpy_and_torch_is_refused(rng):
+    qa, sa = fp8block.quantize_1x128(tensor(rng, 8, 128))
+    qb, sb = fp8block.quantize_128x128(tensor(rng, 16, 128).numpy())
+    with pytest.raises(TypeError, match="pass all operands of one kind"):
+        fp8block.gemm(qa, sa, qb, sb)
+
+
+def test_column_strided_tensor_is_refused(rng):
+    x = tensor(rng, 256, 64)
+    with pytest.raises(ValueError, match="must be contiguous"):
+        fp8block.quantize_1x128(x.t())
+    with pytest.raises(TypeError, match="expected float32, bfloat16 or float16"):
+        fp8block.quantize_1x128(x.double())
+
+
+# ---- CUDA tensors ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cuda():
+    """CUDA device 0 with an fp8block context, or a skip saying why there is none."""
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device visible to torch")
+    try:
+        _library.context(0)
+    except fp8block.Fp8BlockError as e:
+        if e.status == fp8block.Status.ERR_UNSUPPORTED:
+            pytest.skip(f"fp8block has no CUDA backend for device 0: {e}")
+        raise
+    return torch.device("cuda", 0)
+
+
+def on_gpu(fn, *args, **kwargs):
+    """fn(...) on CUDA tensors; a library that lacks the kernel (UNSUPPORTED) is a skip."""
+    try:
+        out = fn(*args, **kwargs)
+    except fp8block.Fp8BlockError as e:
+        if e.status == fp8block.Status.ERR_UNSUPPORTED:
+            pytest.skip(f"{fn.__name__} is not available on the CUDA backend yet: {e}")
+        raise
+    torch.cuda.synchronize()
+    return out
+
+
+@pytest.mark.parametrize("pow2", [False, True])
+@pytest.mark.parametrize("dtype", TORCH_DTYPES)
+@pytest.mark.parametrize("shape", [(1, 1), (17, 130), (257, 1000), (2112, 7168)])
+@pytest.mark.parametrize("block", QUANTIZERS)
+def test_cuda_quantize_equals_cpu_backend(cuda, rng, block, shape, dtype, pow2):
+    quantize = QUANTIZERS[block][0]
+    x = tensor(rng, *shape, dtype, specials=True)
+    codes, scales = on_gpu(quantize, x.to(cuda), pow2=pow2)
+    assert codes.device == cuda and scales.device == cuda
+    want_codes, want_scales = quantize(x, pow2=pow2)
+    assert codes.stride() == want_codes.stride() and scales.stride() == want_scales.stride()
+    assert ref.same_bits(as_numpy(codes), as_numpy(want_codes)), "codes differ from the CPU backend"
+    assert ref.same_bits(as_numpy(scales), as_numpy(want_scales)), "scales differ from the CPU backend"
+
+
+@pytest.mark.parametrize("out", TORCH_DTYPES)
+@pytest.mark.parametrize("block", QUANTIZERS)
+def test_cuda_dequantize_equals_cpu_backend(cuda, rng, block, out):
+    quantize, dequantize = QUANTIZERS[block][:2]
+    codes, scales = quantize(tensor(rng, 300, 1000, specials=True))
+    got = on_gpu(dequantize, to_keeping_strides(codes, cuda), to_keeping_strides(scales, cuda),
+                 out_dtype=TORCH_DTYPES[out])
+    want = dequantize(codes, scales, out_dtype=TORCH_DTYPES[out])
+    assert ref.same_bits(as_numpy(got), as_numpy(want))
+
+
+def to_keeping_strides(t, device):
+    """A copy on `device` of a view into padded rows (codes, 1x128 scales), padding kept:
+    Tensor.to would make it contiguous and lose the alignment the GEMM needs."""
+    rows, cols = t.shape
+    full = torch.empty((rows, max(t.stride(0), cols)), dtype=t.dtype, device=device)
+    view = full[:, :cols]
+    view.copy_(t)
+    return view
+
+
+GEMM_SHAPES = [(1, 1, 1), (17, 33, 130), (256, 512, 1024), (200, 1536, 4096), (1, 7168, 2048)]
+
+
+@pytest.mark.parametrize("out", TORCH_DTYPES)
+@pytest.mark.parametrize("mnk", GEMM_SHAPES)
+def test_cuda_gemm_matches_cpu_backend_and_reference(cuda, rng, mnk, out):
+    m, n, k = mnk
+    qa, sa = fp8block.quantize_1x128(tensor(rng, m, k, scale_range=1.0))
+    qb, sb = fp8block.quantize_128x128(tensor(rng, n, k, scale_range=1.0))
+    d = on_gpu(fp8block.gemm, to_keeping_strides(qa, cuda), to_keeping_strides(sa, cuda),
+               to_keeping_strides(qb, cuda), sb.to(cuda), out_dtype=TORCH_DTYPES[out])
+    assert d.shape == (m, n) and d.dtype == TORCH_DTYPES[out] and d.device == cuda
+    assert d.data_ptr() % 16 == 0 and (d.stride(0) * d.element_size()) % 16 == 0
+    expected, magnitude = ref.gemm(as_numpy(qa), as_numpy(sa), as_numpy(qb), as_numpy(sb))
+    tol = ref.gemm_tolerance(expected, magnitude, out)
+    got = d.float().cpu().numpy().astype(np.float64)
+    cpu = fp8block.gemm(qa, sa, qb, sb, out_dtype=TORCH_DTYPES[out]).float().numpy()
+    assert np.all(np.abs(got - expected) <= tol), f"worst excess {np.max(np.abs(got - expected) - tol):.3g}"
+    assert np.all(np.abs(got - cpu) <= 2 * tol), "CUDA and CPU backends disagree beyond rounding"
+
+
+# Shapes _scaled_mm must take (M a multiple of 4, K and N of 16, ceil(K/128) of 4), then
+# awkward ones it may refuse: a refusal there is torch's limit, reported as a skip.
+SCALED_MM_SHAPES = [(256, 512, 1024, True), (128, 2112, 7168, True), (1024, 1536, 4096, True),
+                    (100, 272, 640, False), (20, 48, 4096, False)]
+
+
+@pytest.mark.parametrize("m, n, k, must_accept", SCALED_MM_SHAPES)
+def test_cuda_gemm_equals_torch_scaled_mm(cuda, rng, m, n, k, must_accept):
+    x = tensor(rng, m, k, "bfloat16", device=cuda, scale_range=1.0)
+    w = tensor(rng, n, k, "bfloat16", device=cuda, scale_range=1.0)
+    qa, sa = on_gpu(fp8block.quantize_1x128, x)
+    qb, sb = on_gpu(fp8block.quantize_128x128, w)
+    ours = on_gpu(fp8block.gemm, qa, sa, qb, sb, out_dtype=torch.bfloat16)
+    try:
+        theirs = torch._scaled_mm(qa, qb.t(), scale_a=sa.t(), scale_b=sb.t(), out_dtype=torch.bfloat16)
+        torch.cuda.synchronize()
+    except (RuntimeError, NotImplementedError, ValueError) as e:
+        if must_accept and "only supported" not in str(e) and "requires cublasLt" not in str(e):
+            raise
+        pytest.skip(f"torch._scaled_mm refuses M={m} N={n} K={k} with these scales: "
+                    f"{str(e).splitlines()[0]}")
+    expected, magnitude = ref.gemm(as_numpy(qa), as_numpy(sa), as_numpy(qb), as_numpy(sb))
+    tol = ref.gemm_tolerance(expected, magnitude, "bfloat16")
+    ours64 = ours.float().cpu().numpy().astype(np.float64)
+    theirs64 = theirs.float().cpu().numpy().astype(np.float64)
+    assert np.all(np.abs(theirs64 - expected) <= tol), "torch._scaled_mm read the scales differently"
+    assert np.all(np.abs(ours64 - expected) <= tol)
+    assert np.all(np.abs(ours64 - theirs64) <= 2 * tol)
+
+
+def test_cuda_calls_run_on_the_current_stream(cuda, rng):
+    """Inputs written late on a side stream must be seen: fp8block runs on that stream."""
+    source = tensor(rng, 512, 2048, "bfloat16", device=cuda)
+    w = tensor(rng, 256, 2048, "bfloat16", device=cuda)
+    qb, sb = on_gpu(fp8block.quantize_128x128, w)
+    want = on_gpu(fp8block.gemm, *on_gpu(fp8block.quantize_1x128, source), qb, sb)
+    side = torch.cuda.Stream(cuda)
+    with torch.cuda.stream(side):
+        x = torch.zeros_like(source)
+        torch.cuda._sleep(200_000_000)  # the copy below lands well after the calls are queued
+        x.copy_(source)
+        qa, sa = fp8block.quantize_1x128(x)
+        got = fp8block.gemm(qa, sa, qb, sb)
+    side.synchronize()
+    assert torch.equal(got, want)
+
+
+def test_cuda_context_is_made_once_per_device(cuda, rng):
+    x = tensor(rng, 8, 256, device=cuda)
+    on_gpu(fp8block.quantize_1x128, x)
+    ctx = _library._contexts[0]
+    on_gpu(fp8block.quantize_128x128, x)
+    on_gpu(fp8block.dequantize_1x128, *on_gpu(fp8block.quantize_1x128, x))
+    assert _library._contexts[0] == ctx and _library._contexts[_library.DEVICE_CPU] != ctx
+
+
+def test_cuda_and_cpu_tensors_are_not_mixed(cuda, rng):
+    qa, sa = fp8block.quantize_1x128(tensor(rng, 8, 128))
+    qb, sb = fp8block.quantize_128x128(tensor(rng, 16, 128))
+    with pytest.raises(ValueError, match="is on CPU but b is on cuda:0"):
+        fp8block.gemm(qa, sa, qb.to(cuda), sb.to(cuda))
