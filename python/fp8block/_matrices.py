@@ -43,7 +43,6 @@ _NUMPY_CODES = {np.dtype(np.uint8)}
 if ml_dtypes is not None:
     _NUMPY_CODES.add(np.dtype(ml_dtypes.float8_e4m3fn))
 
-_DTYPE_NAMES = {L.F32: "float32", L.BF16: "bfloat16", L.F16: "float16"}
 _NAMES_TO_CODE = {"float32": L.F32, "fp32": L.F32, "bfloat16": L.BF16, "bf16": L.BF16,
                   "float16": L.F16, "fp16": L.F16, "half": L.F16}
 
@@ -69,15 +68,9 @@ def float_dtype_code(dtype, what):
         except TypeError:
             np_dtype = None
         code = _NUMPY_FLOATS.get(np_dtype)
-        if code is None and np_dtype is not None and np_dtype.name == "bfloat16":
-            code = L.BF16
     if code is None:
         raise TypeError(f"{what} = {dtype!r}: expected float32, bfloat16 or float16")
     return code
-
-
-def dtype_name(code):
-    return _DTYPE_NAMES[code]
 
 
 # ---- a matrix as (pointer, rows, cols, ld, dtype, device) -----------------------------
@@ -115,18 +108,18 @@ def matrix(x, name, role):
                             torch.float32)
         rows, cols = x.shape
         row_stride, col_stride = x.stride()
-        device = x.device.index if x.device.type == "cuda" else L.DEVICE_CPU
-        if x.device.type not in ("cuda", "cpu"):
+        if x.device.type == "cpu":
+            device = L.DEVICE_CPU
+        elif x.device.type == "cuda":
+            device = x.device.index if x.device.index is not None else torch.cuda.current_device()
+        else:
             raise ValueError(f"{name} is on device {x.device}; fp8block runs on CPU or CUDA")
-        if x.device.type == "cuda" and device is None:
-            device = torch.cuda.current_device()
         ptr = x.data_ptr()
         torch_tensor = True
     elif isinstance(x, np.ndarray):
         if x.ndim != 2:
             raise ValueError(f"{name} must be 2-D; got shape {x.shape}")
-        floats = _NUMPY_FLOATS
-        dtype = _role_dtype(name, role, x.dtype, floats, _NUMPY_CODES, np.dtype(np.float32))
+        dtype = _role_dtype(name, role, x.dtype, _NUMPY_FLOATS, _NUMPY_CODES, np.dtype(np.float32))
         rows, cols = x.shape
         item = x.dtype.itemsize
         if x.strides[0] % item or x.strides[1] % item:
