@@ -53,7 +53,11 @@ fp8block_status cuda_device_open(int ordinal, cuda_device **out)
     return FP8BLOCK_OK;
 }
 
-void cuda_device_close(cuda_device *dev) { free(dev); }
+void cuda_device_close(cuda_device *dev)
+{
+    if (dev && dev->gemm_workspace) cudaFree(dev->gemm_workspace);
+    free(dev);
+}
 
 pointer_location cuda_pointer_location(const void *p)
 {

@@ -15,6 +15,7 @@ struct cuda_device {
     int sm_count;
     int max_smem_per_block; /* opt-in limit, bytes */
     int l2_bytes;
+    void *gemm_workspace; /* split-K partials, allocated on first need (src/cuda/gemm_sm90.cu) */
 };
 
 /* Makes dev current for the calling thread and remembers the caller's device, so an

@@ -1,8 +1,430 @@
-/* Placeholder until the Hopper GEMM lands (issue 4). */
-#include "device.h"
+/* The Hopper block-scaled FP8 GEMM: D = A · Bᵀ with 1x128 scales on A and 128x128 on B.
+ *
+ * One persistent CTA per SM. Warpgroup roles (DeepGEMM's shape, our code):
+ *  - the producer warpgroup (the last one) lowers its registers; one thread issues the
+ *    TMA loads of A, B and A's scales for each 128-wide K block into a ring of STAGES
+ *    shared-memory slots, guarded by full/empty mbarriers;
+ *  - BM/64 math warpgroups raise their registers; each owns 64 rows of the BM x BN tile.
+ *    Per K block it runs four wgmma m64nBNk32 into a temporary accumulator (a fresh
+ *    one every 128 of K: Hopper's fp8 tensor-core accumulation keeps ~14 bits), then
+ *    promotes it on the CUDA cores: acc += tmp · sa[row] · sb[col block].
+ *  - Epilogue: registers → swizzled shared memory → TMA store, left in flight while the
+ *    next tile's main loop runs (the producer is already loading it).
+ * Split-K (for M ≤ 128, where a few tiles could not stream B from HBM fast enough)
+ * writes fp32 partials into a per-device workspace, summed in order by a second kernel,
+ * so results are identical from run to run. */
+#include <stdint.h>
 
-fp8block_status cuda_gemm(cuda_device *dev, const gemm_args *args, void *stream)
+#include "device.h"
+#include "gemm_epilogue.cuh"
+#include "gemm_scheduler.cuh"
+#include "ptx.cuh"
+#include "tma.h"
+#include "wgmma_fp8.cuh"
+
+#define GEMM_BLOCK_K 128 /* = the scale block: one promotion per pipeline stage */
+#define GEMM_MAX_STAGES 10
+#define GEMM_SMEM_LIMIT (227 * 1024)
+#define PRODUCER_REGS 40
+#define MATH_REGS 232
+
+typedef struct {
+    int m, n, k;
+    const float *sb;
+    int64_t ldsb;
+    int sb_rows; /* ceil(N / 128) */
+    int tma_cols; /* columns [0, tma_cols) leave by TMA store, the rest by plain stores */
+    void *d;      /* for the plain stores */
+    int64_t ldd;
+    gemm_schedule sched;
+} gemm_params;
+
+/* Shared memory: STAGES x (A tile, B tile, A scales), then the epilogue tile, then the
+ * barriers. A and B tiles are 1024-byte aligned (128-byte swizzle atoms). */
+template <int BM, int BN, int OUT>
+struct gemm_layout {
+    static constexpr int a_bytes = BM * GEMM_BLOCK_K;
+    static constexpr int b_bytes = BN * GEMM_BLOCK_K;
+    static constexpr int sa_bytes = BM * 4;
+    static constexpr int d_bytes = BM * BN * out_traits<OUT>::bytes;
+    static constexpr int stage_bytes = a_bytes + b_bytes + sa_bytes;
+    static constexpr int fixed_bytes = d_bytes + 1024 /* alignment slack */ + 2 * GEMM_MAX_STAGES * 8;
+    static constexpr int stages_fit = (GEMM_SMEM_LIMIT - fixed_bytes) / stage_bytes;
+    static constexpr int stages = stages_fit < GEMM_MAX_STAGES ? stages_fit : GEMM_MAX_STAGES;
+    static constexpr int smem_bytes = fixed_bytes + stages * stage_bytes;
+    static_assert(stages >= 2, "tile too large for shared memory");
+    static_assert(BN % 16 == 0 && BN <= 256, "wgmma N and the epilogue chunks need BN % 16 == 0");
+};
+
+/* Promotion: acc += tmp · scale, where the scale of a column depends on which 128-row
+ * block of B it falls in. A tile whose N range straddles B scale blocks (BN does not
+ * divide 128) picks per 8-column group among up to three B scales. */
+template <int BN, bool STRADDLES>
+__device__ __forceinline__ void promote(float *acc, const float *tmp, float sa_top, float sa_bottom,
+                                        const float *sb, int first_col_in_block)
 {
-    (void)dev, (void)args, (void)stream;
-    return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "the GPU GEMM is not implemented yet");
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+        float sbj = sb[0];
+        if (STRADDLES) {
+            int block = (first_col_in_block + 8 * j) >> 7;
+            sbj = block == 0 ? sb[0] : (block == 1 ? sb[1] : sb[2]);
+        }
+        float top = sa_top * sbj, bottom = sa_bottom * sbj;
+        acc[4 * j + 0] = fmaf(tmp[4 * j + 0], top, acc[4 * j + 0]);
+        acc[4 * j + 1] = fmaf(tmp[4 * j + 1], top, acc[4 * j + 1]);
+        acc[4 * j + 2] = fmaf(tmp[4 * j + 2], bottom, acc[4 * j + 2]);
+        acc[4 * j + 3] = fmaf(tmp[4 * j + 3], bottom, acc[4 * j + 3]);
+    }
+}
+
+template <int BM, int BN, int OUT>
+__global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
+    gemm_fp8_block_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
+                          const __grid_constant__ CUtensorMap tmap_sa, const __grid_constant__ CUtensorMap tmap_d,
+                          const gemm_params p)
+{
+    typedef gemm_layout<BM, BN, OUT> L;
+    constexpr int MATH_WGS = BM / 64;
+    constexpr int STAGES = L::stages;
+    constexpr bool STRADDLES = 128 % BN != 0;
+    constexpr int SB_COUNT = STRADDLES ? (BN > 128 ? 3 : 2) : 1;
+
+    extern __shared__ uint8_t smem_raw[];
+    uint8_t *smem = (uint8_t *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
+    uint8_t *smem_a = smem;
+    uint8_t *smem_b = smem_a + STAGES * L::a_bytes;
+    uint8_t *smem_d = smem_b + STAGES * L::b_bytes;
+    float *smem_sa = (float *)(smem_d + L::d_bytes);
+    uint64_t *full = (uint64_t *)(smem_sa + STAGES * BM);
+    uint64_t *empty = full + STAGES;
+
+    const int wg = threadIdx.x / 128;
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < STAGES; s++) {
+            mbarrier_init(&full[s], 1);
+            mbarrier_init(&empty[s], MATH_WGS * 4); /* one arrival per math warp */
+        }
+        mbarrier_init_fence();
+    }
+    __syncthreads();
+
+    const gemm_schedule &sched = p.sched;
+    if (wg == MATH_WGS) {
+        setmaxnreg_dec<PRODUCER_REGS>();
+        if (threadIdx.x != MATH_WGS * 128) return;
+        tma_prefetch_descriptor(&tmap_a);
+        tma_prefetch_descriptor(&tmap_b);
+        tma_prefetch_descriptor(&tmap_sa);
+        int stage = 0;
+        uint32_t phase = 0;
+        for (int u = blockIdx.x; u < sched.units; u += gridDim.x) {
+            gemm_unit w = schedule_unit(sched, u);
+            int m0 = w.m_tile * BM, n0 = w.n_tile * BN;
+            for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
+                mbarrier_wait(&empty[stage], phase ^ 1);
+                mbarrier_arrive_expect_tx(&full[stage], L::stage_bytes);
+                tma_load_2d(smem_a + stage * L::a_bytes, &tmap_a, &full[stage], kb * GEMM_BLOCK_K, m0);
+                tma_load_2d(smem_b + stage * L::b_bytes, &tmap_b, &full[stage], kb * GEMM_BLOCK_K, n0);
+                tma_load_2d(smem_sa + stage * BM, &tmap_sa, &full[stage], m0, kb);
+                if (++stage == STAGES) stage = 0, phase ^= 1;
+            }
+        }
+        return;
+    }
+
+    setmaxnreg_inc<MATH_REGS>();
+    const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
+    const int frag_row = warp * 16 + lane / 4; /* and frag_row + 8 */
+    const bool store_leader = threadIdx.x % 128 == 0;
+    const uint32_t d_tile = smem_addr(smem_d + wg * (L::d_bytes / MATH_WGS));
+    float acc[BN / 2], tmp[BN / 2];
+#pragma unroll
+    for (int i = 0; i < BN / 2; i++) tmp[i] = 0.0f;
+    int stage = 0;
+    uint32_t phase = 0;
+    bool store_in_flight = false;
+
+    for (int u = blockIdx.x; u < sched.units; u += gridDim.x) {
+        gemm_unit w = schedule_unit(sched, u);
+        const int m0 = w.m_tile * BM, n0 = w.n_tile * BN;
+        const float *sb_rows[SB_COUNT];
+#pragma unroll
+        for (int i = 0; i < SB_COUNT; i++)
+            sb_rows[i] = p.sb + (int64_t)min(n0 / 128 + i, p.sb_rows - 1) * p.ldsb;
+        const int first_col_in_block = n0 % 128;
+#pragma unroll
+        for (int i = 0; i < BN / 2; i++) acc[i] = 0.0f;
+
+        for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
+            /* B's scales come through L1 (a row of them shares a cache line); issued
+             * before the wgmma so their latency hides behind it. */
+            float sb[SB_COUNT];
+#pragma unroll
+            for (int i = 0; i < SB_COUNT; i++) sb[i] = __ldg(sb_rows[i] + kb);
+
+            mbarrier_wait(&full[stage], phase);
+            uint64_t desc_a = wgmma_desc_k128_sw128(smem_addr(smem_a + stage * L::a_bytes + wg * 64 * GEMM_BLOCK_K));
+            uint64_t desc_b = wgmma_desc_k128_sw128(smem_addr(smem_b + stage * L::b_bytes));
+#pragma unroll
+            for (int i = 0; i < BN / 2; i++) fence_registers(tmp[i]);
+            wgmma_fence();
+#pragma unroll
+            for (int ks = 0; ks < GEMM_BLOCK_K / 32; ks++)
+                wgmma_m64k32_e4m3<BN>(tmp, desc_a + 2 * ks, desc_b + 2 * ks, ks > 0);
+            wgmma_commit();
+            wgmma_wait_all();
+#pragma unroll
+            for (int i = 0; i < BN / 2; i++) fence_registers(tmp[i]);
+
+            const float *sa = smem_sa + stage * BM + wg * 64;
+            float sa_top = sa[frag_row], sa_bottom = sa[frag_row + 8];
+            __syncwarp();
+            if (lane == 0) mbarrier_arrive(&empty[stage]);
+            if (++stage == STAGES) stage = 0, phase ^= 1;
+
+            promote<BN, STRADDLES>(acc, tmp, sa_top, sa_bottom, sb, first_col_in_block);
+        }
+
+        /* The previous tile's TMA store must have read the staging tile before it is
+         * overwritten; everyone in the warpgroup waits for the leader's word. */
+        if (store_leader && store_in_flight) tma_store_wait_read();
+        named_barrier_sync(1 + wg, 128);
+        epilogue_stage_fragment<BN, OUT>(d_tile, acc, warp, lane);
+        fence_proxy_async_smem();
+        named_barrier_sync(1 + wg, 128);
+        const int row0 = m0 + wg * 64;
+        if (store_leader && row0 < p.m && n0 < p.tma_cols) {
+            epilogue_store_tile<BN, OUT>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), row0, n0, w.split,
+                                         p.tma_cols);
+            store_in_flight = true;
+        }
+        epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc, p.m, p.n, p.tma_cols, row0, n0, warp, lane);
+    }
+    if (store_leader && store_in_flight) tma_store_wait_all();
+}
+
+/* Sums the K splits' fp32 partials in split order and rounds to the output dtype. */
+template <int OUT>
+__global__ void splitk_reduce_kernel(const float *ws, int splits, int m, int n, int64_t ldw, void *d, int64_t ldd)
+{
+    int64_t total = (int64_t)m * n;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t row = i / n, col = i - row * n;
+        float sum = ws[row * ldw + col];
+        for (int s = 1; s < splits; s++) sum += ws[((int64_t)s * m + row) * ldw + col];
+        if (OUT == FP8BLOCK_F32) ((float *)d)[row * ldd + col] = sum;
+        if (OUT == FP8BLOCK_BF16) ((__nv_bfloat16 *)d)[row * ldd + col] = __float2bfloat16_rn(sum);
+        if (OUT == FP8BLOCK_F16) ((__half *)d)[row * ldd + col] = __float2half_rn(sum);
+    }
+}
+
+/* ---- host side -------------------------------------------------------------------- */
+
+typedef struct {
+    int bm, bn;
+    int splits;
+} gemm_plan;
+
+#define SPLITK_WORKSPACE_BYTES ((size_t)32 << 20)
+
+static int straddles(int bn) { return 128 % bn != 0; }
+
+/* Deterministic tile choice.
+ * M ≤ 128: the time is reading B once from HBM, so what matters is that every SM
+ * streams: BN = 64 tiles, and K split until there are about as many units as SMs.
+ * Larger M: BM = 128 and the BN whose last wave is least empty, counting a wider
+ * tile's lower per-FLOP overhead (the +40: A-tile loads and the epilogue per tile). */
+static gemm_plan choose_plan(const gemm_args *g, int sms)
+{
+    gemm_plan plan = {g->m <= 64 ? 64 : 128, 128, 1};
+    int64_t kb_total = fp8block_ceil_div(g->k, GEMM_BLOCK_K);
+    if (g->m <= 128) {
+        plan.bn = 64;
+        int64_t n_tiles = fp8block_ceil_div(g->n, plan.bn);
+        if (n_tiles * 4 < (int64_t)sms * 3) {
+            int64_t splits = sms / n_tiles;
+            if (splits > kb_total) splits = kb_total;
+            if (splits > 16) splits = 16;
+            int64_t ldw = (g->n + 3) / 4 * 4;
+            while (splits > 1 && (size_t)(splits * g->m * ldw * 4) > SPLITK_WORKSPACE_BYTES) splits--;
+            plan.splits = splits < 1 ? 1 : (int)splits;
+        }
+        return plan;
+    }
+    static const int widths[] = {128, 176, 64};
+    double best = 0;
+    int64_t m_tiles = fp8block_ceil_div(g->m, 128);
+    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
+        int bn = widths[i];
+        int64_t tiles = m_tiles * fp8block_ceil_div(g->n, bn);
+        double cost = (double)fp8block_ceil_div(tiles, sms) * (bn + 40) * (straddles(bn) ? 1.05 : 1.0);
+        if (i == 0 || cost < best) best = cost, plan.bn = bn;
+    }
+    return plan;
+}
+
+typedef struct {
+    CUtensorMap a, b, sa, d;
+} gemm_maps;
+
+template <int BM, int BN, int OUT>
+static fp8block_status launch_gemm(const cuda_device *dev, const gemm_maps *maps, const gemm_params *params,
+                                   cudaStream_t stream)
+{
+    typedef gemm_layout<BM, BN, OUT> L;
+    void (*kernel)(const CUtensorMap, const CUtensorMap, const CUtensorMap, const CUtensorMap, const gemm_params) =
+        gemm_fp8_block_kernel<BM, BN, OUT>;
+    /* The shared-memory opt-in is per function and device: raised once for each. */
+    static unsigned long long raised_on_devices;
+    unsigned long long bit = dev->ordinal < 64 ? 1ull << dev->ordinal : 0;
+    if (!(raised_on_devices & bit)) {
+        fp8block_status st = cuda_check(
+            cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, L::smem_bytes),
+            "cudaFuncSetAttribute(gemm shared memory)");
+        if (st != FP8BLOCK_OK) return st;
+        __atomic_fetch_or(&raised_on_devices, bit, __ATOMIC_RELAXED);
+    }
+    int sms = dev->sm_count;
+    int grid = params->sched.units < sms ? params->sched.units : sms;
+    kernel<<<grid, (BM / 64 + 1) * 128, L::smem_bytes, stream>>>(maps->a, maps->b, maps->sa, maps->d, *params);
+    return cuda_check(cudaGetLastError(), "gemm kernel launch");
+}
+
+template <int OUT>
+static fp8block_status launch_for_plan(const cuda_device *dev, const gemm_plan *plan, const gemm_maps *maps,
+                                       const gemm_params *params, cudaStream_t stream)
+{
+    if (plan->bm == 64 && plan->bn == 64) return launch_gemm<64, 64, OUT>(dev, maps, params, stream);
+    if (plan->bm == 128 && plan->bn == 64) return launch_gemm<128, 64, OUT>(dev, maps, params, stream);
+    if (plan->bm == 128 && plan->bn == 128) return launch_gemm<128, 128, OUT>(dev, maps, params, stream);
+    if (plan->bm == 128 && plan->bn == 176) return launch_gemm<128, 176, OUT>(dev, maps, params, stream);
+    return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "internal: no GEMM kernel for tile %dx%d", plan->bm, plan->bn);
+}
+
+static CUtensorMapDataType out_map_type(fp8block_dtype t)
+{
+    return t == FP8BLOCK_F32 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT32
+           : t == FP8BLOCK_BF16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+                                : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+}
+
+static fp8block_status ensure_workspace(cuda_device *dev)
+{
+    if (dev->gemm_workspace) return FP8BLOCK_OK;
+    fp8block_status st = cuda_check(cudaMalloc(&dev->gemm_workspace, SPLITK_WORKSPACE_BYTES),
+                                    "cudaMalloc(split-K workspace)");
+    if (st != FP8BLOCK_OK) dev->gemm_workspace = NULL;
+    return st;
+}
+
+static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, void *d, fp8block_dtype dtype,
+                                   int64_t ldd, int splits, int64_t tma_cols, gemm_maps *maps)
+{
+    uint64_t kb_total = (uint64_t)fp8block_ceil_div(g->k, GEMM_BLOCK_K);
+    uint64_t a_dims[2] = {(uint64_t)g->k, (uint64_t)g->m}, a_strides[1] = {(uint64_t)g->lda};
+    uint32_t a_box[2] = {GEMM_BLOCK_K, (uint32_t)plan->bm};
+    fp8block_status st = tma_encode(&maps->a, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, g->a, a_dims, a_strides, a_box,
+                                    CU_TENSOR_MAP_SWIZZLE_128B, "A");
+    if (st != FP8BLOCK_OK) return st;
+    uint64_t b_dims[2] = {(uint64_t)g->k, (uint64_t)g->n}, b_strides[1] = {(uint64_t)g->ldb};
+    uint32_t b_box[2] = {GEMM_BLOCK_K, (uint32_t)plan->bn};
+    st = tma_encode(&maps->b, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, g->b, b_dims, b_strides, b_box,
+                    CU_TENSOR_MAP_SWIZZLE_128B, "B");
+    if (st != FP8BLOCK_OK) return st;
+    uint64_t sa_dims[2] = {(uint64_t)g->m, kb_total}, sa_strides[1] = {(uint64_t)g->ldsa * 4};
+    uint32_t sa_box[2] = {(uint32_t)plan->bm, 1};
+    st = tma_encode(&maps->sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 2, g->sa, sa_dims, sa_strides, sa_box,
+                    CU_TENSOR_MAP_SWIZZLE_NONE, "A scales");
+    if (st != FP8BLOCK_OK) return st;
+    uint64_t esize = fp8block_dtype_size(dtype);
+    uint64_t d_dims[3] = {(uint64_t)tma_cols, (uint64_t)g->m, (uint64_t)splits};
+    uint64_t d_strides[2] = {(uint64_t)ldd * esize, (uint64_t)ldd * esize * (uint64_t)g->m};
+    uint32_t d_box[3] = {(uint32_t)(EPILOGUE_CHUNK_BYTES / esize), EPILOGUE_ROWS, 1};
+    return tma_encode(&maps->d, out_map_type(dtype), 3, d, d_dims, d_strides, d_box, CU_TENSOR_MAP_SWIZZLE_32B,
+                      "D");
+}
+
+static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream_t stream)
+{
+    if (g->dtype != FP8BLOCK_F32 && g->dtype != FP8BLOCK_BF16 && g->dtype != FP8BLOCK_F16)
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "GEMM output dtype %s is not supported on the GPU",
+                             fp8block_dtype_name(g->dtype));
+    /* api.c enforces DESIGN.md's alignment rules; these are the ones TMA cannot live without. */
+    size_t esize = fp8block_dtype_size(g->dtype);
+    if (((uintptr_t)g->a | (uintptr_t)g->b | (uintptr_t)g->sa | (uintptr_t)g->d) % 16 != 0 || g->lda % 16 != 0 ||
+        g->ldb % 16 != 0 || g->ldsa % 4 != 0 || (g->ldd * esize) % 16 != 0)
+        return fp8block_fail(FP8BLOCK_ERR_MISALIGNED,
+                             "GEMM on the GPU needs 16-byte aligned A, B, sa and D, lda and ldb multiples of "
+                             "16, ldsa a multiple of 4 and D rows a multiple of 16 bytes");
+
+    gemm_plan plan = choose_plan(g, dev->sm_count);
+    gemm_params params;
+    params.m = (int)g->m, params.n = (int)g->n, params.k = (int)g->k;
+    params.sb = g->sb, params.ldsb = g->ldsb;
+    params.sb_rows = (int)fp8block_ceil_div(g->n, 128);
+    gemm_schedule *s = &params.sched;
+    s->m_tiles = (int)fp8block_ceil_div(g->m, plan.bm);
+    s->n_tiles = (int)fp8block_ceil_div(g->n, plan.bn);
+    s->kb_total = (int)fp8block_ceil_div(g->k, GEMM_BLOCK_K);
+    s->kb_per_split = (int)fp8block_ceil_div(s->kb_total, plan.splits);
+    s->splits = (int)fp8block_ceil_div(s->kb_total, s->kb_per_split); /* no empty split */
+    s->group_n = 8;
+    s->units = s->m_tiles * s->n_tiles * s->splits;
+
+    gemm_maps maps;
+    fp8block_status st;
+    if (s->splits == 1) {
+        /* TMA stores whole 16-byte pieces of a row (see epilogue_store_tail). */
+        int64_t per_16_bytes = 16 / (int64_t)esize;
+        params.tma_cols = (int)(g->n / per_16_bytes * per_16_bytes);
+        params.d = g->d, params.ldd = g->ldd;
+        st = encode_maps(g, &plan, g->d, g->dtype, g->ldd, 1, params.tma_cols ? params.tma_cols : g->n, &maps);
+        if (st != FP8BLOCK_OK) return st;
+        switch (g->dtype) {
+        case FP8BLOCK_F32: return launch_for_plan<FP8BLOCK_F32>(dev, &plan, &maps, &params, stream);
+        case FP8BLOCK_BF16: return launch_for_plan<FP8BLOCK_BF16>(dev, &plan, &maps, &params, stream);
+        default: return launch_for_plan<FP8BLOCK_F16>(dev, &plan, &maps, &params, stream);
+        }
+    }
+
+    st = ensure_workspace(dev);
+    if (st != FP8BLOCK_OK) return st;
+    int64_t ldw = (g->n + 3) / 4 * 4;
+    params.tma_cols = (int)g->n; /* the workspace's own padding may be written */
+    params.d = dev->gemm_workspace, params.ldd = ldw;
+    st = encode_maps(g, &plan, dev->gemm_workspace, FP8BLOCK_F32, ldw, s->splits, g->n, &maps);
+    if (st != FP8BLOCK_OK) return st;
+    st = launch_for_plan<FP8BLOCK_F32>(dev, &plan, &maps, &params, stream);
+    if (st != FP8BLOCK_OK) return st;
+    int64_t total = g->m * g->n;
+    int blocks = (int)((total + 255) / 256 < 4 * dev->sm_count ? (total + 255) / 256 : 4 * dev->sm_count);
+    const float *ws = (const float *)dev->gemm_workspace;
+    switch (g->dtype) {
+    case FP8BLOCK_F32:
+        splitk_reduce_kernel<FP8BLOCK_F32><<<blocks, 256, 0, stream>>>(ws, s->splits, params.m, params.n, ldw, g->d,
+                                                                      g->ldd);
+        break;
+    case FP8BLOCK_BF16:
+        splitk_reduce_kernel<FP8BLOCK_BF16><<<blocks, 256, 0, stream>>>(ws, s->splits, params.m, params.n, ldw, g->d,
+                                                                       g->ldd);
+        break;
+    default:
+        splitk_reduce_kernel<FP8BLOCK_F16><<<blocks, 256, 0, stream>>>(ws, s->splits, params.m, params.n, ldw, g->d,
+                                                                      g->ldd);
+        break;
+    }
+    return cuda_check(cudaGetLastError(), "split-K reduce launch");
+}
+
+extern "C" fp8block_status cuda_gemm(cuda_device *dev, const gemm_args *args, void *stream)
+{
+    if (args->m > INT32_MAX || args->n > INT32_MAX || args->k > INT32_MAX)
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "GEMM dimensions above 2^31-1 are not supported on the GPU");
+    device_scope scope;
+    fp8block_status st = device_scope_enter(dev, &scope);
+    if (st != FP8BLOCK_OK) return st;
+    st = run_gemm(dev, args, (cudaStream_t)stream);
+    device_scope_leave(&scope);
+    return st;
 }

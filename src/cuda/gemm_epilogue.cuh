@@ -1,0 +1,138 @@
+/* Epilogue: a math warpgroup's 64 x BN fp32 tile, in the wgmma fragment layout, is
+ * rounded to the output dtype, written to shared memory and stored by TMA.
+ *
+ * Shared layout: the tile is cut into column chunks of 32 bytes (16 bf16/fp16 or 8
+ * fp32), each chunk [64 rows][32 bytes] with TMA's 32-byte swizzle (address bit 4 ^=
+ * bit 7). One TMA store moves one chunk. With that swizzle the 8 rows a warp writes at
+ * once fall in distinct banks, and any BN that is a multiple of 16 works (no
+ * power-of-two tile widths needed). */
+#ifndef FP8BLOCK_GEMM_EPILOGUE_CUH
+#define FP8BLOCK_GEMM_EPILOGUE_CUH
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "fp8block.h"
+#include "ptx.cuh"
+
+#define EPILOGUE_CHUNK_BYTES 32
+#define EPILOGUE_ROWS 64
+
+template <int OUT>
+struct out_traits;
+template <>
+struct out_traits<FP8BLOCK_F32> {
+    static constexpr int bytes = 4;
+};
+template <>
+struct out_traits<FP8BLOCK_BF16> {
+    static constexpr int bytes = 2;
+};
+template <>
+struct out_traits<FP8BLOCK_F16> {
+    static constexpr int bytes = 2;
+};
+
+/* Shared address of element (row, col) of a warpgroup's staged tile. */
+template <int OUT>
+__device__ __forceinline__ uint32_t epilogue_smem_offset(int row, int col)
+{
+    constexpr int per_chunk = EPILOGUE_CHUNK_BYTES / out_traits<OUT>::bytes;
+    int chunk = col / per_chunk;
+    int byte = (col % per_chunk) * out_traits<OUT>::bytes;
+    return chunk * (EPILOGUE_ROWS * EPILOGUE_CHUNK_BYTES) + row * EPILOGUE_CHUNK_BYTES + (byte ^ ((row & 4) << 2));
+}
+
+/* Two horizontally adjacent outputs, rounded to nearest even. */
+template <int OUT>
+__device__ __forceinline__ void epilogue_put_pair(uint32_t addr, float x, float y);
+template <>
+__device__ __forceinline__ void epilogue_put_pair<FP8BLOCK_F32>(uint32_t addr, float x, float y)
+{
+    st_shared_v2_f32(addr, x, y);
+}
+template <>
+__device__ __forceinline__ void epilogue_put_pair<FP8BLOCK_BF16>(uint32_t addr, float x, float y)
+{
+    __nv_bfloat162 v = __floats2bfloat162_rn(x, y);
+    st_shared_b32(addr, *reinterpret_cast<uint32_t *>(&v));
+}
+template <>
+__device__ __forceinline__ void epilogue_put_pair<FP8BLOCK_F16>(uint32_t addr, float x, float y)
+{
+    __half2 v = __floats2half2_rn(x, y);
+    st_shared_b32(addr, *reinterpret_cast<uint32_t *>(&v));
+}
+
+/* Writes the thread's fragment of the 64 x BN accumulator into the staged tile at
+ * `tile` (shared address, 256-byte aligned). Fragment: thread (warp w, lane l) holds
+ * rows 16w + l/4 and 16w + l/4 + 8, columns 8j + 2(l%4) and +1, for j < BN/8. */
+template <int BN, int OUT>
+__device__ __forceinline__ void epilogue_stage_fragment(uint32_t tile, const float *acc, int warp, int lane)
+{
+    int row = warp * 16 + lane / 4;
+    int col = 2 * (lane % 4);
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+        epilogue_put_pair<OUT>(tile + epilogue_smem_offset<OUT>(row, col + 8 * j), acc[4 * j], acc[4 * j + 1]);
+        epilogue_put_pair<OUT>(tile + epilogue_smem_offset<OUT>(row + 8, col + 8 * j), acc[4 * j + 2],
+                               acc[4 * j + 3]);
+    }
+}
+
+/* Issues the TMA stores of a staged tile whose top-left output element is (m0, n0)
+ * of K split `split`; chunks entirely right of column tma_cols are skipped. */
+template <int BN, int OUT>
+__device__ __forceinline__ void epilogue_store_tile(const void *tmap_d, const uint8_t *tile, int m0, int n0,
+                                                    int split, int tma_cols)
+{
+    constexpr int per_chunk = EPILOGUE_CHUNK_BYTES / out_traits<OUT>::bytes;
+#pragma unroll
+    for (int c = 0; c < BN / per_chunk; c++) {
+        if (n0 + c * per_chunk < tma_cols)
+            tma_store_3d(tmap_d, tile + c * EPILOGUE_ROWS * EPILOGUE_CHUNK_BYTES, n0 + c * per_chunk, m0, split);
+    }
+    tma_store_commit();
+}
+
+template <int OUT>
+__device__ __forceinline__ void epilogue_put_global(void *d, int64_t at, float x);
+template <>
+__device__ __forceinline__ void epilogue_put_global<FP8BLOCK_F32>(void *d, int64_t at, float x)
+{
+    ((float *)d)[at] = x;
+}
+template <>
+__device__ __forceinline__ void epilogue_put_global<FP8BLOCK_BF16>(void *d, int64_t at, float x)
+{
+    ((__nv_bfloat16 *)d)[at] = __float2bfloat16_rn(x);
+}
+template <>
+__device__ __forceinline__ void epilogue_put_global<FP8BLOCK_F16>(void *d, int64_t at, float x)
+{
+    ((__half *)d)[at] = __float2half_rn(x);
+}
+
+/* The H100's TMA store clips a row at 16-byte granularity, not per element: it would
+ * write D's padding up to the next 16 bytes after column N. So the TMA store stops at
+ * tma_cols (N rounded down to 16 bytes) and the last < 16 bytes of each row, [tma_cols,
+ * n), are stored here from registers. They lie in a single 8-column fragment group. */
+template <int BN, int OUT>
+__device__ __forceinline__ void epilogue_store_tail(void *d, int64_t ldd, const float *acc, int m, int n,
+                                                    int tma_cols, int m0, int n0, int warp, int lane)
+{
+    if (tma_cols >= n || n0 + BN <= tma_cols || n0 >= n) return;
+    int row = m0 + warp * 16 + lane / 4;
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+        int col = n0 + 8 * j + 2 * (lane % 4);
+        if (n0 + 8 * j + 8 <= tma_cols || n0 + 8 * j >= n) continue;
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int r = row + (e >= 2 ? 8 : 0), c = col + (e & 1);
+            if (r < m && c >= tma_cols && c < n) epilogue_put_global<OUT>(d, (int64_t)r * ldd + c, acc[4 * j + e]);
+        }
+    }
+}
+
+#endif

@@ -1,0 +1,143 @@
+/* Inline-PTX wrappers for the Hopper pieces the GEMM is built from: mbarriers, TMA
+ * (bulk tensor copies), wgmma bookkeeping, setmaxnreg, fences and named barriers.
+ * Shared-memory operands are 32-bit shared-window addresses (smem_addr). */
+#ifndef FP8BLOCK_PTX_CUH
+#define FP8BLOCK_PTX_CUH
+
+#include <stdint.h>
+
+__device__ __forceinline__ uint32_t smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+
+/* ---- mbarrier ------------------------------------------------------------------- */
+
+__device__ __forceinline__ void mbarrier_init(uint64_t *bar, uint32_t arrivals)
+{
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smem_addr(bar)), "r"(arrivals));
+}
+
+/* Makes initialised barriers visible to the async proxy (TMA) before first use. */
+__device__ __forceinline__ void mbarrier_init_fence(void)
+{
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+}
+
+__device__ __forceinline__ void mbarrier_arrive(uint64_t *bar)
+{
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(smem_addr(bar)) : "memory");
+}
+
+/* One arrival that also announces `bytes` of TMA traffic the phase must wait for. */
+__device__ __forceinline__ void mbarrier_arrive_expect_tx(uint64_t *bar, uint32_t bytes)
+{
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smem_addr(bar)), "r"(bytes)
+                 : "memory");
+}
+
+/* Waits until the phase with the given parity has completed. */
+__device__ __forceinline__ void mbarrier_wait(uint64_t *bar, uint32_t parity)
+{
+    uint32_t done;
+    do {
+        asm volatile("{\n.reg .pred p;\n"
+                     "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+                     "selp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done)
+                     : "r"(smem_addr(bar)), "r"(parity)
+                     : "memory");
+    } while (!done);
+}
+
+/* ---- TMA -------------------------------------------------------------------------- */
+
+__device__ __forceinline__ void tma_prefetch_descriptor(const void *tmap)
+{
+    asm volatile("prefetch.tensormap [%0];" ::"l"((uint64_t)tmap) : "memory");
+}
+
+__device__ __forceinline__ void tma_load_2d(void *dst, const void *tmap, uint64_t *bar, int32_t c0, int32_t c1)
+{
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
+                 " [%0], [%1, {%3, %4}], [%2];" ::"r"(smem_addr(dst)),
+                 "l"((uint64_t)tmap), "r"(smem_addr(bar)), "r"(c0), "r"(c1)
+                 : "memory");
+}
+
+__device__ __forceinline__ void tma_store_3d(const void *tmap, const void *src, int32_t c0, int32_t c1, int32_t c2)
+{
+    asm volatile("cp.async.bulk.tensor.3d.global.shared::cta.bulk_group [%0, {%2, %3, %4}], [%1];" ::"l"(
+                     (uint64_t)tmap),
+                 "r"(smem_addr(src)), "r"(c0), "r"(c1), "r"(c2)
+                 : "memory");
+}
+
+__device__ __forceinline__ void tma_store_commit(void) { asm volatile("cp.async.bulk.commit_group;" ::: "memory"); }
+
+/* Waits until committed stores have finished reading shared memory (it may be reused). */
+__device__ __forceinline__ void tma_store_wait_read(void)
+{
+    asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
+}
+
+/* Waits until committed stores are complete in global memory. */
+__device__ __forceinline__ void tma_store_wait_all(void) { asm volatile("cp.async.bulk.wait_group 0;" ::: "memory"); }
+
+/* Orders this thread's ordinary shared-memory writes before later async-proxy reads
+ * (a TMA store of what was just written). */
+__device__ __forceinline__ void fence_proxy_async_smem(void)
+{
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+}
+
+/* ---- wgmma ------------------------------------------------------------------------ */
+
+/* Descriptor of a K-major operand tile stored as TMA writes it with 128-byte swizzle:
+ * rows of 128 bytes (128 e4m3 of K), 8-row groups 1024 bytes apart. The tile must be
+ * 1024-byte aligned; stepping K by 32 elements adds 32 bytes to the start address. */
+__device__ __forceinline__ uint64_t wgmma_desc_k128_sw128(uint32_t smem_address)
+{
+    uint64_t desc = 0;
+    desc |= (uint64_t)((smem_address & 0x3ffff) >> 4);
+    desc |= (uint64_t)1 << 16;            /* leading byte offset: unused for swizzled K-major */
+    desc |= (uint64_t)(1024 >> 4) << 32;  /* stride byte offset: next 8-row group */
+    desc |= (uint64_t)1 << 62;            /* 128-byte swizzle */
+    return desc;
+}
+
+__device__ __forceinline__ void wgmma_fence(void) { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit(void) { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void wgmma_wait_all(void) { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
+
+/* Keeps the compiler from moving accumulator reads/writes across wgmma boundaries. */
+__device__ __forceinline__ void fence_registers(float &r) { asm volatile("" : "+f"(r)::"memory"); }
+
+/* ---- registers, barriers ---------------------------------------------------------- */
+
+template <uint32_t REGS>
+__device__ __forceinline__ void setmaxnreg_dec(void)
+{
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(REGS));
+}
+
+template <uint32_t REGS>
+__device__ __forceinline__ void setmaxnreg_inc(void)
+{
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" ::"n"(REGS));
+}
+
+/* Barrier among `threads` threads (whole warps) on hardware barrier `id` (1..15). */
+__device__ __forceinline__ void named_barrier_sync(uint32_t id, uint32_t threads)
+{
+    asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
+}
+
+__device__ __forceinline__ void st_shared_b32(uint32_t addr, uint32_t v)
+{
+    asm volatile("st.shared.b32 [%0], %1;" ::"r"(addr), "r"(v) : "memory");
+}
+
+__device__ __forceinline__ void st_shared_v2_f32(uint32_t addr, float x, float y)
+{
+    asm volatile("st.shared.v2.f32 [%0], {%1, %2};" ::"r"(addr), "f"(x), "f"(y) : "memory");
+}
+
+#endif
