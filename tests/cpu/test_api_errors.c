@@ -14,7 +14,7 @@
 #define ARENA_FILL 0x5c
 
 static fp8block_ctx *ctx;
-static unsigned char *arena, *pristine; /* every output lives in the arena */
+static unsigned char *arena, *pristine; /* every output lives in the arena, refilled before each call */
 static unsigned char *inputs;
 
 /* Carves 64-byte aligned pieces out of a buffer. */
@@ -53,6 +53,15 @@ static void expect_failure(const char *call, const char *what, fp8block_status g
     printf("%s with %s: %s: %s\n", call, what, fp8block_status_string(got), message ? message : "(null)");
 }
 
+/* One failing call per line: `change` edits c, a copy of the baseline call `base`, and
+ * names the case in the report. */
+#define FAILS(call_type, change, expect_call)                                                  \
+    do {                                                                                       \
+        call_type c = base;                                                                    \
+        change;                                                                                \
+        expect_call;                                                                           \
+    } while (0)
+
 /* ---- quantize ---- */
 
 typedef struct {
@@ -89,9 +98,11 @@ static void expect_quantize(quantize_entry entry, const quantize_call *c, const 
                             const char *argument)
 {
     reset_arena();
-    memcpy(pristine, arena, ARENA_BYTES);
     expect_failure(QUANTIZE_NAMES[entry], what, quantize(entry, c), want, c->ctx, argument);
 }
+
+#define QUANTIZE_FAILS(change, status, argument)                                                \
+    FAILS(quantize_call, change, expect_quantize(entry, &c, #change, FP8BLOCK_ERR_##status, argument))
 
 static void test_quantize_errors(void)
 {
@@ -109,52 +120,29 @@ static void test_quantize_errors(void)
         fp8block_status st = quantize((quantize_entry)entry, &base);
         CHECK(st == FP8BLOCK_OK, "%s baseline: %s", QUANTIZE_NAMES[entry], fp8block_last_error(ctx));
 
-        quantize_call c = base;
-        c.ctx = NULL;
-        expect_quantize(entry, &c, "ctx NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "ctx");
-        c = base, c.x = NULL;
-        expect_quantize(entry, &c, "x NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "x");
-        c = base, c.q = NULL;
-        expect_quantize(entry, &c, "q NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "q");
-        c = base, c.s = NULL;
-        expect_quantize(entry, &c, "s NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "s");
-        c = base, c.rows = 0;
-        expect_quantize(entry, &c, "rows 0", FP8BLOCK_ERR_INVALID_ARGUMENT, "rows");
-        c = base, c.rows = -3;
-        expect_quantize(entry, &c, "rows -3", FP8BLOCK_ERR_INVALID_ARGUMENT, "rows");
-        c = base, c.cols = 0;
-        expect_quantize(entry, &c, "cols 0", FP8BLOCK_ERR_INVALID_ARGUMENT, "cols");
-        c = base, c.cols = -1;
-        expect_quantize(entry, &c, "cols -1", FP8BLOCK_ERR_INVALID_ARGUMENT, "cols");
-        c = base, c.ldx = cols - 1;
-        expect_quantize(entry, &c, "ldx < cols", FP8BLOCK_ERR_INVALID_ARGUMENT, "ldx");
-        c = base, c.ldq = cols - 1;
-        expect_quantize(entry, &c, "ldq < cols", FP8BLOCK_ERR_INVALID_ARGUMENT, "ldq");
-        c = base, c.lds = min_lds - 1;
-        expect_quantize(entry, &c, "lds below its minimum", FP8BLOCK_ERR_INVALID_ARGUMENT, "lds");
-        c = base, c.xtype = FP8BLOCK_E4M3;
-        expect_quantize(entry, &c, "xtype E4M3", FP8BLOCK_ERR_INVALID_ARGUMENT, "xtype");
-        c = base, c.xtype = (fp8block_dtype)99;
-        expect_quantize(entry, &c, "xtype 99", FP8BLOCK_ERR_INVALID_ARGUMENT, "xtype");
-        c = base, c.xtype = (fp8block_dtype)-1;
-        expect_quantize(entry, &c, "xtype -1", FP8BLOCK_ERR_INVALID_ARGUMENT, "xtype");
-        c = base, c.x = (const char *)x + 1;
-        expect_quantize(entry, &c, "x misaligned for F32", FP8BLOCK_ERR_MISALIGNED, "x");
-        c = base, c.xtype = FP8BLOCK_BF16, c.x = (const char *)x + 1;
-        expect_quantize(entry, &c, "x misaligned for BF16", FP8BLOCK_ERR_MISALIGNED, "x");
-        c = base, c.s = (float *)((char *)s + 2);
-        expect_quantize(entry, &c, "s misaligned", FP8BLOCK_ERR_MISALIGNED, "s");
-        c = base, c.rows = INT64_MAX / 2, c.ldx = cols;
-        expect_quantize(entry, &c, "rows whose extent overflows", FP8BLOCK_ERR_INVALID_ARGUMENT, NULL);
+        QUANTIZE_FAILS(c.ctx = NULL, INVALID_ARGUMENT, "ctx");
+        QUANTIZE_FAILS(c.x = NULL, INVALID_ARGUMENT, "x");
+        QUANTIZE_FAILS(c.q = NULL, INVALID_ARGUMENT, "q");
+        QUANTIZE_FAILS(c.s = NULL, INVALID_ARGUMENT, "s");
+        QUANTIZE_FAILS(c.rows = 0, INVALID_ARGUMENT, "rows");
+        QUANTIZE_FAILS(c.rows = -3, INVALID_ARGUMENT, "rows");
+        QUANTIZE_FAILS(c.cols = 0, INVALID_ARGUMENT, "cols");
+        QUANTIZE_FAILS(c.cols = -1, INVALID_ARGUMENT, "cols");
+        QUANTIZE_FAILS(c.ldx = cols - 1, INVALID_ARGUMENT, "ldx");
+        QUANTIZE_FAILS(c.ldq = cols - 1, INVALID_ARGUMENT, "ldq");
+        QUANTIZE_FAILS(c.lds = min_lds - 1, INVALID_ARGUMENT, "lds");
+        QUANTIZE_FAILS(c.xtype = FP8BLOCK_E4M3, INVALID_ARGUMENT, "xtype");
+        QUANTIZE_FAILS(c.xtype = (fp8block_dtype)99, INVALID_ARGUMENT, "xtype");
+        QUANTIZE_FAILS(c.xtype = (fp8block_dtype)-1, INVALID_ARGUMENT, "xtype");
+        QUANTIZE_FAILS(c.x = (const char *)x + 1, MISALIGNED, "x");
+        QUANTIZE_FAILS(c.xtype = FP8BLOCK_BF16; c.x = (const char *)x + 1, MISALIGNED, "x");
+        QUANTIZE_FAILS(c.s = (float *)((char *)s + 2), MISALIGNED, "s");
+        QUANTIZE_FAILS(c.rows = INT64_MAX / 2; c.ldx = cols, INVALID_ARGUMENT, NULL);
         if (entry == QUANTIZE_EX) {
-            c = base, c.block = (fp8block_block)7;
-            expect_quantize(entry, &c, "block 7", FP8BLOCK_ERR_INVALID_ARGUMENT, "block");
-            c = base, c.block = (fp8block_block)-1;
-            expect_quantize(entry, &c, "block -1", FP8BLOCK_ERR_INVALID_ARGUMENT, "block");
-            c = base, c.flags = 1u << 1;
-            expect_quantize(entry, &c, "flags 0x2", FP8BLOCK_ERR_INVALID_ARGUMENT, "flags");
-            c = base, c.flags = FP8BLOCK_SCALE_POW2 | 0x80000000u;
-            expect_quantize(entry, &c, "flags with bit 31", FP8BLOCK_ERR_INVALID_ARGUMENT, "flags");
+            QUANTIZE_FAILS(c.block = (fp8block_block)7, INVALID_ARGUMENT, "block");
+            QUANTIZE_FAILS(c.block = (fp8block_block)-1, INVALID_ARGUMENT, "block");
+            QUANTIZE_FAILS(c.flags = 1u << 1, INVALID_ARGUMENT, "flags");
+            QUANTIZE_FAILS(c.flags = FP8BLOCK_SCALE_POW2 | 0x80000000u, INVALID_ARGUMENT, "flags");
         }
     }
 }
@@ -187,9 +175,11 @@ static void expect_dequantize(fp8block_block block, const dequantize_call *c, co
                               const char *argument)
 {
     reset_arena();
-    memcpy(pristine, arena, ARENA_BYTES);
     expect_failure(DEQUANTIZE_NAMES[block], what, dequantize(block, c), want, c->ctx, argument);
 }
+
+#define DEQUANTIZE_FAILS(change, status, argument)                                              \
+    FAILS(dequantize_call, change, expect_dequantize(block, &c, #change, FP8BLOCK_ERR_##status, argument))
 
 static void test_dequantize_errors(void)
 {
@@ -207,35 +197,20 @@ static void test_dequantize_errors(void)
         fp8block_status st = dequantize((fp8block_block)block, &base);
         CHECK(st == FP8BLOCK_OK, "%s baseline: %s", DEQUANTIZE_NAMES[block], fp8block_last_error(ctx));
 
-        dequantize_call c = base;
-        c.ctx = NULL;
-        expect_dequantize(block, &c, "ctx NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "ctx");
-        c = base, c.q = NULL;
-        expect_dequantize(block, &c, "q NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "q");
-        c = base, c.s = NULL;
-        expect_dequantize(block, &c, "s NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "s");
-        c = base, c.y = NULL;
-        expect_dequantize(block, &c, "y NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "y");
-        c = base, c.rows = 0;
-        expect_dequantize(block, &c, "rows 0", FP8BLOCK_ERR_INVALID_ARGUMENT, "rows");
-        c = base, c.cols = -7;
-        expect_dequantize(block, &c, "cols -7", FP8BLOCK_ERR_INVALID_ARGUMENT, "cols");
-        c = base, c.ldq = cols - 1;
-        expect_dequantize(block, &c, "ldq < cols", FP8BLOCK_ERR_INVALID_ARGUMENT, "ldq");
-        c = base, c.ldy = cols - 1;
-        expect_dequantize(block, &c, "ldy < cols", FP8BLOCK_ERR_INVALID_ARGUMENT, "ldy");
-        c = base, c.lds = min_lds - 1;
-        expect_dequantize(block, &c, "lds below its minimum", FP8BLOCK_ERR_INVALID_ARGUMENT, "lds");
-        c = base, c.ytype = FP8BLOCK_E4M3;
-        expect_dequantize(block, &c, "ytype E4M3", FP8BLOCK_ERR_INVALID_ARGUMENT, "ytype");
-        c = base, c.ytype = (fp8block_dtype)99;
-        expect_dequantize(block, &c, "ytype 99", FP8BLOCK_ERR_INVALID_ARGUMENT, "ytype");
-        c = base, c.y = (char *)y + 1;
-        expect_dequantize(block, &c, "y misaligned for F32", FP8BLOCK_ERR_MISALIGNED, "y");
-        c = base, c.y = (char *)y + 1, c.ytype = FP8BLOCK_F16;
-        expect_dequantize(block, &c, "y misaligned for F16", FP8BLOCK_ERR_MISALIGNED, "y");
-        c = base, c.s = (const float *)((const char *)s + 1);
-        expect_dequantize(block, &c, "s misaligned", FP8BLOCK_ERR_MISALIGNED, "s");
+        DEQUANTIZE_FAILS(c.ctx = NULL, INVALID_ARGUMENT, "ctx");
+        DEQUANTIZE_FAILS(c.q = NULL, INVALID_ARGUMENT, "q");
+        DEQUANTIZE_FAILS(c.s = NULL, INVALID_ARGUMENT, "s");
+        DEQUANTIZE_FAILS(c.y = NULL, INVALID_ARGUMENT, "y");
+        DEQUANTIZE_FAILS(c.rows = 0, INVALID_ARGUMENT, "rows");
+        DEQUANTIZE_FAILS(c.cols = -7, INVALID_ARGUMENT, "cols");
+        DEQUANTIZE_FAILS(c.ldq = cols - 1, INVALID_ARGUMENT, "ldq");
+        DEQUANTIZE_FAILS(c.ldy = cols - 1, INVALID_ARGUMENT, "ldy");
+        DEQUANTIZE_FAILS(c.lds = min_lds - 1, INVALID_ARGUMENT, "lds");
+        DEQUANTIZE_FAILS(c.ytype = FP8BLOCK_E4M3, INVALID_ARGUMENT, "ytype");
+        DEQUANTIZE_FAILS(c.ytype = (fp8block_dtype)99, INVALID_ARGUMENT, "ytype");
+        DEQUANTIZE_FAILS(c.y = (char *)y + 1, MISALIGNED, "y");
+        DEQUANTIZE_FAILS(c.y = (char *)y + 1; c.ytype = FP8BLOCK_F16, MISALIGNED, "y");
+        DEQUANTIZE_FAILS(c.s = (const float *)((const char *)s + 1), MISALIGNED, "s");
     }
 }
 
@@ -266,9 +241,11 @@ static fp8block_status gemm(const gemm_call *c)
 static void expect_gemm(const gemm_call *c, const char *what, fp8block_status want, const char *argument)
 {
     reset_arena();
-    memcpy(pristine, arena, ARENA_BYTES);
     expect_failure("fp8block_gemm", what, gemm(c), want, c->ctx, argument);
 }
+
+#define GEMM_FAILS(change, status, argument)                                                    \
+    FAILS(gemm_call, change, expect_gemm(&c, #change, FP8BLOCK_ERR_##status, argument))
 
 static void test_gemm_errors(void)
 {
@@ -285,67 +262,39 @@ static void test_gemm_errors(void)
     const gemm_call base = {ctx, m, n, k, a, lda, sa, ldsa, b, ldb, sb, ldsb, d, FP8BLOCK_BF16, 136};
     fp8block_status st = gemm(&base);
     CHECK(st == FP8BLOCK_OK, "fp8block_gemm baseline: %s", fp8block_last_error(ctx));
-    gemm_call c = base;
-    c.dtype = FP8BLOCK_F32;
-    st = gemm(&c);
+    gemm_call f32 = base;
+    f32.dtype = FP8BLOCK_F32;
+    st = gemm(&f32);
     CHECK(st == FP8BLOCK_OK, "fp8block_gemm F32 baseline: %s", fp8block_last_error(ctx));
 
-    c = base, c.ctx = NULL;
-    expect_gemm(&c, "ctx NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "ctx");
-    c = base, c.a = NULL;
-    expect_gemm(&c, "a NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "a");
-    c = base, c.sa = NULL;
-    expect_gemm(&c, "sa NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "sa");
-    c = base, c.b = NULL;
-    expect_gemm(&c, "b NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "b");
-    c = base, c.sb = NULL;
-    expect_gemm(&c, "sb NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "sb");
-    c = base, c.d = NULL;
-    expect_gemm(&c, "d NULL", FP8BLOCK_ERR_INVALID_ARGUMENT, "d");
-    c = base, c.m = 0;
-    expect_gemm(&c, "m 0", FP8BLOCK_ERR_INVALID_ARGUMENT, "m");
-    c = base, c.n = -1;
-    expect_gemm(&c, "n -1", FP8BLOCK_ERR_INVALID_ARGUMENT, "n");
-    c = base, c.k = 0;
-    expect_gemm(&c, "k 0", FP8BLOCK_ERR_INVALID_ARGUMENT, "k");
-    c = base, c.k = INT64_MIN;
-    expect_gemm(&c, "k INT64_MIN", FP8BLOCK_ERR_INVALID_ARGUMENT, "k");
-    c = base, c.lda = 288;
-    expect_gemm(&c, "lda < k", FP8BLOCK_ERR_INVALID_ARGUMENT, "lda");
-    c = base, c.ldb = 288;
-    expect_gemm(&c, "ldb < k", FP8BLOCK_ERR_INVALID_ARGUMENT, "ldb");
-    c = base, c.ldsa = 128;
-    expect_gemm(&c, "ldsa < m", FP8BLOCK_ERR_INVALID_ARGUMENT, "ldsa");
-    c = base, c.ldsb = 2;
-    expect_gemm(&c, "ldsb < ceil(k/128)", FP8BLOCK_ERR_INVALID_ARGUMENT, "ldsb");
-    c = base, c.ldd = 128;
-    expect_gemm(&c, "ldd < n", FP8BLOCK_ERR_INVALID_ARGUMENT, "ldd");
-    c = base, c.lda = 305;
-    expect_gemm(&c, "lda not a multiple of 16", FP8BLOCK_ERR_MISALIGNED, "lda");
-    c = base, c.ldb = 312;
-    expect_gemm(&c, "ldb not a multiple of 16", FP8BLOCK_ERR_MISALIGNED, "ldb");
-    c = base, c.ldsa = 133;
-    expect_gemm(&c, "ldsa not a multiple of 4", FP8BLOCK_ERR_MISALIGNED, "ldsa");
-    c = base, c.ldd = 137;
-    expect_gemm(&c, "BF16 ldd*2 not a multiple of 16", FP8BLOCK_ERR_MISALIGNED, "ldd");
-    c = base, c.ldd = 134, c.dtype = FP8BLOCK_F32;
-    expect_gemm(&c, "F32 ldd*4 not a multiple of 16", FP8BLOCK_ERR_MISALIGNED, "ldd");
-    c = base, c.a = a + 8;
-    expect_gemm(&c, "a 8-byte aligned", FP8BLOCK_ERR_MISALIGNED, "a");
-    c = base, c.b = b + 1;
-    expect_gemm(&c, "b 1-byte aligned", FP8BLOCK_ERR_MISALIGNED, "b");
-    c = base, c.d = (char *)d + 8;
-    expect_gemm(&c, "d 8-byte aligned", FP8BLOCK_ERR_MISALIGNED, "d");
-    c = base, c.sa = (const float *)((const char *)sa + 1);
-    expect_gemm(&c, "sa misaligned", FP8BLOCK_ERR_MISALIGNED, "sa");
-    c = base, c.sb = (const float *)((const char *)sb + 2);
-    expect_gemm(&c, "sb misaligned", FP8BLOCK_ERR_MISALIGNED, "sb");
-    c = base, c.dtype = FP8BLOCK_E4M3;
-    expect_gemm(&c, "dtype E4M3", FP8BLOCK_ERR_UNSUPPORTED, "dtype");
-    c = base, c.dtype = (fp8block_dtype)99;
-    expect_gemm(&c, "dtype 99", FP8BLOCK_ERR_INVALID_ARGUMENT, "dtype");
-    c = base, c.m = INT64_MAX / 4, c.ldsa = INT64_MAX / 4 / 4 * 4 + 4;
-    expect_gemm(&c, "m whose extent overflows", FP8BLOCK_ERR_INVALID_ARGUMENT, NULL);
+    GEMM_FAILS(c.ctx = NULL, INVALID_ARGUMENT, "ctx");
+    GEMM_FAILS(c.a = NULL, INVALID_ARGUMENT, "a");
+    GEMM_FAILS(c.sa = NULL, INVALID_ARGUMENT, "sa");
+    GEMM_FAILS(c.b = NULL, INVALID_ARGUMENT, "b");
+    GEMM_FAILS(c.sb = NULL, INVALID_ARGUMENT, "sb");
+    GEMM_FAILS(c.d = NULL, INVALID_ARGUMENT, "d");
+    GEMM_FAILS(c.m = 0, INVALID_ARGUMENT, "m");
+    GEMM_FAILS(c.n = -1, INVALID_ARGUMENT, "n");
+    GEMM_FAILS(c.k = 0, INVALID_ARGUMENT, "k");
+    GEMM_FAILS(c.k = INT64_MIN, INVALID_ARGUMENT, "k");
+    GEMM_FAILS(c.lda = 288, INVALID_ARGUMENT, "lda");
+    GEMM_FAILS(c.ldb = 288, INVALID_ARGUMENT, "ldb");
+    GEMM_FAILS(c.ldsa = 128, INVALID_ARGUMENT, "ldsa");
+    GEMM_FAILS(c.ldsb = 2, INVALID_ARGUMENT, "ldsb");
+    GEMM_FAILS(c.ldd = 128, INVALID_ARGUMENT, "ldd");
+    GEMM_FAILS(c.lda = 305, MISALIGNED, "lda");
+    GEMM_FAILS(c.ldb = 312, MISALIGNED, "ldb");
+    GEMM_FAILS(c.ldsa = 133, MISALIGNED, "ldsa");
+    GEMM_FAILS(c.ldd = 137, MISALIGNED, "ldd");
+    GEMM_FAILS(c.ldd = 134; c.dtype = FP8BLOCK_F32, MISALIGNED, "ldd");
+    GEMM_FAILS(c.a = a + 8, MISALIGNED, "a");
+    GEMM_FAILS(c.b = b + 1, MISALIGNED, "b");
+    GEMM_FAILS(c.d = (char *)d + 8, MISALIGNED, "d");
+    GEMM_FAILS(c.sa = (const float *)((const char *)sa + 1), MISALIGNED, "sa");
+    GEMM_FAILS(c.sb = (const float *)((const char *)sb + 2), MISALIGNED, "sb");
+    GEMM_FAILS(c.dtype = FP8BLOCK_E4M3, UNSUPPORTED, "dtype");
+    GEMM_FAILS(c.dtype = (fp8block_dtype)99, INVALID_ARGUMENT, "dtype");
+    GEMM_FAILS(c.m = INT64_MAX / 4; c.ldsa = INT64_MAX / 4 / 4 * 4 + 4, INVALID_ARGUMENT, NULL);
 }
 
 /* ---- contexts and strings ---- */
@@ -366,7 +315,6 @@ static void test_contexts_and_strings(void)
     CHECK(unknown && unknown[0], "fp8block_status_string of an unknown status is empty");
 
     reset_arena();
-    memcpy(pristine, arena, ARENA_BYTES);
     expect_failure("fp8block_create", "ctx NULL", fp8block_create(NULL, FP8BLOCK_DEVICE_CPU),
                    FP8BLOCK_ERR_INVALID_ARGUMENT, NULL, "ctx");
     fp8block_ctx *made = (fp8block_ctx *)(uintptr_t)0x1234;
@@ -397,7 +345,6 @@ static void test_contexts_and_strings(void)
     float *s = (float *)arena;
     uint8_t *q = arena + 64;
     reset_arena();
-    memcpy(pristine, arena, ARENA_BYTES);
     expect_failure("fp8block_quantize_1x128", "a destroyed ctx",
                    fp8block_quantize_1x128(gone, x, FP8BLOCK_F32, 1, 128, 128, q, 128, s, 1, NULL),
                    FP8BLOCK_ERR_INVALID_ARGUMENT, NULL, "ctx");
@@ -412,6 +359,7 @@ int main(void)
     }
     arena = aligned_alloc(64, ARENA_BYTES);
     pristine = malloc(ARENA_BYTES);
+    memset(pristine, ARENA_FILL, ARENA_BYTES);
     inputs = aligned_alloc(64, ARENA_BYTES);
     test_quantize_errors();
     test_dequantize_errors();
