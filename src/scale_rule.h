@@ -5,8 +5,9 @@
  *   amax == 0             -> s = 1
  *   otherwise             -> s = amax / 448 in IEEE fp32 (a real division), and
  *                            with FP8BLOCK_SCALE_POW2 the smallest power of two >= that;
- *                            if the division underflows to 0 (fp32 amax < 448·2^-149),
- *                            s = 1 as for an all-zero block, rather than 0 (x/0 is garbage).
+ *                            if the division underflows to 0,
+ *                            s = 1 as for an all-zero block, rather than 0 (x/0 is garbage); with
+ *                            round-to-nearest that is fp32 amax <= 224·2^-149.
  *
  * amax over a block is taken as the maximum of the |x| bit patterns: for IEEE floats
  * the unsigned order of |x| bits is the numeric order, and NaN/Inf patterns sort above
