@@ -1,11 +1,898 @@
-/* Placeholder: `fp8block bench` is being written (see the issues). */
-#include <stdio.h>
+/* fp8block bench: is block FP8 fast enough? For each GEMM shape, in one process and timed
+ * the same way (bench/gpu_timing.h: CUDA events, warm-up, median, L2 flushed before each
+ * call), it measures
+ *   - fp8block's GEMM against cuBLASLt's block-scaled FP8 (same codes and scales, checked
+ *     to agree), per-tensor FP8 and bf16 GEMMs;
+ *   - the quantize kernels against a device copy of the same bf16 bytes;
+ *   - the pipeline a layer runs (quantize A 1x128 + GEMM; B is quantized once, as weights
+ *     are) against a bf16 GEMM;
+ *   - the memory of the operands: bf16 against e4m3 codes + fp32 scales.
+ * Progress goes to stderr, the table to stdout, the full results to CSV/JSON, and plots
+ * through bench/plot.py. A method whose backend is missing (cuBLASLt on the CPU backend, a
+ * kernel not built yet) is reported as unavailable, with the reason. */
+#define _POSIX_C_SOURCE 200809L
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "cli.h"
 #include "commands.h"
+#include "devmem.h"
+#include "report.h"
+#include "rng.h"
+
+#ifdef FP8BLOCK_HAVE_BASELINES
+#include "cublaslt.h"
+#include "gpu_timing.h"
+#endif
+
+enum { REPS_GPU = 30, WARMUP_GPU = 3, REPS_CPU = 3, WARMUP_CPU = 1, CHECK_ROWS = 64 };
+/* fp8block and cuBLASLt round the same fp32 sums to bf16 in different orders: they differ
+ * by a few bf16 ulps at most (gemm_check's limit against fp64 is 4e-3 for each). */
+static const double AGREEMENT_LIMIT = 1e-2;
+
+typedef enum {
+    M_FP8BLOCK,
+    M_LT_BLOCK,
+    M_LT_TENSOR,
+    M_LT_BF16,
+    M_QUANT_A,
+    M_COPY_A,
+    M_QUANT_B,
+    M_COPY_B,
+    M_PIPELINE,
+    METHODS
+} method;
+
+static const struct {
+    const char *name, *what;
+} method_info[METHODS] = {
+    {"fp8block", "fp8block_gemm: e4m3 A (1x128 scales) x B (128x128 scales), fp32 accumulation, bf16 out"},
+    {"cublaslt_fp8_block", "cuBLASLt e4m3 VEC128_32F x BLK128x128_32F on the same codes and scales, bf16 out"},
+    {"cublaslt_fp8_tensor", "cuBLASLt e4m3 with one fp32 scale per operand, bf16 out"},
+    {"cublaslt_bf16", "cuBLASLt bf16 x bf16, fp32 accumulation, bf16 out"},
+    {"quantize_a_1x128", "fp8block_quantize_1x128 of A (bf16 -> e4m3 + scales); bytes read + written"},
+    {"copy_a", "device copy of A's bf16 bytes; bytes read + written"},
+    {"quantize_b_128x128", "fp8block_quantize_128x128 of B (bf16 -> e4m3 + scales); bytes read + written"},
+    {"copy_b", "device copy of B's bf16 bytes; bytes read + written"},
+    {"pipeline", "quantize A 1x128 + fp8block_gemm, B quantized beforehand (weights)"},
+};
+
+/* PENDING until the method has run or been ruled out; never reported. */
+typedef enum { RESULT_PENDING, RESULT_OK, RESULT_UNAVAILABLE, RESULT_FAILED } result_status;
+static const char *status_names[] = {"pending", "ok", "unavailable", "failed"};
+
+typedef struct {
+    result_status status;
+    double seconds, flops, bytes;
+    char detail[200];
+} measurement;
+
+typedef struct {
+    int64_t m, n, k;
+    char set[64]; /* the sets it belongs to, '+'-separated: "square+deepseek" */
+} shape;
+
+typedef struct {
+    shape s;
+    measurement r[METHODS];
+    double agreement; /* rel. Frobenius difference fp8block vs cuBLASLt block-scaled; NaN: unchecked */
+    double bf16_bytes, fp8_bytes;
+} shape_result;
+
+typedef struct {
+    const char *device, *shapes, *csv, *json, *plot;
+    int reps, warmup;
+    uint64_t seed;
+} bench_options;
+
+typedef struct {
+    fp8block_ctx *ctx, *cpu; /* cpu: quantizes the inputs when the context cannot */
+    int gpu, reps, warmup;
+#ifdef FP8BLOCK_HAVE_BASELINES
+    gpu_timing *timing;
+    baseline_lib *lt;
+#endif
+    char lt_missing[200]; /* why the cuBLASLt columns are unavailable */
+    char timing_note[200];
+} bench_env;
+
+/* ---- shapes ---------------------------------------------------------------------------- */
+
+typedef struct {
+    shape *v;
+    size_t count, cap;
+} shape_list;
+
+static void add_shape(shape_list *l, int64_t m, int64_t n, int64_t k, const char *set)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        shape *s = &l->v[i];
+        if (s->m == m && s->n == n && s->k == k) {
+            size_t used = strlen(s->set);
+            if (!strstr(s->set, set)) snprintf(s->set + used, sizeof s->set - used, "+%s", set);
+            return;
+        }
+    }
+    if (l->count == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 32;
+        l->v = realloc(l->v, l->cap * sizeof *l->v);
+        if (!l->v) {
+            fprintf(stderr, "fp8block bench: out of host memory\n");
+            exit(1);
+        }
+    }
+    shape *s = &l->v[l->count++];
+    *s = (shape){m, n, k, ""};
+    snprintf(s->set, sizeof s->set, "%s", set);
+}
+
+static void add_squares(shape_list *l, int64_t from, int64_t to)
+{
+    for (int64_t n = from; n <= to; n *= 2) add_shape(l, n, n, n, "square");
+}
+
+/* The DeepSeek-V3 shapes of the GEMM issue: two squares, then M in {4096, 128, 64} (a
+ * prefill batch, decode batches) against the model's (N, K) weight shapes. */
+static void add_deepseek(shape_list *l)
+{
+    static const int64_t nk[][2] = {{2112, 7168}, {24576, 1536}, {32768, 512},
+                                     {7168, 16384}, {4096, 7168}, {7168, 2048}};
+    static const int64_t ms[] = {4096, 128, 64};
+    add_shape(l, 4096, 4096, 4096, "deepseek");
+    add_shape(l, 8192, 8192, 8192, "deepseek");
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
+        for (size_t j = 0; j < sizeof nk / sizeof nk[0]; j++) add_shape(l, ms[i], nk[j][0], nk[j][1], "deepseek");
+}
+
+/* A shape file: one "M N K" a line; '#' starts a comment. */
+static int read_shape_file(shape_list *l, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "fp8block bench: --shapes: '%s' is neither square, deepseek, all, small nor a readable file\n",
+                path);
+        return -1;
+    }
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    char set[64];
+    snprintf(set, sizeof set, "%.*s", (int)strcspn(base, "."), base); /* "small" for small.txt */
+    char line[512];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash) *hash = '\0';
+        long long m, n, k;
+        char extra;
+        int got = sscanf(line, "%lld %lld %lld %c", &m, &n, &k, &extra);
+        if (got == EOF || (got <= 0 && strspn(line, " \t\r\n") == strlen(line))) continue;
+        if (got != 3 || m < 1 || n < 1 || k < 1) {
+            fprintf(stderr, "fp8block bench: %s:%d: expected 'M N K' (positive integers)\n", path, lineno);
+            rc = -1;
+            break;
+        }
+        add_shape(l, m, n, k, set);
+    }
+    fclose(f);
+    if (rc == 0 && l->count == 0) {
+        fprintf(stderr, "fp8block bench: %s holds no shapes\n", path);
+        rc = -1;
+    }
+    return rc;
+}
+
+static int build_shapes(shape_list *l, const char *which, int gpu)
+{
+    if (!which) which = gpu ? "all" : "small";
+    if (!strcmp(which, "square") || !strcmp(which, "all")) add_squares(l, 512, 16384);
+    if (!strcmp(which, "deepseek") || !strcmp(which, "all")) add_deepseek(l);
+    if (!strcmp(which, "small")) add_squares(l, 128, 1024);
+    if (l->count) return 0;
+    return read_shape_file(l, which);
+}
+
+/* ---- options --------------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: fp8block bench [--device auto|cpu|cuda[:N]] [--shapes square|deepseek|all|small|FILE]\n"
+            "                      [--reps N] [--warmup N] [--csv F] [--json F] [--plot DIR] [--seed S]\n"
+            "Times fp8block's GEMM against cuBLASLt block-scaled FP8, per-tensor FP8 and bf16; the\n"
+            "quantize kernels against a copy; quantize+GEMM against a bf16 GEMM; and the operands'\n"
+            "memory. Table on stdout, progress on stderr.\n"
+            "  --shapes   square: M=N=K=512..16384; deepseek: the DeepSeek-V3 shapes (4096^3, 8192^3,\n"
+            "             M in {64,128,4096} x 6 weight shapes); all: both (default on a GPU);\n"
+            "             small: 128..1024 squares (default on the CPU backend); FILE: 'M N K' lines\n"
+            "  --reps     timed calls per method, median reported (default %d on a GPU, %d on the CPU)\n"
+            "  --plot     writes DIR/bench.json (unless --json) and PNGs through bench/plot.py\n"
+            "The JSON records $FP8BLOCK_COMMIT as the commit when it is set.\n",
+            REPS_GPU, REPS_CPU);
+}
+
+static int parse_options(int argc, char **argv, bench_options *o)
+{
+    *o = (bench_options){.device = "auto", .reps = -1, .warmup = -1, .seed = 1};
+    for (int i = 1; i < argc; i++) {
+        const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
+            usage(stdout);
+            exit(0);
+        }
+        int64_t v = 0;
+        int err = 0;
+        if (!val) err = 1;
+        else if (!strcmp(opt, "--device")) o->device = val;
+        else if (!strcmp(opt, "--shapes")) o->shapes = val;
+        else if (!strcmp(opt, "--csv")) o->csv = val;
+        else if (!strcmp(opt, "--json")) o->json = val;
+        else if (!strcmp(opt, "--plot")) o->plot = val;
+        else if (!strcmp(opt, "--reps")) err = cli_parse_i64(opt, val, 1, &v), o->reps = (int)v;
+        else if (!strcmp(opt, "--warmup")) err = cli_parse_i64(opt, val, 0, &v), o->warmup = (int)v;
+        else if (!strcmp(opt, "--seed")) err = cli_parse_i64(opt, val, 0, &v), o->seed = (uint64_t)v;
+        else {
+            fprintf(stderr, "fp8block bench: unknown option '%s'\n", opt);
+            usage(stderr);
+            return -1;
+        }
+        if (err) {
+            if (!val) fprintf(stderr, "fp8block bench: %s needs a value\n", opt);
+            return -1;
+        }
+        i++;
+    }
+    return 0;
+}
+
+/* ---- timing ---------------------------------------------------------------------------- */
+
+typedef int (*timed_fn)(void *arg, char *why, size_t why_size);
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* CPU backend: wall clock around each call, median. */
+static int host_median(const bench_env *env, timed_fn fn, void *arg, double *median_s, char *why, size_t why_size)
+{
+    double *t = malloc((size_t)env->reps * sizeof *t);
+    if (!t) return snprintf(why, why_size, "out of host memory"), -1;
+    int rc = 0;
+    for (int i = 0; i < env->warmup && rc == 0; i++) rc = fn(arg, why, why_size);
+    for (int i = 0; i < env->reps && rc == 0; i++) {
+        double t0 = devmem_host_seconds();
+        rc = fn(arg, why, why_size);
+        t[i] = devmem_host_seconds() - t0;
+    }
+    if (rc == 0) {
+        qsort(t, (size_t)env->reps, sizeof *t, compare_double);
+        int r = env->reps;
+        *median_s = r % 2 ? t[r / 2] : 0.5 * (t[r / 2 - 1] + t[r / 2]);
+    }
+    free(t);
+    return rc;
+}
+
+static int time_median(bench_env *env, timed_fn fn, void *arg, double *median_s, char *why, size_t why_size)
+{
+#ifdef FP8BLOCK_HAVE_BASELINES
+    if (env->gpu) return gpu_timing_median(env->timing, fn, arg, env->warmup, env->reps, median_s, why, why_size);
+#endif
+    return host_median(env, fn, arg, median_s, why, why_size);
+}
+
+/* ---- one shape ------------------------------------------------------------------------- */
+
+typedef struct {
+    bench_env *env;
+    shape s;
+    int64_t ldq, ldsa, ldsb, ldd, kb, nb;
+    void *xa, *xb;     /* bf16 inputs */
+    uint8_t *qa, *qb;  /* e4m3 codes, ld ldq */
+    float *sa, *sb;    /* fp8block's scale layouts: ldsa, and kb */
+    void *d, *d_lt;    /* bf16 outputs: fp8block (ld ldd), cuBLASLt (packed, ld N) */
+    void *copy_dst;    /* for the copy baseline */
+    float *unit_scale; /* per-tensor FP8: scale 1 for both operands */
+    fp8block_status last; /* the last library call's status, to tell unavailable from failed */
+#ifdef FP8BLOCK_HAVE_BASELINES
+    baseline_gemm *lt[BASELINE_KINDS];
+#endif
+} operands;
+
+static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
+
+static int library_failed(operands *o, fp8block_status st, char *why, size_t why_size)
+{
+    o->last = st;
+    if (st == FP8BLOCK_OK) return 0;
+    snprintf(why, why_size, "%s: %s", fp8block_status_string(st), fp8block_last_error(o->env->ctx));
+    return -1;
+}
+
+static int run_fp8block(void *arg, char *why, size_t why_size)
+{
+    operands *o = arg;
+    fp8block_status st = fp8block_gemm(o->env->ctx, o->s.m, o->s.n, o->s.k, o->qa, o->ldq, o->sa, o->ldsa, o->qb,
+                                       o->ldq, o->sb, o->ldsb, o->d, FP8BLOCK_BF16, o->ldd, NULL);
+    return library_failed(o, st, why, why_size);
+}
+
+static int run_quant_a(void *arg, char *why, size_t why_size)
+{
+    operands *o = arg;
+    fp8block_status st = fp8block_quantize_1x128(o->env->ctx, o->xa, FP8BLOCK_BF16, o->s.m, o->s.k, o->s.k, o->qa,
+                                                 o->ldq, o->sa, o->ldsa, NULL);
+    return library_failed(o, st, why, why_size);
+}
+
+static int run_quant_b(void *arg, char *why, size_t why_size)
+{
+    operands *o = arg;
+    fp8block_status st = fp8block_quantize_128x128(o->env->ctx, o->xb, FP8BLOCK_BF16, o->s.n, o->s.k, o->s.k, o->qb,
+                                                   o->ldq, o->sb, o->ldsb, NULL);
+    return library_failed(o, st, why, why_size);
+}
+
+static int run_pipeline(void *arg, char *why, size_t why_size)
+{
+    return run_quant_a(arg, why, why_size) || run_fp8block(arg, why, why_size) ? -1 : 0;
+}
+
+static int copy_bytes(operands *o, const void *src, size_t bytes, char *why, size_t why_size)
+{
+#ifdef FP8BLOCK_HAVE_BASELINES
+    if (o->env->gpu) {
+        if (gpu_copy(o->copy_dst, src, bytes) == 0) return 0;
+        snprintf(why, why_size, "device copy failed");
+        return -1;
+    }
+#endif
+    (void)why, (void)why_size;
+    memcpy(o->copy_dst, src, bytes);
+    return 0;
+}
+
+static int run_copy_a(void *arg, char *why, size_t why_size)
+{
+    operands *o = arg;
+    return copy_bytes(o, o->xa, (size_t)(o->s.m * o->s.k) * 2, why, why_size);
+}
+
+static int run_copy_b(void *arg, char *why, size_t why_size)
+{
+    operands *o = arg;
+    return copy_bytes(o, o->xb, (size_t)(o->s.n * o->s.k) * 2, why, why_size);
+}
+
+#ifdef FP8BLOCK_HAVE_BASELINES
+typedef struct {
+    operands *o;
+    baseline_kind kind;
+} baseline_call;
+
+static int run_baseline(void *arg, char *why, size_t why_size)
+{
+    baseline_call *c = arg;
+    operands *o = c->o;
+    switch (c->kind) {
+    case BASELINE_BF16: return baseline_gemm_run(o->lt[c->kind], o->xa, NULL, o->xb, NULL, o->d_lt, NULL, why, why_size);
+    case BASELINE_FP8_TENSOR:
+        return baseline_gemm_run(o->lt[c->kind], o->qa, o->unit_scale, o->qb, o->unit_scale, o->d_lt, NULL, why,
+                                 why_size);
+    case BASELINE_FP8_BLOCK:
+        return baseline_gemm_run(o->lt[c->kind], o->qa, o->sa, o->qb, o->sb, o->d_lt, NULL, why, why_size);
+    }
+    return -1;
+}
+#endif
+
+static void free_operands(operands *o)
+{
+    const fp8block_ctx *ctx = o->env->ctx;
+    void *bufs[] = {o->xa, o->xb, o->qa, o->qb, o->sa, o->sb, o->d, o->d_lt, o->copy_dst, o->unit_scale};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) devmem_free(ctx, bufs[i]);
+#ifdef FP8BLOCK_HAVE_BASELINES
+    for (int i = 0; i < BASELINE_KINDS; i++) baseline_gemm_destroy(o->lt[i]);
+#endif
+}
+
+/* Random bf16 in [-1, 1): one generator step an element, so the largest shapes (2·16384²
+ * elements) take about a second. */
+static uint16_t *random_bf16(rng_state *r, int64_t count)
+{
+    uint16_t *x = malloc((size_t)count * sizeof *x);
+    if (!x) return NULL;
+    for (int64_t i = 0; i < count; i++) {
+        float f = (float)((double)(rng_next(r) >> 40) * 0x1p-23 - 1.0);
+        uint32_t u;
+        memcpy(&u, &f, sizeof u);
+        u += 0x7fffu + ((u >> 16) & 1); /* round to nearest even */
+        x[i] = (uint16_t)(u >> 16);
+    }
+    return x;
+}
+
+static void mark(measurement *r, result_status st, const char *fmt, const char *detail)
+{
+    r->status = st;
+    snprintf(r->detail, sizeof r->detail, fmt, detail);
+}
+
+/* Codes and scales for the GEMMs. The context quantizes them; a GPU without quantize
+ * kernels gets them from the CPU backend (the same bits, by contract), and the quantize
+ * columns say why they are unavailable. 0 on success, else -1 with the reason in why. */
+static int quantize_inputs(operands *o, shape_result *res, const uint16_t *ha, const uint16_t *hb, char *why,
+                           size_t why_size)
+{
+    o->last = FP8BLOCK_OK;
+    if (run_quant_a(o, why, why_size) == 0 && run_quant_b(o, why, why_size) == 0) {
+        if (devmem_sync(o->env->ctx) == 0) return 0;
+        snprintf(why, why_size, "the device failed while quantizing");
+        return -1;
+    }
+    if (!o->env->gpu || o->last != FP8BLOCK_ERR_UNSUPPORTED) return -1;
+    mark(&res->r[M_QUANT_A], RESULT_UNAVAILABLE, "%s", why);
+    mark(&res->r[M_QUANT_B], RESULT_UNAVAILABLE, "%s", why);
+    mark(&res->r[M_PIPELINE], RESULT_UNAVAILABLE, "quantize: %.185s", why);
+    fprintf(stderr, "  quantizing on the CPU backend instead (%s)\n", why);
+    const shape *s = &o->s;
+    size_t qa_bytes = (size_t)(s->m * o->ldq), qb_bytes = (size_t)(s->n * o->ldq);
+    size_t sa_bytes = (size_t)(o->kb * o->ldsa) * 4, sb_bytes = (size_t)(o->nb * o->ldsb) * 4;
+    uint8_t *qa = malloc(qa_bytes), *qb = malloc(qb_bytes);
+    float *sa = malloc(sa_bytes), *sb = malloc(sb_bytes);
+    int rc = -1;
+    if (qa && qb && sa && sb &&
+        fp8block_quantize_1x128(o->env->cpu, ha, FP8BLOCK_BF16, s->m, s->k, s->k, qa, o->ldq, sa, o->ldsa, NULL) ==
+            FP8BLOCK_OK &&
+        fp8block_quantize_128x128(o->env->cpu, hb, FP8BLOCK_BF16, s->n, s->k, s->k, qb, o->ldq, sb, o->ldsb, NULL) ==
+            FP8BLOCK_OK &&
+        devmem_upload(o->env->ctx, o->qa, qa, qa_bytes) == 0 && devmem_upload(o->env->ctx, o->qb, qb, qb_bytes) == 0 &&
+        devmem_upload(o->env->ctx, o->sa, sa, sa_bytes) == 0 && devmem_upload(o->env->ctx, o->sb, sb, sb_bytes) == 0)
+        rc = 0;
+    else
+        snprintf(why, why_size, "quantizing on the CPU backend and uploading failed");
+    free(qa), free(qb), free(sa), free(sb);
+    return rc;
+}
+
+static void time_method(operands *o, shape_result *res, method m, timed_fn fn, void *arg)
+{
+    measurement *r = &res->r[m];
+    char why[200] = "";
+    double seconds = 0;
+    o->last = FP8BLOCK_OK;
+    if (time_median(o->env, fn, arg, &seconds, why, sizeof why) != 0) {
+        mark(r, o->last == FP8BLOCK_ERR_UNSUPPORTED ? RESULT_UNAVAILABLE : RESULT_FAILED, "%s", why);
+        fprintf(stderr, "  %-20s %s: %s\n", method_info[m].name, status_names[r->status], why);
+        return;
+    }
+    r->status = RESULT_OK;
+    r->seconds = seconds;
+    if (r->flops > 0)
+        fprintf(stderr, "  %-20s %10.1f us %9.1f TFLOP/s\n", method_info[m].name, 1e6 * seconds,
+                r->flops / seconds * 1e-12);
+    else
+        fprintf(stderr, "  %-20s %10.1f us %9.1f GB/s\n", method_info[m].name, 1e6 * seconds, r->bytes / seconds * 1e-9);
+}
+
+/* Relative Frobenius difference of the first rows of fp8block's and cuBLASLt's D. */
+static double compare_outputs(operands *o)
+{
+    int64_t rows = o->s.m < CHECK_ROWS ? o->s.m : CHECK_ROWS, n = o->s.n;
+    uint16_t *ours = malloc((size_t)(rows * o->ldd) * 2), *theirs = malloc((size_t)(rows * n) * 2);
+    double diff2 = 0, ref2 = 0;
+    if (ours && theirs && devmem_sync(o->env->ctx) == 0 &&
+        devmem_download(o->env->ctx, ours, o->d, (size_t)(rows * o->ldd) * 2) == 0 &&
+        devmem_download(o->env->ctx, theirs, o->d_lt, (size_t)(rows * n) * 2) == 0) {
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < n; j++) {
+                uint32_t a = (uint32_t)ours[i * o->ldd + j] << 16, b = (uint32_t)theirs[i * n + j] << 16;
+                float x, y;
+                memcpy(&x, &a, 4), memcpy(&y, &b, 4);
+                diff2 += ((double)x - y) * ((double)x - y);
+                ref2 += (double)y * y;
+            }
+    } else {
+        diff2 = NAN;
+    }
+    free(ours), free(theirs);
+    return ref2 > 0 ? sqrt(diff2 / ref2) : diff2 == 0 ? 0 : NAN;
+}
+
+static void bench_shape(bench_env *env, rng_state *rng, shape_result *res)
+{
+    const shape s = res->s;
+    operands o = {.env = env, .s = s};
+    o.kb = (s.k + 127) / 128, o.nb = (s.n + 127) / 128;
+    o.ldq = round_up(s.k, 16), o.ldsa = round_up(s.m, 4), o.ldd = round_up(s.n, 8); /* DESIGN.md's alignment */
+    o.ldsb = round_up(o.kb, 4); /* the 16-byte scale rows cuBLASLt reads (bench/cublaslt.h) */
+    double mk = (double)s.m * (double)s.k, nk = (double)s.n * (double)s.k, mn = (double)s.m * (double)s.n;
+    double scales = 4.0 * ((double)o.kb * (double)s.m + (double)o.nb * (double)o.kb);
+    double flops = 2.0 * mk * (double)s.n;
+    res->bf16_bytes = 2 * (mk + nk);
+    res->fp8_bytes = mk + nk + scales;
+    res->agreement = NAN;
+    res->r[M_FP8BLOCK].flops = res->r[M_LT_BLOCK].flops = res->r[M_LT_TENSOR].flops = flops;
+    res->r[M_LT_BF16].flops = res->r[M_PIPELINE].flops = flops;
+    res->r[M_FP8BLOCK].bytes = res->r[M_LT_BLOCK].bytes = mk + nk + scales + 2 * mn;
+    res->r[M_LT_TENSOR].bytes = mk + nk + 8 + 2 * mn;
+    res->r[M_LT_BF16].bytes = 2 * (mk + nk + mn);
+    res->r[M_PIPELINE].bytes = 2 * mk + nk + 4.0 * (double)o.nb * (double)o.kb + 2 * mn;
+    res->r[M_QUANT_A].bytes = 2 * mk + mk + 4.0 * (double)o.kb * (double)s.m;
+    res->r[M_QUANT_B].bytes = 2 * nk + nk + 4.0 * (double)o.nb * (double)o.kb;
+    res->r[M_COPY_A].bytes = 4 * mk;
+    res->r[M_COPY_B].bytes = 4 * nk;
+
+    const fp8block_ctx *ctx = env->ctx;
+    size_t xa_bytes = (size_t)(s.m * s.k) * 2, xb_bytes = (size_t)(s.n * s.k) * 2;
+    uint16_t *ha = random_bf16(rng, s.m * s.k), *hb = random_bf16(rng, s.n * s.k);
+    o.xa = devmem_alloc(ctx, xa_bytes), o.xb = devmem_alloc(ctx, xb_bytes);
+    o.qa = devmem_alloc(ctx, (size_t)(s.m * o.ldq)), o.qb = devmem_alloc(ctx, (size_t)(s.n * o.ldq));
+    o.sa = devmem_alloc(ctx, (size_t)(o.kb * o.ldsa) * 4), o.sb = devmem_alloc(ctx, (size_t)(o.nb * o.ldsb) * 4);
+    o.d = devmem_alloc(ctx, (size_t)(s.m * o.ldd) * 2), o.d_lt = devmem_alloc(ctx, (size_t)(s.m * s.n) * 2);
+    o.copy_dst = devmem_alloc(ctx, xa_bytes > xb_bytes ? xa_bytes : xb_bytes);
+    o.unit_scale = devmem_alloc(ctx, sizeof(float));
+    const float one = 1.0f;
+    char why[200] = "";
+    int ready = 0;
+    if (!ha || !hb || !o.xa || !o.xb || !o.qa || !o.qb || !o.sa || !o.sb || !o.d || !o.d_lt || !o.copy_dst ||
+        !o.unit_scale)
+        snprintf(why, sizeof why, "out of memory for this shape");
+    else if (devmem_upload(ctx, o.xa, ha, xa_bytes) || devmem_upload(ctx, o.xb, hb, xb_bytes) ||
+             devmem_upload(ctx, o.unit_scale, &one, sizeof one))
+        snprintf(why, sizeof why, "copying the inputs to the device failed");
+    else
+        ready = quantize_inputs(&o, res, ha, hb, why, sizeof why) == 0;
+    if (!ready) {
+        for (int m = 0; m < METHODS; m++)
+            if (res->r[m].status == RESULT_PENDING) mark(&res->r[m], RESULT_FAILED, "%s", why);
+        fprintf(stderr, "  skipped: %s\n", why);
+        goto done;
+    }
+
+    time_method(&o, res, M_FP8BLOCK, run_fp8block, &o);
+#ifdef FP8BLOCK_HAVE_BASELINES
+    if (env->lt) {
+        static const method lt_methods[BASELINE_KINDS] = {M_LT_BF16, M_LT_TENSOR, M_LT_BLOCK};
+        /* cuBLASLt takes no leading dimension for scales, and FP8 needs 16-byte rows. */
+        int packed = o.ldq == s.k && o.ldsa == s.m;
+        for (int kind = BASELINE_FP8_BLOCK; kind >= BASELINE_BF16; kind--) {
+            measurement *r = &res->r[lt_methods[kind]];
+            char why[200] = "";
+            if (kind != BASELINE_BF16 && !packed) {
+                mark(r, RESULT_UNAVAILABLE, "%s", "cuBLASLt FP8 here needs K % 16 == 0 and M % 4 == 0");
+                continue;
+            }
+            o.lt[kind] = baseline_gemm_create(env->lt, (baseline_kind)kind, s.m, s.n, s.k, why, sizeof why);
+            if (!o.lt[kind]) {
+                mark(r, RESULT_UNAVAILABLE, "%s", why);
+                fprintf(stderr, "  %-20s unavailable: %s\n", method_info[lt_methods[kind]].name, why);
+                continue;
+            }
+            baseline_call call = {&o, (baseline_kind)kind};
+            time_method(&o, res, lt_methods[kind], run_baseline, &call);
+            if (kind == BASELINE_FP8_BLOCK && r->status == RESULT_OK && res->r[M_FP8BLOCK].status == RESULT_OK) {
+                res->agreement = compare_outputs(&o);
+                if (!(res->agreement <= AGREEMENT_LIMIT)) {
+                    mark(&res->r[M_FP8BLOCK], RESULT_FAILED, "%s", "its D disagrees with cuBLASLt block-scaled");
+                    fprintf(stderr, "  fp8block's D differs from cuBLASLt's by %.3g (limit %.0e): FAILED\n",
+                            res->agreement, AGREEMENT_LIMIT);
+                }
+            }
+        }
+    } else
+#endif
+    {
+        mark(&res->r[M_LT_BLOCK], RESULT_UNAVAILABLE, "%s", env->lt_missing);
+        mark(&res->r[M_LT_TENSOR], RESULT_UNAVAILABLE, "%s", env->lt_missing);
+        mark(&res->r[M_LT_BF16], RESULT_UNAVAILABLE, "%s", env->lt_missing);
+    }
+    if (res->r[M_QUANT_A].status == RESULT_PENDING) {
+        time_method(&o, res, M_QUANT_A, run_quant_a, &o);
+        time_method(&o, res, M_QUANT_B, run_quant_b, &o);
+    }
+    if (res->r[M_PIPELINE].status == RESULT_PENDING) {
+        if (res->r[M_FP8BLOCK].status == RESULT_OK) time_method(&o, res, M_PIPELINE, run_pipeline, &o);
+        else mark(&res->r[M_PIPELINE], res->r[M_FP8BLOCK].status, "GEMM: %.190s", res->r[M_FP8BLOCK].detail);
+    }
+    time_method(&o, res, M_COPY_A, run_copy_a, &o);
+    time_method(&o, res, M_COPY_B, run_copy_b, &o);
+done:
+    free(ha), free(hb);
+    free_operands(&o);
+}
+
+/* ---- reporting ------------------------------------------------------------------------- */
+
+static int ok(const shape_result *r, method m) { return r->r[m].status == RESULT_OK; }
+
+static double tflops(const shape_result *r, method m)
+{
+    return ok(r, m) ? r->r[m].flops / r->r[m].seconds * 1e-12 : NAN;
+}
+
+static double gbytes(const shape_result *r, method m)
+{
+    return ok(r, m) ? r->r[m].bytes / r->r[m].seconds * 1e-9 : NAN;
+}
+
+/* How many times faster `fast` ran than `slow`. */
+static double speedup(const shape_result *r, method fast, method slow)
+{
+    return ok(r, fast) && ok(r, slow) ? r->r[slow].seconds / r->r[fast].seconds : NAN;
+}
+
+/* The cell of a table: the value, or what stands in its place. */
+static void cell(char *buf, size_t size, const shape_result *r, method m, double v, const char *fmt)
+{
+    if (isfinite(v)) snprintf(buf, size, fmt, v);
+    else snprintf(buf, size, "%s", r->r[m].status == RESULT_FAILED ? "FAIL" : "n/a");
+}
+
+static void print_header(void)
+{
+    printf("%6s %6s %6s | %9s %9s %9s %9s | %9s | %8s %8s %8s | %8s %8s %8s | %8s | %6s\n", "M", "N", "K", "fp8block",
+           "lt-block", "lt-tensor", "lt-bf16", "fp8block", "vs", "vs", "vs", "quant-A", "copy", "quant-B", "pipeline",
+           "memory");
+    printf("%6s %6s %6s | %9s %9s %9s %9s | %9s | %8s %8s %8s | %8s %8s %8s | %8s | %6s\n", "", "", "", "TFLOP/s",
+           "TFLOP/s", "TFLOP/s", "TFLOP/s", "GB/s", "lt-block", "lt-tens", "lt-bf16", "GB/s", "GB/s", "GB/s",
+           "vs bf16", "fp8/16");
+    fflush(stdout);
+}
+
+static void print_row(const shape_result *r)
+{
+    char c[12][24];
+    cell(c[0], 24, r, M_FP8BLOCK, tflops(r, M_FP8BLOCK), "%.4g");
+    cell(c[1], 24, r, M_LT_BLOCK, tflops(r, M_LT_BLOCK), "%.4g");
+    cell(c[2], 24, r, M_LT_TENSOR, tflops(r, M_LT_TENSOR), "%.4g");
+    cell(c[3], 24, r, M_LT_BF16, tflops(r, M_LT_BF16), "%.4g");
+    cell(c[4], 24, r, M_FP8BLOCK, gbytes(r, M_FP8BLOCK), "%.4g");
+    cell(c[5], 24, r, ok(r, M_FP8BLOCK) ? M_LT_BLOCK : M_FP8BLOCK, speedup(r, M_FP8BLOCK, M_LT_BLOCK), "%.2fx");
+    cell(c[6], 24, r, ok(r, M_FP8BLOCK) ? M_LT_TENSOR : M_FP8BLOCK, speedup(r, M_FP8BLOCK, M_LT_TENSOR), "%.2fx");
+    cell(c[7], 24, r, ok(r, M_FP8BLOCK) ? M_LT_BF16 : M_FP8BLOCK, speedup(r, M_FP8BLOCK, M_LT_BF16), "%.2fx");
+    cell(c[8], 24, r, M_QUANT_A, gbytes(r, M_QUANT_A), "%.4g");
+    cell(c[9], 24, r, M_COPY_A, gbytes(r, M_COPY_A), "%.4g");
+    cell(c[10], 24, r, M_QUANT_B, gbytes(r, M_QUANT_B), "%.4g");
+    cell(c[11], 24, r, ok(r, M_PIPELINE) ? M_LT_BF16 : M_PIPELINE, speedup(r, M_PIPELINE, M_LT_BF16), "%.2fx");
+    printf("%6" PRId64 " %6" PRId64 " %6" PRId64 " | %9s %9s %9s %9s | %9s | %8s %8s %8s | %8s %8s %8s | %8s | %6.3f\n",
+           r->s.m, r->s.n, r->s.k, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11],
+           r->fp8_bytes / r->bf16_bytes);
+    fflush(stdout);
+}
+
+typedef struct {
+    const char *label;
+    int64_t m_min, m_max;
+    int count;
+    double log_sum, min;
+} geomean;
+
+static void summarize(const shape_result *res, size_t count, method fast, method slow, geomean *g)
+{
+    g->count = 0, g->log_sum = 0, g->min = INFINITY;
+    for (size_t i = 0; i < count; i++) {
+        if (res[i].s.m < g->m_min || res[i].s.m > g->m_max || !strstr(res[i].s.set, "deepseek")) continue;
+        double x = speedup(&res[i], fast, slow);
+        if (!isfinite(x)) continue;
+        g->count++, g->log_sum += log(x);
+        if (x < g->min) g->min = x;
+    }
+}
+
+/* Issue 4's yardstick: fp8block over cuBLASLt block-scaled on the DeepSeek shapes,
+ * M >= 4096 and M <= 128 separately. */
+static void print_summary(FILE *f, const shape_result *res, size_t count)
+{
+    geomean groups[] = {{"M >= 4096", 4096, INT64_MAX, 0, 0, 0}, {"M <= 128", 1, 128, 0, 0, 0}};
+    static const method baselines[] = {M_LT_BLOCK, M_LT_TENSOR, M_LT_BF16};
+    for (size_t b = 0; b < 3; b++)
+        for (size_t g = 0; g < 2; g++) {
+            summarize(res, count, M_FP8BLOCK, baselines[b], &groups[g]);
+            if (groups[g].count == 0) continue;
+            fprintf(f, "fp8block vs %-20s DeepSeek shapes %-9s: geomean %.3fx over %d shapes (lowest %.3fx)\n",
+                    method_info[baselines[b]].name, groups[g].label, exp(groups[g].log_sum / groups[g].count),
+                    groups[g].count, groups[g].min);
+        }
+}
+
+static void csv_field(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s == '\n' ? ' ' : *s, f);
+    }
+    fputc('"', f);
+}
+
+static int write_csv(const char *path, const shape_result *res, size_t count)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return fprintf(stderr, "fp8block bench: cannot write %s\n", path), -1;
+    fprintf(f, "set,m,n,k,method,status,seconds,tflops,gbytes_per_s,fp8block_speedup,detail\n");
+    for (size_t i = 0; i < count; i++)
+        for (int m = 0; m < METHODS; m++) {
+            const shape_result *r = &res[i];
+            double sp = (m == M_LT_BLOCK || m == M_LT_TENSOR || m == M_LT_BF16) ? speedup(r, M_FP8BLOCK, (method)m)
+                                                                                : NAN;
+            fprintf(f, "%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%s,%s,", r->s.set, r->s.m, r->s.n, r->s.k,
+                    method_info[m].name, status_names[r->r[m].status]);
+            if (ok(r, m)) fprintf(f, "%.9g", r->r[m].seconds);
+            fputc(',', f);
+            if (isfinite(tflops(r, m)) && r->r[m].flops > 0) fprintf(f, "%.4g", tflops(r, m));
+            fputc(',', f);
+            if (isfinite(gbytes(r, m))) fprintf(f, "%.4g", gbytes(r, m));
+            fputc(',', f);
+            if (isfinite(sp)) fprintf(f, "%.4g", sp);
+            fputc(',', f);
+            csv_field(f, r->r[m].detail);
+            fputc('\n', f);
+        }
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static int write_json(const char *path, const bench_env *env, const shape_result *res, size_t count)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return fprintf(stderr, "fp8block bench: cannot write %s\n", path), -1;
+    fprintf(f, "{\n  \"kind\": \"fp8block-bench\",\n  \"date\": ");
+    report_json_string(f, report_utc_now());
+    fprintf(f, ",\n  \"commit\": ");
+    report_json_string(f, report_commit());
+    fprintf(f, ",\n  \"device\": ");
+    report_json_string(f, cli_context_name(env->ctx));
+    fprintf(f, ",\n  \"backend\": \"%s\",\n  \"cublaslt\": ", env->gpu ? "cuda" : "cpu");
+#ifdef FP8BLOCK_HAVE_BASELINES
+    if (env->lt) report_json_string(f, baseline_lib_version(env->lt));
+    else
+#endif
+        fputs("null", f);
+    fprintf(f, ",\n  \"timing\": ");
+    report_json_string(f, env->timing_note);
+    fprintf(f, ",\n  \"methods\": {");
+    for (int m = 0; m < METHODS; m++) {
+        fprintf(f, "%s\n    \"%s\": ", m ? "," : "", method_info[m].name);
+        report_json_string(f, method_info[m].what);
+    }
+    fprintf(f, "\n  },\n  \"shapes\": [");
+    for (size_t i = 0; i < count; i++) {
+        const shape_result *r = &res[i];
+        fprintf(f, "%s\n    {\"set\": ", i ? "," : "");
+        report_json_string(f, r->s.set);
+        fprintf(f, ", \"m\": %" PRId64 ", \"n\": %" PRId64 ", \"k\": %" PRId64 ",\n     \"results\": {", r->s.m, r->s.n,
+                r->s.k);
+        for (int m = 0; m < METHODS; m++) {
+            fprintf(f, "%s\n       \"%s\": {\"status\": \"%s\", \"seconds\": ", m ? "," : "", method_info[m].name,
+                    status_names[r->r[m].status]);
+            report_json_number(f, ok(r, m) ? r->r[m].seconds : NAN);
+            fprintf(f, ", \"tflops\": ");
+            report_json_number(f, r->r[m].flops > 0 ? tflops(r, m) : NAN);
+            fprintf(f, ", \"gbytes_per_s\": ");
+            report_json_number(f, gbytes(r, m));
+            fprintf(f, ", \"detail\": ");
+            report_json_string(f, r->r[m].detail);
+            fputc('}', f);
+        }
+        fprintf(f, "},\n     \"speedup\": {\"fp8block_vs_cublaslt_fp8_block\": ");
+        report_json_number(f, speedup(r, M_FP8BLOCK, M_LT_BLOCK));
+        fprintf(f, ", \"fp8block_vs_cublaslt_fp8_tensor\": ");
+        report_json_number(f, speedup(r, M_FP8BLOCK, M_LT_TENSOR));
+        fprintf(f, ", \"fp8block_vs_cublaslt_bf16\": ");
+        report_json_number(f, speedup(r, M_FP8BLOCK, M_LT_BF16));
+        fprintf(f, ", \"pipeline_vs_cublaslt_bf16\": ");
+        report_json_number(f, speedup(r, M_PIPELINE, M_LT_BF16));
+        fprintf(f, "},\n     \"quantize_bandwidth_vs_copy\": {\"a_1x128\": ");
+        report_json_number(f, gbytes(r, M_QUANT_A) / gbytes(r, M_COPY_A));
+        fprintf(f, ", \"b_128x128\": ");
+        report_json_number(f, gbytes(r, M_QUANT_B) / gbytes(r, M_COPY_B));
+        fprintf(f, "},\n     \"memory\": {\"bf16_bytes\": %.0f, \"fp8_bytes\": %.0f},\n", r->bf16_bytes, r->fp8_bytes);
+        fprintf(f, "     \"fp8block_vs_cublaslt_block_rel_diff\": ");
+        report_json_number(f, r->agreement);
+        fputc('}', f);
+    }
+    fprintf(f, "\n  ]\n}\n");
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+/* ---- the command ----------------------------------------------------------------------- */
+
+static int open_env(bench_env *env, const bench_options *o)
+{
+    if (cli_open_context(o->device, &env->ctx, stderr)) return -1;
+    env->gpu = fp8block_device(env->ctx) >= 0;
+    if (fp8block_create(&env->cpu, FP8BLOCK_DEVICE_CPU) != FP8BLOCK_OK) {
+        fprintf(stderr, "fp8block bench: CPU backend: %s\n", fp8block_last_error(NULL));
+        return -1;
+    }
+    env->reps = o->reps > 0 ? o->reps : env->gpu ? REPS_GPU : REPS_CPU;
+    env->warmup = o->warmup >= 0 ? o->warmup : env->gpu ? WARMUP_GPU : WARMUP_CPU;
+    snprintf(env->lt_missing, sizeof env->lt_missing, "%s",
+             env->gpu ? "built without cuBLASLt" : "the CPU backend has no cuBLASLt");
+    snprintf(env->timing_note, sizeof env->timing_note, "wall clock, median of %d after %d warm-up", env->reps,
+             env->warmup);
+#ifdef FP8BLOCK_HAVE_BASELINES
+    if (env->gpu) {
+        char why[200] = "";
+        int device = fp8block_device(env->ctx);
+        env->timing = gpu_timing_create(device, why, sizeof why);
+        if (!env->timing) {
+            fprintf(stderr, "fp8block bench: %s\n", why);
+            return -1;
+        }
+        env->lt = baseline_lib_open(device, why, sizeof why);
+        if (!env->lt) snprintf(env->lt_missing, sizeof env->lt_missing, "%s", why);
+        snprintf(env->timing_note, sizeof env->timing_note,
+                 "CUDA events around each call, median of %d after %d warm-up; before each call a %.0f MB memset "
+                 "(2x L2, not timed) flushes L2",
+                 env->reps, env->warmup, gpu_timing_flush_bytes(env->timing) / 1e6);
+    }
+#endif
+    return 0;
+}
+
+static void close_env(bench_env *env)
+{
+#ifdef FP8BLOCK_HAVE_BASELINES
+    baseline_lib_close(env->lt);
+    gpu_timing_destroy(env->timing);
+#endif
+    fp8block_destroy(env->cpu);
+    fp8block_destroy(env->ctx);
+}
 
 int cmd_bench(int argc, char **argv)
 {
-    (void)argc, (void)argv;
-    fprintf(stderr, "fp8block bench: not implemented yet\n");
-    return 2;
+    bench_options o;
+    if (parse_options(argc, argv, &o)) return 2;
+    bench_env env = {0};
+    shape_list shapes = {0};
+    if (open_env(&env, &o) || build_shapes(&shapes, o.shapes, env.gpu)) {
+        close_env(&env);
+        return 2;
+    }
+    if (!env.gpu && !o.shapes) fprintf(stderr, "fp8block bench: CPU backend: small squares only (--shapes to change)\n");
+    shape_result *res = calloc(shapes.count, sizeof *res);
+    if (!res) return fprintf(stderr, "fp8block bench: out of host memory\n"), 1;
+    printf("fp8block bench on %s", cli_context_name(env.ctx));
+#ifdef FP8BLOCK_HAVE_BASELINES
+    if (env.lt) printf(", %s", baseline_lib_version(env.lt));
+#endif
+    printf("; %s\n", env.timing_note);
+    print_header();
+    rng_state rng;
+    rng_seed(&rng, o.seed);
+    int failures = 0;
+    for (size_t i = 0; i < shapes.count; i++) {
+        res[i].s = shapes.v[i];
+        fprintf(stderr, "[%zu/%zu] %" PRId64 "x%" PRId64 "x%" PRId64 " (%s)\n", i + 1, shapes.count, shapes.v[i].m,
+                shapes.v[i].n, shapes.v[i].k, shapes.v[i].set);
+        bench_shape(&env, &rng, &res[i]);
+        print_row(&res[i]);
+        for (int m = 0; m < METHODS; m++) failures += res[i].r[m].status == RESULT_FAILED;
+    }
+    print_summary(stdout, res, shapes.count);
+    printf("n/a: unavailable here (see the JSON/CSV detail); FAIL: the call failed. Speedups are fp8block's (time of\n"
+           "the other / time of fp8block); memory is fp8 codes + fp32 scales over bf16 operands.\n");
+
+    int rc = failures ? 1 : 0;
+    if (o.csv && write_csv(o.csv, res, shapes.count)) rc = 1;
+    char plot_json[4096];
+    const char *json = o.json;
+    if (!json && o.plot) {
+        snprintf(plot_json, sizeof plot_json, "%s/bench.json", o.plot);
+        json = plot_json;
+    }
+    if (o.plot && report_make_dir(o.plot)) rc = 1;
+    else if (json && write_json(json, &env, res, shapes.count)) rc = 1;
+    else if (o.plot && report_plot("bench", json, o.plot)) rc = 1;
+    if (failures) fprintf(stderr, "fp8block bench: %d measurements failed (FAIL in the table)\n", failures);
+    free(res);
+    free(shapes.v);
+    close_env(&env);
+    return rc;
 }

@@ -1,0 +1,36 @@
+/* Timing on a CUDA device, done the same way for every method so that ratios mean
+ * something (PERFORMANCE.md measured its reference points this way):
+ *   - before each timed call, a memset of a buffer twice the size of L2 (not timed), so
+ *     operands come from HBM as they would in a model, not from a warm L2;
+ *   - every call bracketed by CUDA events, all of them queued before one wait, so the
+ *     host's launch cost hides behind the memset instead of being timed;
+ *   - warm-up calls first, then the median of the timed ones.
+ * Work is enqueued on the default stream. */
+#ifndef FP8BLOCK_BENCH_GPU_TIMING_H
+#define FP8BLOCK_BENCH_GPU_TIMING_H
+
+#include <stddef.h>
+
+typedef struct gpu_timing gpu_timing;
+
+/* NULL on failure, with the reason in why. */
+gpu_timing *gpu_timing_create(int device, char *why, size_t why_size);
+void gpu_timing_destroy(gpu_timing *t);
+
+/* Bytes of the L2 flush buffer (twice the device's L2). */
+size_t gpu_timing_flush_bytes(const gpu_timing *t);
+
+/* Enqueues the work to time on the default stream; 0 on success. On failure it writes
+ * the reason into why and returns non-zero. */
+typedef int (*gpu_timed_fn)(void *arg, char *why, size_t why_size);
+
+/* Runs fn `warmup` times, then `reps` timed times; *median_s gets the median seconds.
+ * Returns 0, or -1 with the reason (fn's own or a CUDA error) in why. */
+int gpu_timing_median(gpu_timing *t, gpu_timed_fn fn, void *arg, int warmup, int reps, double *median_s,
+                      char *why, size_t why_size);
+
+/* Enqueues a device-to-device copy on the default stream: the bandwidth baseline for
+ * the quantize kernels. 0 on success. */
+int gpu_copy(void *dst, const void *src, size_t bytes);
+
+#endif

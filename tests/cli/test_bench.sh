@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# `fp8block bench` on the CPU backend, small shapes: a table with a row per shape, the
+# cuBLASLt columns marked unavailable (not a crash), CSV and JSON that hold every shape and
+# method with the right statuses, PNG plots when matplotlib is there, and a non-zero exit
+# with a message for bad options and bad shape files.
+# Usage: test_bench.sh path/to/fp8block
+set -u
+
+cli=${1:?usage: test_bench.sh path/to/fp8block}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib.sh"
+
+shapes="$repo/bench/shapes/small.txt"
+methods=9
+nshapes=$(grep -cE '^[[:space:]]*[0-9]' "$shapes")
+
+# A good run.
+checks=$((checks + 1))
+if ! "$cli" bench --device cpu --shapes "$shapes" --reps 2 --warmup 0 --csv "$work/b.csv" --json "$work/b.json" \
+    >"$work/b.out" 2>"$work/b.err"; then
+    fail "fp8block bench exited non-zero: $(tail -5 "$work/b.err")"
+fi
+check grep -q 'TFLOP/s' "$work/b.out" "the table names its units"
+check test "$(grep -cE '^ +[0-9]+ +[0-9]+ +[0-9]+ \|' "$work/b.out")" -eq "$nshapes" "one table row per shape"
+check grep -qE '^ +100 +264 +400 \| +[0-9.e-]+ +n/a +n/a +n/a' "$work/b.out" \
+    "fp8block measured, cuBLASLt columns n/a on the CPU backend"
+check grep -q '\[3/3\] 100x264x400' "$work/b.err" "progress on stderr"
+check test "$(wc -l <"$work/b.csv")" -eq $((1 + nshapes * methods)) "CSV: a header and a line per shape and method"
+check grep -q '^small,100,264,400,fp8block,ok,[0-9]' "$work/b.csv" "CSV: fp8block's time"
+check grep -q '^small,100,264,400,cublaslt_fp8_block,unavailable,,,,,"the CPU backend has no cuBLASLt"' "$work/b.csv" \
+    "CSV: cuBLASLt unavailable, with the reason"
+
+if command -v python3 >/dev/null; then
+    checks=$((checks + 1))
+    python3 - "$work/b.json" "$nshapes" <<'PY' || fail "JSON content"
+import json, sys
+data = json.load(open(sys.argv[1]))
+assert data["kind"] == "fp8block-bench" and data["backend"] == "cpu", data.get("backend")
+assert len(data["shapes"]) == int(sys.argv[2]), len(data["shapes"])
+for s in data["shapes"]:
+    r = s["results"]
+    assert r["fp8block"]["status"] == "ok" and r["fp8block"]["tflops"] > 0, r["fp8block"]
+    assert r["quantize_a_1x128"]["gbytes_per_s"] > 0 and r["copy_a"]["gbytes_per_s"] > 0
+    for lt in ("cublaslt_fp8_block", "cublaslt_fp8_tensor", "cublaslt_bf16"):
+        assert r[lt]["status"] == "unavailable" and r[lt]["seconds"] is None, r[lt]
+    assert s["speedup"]["fp8block_vs_cublaslt_bf16"] is None
+    mem = s["memory"]
+    assert 0.5 <= mem["fp8_bytes"] / mem["bf16_bytes"] < 0.52, mem  # 1 byte + scales vs 2 bytes
+PY
+fi
+
+# Plots, where matplotlib is installed (scripts/ensure-python-deps installs it).
+if command -v python3 >/dev/null && python3 -c 'import matplotlib' 2>/dev/null; then
+    checks=$((checks + 1))
+    if "$cli" bench --device cpu --shapes "$shapes" --reps 1 --plot "$work/plots" >/dev/null 2>"$work/p.err"; then
+        for png in bench-tflops bench-speedup bench-quant; do
+            check test -s "$work/plots/$png.png" "--plot wrote $png.png"
+        done
+        check test -s "$work/plots/bench.json" "--plot keeps the JSON it plotted"
+    else
+        fail "fp8block bench --plot exited non-zero: $(tail -5 "$work/p.err")"
+    fi
+else
+    echo "test_bench: no matplotlib, --plot not tested"
+fi
+
+# Bad options and shape files: non-zero exit, a message on stderr, no table.
+printf '64 64\n' >"$work/short.txt"
+printf '64 64 0\n' >"$work/zero.txt"
+printf '# nothing but a comment\n\n' >"$work/empty.txt"
+bad_run bench 'TFLOP/s' --device cpu --shapes "$work/no-such-file.txt"
+bad_run bench 'TFLOP/s' --device cpu --shapes "$work/short.txt"
+bad_run bench 'TFLOP/s' --device cpu --shapes "$work/zero.txt"
+bad_run bench 'TFLOP/s' --device cpu --shapes "$work/empty.txt"
+bad_run bench 'TFLOP/s' --device cpu --shapes "$shapes" --reps 0
+bad_run bench 'TFLOP/s' --device cpu --shapes "$shapes" --reps
+bad_run bench 'TFLOP/s' --device bogus --shapes "$shapes"
+bad_run bench 'TFLOP/s' --device cpu --no-such-flag
+
+finish test_bench
