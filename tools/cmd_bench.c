@@ -565,15 +565,15 @@ static void bench_shape(bench_env *env, rng_state *rng, shape_result *res)
         int packed = o.ldq == s.k && o.ldsa == s.m;
         for (int kind = BASELINE_FP8_BLOCK; kind >= BASELINE_BF16; kind--) {
             measurement *r = &res->r[lt_methods[kind]];
-            char why[200] = "";
+            char reason[200] = "";
             if (kind != BASELINE_BF16 && !packed) {
                 mark(r, RESULT_UNAVAILABLE, "%s", "cuBLASLt FP8 here needs K % 16 == 0 and M % 4 == 0");
                 continue;
             }
-            o.lt[kind] = baseline_gemm_create(env->lt, (baseline_kind)kind, s.m, s.n, s.k, why, sizeof why);
+            o.lt[kind] = baseline_gemm_create(env->lt, (baseline_kind)kind, s.m, s.n, s.k, reason, sizeof reason);
             if (!o.lt[kind]) {
-                mark(r, RESULT_UNAVAILABLE, "%s", why);
-                fprintf(stderr, "  %-20s unavailable: %s\n", method_info[lt_methods[kind]].name, why);
+                mark(r, RESULT_UNAVAILABLE, "%s", reason);
+                fprintf(stderr, "  %-20s unavailable: %s\n", method_info[lt_methods[kind]].name, reason);
                 continue;
             }
             baseline_call call = {&o, (baseline_kind)kind};
