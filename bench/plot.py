@@ -62,13 +62,14 @@ def subtitle(data):
 
 
 def missing_note(shapes, methods):
-    """The methods that have no number anywhere, with the first reason given."""
-    notes = []
+    """The methods that have no number anywhere, grouped by the first reason given."""
+    reasons = {}
     for name, label, *_ in methods:
         results = [s["results"][name] for s in shapes]
         if results and all(value(r.get("seconds")) is None for r in results):
-            notes.append(f"{label}: {results[0]['status']} ({results[0].get('detail', '')[:60]})")
-    return notes
+            why = f"{results[0]['status']} ({results[0].get('detail', '')[:70]})"
+            reasons.setdefault(why, []).append(label)
+    return [", ".join(labels) + ": " + why for why, labels in reasons.items()]
 
 
 def bar_groups(ax, labels, series, ylabel, log=False, mark_zero=None):
@@ -95,15 +96,25 @@ def bar_groups(ax, labels, series, ylabel, log=False, mark_zero=None):
     ax.grid(axis="y", alpha=0.3)
 
 
+SMALL_M = 1024  # below it a GEMM streams B from HBM and is bound by bandwidth, not math
+
+
 def plot_bench_tflops(data, out):
+    """Squares against size; the other shapes as bars, large M and small M apart, each
+    panel on its own scale so that the small-M shapes stay readable."""
     shapes = data["shapes"]
     squares = sorted((s for s in shapes if in_set(s, "square")), key=lambda s: s["m"])
     others = [s for s in shapes if not in_set(s, "square")]
-    panels = [p for p in (("square", squares), ("other", others)) if p[1]]
-    widths = [1.0 if kind == "square" else max(1.5, len(group) / 6) for kind, group in panels]
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 + 4 * sum(widths), 5.5), squeeze=False,
-                             gridspec_kw={"width_ratios": widths})
-    for ax, (kind, group) in zip(axes[0], panels):
+    large = [s for s in others if s["m"] >= SMALL_M]
+    small = [s for s in others if s["m"] < SMALL_M]
+    top = [p for p in (("square", squares), ("large", large)) if p[1]]
+    rows = int(bool(top)) + int(bool(small))
+    fig = plt.figure(figsize=(16, 5.5 * rows))
+    grid = fig.add_gridspec(rows, max(len(top), 1), width_ratios=[1.0, 1.6][:max(len(top), 1)] if len(top) == 2 else None)
+    panels = [(fig.add_subplot(grid[0, i]), kind, group) for i, (kind, group) in enumerate(top)]
+    if small:
+        panels.append((fig.add_subplot(grid[rows - 1, :]), "small", small))
+    for ax, kind, group in panels:
         if kind == "square":
             sizes = [s["m"] for s in group]
             for name, label, colour in GEMM_METHODS:
@@ -116,6 +127,7 @@ def plot_bench_tflops(data, out):
             ax.set_xticklabels([str(n) for n in sizes])
             ax.set_xlabel("M = N = K")
             ax.set_ylabel("TFLOP/s")
+            ax.set_ylim(0, ax.get_ylim()[1] * 1.15)
             ax.set_title("Square GEMMs")
             ax.grid(alpha=0.3)
         else:
@@ -123,7 +135,9 @@ def plot_bench_tflops(data, out):
                       for name, label, colour in GEMM_METHODS]
             bar_groups(ax, [shape_label(s) for s in group], series, "TFLOP/s")
             ax.set_xlabel("M x N x K")
-            ax.set_title("DeepSeek-V3 shapes" if all(in_set(s, "deepseek") for s in group) else "Other shapes")
+            what = "DeepSeek-V3 shapes" if all(in_set(s, "deepseek") for s in group) else "Shapes"
+            ax.set_title(f"{what}, M >= {SMALL_M}" if kind == "large" else
+                         f"{what}, M < {SMALL_M} (bound by reading B from memory)")
         ax.legend(fontsize=8)
     notes = missing_note(shapes, GEMM_METHODS)
     fig.suptitle("GEMM throughput, D = A·Bᵀ, bf16 out (higher is better)\n" + subtitle(data)
