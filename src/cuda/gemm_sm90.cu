@@ -13,7 +13,11 @@
  * Split-K (for M ≤ 128, where a few tiles could not stream B from HBM fast enough)
  * writes fp32 partials into a per-device workspace, summed in order by a second kernel,
  * so results are identical from run to run. */
+#include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "device.h"
 #include "gemm_epilogue.cuh"
@@ -78,7 +82,60 @@ __device__ __forceinline__ void promote(float *acc, const float *tmp, float sa_t
     }
 }
 
-template <int BM, int BN, int OUT>
+typedef struct {
+    int stage;
+    uint32_t phase;
+} ring_position;
+
+template <int STAGES>
+__device__ __forceinline__ void ring_advance(ring_position &r)
+{
+    if (++r.stage == STAGES) r.stage = 0, r.phase ^= 1;
+}
+
+/* Waits for the next stage (K block kb) and starts its four wgmma, a fresh accumulation
+ * in tmp; also fetches the block's B scales, whose latency then hides behind the wgmma. */
+template <int BM, int BN, int STAGES, int SB_COUNT>
+__device__ __forceinline__ void kblock_issue(float *tmp, float *sb, int kb, ring_position &issue,
+                                             const uint8_t *smem_a, const uint8_t *smem_b, uint64_t *full,
+                                             const float *const *sb_rows, int wg)
+{
+#pragma unroll
+    for (int i = 0; i < SB_COUNT; i++) sb[i] = __ldg(sb_rows[i] + kb);
+    mbarrier_wait(&full[issue.stage], issue.phase);
+    uint64_t desc_a =
+        wgmma_desc_k128_sw128(smem_addr(smem_a + (issue.stage * BM + wg * 64) * GEMM_BLOCK_K));
+    uint64_t desc_b = wgmma_desc_k128_sw128(smem_addr(smem_b + issue.stage * BN * GEMM_BLOCK_K));
+#pragma unroll
+    for (int i = 0; i < BN / 2; i++) fence_registers(tmp[i]);
+    wgmma_fence();
+#pragma unroll
+    for (int ks = 0; ks < GEMM_BLOCK_K / 32; ks++) wgmma_m64k32_e4m3<BN>(tmp, desc_a + 2 * ks, desc_b + 2 * ks, ks > 0);
+    wgmma_commit();
+    ring_advance<STAGES>(issue);
+}
+
+/* After the wait for tmp's wgmma: reads the A scales of the oldest held stage, gives the
+ * stage back to the producer(s) and promotes tmp into acc. */
+template <int BM, int BN, int STAGES, bool STRADDLES, int CLUSTER>
+__device__ __forceinline__ void kblock_finish(float *acc, float *tmp, const float *sb, ring_position &release,
+                                              const float *smem_sa, uint64_t *empty, int wg, int frag_row, int lane,
+                                              uint32_t cta_rank, int first_col_in_block)
+{
+#pragma unroll
+    for (int i = 0; i < BN / 2; i++) fence_registers(tmp[i]);
+    const float *sa = smem_sa + release.stage * BM + wg * 64;
+    float sa_top = ld_shared_f32(sa + frag_row), sa_bottom = ld_shared_f32(sa + frag_row + 8);
+    __syncwarp();
+    if (lane == 0) {
+        mbarrier_arrive(&empty[release.stage]);
+        if (CLUSTER > 1) mbarrier_arrive_cluster(&empty[release.stage], cta_rank ^ 1);
+    }
+    ring_advance<STAGES>(release);
+    promote<BN, STRADDLES>(acc, tmp, sa_top, sa_bottom, sb, first_col_in_block);
+}
+
+template <int BM, int BN, int CLUSTER, int OUT>
 __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
     gemm_fp8_block_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
                           const __grid_constant__ CUtensorMap tmap_sa, const __grid_constant__ CUtensorMap tmap_d,
@@ -89,6 +146,11 @@ __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
     constexpr int STAGES = L::stages;
     constexpr bool STRADDLES = 128 % BN != 0;
     constexpr int SB_COUNT = STRADDLES ? (BN > 128 ? 3 : 2) : 1;
+    /* Two temporary accumulators fit the registers up to BN = 128. */
+    constexpr bool PIPELINED = BN <= 128;
+    /* With a cluster of 2, each CTA loads half of the B tile and multicasts it to both. */
+    constexpr int B_SLICE_BYTES = L::b_bytes / CLUSTER;
+    static_assert(B_SLICE_BYTES % 1024 == 0, "a B slice must keep the 128-byte swizzle atoms whole");
 
     extern __shared__ uint8_t smem_raw[];
     uint8_t *smem = (uint8_t *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
@@ -100,108 +162,134 @@ __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
     uint64_t *empty = full + STAGES;
 
     const int wg = threadIdx.x / 128;
+    const uint32_t cta_rank = CLUSTER > 1 ? cluster_cta_rank() : 0;
+    const int cluster_id = blockIdx.x / CLUSTER, clusters = gridDim.x / CLUSTER;
     if (threadIdx.x == 0) {
         for (int s = 0; s < STAGES; s++) {
             mbarrier_init(&full[s], 1);
-            mbarrier_init(&empty[s], MATH_WGS * 4); /* one arrival per math warp */
+            /* one arrival per math warp of every CTA whose B slice lands here */
+            mbarrier_init(&empty[s], MATH_WGS * 4 * CLUSTER);
         }
         mbarrier_init_fence();
     }
-    __syncthreads();
+    /* The peer's barriers must be initialised before its multicasts and arrivals reach us. */
+    if (CLUSTER > 1) cluster_sync();
+    else __syncthreads();
 
     const gemm_schedule &sched = p.sched;
     if (wg == MATH_WGS) {
         setmaxnreg_dec<PRODUCER_REGS>();
-        if (threadIdx.x != MATH_WGS * 128) return;
-        tma_prefetch_descriptor(&tmap_a);
-        tma_prefetch_descriptor(&tmap_b);
-        tma_prefetch_descriptor(&tmap_sa);
-        int stage = 0;
-        uint32_t phase = 0;
-        for (int u = blockIdx.x; u < sched.units; u += gridDim.x) {
-            gemm_unit w = schedule_unit(sched, u);
-            int m0 = w.m_tile * BM, n0 = w.n_tile * BN;
-            for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
-                mbarrier_wait(&empty[stage], phase ^ 1);
-                mbarrier_arrive_expect_tx(&full[stage], L::stage_bytes);
-                tma_load_2d(smem_a + stage * L::a_bytes, &tmap_a, &full[stage], kb * GEMM_BLOCK_K, m0);
-                tma_load_2d(smem_b + stage * L::b_bytes, &tmap_b, &full[stage], kb * GEMM_BLOCK_K, n0);
-                tma_load_2d(smem_sa + stage * BM, &tmap_sa, &full[stage], m0, kb);
-                if (++stage == STAGES) stage = 0, phase ^= 1;
+        if (threadIdx.x == MATH_WGS * 128) {
+            tma_prefetch_descriptor(&tmap_a);
+            tma_prefetch_descriptor(&tmap_b);
+            tma_prefetch_descriptor(&tmap_sa);
+            int stage = 0;
+            uint32_t phase = 0;
+            for (int u = cluster_id; u < sched.units; u += clusters) {
+                gemm_unit w = schedule_unit(sched, u, cta_rank);
+                int m0 = w.m_tile * BM, n0 = w.n_tile * BN;
+                for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
+                    mbarrier_wait(&empty[stage], phase ^ 1);
+                    mbarrier_arrive_expect_tx(&full[stage], L::stage_bytes);
+                    int k0 = kb * GEMM_BLOCK_K;
+                    tma_load_2d(smem_a + stage * L::a_bytes, &tmap_a, &full[stage], k0, m0);
+                    tma_load_2d(smem_sa + stage * BM, &tmap_sa, &full[stage], m0, kb);
+                    uint8_t *b_slice = smem_b + stage * L::b_bytes + cta_rank * B_SLICE_BYTES;
+                    if (CLUSTER > 1)
+                        tma_load_2d_multicast(b_slice, &tmap_b, &full[stage], k0, n0 + cta_rank * (BN / CLUSTER),
+                                              (uint16_t)((1u << CLUSTER) - 1));
+                    else
+                        tma_load_2d(b_slice, &tmap_b, &full[stage], k0, n0);
+                    if (++stage == STAGES) stage = 0, phase ^= 1;
+                }
             }
         }
-        return;
-    }
+    } else {
+        setmaxnreg_inc<MATH_REGS>();
+        const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
+        const int frag_row = warp * 16 + lane / 4; /* and frag_row + 8 */
+        const bool store_leader = threadIdx.x % 128 == 0;
+        const uint32_t d_tile = smem_addr(smem_d + wg * (L::d_bytes / MATH_WGS));
+        /* tmp_next is used only when PIPELINED (otherwise the compiler drops it). */
+        float acc[BN / 2], tmp[BN / 2], tmp_next[BN / 2], sb[SB_COUNT], sb_next[SB_COUNT];
+#pragma unroll
+        for (int i = 0; i < BN / 2; i++) tmp[i] = tmp_next[i] = 0.0f;
+        ring_position issue = {0, 0}, release = {0, 0}; /* the next stage to compute, to give back */
+        bool store_in_flight = false;
 
-    setmaxnreg_inc<MATH_REGS>();
-    const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
-    const int frag_row = warp * 16 + lane / 4; /* and frag_row + 8 */
-    const bool store_leader = threadIdx.x % 128 == 0;
-    const uint32_t d_tile = smem_addr(smem_d + wg * (L::d_bytes / MATH_WGS));
-    float acc[BN / 2], tmp[BN / 2];
+        for (int u = cluster_id; u < sched.units; u += clusters) {
+            gemm_unit w = schedule_unit(sched, u, cta_rank);
+            const int m0 = w.m_tile * BM, n0 = w.n_tile * BN;
+            const float *sb_rows[SB_COUNT];
 #pragma unroll
-    for (int i = 0; i < BN / 2; i++) tmp[i] = 0.0f;
-    int stage = 0;
-    uint32_t phase = 0;
-    bool store_in_flight = false;
+            for (int i = 0; i < SB_COUNT; i++)
+                sb_rows[i] = p.sb + (int64_t)min(n0 / 128 + i, p.sb_rows - 1) * p.ldsb;
+            const int first_col_in_block = n0 % 128;
+#pragma unroll
+            for (int i = 0; i < BN / 2; i++) acc[i] = 0.0f;
 
-    for (int u = blockIdx.x; u < sched.units; u += gridDim.x) {
-        gemm_unit w = schedule_unit(sched, u);
-        const int m0 = w.m_tile * BM, n0 = w.n_tile * BN;
-        const float *sb_rows[SB_COUNT];
-#pragma unroll
-        for (int i = 0; i < SB_COUNT; i++)
-            sb_rows[i] = p.sb + (int64_t)min(n0 / 128 + i, p.sb_rows - 1) * p.ldsb;
-        const int first_col_in_block = n0 % 128;
-#pragma unroll
-        for (int i = 0; i < BN / 2; i++) acc[i] = 0.0f;
+            if constexpr (PIPELINED) {
+                /* Two temporaries: K block kb+1's wgmma runs on the tensor cores while
+                 * kb's result is promoted on the CUDA cores. K blocks go in pairs so
+                 * that each temporary has a fixed role (register arrays cannot swap). */
+                int kb = w.kb_begin;
+                kblock_issue<BM, BN, STAGES, SB_COUNT>(tmp, sb, kb, issue, smem_a, smem_b, full, sb_rows, wg);
+                for (; kb + 2 < w.kb_end; kb += 2) { /* here tmp holds K block kb, in flight */
+                    kblock_issue<BM, BN, STAGES, SB_COUNT>(tmp_next, sb_next, kb + 1, issue, smem_a, smem_b, full,
+                                                           sb_rows, wg);
+                    wgmma_wait_all_but_last();
+                    kblock_finish<BM, BN, STAGES, STRADDLES, CLUSTER>(acc, tmp, sb, release, smem_sa, empty, wg,
+                                                                      frag_row, lane, cta_rank, first_col_in_block);
+                    kblock_issue<BM, BN, STAGES, SB_COUNT>(tmp, sb, kb + 2, issue, smem_a, smem_b, full, sb_rows, wg);
+                    wgmma_wait_all_but_last();
+                    kblock_finish<BM, BN, STAGES, STRADDLES, CLUSTER>(acc, tmp_next, sb_next, release, smem_sa,
+                                                                      empty, wg, frag_row, lane, cta_rank,
+                                                                      first_col_in_block);
+                }
+                if (kb + 1 < w.kb_end) {
+                    kblock_issue<BM, BN, STAGES, SB_COUNT>(tmp_next, sb_next, kb + 1, issue, smem_a, smem_b, full,
+                                                           sb_rows, wg);
+                    wgmma_wait_all_but_last();
+                    kblock_finish<BM, BN, STAGES, STRADDLES, CLUSTER>(acc, tmp, sb, release, smem_sa, empty, wg,
+                                                                      frag_row, lane, cta_rank, first_col_in_block);
+                    wgmma_wait_all();
+                    kblock_finish<BM, BN, STAGES, STRADDLES, CLUSTER>(acc, tmp_next, sb_next, release, smem_sa,
+                                                                      empty, wg, frag_row, lane, cta_rank,
+                                                                      first_col_in_block);
+                } else {
+                    wgmma_wait_all();
+                    kblock_finish<BM, BN, STAGES, STRADDLES, CLUSTER>(acc, tmp, sb, release, smem_sa, empty, wg,
+                                                                      frag_row, lane, cta_rank, first_col_in_block);
+                }
+            } else {
+                for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
+                    kblock_issue<BM, BN, STAGES, SB_COUNT>(tmp, sb, kb, issue, smem_a, smem_b, full, sb_rows, wg);
+                    wgmma_wait_all();
+                    kblock_finish<BM, BN, STAGES, STRADDLES, CLUSTER>(acc, tmp, sb, release, smem_sa, empty, wg, frag_row,
+                                                              lane, cta_rank, first_col_in_block);
+                }
+            }
 
-        for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
-            /* B's scales come through L1 (a row of them shares a cache line); issued
-             * before the wgmma so their latency hides behind it. */
-            float sb[SB_COUNT];
-#pragma unroll
-            for (int i = 0; i < SB_COUNT; i++) sb[i] = __ldg(sb_rows[i] + kb);
-
-            mbarrier_wait(&full[stage], phase);
-            uint64_t desc_a = wgmma_desc_k128_sw128(smem_addr(smem_a + stage * L::a_bytes + wg * 64 * GEMM_BLOCK_K));
-            uint64_t desc_b = wgmma_desc_k128_sw128(smem_addr(smem_b + stage * L::b_bytes));
-#pragma unroll
-            for (int i = 0; i < BN / 2; i++) fence_registers(tmp[i]);
-            wgmma_fence();
-#pragma unroll
-            for (int ks = 0; ks < GEMM_BLOCK_K / 32; ks++)
-                wgmma_m64k32_e4m3<BN>(tmp, desc_a + 2 * ks, desc_b + 2 * ks, ks > 0);
-            wgmma_commit();
-            wgmma_wait_all();
-#pragma unroll
-            for (int i = 0; i < BN / 2; i++) fence_registers(tmp[i]);
-
-            const float *sa = smem_sa + stage * BM + wg * 64;
-            float sa_top = sa[frag_row], sa_bottom = sa[frag_row + 8];
-            __syncwarp();
-            if (lane == 0) mbarrier_arrive(&empty[stage]);
-            if (++stage == STAGES) stage = 0, phase ^= 1;
-
-            promote<BN, STRADDLES>(acc, tmp, sa_top, sa_bottom, sb, first_col_in_block);
+            /* The previous tile's TMA store must have read the staging tile before it is
+             * overwritten; everyone in the warpgroup waits for the leader's word. */
+            if (store_leader && store_in_flight) tma_store_wait_read();
+            named_barrier_sync(1 + wg, 128);
+            epilogue_stage_fragment<BN, OUT>(d_tile, acc, warp, lane);
+            fence_proxy_async_smem();
+            named_barrier_sync(1 + wg, 128);
+            const int row0 = m0 + wg * 64;
+            if (store_leader && row0 < p.m && n0 < p.tma_cols) {
+                epilogue_store_tile<BN, OUT>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), row0, n0, w.split,
+                                             p.tma_cols);
+                store_in_flight = true;
+            }
+            epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc, p.m, p.n, p.tma_cols, row0, n0, warp, lane);
         }
-
-        /* The previous tile's TMA store must have read the staging tile before it is
-         * overwritten; everyone in the warpgroup waits for the leader's word. */
-        if (store_leader && store_in_flight) tma_store_wait_read();
-        named_barrier_sync(1 + wg, 128);
-        epilogue_stage_fragment<BN, OUT>(d_tile, acc, warp, lane);
-        fence_proxy_async_smem();
-        named_barrier_sync(1 + wg, 128);
-        const int row0 = m0 + wg * 64;
-        if (store_leader && row0 < p.m && n0 < p.tma_cols) {
-            epilogue_store_tile<BN, OUT>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), row0, n0, w.split,
-                                         p.tma_cols);
-            store_in_flight = true;
-        }
-        epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc, p.m, p.n, p.tma_cols, row0, n0, warp, lane);
+        if (store_leader && store_in_flight) tma_store_wait_all();
     }
-    if (store_leader && store_in_flight) tma_store_wait_all();
+    /* A CTA may not leave while its peer can still multicast into it or arrive on its
+     * barriers. */
+    if (CLUSTER > 1) cluster_sync();
 }
 
 /* Sums the K splits' fp32 partials in split order and rounds to the output dtype. */
@@ -223,6 +311,7 @@ __global__ void splitk_reduce_kernel(const float *ws, int splits, int m, int n, 
 
 typedef struct {
     int bm, bn;
+    int cluster; /* 2: CTA pairs along M share B tiles by TMA multicast */
     int splits;
 } gemm_plan;
 
@@ -237,7 +326,7 @@ static int straddles(int bn) { return 128 % bn != 0; }
  * tile's lower per-FLOP overhead (the +40: A-tile loads and the epilogue per tile). */
 static gemm_plan choose_plan(const gemm_args *g, int sms)
 {
-    gemm_plan plan = {g->m <= 64 ? 64 : 128, 128, 1};
+    gemm_plan plan = {g->m <= 64 ? 64 : 128, 128, 1, 1};
     int64_t kb_total = fp8block_ceil_div(g->k, GEMM_BLOCK_K);
     if (g->m <= 128) {
         plan.bn = 64;
@@ -255,6 +344,7 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
     static const int widths[] = {128, 176, 64};
     double best = 0;
     int64_t m_tiles = fp8block_ceil_div(g->m, 128);
+    plan.cluster = 2; /* m_tiles >= 2 here */
     for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
         int bn = widths[i];
         int64_t tiles = m_tiles * fp8block_ceil_div(g->n, bn);
@@ -268,38 +358,81 @@ typedef struct {
     CUtensorMap a, b, sa, d;
 } gemm_maps;
 
-template <int BM, int BN, int OUT>
+/* Development knobs, read once: FP8BLOCK_GEMM_LOG=1 prints each call's plan to stderr;
+ * FP8BLOCK_GEMM_PLAN="bm,bn,cluster,splits" forces a plan (for tuning the heuristic). */
+static int plan_log_enabled;
+static gemm_plan plan_override;
+static pthread_once_t knobs_once = PTHREAD_ONCE_INIT;
+
+static void read_knobs(void)
+{
+    const char *log = getenv("FP8BLOCK_GEMM_LOG");
+    plan_log_enabled = log && *log && *log != '0';
+    const char *forced = getenv("FP8BLOCK_GEMM_PLAN");
+    if (forced)
+        sscanf(forced, "%d,%d,%d,%d", &plan_override.bm, &plan_override.bn, &plan_override.cluster,
+               &plan_override.splits);
+}
+
+template <int BM, int BN, int CLUSTER, int OUT>
 static fp8block_status launch_gemm(const cuda_device *dev, const gemm_maps *maps, const gemm_params *params,
                                    cudaStream_t stream)
 {
     typedef gemm_layout<BM, BN, OUT> L;
     void (*kernel)(const CUtensorMap, const CUtensorMap, const CUtensorMap, const CUtensorMap, const gemm_params) =
-        gemm_fp8_block_kernel<BM, BN, OUT>;
-    /* The shared-memory opt-in is per function and device: raised once for each. */
-    static unsigned long long raised_on_devices;
-    unsigned long long bit = dev->ordinal < 64 ? 1ull << dev->ordinal : 0;
-    if (!(raised_on_devices & bit)) {
+        gemm_fp8_block_kernel<BM, BN, CLUSTER, OUT>;
+    cudaLaunchConfig_t config;
+    memset(&config, 0, sizeof config);
+    cudaLaunchAttribute attribute;
+    attribute.id = cudaLaunchAttributeClusterDimension;
+    attribute.val.clusterDim.x = CLUSTER, attribute.val.clusterDim.y = 1, attribute.val.clusterDim.z = 1;
+    config.blockDim = dim3((BM / 64 + 1) * 128, 1, 1);
+    config.dynamicSmemBytes = L::smem_bytes;
+    config.stream = stream;
+    config.attrs = &attribute;
+    config.numAttrs = 1;
+
+    /* Per function and device, once: the shared-memory opt-in, and how many clusters
+     * fit at once (an SM count not divisible by the cluster size, or GPCs with an odd
+     * number of SMs, leave some SMs out). */
+    static int max_clusters[64];
+    int ordinal = dev->ordinal < 64 ? dev->ordinal : 63;
+    if (!max_clusters[ordinal]) {
         fp8block_status st = cuda_check(
             cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, L::smem_bytes),
             "cudaFuncSetAttribute(gemm shared memory)");
         if (st != FP8BLOCK_OK) return st;
-        __atomic_fetch_or(&raised_on_devices, bit, __ATOMIC_RELAXED);
+        int clusters = dev->sm_count / CLUSTER;
+        if (CLUSTER > 1) {
+            config.gridDim = dim3(dev->sm_count / CLUSTER * CLUSTER, 1, 1);
+            st = cuda_check(cudaOccupancyMaxActiveClusters(&clusters, kernel, &config),
+                            "cudaOccupancyMaxActiveClusters(gemm)");
+            if (st != FP8BLOCK_OK) return st;
+            if (clusters < 1) return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "no GEMM cluster fits on the device");
+        }
+        __atomic_store_n(&max_clusters[ordinal], clusters, __ATOMIC_RELAXED);
     }
-    int sms = dev->sm_count;
-    int grid = params->sched.units < sms ? params->sched.units : sms;
-    kernel<<<grid, (BM / 64 + 1) * 128, L::smem_bytes, stream>>>(maps->a, maps->b, maps->sa, maps->d, *params);
-    return cuda_check(cudaGetLastError(), "gemm kernel launch");
+    int clusters = params->sched.units < max_clusters[ordinal] ? params->sched.units : max_clusters[ordinal];
+    if (plan_log_enabled)
+        fprintf(stderr, "fp8block gemm kernel %dx%d cluster %d: %d stages, %d bytes shared, grid %d (max %d clusters)\n",
+                BM, BN, CLUSTER, L::stages, L::smem_bytes, clusters * CLUSTER, max_clusters[ordinal]);
+    config.gridDim = dim3(clusters * CLUSTER, 1, 1);
+    return cuda_check(cudaLaunchKernelEx(&config, kernel, maps->a, maps->b, maps->sa, maps->d, *params),
+                      "gemm kernel launch");
 }
 
 template <int OUT>
 static fp8block_status launch_for_plan(const cuda_device *dev, const gemm_plan *plan, const gemm_maps *maps,
                                        const gemm_params *params, cudaStream_t stream)
 {
-    if (plan->bm == 64 && plan->bn == 64) return launch_gemm<64, 64, OUT>(dev, maps, params, stream);
-    if (plan->bm == 128 && plan->bn == 64) return launch_gemm<128, 64, OUT>(dev, maps, params, stream);
-    if (plan->bm == 128 && plan->bn == 128) return launch_gemm<128, 128, OUT>(dev, maps, params, stream);
-    if (plan->bm == 128 && plan->bn == 176) return launch_gemm<128, 176, OUT>(dev, maps, params, stream);
-    return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "internal: no GEMM kernel for tile %dx%d", plan->bm, plan->bn);
+    if (plan->bm == 64 && plan->bn == 64) return launch_gemm<64, 64, 1, OUT>(dev, maps, params, stream);
+    if (plan->bm == 128 && plan->bn == 64 && plan->cluster == 1)
+        return launch_gemm<128, 64, 1, OUT>(dev, maps, params, stream);
+    if (plan->bm == 128 && plan->bn == 64) return launch_gemm<128, 64, 2, OUT>(dev, maps, params, stream);
+    if (plan->bm == 128 && plan->bn == 128) return launch_gemm<128, 128, 2, OUT>(dev, maps, params, stream);
+    if (plan->bm == 128 && plan->bn == 176) return launch_gemm<128, 176, 2, OUT>(dev, maps, params, stream);
+    return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "internal: no GEMM kernel for tile %dx%d, cluster %d", plan->bm,
+                         plan->bn, plan->cluster);
 }
 
 static CUtensorMapDataType out_map_type(fp8block_dtype t)
@@ -328,7 +461,7 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, vo
                                     CU_TENSOR_MAP_SWIZZLE_128B, "A");
     if (st != FP8BLOCK_OK) return st;
     uint64_t b_dims[2] = {(uint64_t)g->k, (uint64_t)g->n}, b_strides[1] = {(uint64_t)g->ldb};
-    uint32_t b_box[2] = {GEMM_BLOCK_K, (uint32_t)plan->bn};
+    uint32_t b_box[2] = {GEMM_BLOCK_K, (uint32_t)(plan->bn / plan->cluster)};
     st = tma_encode(&maps->b, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, g->b, b_dims, b_strides, b_box,
                     CU_TENSOR_MAP_SWIZZLE_128B, "B");
     if (st != FP8BLOCK_OK) return st;
@@ -347,6 +480,7 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, vo
 
 static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream_t stream)
 {
+    pthread_once(&knobs_once, read_knobs);
     if (g->dtype != FP8BLOCK_F32 && g->dtype != FP8BLOCK_BF16 && g->dtype != FP8BLOCK_F16)
         return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "GEMM output dtype %s is not supported on the GPU",
                              fp8block_dtype_name(g->dtype));
@@ -358,7 +492,7 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
                              "GEMM on the GPU needs 16-byte aligned A, B, sa and D, lda and ldb multiples of "
                              "16, ldsa a multiple of 4 and D rows a multiple of 16 bytes");
 
-    gemm_plan plan = choose_plan(g, dev->sm_count);
+    gemm_plan plan = plan_override.bm ? plan_override : choose_plan(g, dev->sm_count);
     gemm_params params;
     params.m = (int)g->m, params.n = (int)g->n, params.k = (int)g->k;
     params.sb = g->sb, params.ldsb = g->ldsb;
@@ -366,12 +500,17 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     gemm_schedule *s = &params.sched;
     s->m_tiles = (int)fp8block_ceil_div(g->m, plan.bm);
     s->n_tiles = (int)fp8block_ceil_div(g->n, plan.bn);
+    s->cluster = plan.cluster;
+    s->m_groups = (int)fp8block_ceil_div(s->m_tiles, plan.cluster);
     s->kb_total = (int)fp8block_ceil_div(g->k, GEMM_BLOCK_K);
     s->kb_per_split = (int)fp8block_ceil_div(s->kb_total, plan.splits);
     s->splits = (int)fp8block_ceil_div(s->kb_total, s->kb_per_split); /* no empty split */
     s->group_n = 8;
-    s->units = s->m_tiles * s->n_tiles * s->splits;
+    s->units = s->m_groups * s->n_tiles * s->splits;
 
+    if (plan_log_enabled)
+        fprintf(stderr, "fp8block gemm %lldx%lldx%lld: tile %dx%d cluster %d splits %d units %d\n", (long long)g->m,
+                (long long)g->n, (long long)g->k, plan.bm, plan.bn, plan.cluster, s->splits, s->units);
     gemm_maps maps;
     fp8block_status st;
     if (s->splits == 1) {

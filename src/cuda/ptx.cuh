@@ -47,6 +47,33 @@ __device__ __forceinline__ void mbarrier_wait(uint64_t *bar, uint32_t parity)
     } while (!done);
 }
 
+/* Arrives on the mbarrier at the same shared offset in CTA `cta_rank` of the cluster.
+ * Default (CTA-scope) release, as CUTLASS does: an explicit .release.cluster costs a
+ * cluster-wide fence per arrival, which halved the GEMM's throughput (bench/NOTES.md). */
+__device__ __forceinline__ void mbarrier_arrive_cluster(uint64_t *bar, uint32_t cta_rank)
+{
+    asm volatile("{\n.reg .b32 remote;\n"
+                 "mapa.shared::cluster.u32 remote, %0, %1;\n"
+                 "mbarrier.arrive.shared::cluster.b64 _, [remote];\n}\n" ::"r"(smem_addr(bar)),
+                 "r"(cta_rank)
+                 : "memory");
+}
+
+/* ---- clusters --------------------------------------------------------------------- */
+
+__device__ __forceinline__ uint32_t cluster_cta_rank(void)
+{
+    uint32_t rank;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(rank));
+    return rank;
+}
+
+/* Every thread of every CTA in the cluster; orders shared-memory work across CTAs. */
+__device__ __forceinline__ void cluster_sync(void)
+{
+    asm volatile("barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;" ::: "memory");
+}
+
 /* ---- TMA -------------------------------------------------------------------------- */
 
 __device__ __forceinline__ void tma_prefetch_descriptor(const void *tmap)
@@ -59,6 +86,17 @@ __device__ __forceinline__ void tma_load_2d(void *dst, const void *tmap, uint64_
     asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
                  " [%0], [%1, {%3, %4}], [%2];" ::"r"(smem_addr(dst)),
                  "l"((uint64_t)tmap), "r"(smem_addr(bar)), "r"(c0), "r"(c1)
+                 : "memory");
+}
+
+/* Loads a box into the same shared offset of every CTA in cta_mask (cluster ranks) and
+ * signals the mbarrier at the same offset in each of them. */
+__device__ __forceinline__ void tma_load_2d_multicast(void *dst, const void *tmap, uint64_t *bar, int32_t c0,
+                                                      int32_t c1, uint16_t cta_mask)
+{
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
+                 " [%0], [%1, {%3, %4}], [%2], %5;" ::"r"(smem_addr(dst)),
+                 "l"((uint64_t)tmap), "r"(smem_addr(bar)), "r"(c0), "r"(c1), "h"(cta_mask)
                  : "memory");
 }
 
@@ -106,6 +144,11 @@ __device__ __forceinline__ uint64_t wgmma_desc_k128_sw128(uint32_t smem_address)
 __device__ __forceinline__ void wgmma_fence(void) { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit(void) { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wgmma_wait_all(void) { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
+/* Waits until at most the most recently committed wgmma group is still running. */
+__device__ __forceinline__ void wgmma_wait_all_but_last(void)
+{
+    asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
+}
 
 /* Keeps the compiler from moving accumulator reads/writes across wgmma boundaries. */
 __device__ __forceinline__ void fence_registers(float &r) { asm volatile("" : "+f"(r)::"memory"); }
@@ -128,6 +171,13 @@ __device__ __forceinline__ void setmaxnreg_inc(void)
 __device__ __forceinline__ void named_barrier_sync(uint32_t id, uint32_t threads)
 {
     asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
+}
+
+__device__ __forceinline__ float ld_shared_f32(const void *p)
+{
+    float v;
+    asm volatile("ld.shared.f32 %0, [%1];" : "=f"(v) : "r"(smem_addr(p)) : "memory");
+    return v;
 }
 
 __device__ __forceinline__ void st_shared_b32(uint32_t addr, uint32_t v)
