@@ -1,14 +1,401 @@
-/* Placeholder until the GPU quantizer lands (issue 3). */
+/* Block quantization and dequantization on the GPU, bit for bit the CPU reference
+ * (src/cpu/quantize.c): the amax and scale rule of scale_rule.h, IEEE division x / s,
+ * cvt.rn.satfinite to e4m3; y = float(q) * s rounded to nearest even.
+ *
+ * Both directions are bound by memory, so the work is cut for whole 512-byte runs per
+ * warp access and one read of the input:
+ *
+ * - A warp task is TASK_ROWS rows × 32 chunks of 16 bytes of the wide type (bf16/f16:
+ *   256 columns, f32: 128). Quantizing, lane l loads chunk l of each row (16-byte loads),
+ *   the lanes of a 128-column block reduce its amax by shuffles, and a lane transpose over
+ *   G = sizeof(element) rows gives each lane 16 codes of one row (16-byte stores).
+ *   Dequantizing runs the same transpose from 16-byte loads of codes to 16-byte stores.
+ * - 1x128: warps are independent. 128x128: a CTA of 16 warps holds a whole 128-row tile
+ *   (64 KB of input) in registers, meets once in shared memory for the tile's amax, and
+ *   writes codes from the same registers: the input is read from memory once.
+ * - A task wholly inside the matrix with 16-byte aligned rows takes vector accesses with
+ *   no bounds checks; tasks at an edge, or matrices whose base or leading dimension rules
+ *   out vectors, check every element. */
+#include <limits.h>
+
+#include "chunk_io.cuh"
 #include "device.h"
+#include "fp8_convert.cuh"
+#include "lane_transpose.cuh"
+#include "scale_rule.h"
+
+enum {
+    BLOCK = 128,
+    TASK_ROWS = 8,
+    TASK_WARPS = 8,                  /* warps per CTA when warps work alone */
+    TILE_WARPS = BLOCK / TASK_ROWS,  /* warps per 128-row tile */
+};
+
+/* The shape of a warp task for elements of T (the input when quantizing, the output when
+ * dequantizing). */
+template <fp8block_dtype T> struct task_shape {
+    static constexpr int E = elems_per_chunk<T>();    /* elements per lane and row */
+    static constexpr int G = elem_bytes<T>();         /* rows per lane transpose: G·E = 16 codes */
+    static constexpr int W = E / 4;                   /* 32-bit words holding a chunk's E codes */
+    static constexpr int COLS = 32 * E;               /* columns of a task */
+    static constexpr int LANES_PER_BLOCK = BLOCK / E; /* lanes over one 128-column block */
+    static constexpr int BLOCKS = COLS / BLOCK;       /* 128-column blocks across a task */
+};
+
+template <int LANES> static __device__ __forceinline__ uint32_t max_over_lanes(uint32_t v)
+{
+#pragma unroll
+    for (int offset = 1; offset < LANES; offset <<= 1) v = max(v, __shfl_xor_sync(0xffffffffu, v, offset));
+    return v;
+}
+
+/* ---- quantize ------------------------------------------------------------------------ */
+
+/* raw[t] = this lane's chunk (at column `col`) of row r0 + t. */
+template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED>
+static __device__ __forceinline__ void load_task(uint32_t (&raw)[ROWS][4], const quantize_args &a, int64_t r0,
+                                                 int64_t col)
+{
+    constexpr int BYTES = elem_bytes<T>();
+    const uint8_t *x = static_cast<const uint8_t *>(a.x);
+#pragma unroll
+    for (int t = 0; t < ROWS; t++) {
+        const int64_t r = r0 + t;
+        if (!EDGE) {
+            load_16b_streaming(raw[t], x + (r * a.ldx + col) * BYTES);
+        } else if (r < a.rows) {
+            load_chunk<BYTES, ALIGNED>(raw[t], x + r * a.ldx * BYTES, col, a.cols);
+        } else {
+#pragma unroll
+            for (int i = 0; i < 4; i++) raw[t][i] = 0;
+        }
+    }
+}
+
+/* The E codes of a chunk, e4m3(x / s) with IEEE division, packed low element first. */
+template <fp8block_dtype T>
+static __device__ __forceinline__ void encode_chunk(uint32_t (&codes)[task_shape<T>::W], const uint32_t (&w)[4], float s)
+{
+#pragma unroll
+    for (int m = 0; m < task_shape<T>::W; m++) {
+        const uint32_t lo = e4m3x2_from_f32(chunk_elem<T>(w, 4 * m) / s, chunk_elem<T>(w, 4 * m + 1) / s);
+        const uint32_t hi = e4m3x2_from_f32(chunk_elem<T>(w, 4 * m + 2) / s, chunk_elem<T>(w, 4 * m + 3) / s);
+        codes[m] = lo | hi << 16;
+    }
+}
+
+/* Encodes the task's rows with their scales and stores the codes, 16 per lane and row. */
+template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED>
+static __device__ __forceinline__ void encode_store_task(const uint32_t (&raw)[ROWS][4], const float (&scale)[ROWS],
+                                                         const quantize_args &a, int64_t r0, int64_t c0, int lane)
+{
+    using S = task_shape<T>;
+    const int self = lane % S::G;
+    const int64_t col = c0 + 16 * (lane / S::G);
+#pragma unroll
+    for (int k = 0; k < ROWS / S::G; k++) {
+        uint32_t piece[S::G][S::W];
+#pragma unroll
+        for (int j = 0; j < S::G; j++) encode_chunk<T>(piece[j], raw[k * S::G + j], scale[k * S::G + j]);
+        lane_transpose<S::G, S::W>(piece, self); /* piece[i]: codes of the group's chunk i in row k·G + self */
+        uint32_t codes[4];
+#pragma unroll
+        for (int i = 0; i < S::G; i++)
+#pragma unroll
+            for (int w = 0; w < S::W; w++) codes[i * S::W + w] = piece[i][w];
+        const int64_t r = r0 + k * S::G + self;
+        if (!EDGE) store_16b(a.q + r * a.ldq + col, codes);
+        else if (r < a.rows) store_chunk<1, ALIGNED>(a.q + r * a.ldq, col, a.cols, codes);
+    }
+}
+
+template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED>
+static __device__ __forceinline__ void quantize_task_1x128(const quantize_args &a, int64_t r0, int64_t c0, int lane)
+{
+    using S = task_shape<T>;
+    uint32_t raw[ROWS][4];
+    load_task<T, ROWS, EDGE, ALIGNED>(raw, a, r0, c0 + lane * S::E);
+    const int pow2 = (a.flags & FP8BLOCK_SCALE_POW2) != 0;
+    float scale[ROWS];
+#pragma unroll
+    for (int t = 0; t < ROWS; t++)
+        scale[t] = fp8block_block_scale(max_over_lanes<S::LANES_PER_BLOCK>(chunk_amax_bits<T>(raw[t])), pow2);
+
+    /* s[cb·lds + r] has rows contiguous: lane `sub` of a block's lanes writes row r0 + sub. */
+    const int sub = lane % S::LANES_PER_BLOCK;
+    const int64_t cb = c0 / BLOCK + lane / S::LANES_PER_BLOCK;
+    float mine = scale[0];
+#pragma unroll
+    for (int t = 1; t < ROWS; t++) mine = sub == t ? scale[t] : mine;
+    if (sub < ROWS && (!EDGE || (r0 + sub < a.rows && cb * BLOCK < a.cols))) a.s[cb * a.lds + r0 + sub] = mine;
+
+    encode_store_task<T, ROWS, EDGE, ALIGNED>(raw, scale, a, r0, c0, lane);
+}
+
+/* ROWS rows per warp: TASK_ROWS for bandwidth, fewer where the matrix is too small to give
+ * every SM enough warps (see rows_per_task_1x128). */
+template <fp8block_dtype T, int ROWS, bool ALIGNED>
+__global__ void __launch_bounds__(TASK_WARPS * 32)
+    quantize_1x128_kernel(const quantize_args a, int64_t col_tasks, int64_t tasks)
+{
+    const int64_t task = (int64_t)blockIdx.x * TASK_WARPS + threadIdx.x / 32;
+    if (task >= tasks) return;
+    const int lane = threadIdx.x % 32;
+    const int64_t r0 = task / col_tasks * ROWS, c0 = task % col_tasks * task_shape<T>::COLS;
+    if constexpr (ALIGNED) {
+        if (r0 + ROWS <= a.rows && c0 + task_shape<T>::COLS <= a.cols) {
+            quantize_task_1x128<T, ROWS, false, true>(a, r0, c0, lane);
+            return;
+        }
+    }
+    quantize_task_1x128<T, ROWS, true, ALIGNED>(a, r0, c0, lane);
+}
+
+/* One CTA per 128 rows × one task's columns (one or two 128x128 blocks): each warp holds
+ * 8 rows in registers while the tile's amax is agreed on. */
+template <fp8block_dtype T, bool ALIGNED>
+__global__ void __launch_bounds__(TILE_WARPS * 32, 2) quantize_128x128_kernel(const quantize_args a, int64_t col_tiles)
+{
+    using S = task_shape<T>;
+    __shared__ uint32_t warp_amax[TILE_WARPS][S::BLOCKS];
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int64_t rb = blockIdx.x / col_tiles, c0 = blockIdx.x % col_tiles * S::COLS;
+    const int64_t r0 = rb * BLOCK + warp * TASK_ROWS;
+    const bool interior = ALIGNED && r0 + TASK_ROWS <= a.rows && c0 + S::COLS <= a.cols;
+
+    uint32_t raw[TASK_ROWS][4];
+    if (interior) load_task<T, TASK_ROWS, false, true>(raw, a, r0, c0 + lane * S::E);
+    else load_task<T, TASK_ROWS, true, ALIGNED>(raw, a, r0, c0 + lane * S::E);
+
+    uint32_t amax = 0;
+#pragma unroll
+    for (int t = 0; t < TASK_ROWS; t++) amax = max(amax, chunk_amax_bits<T>(raw[t]));
+    amax = max_over_lanes<S::LANES_PER_BLOCK>(amax);
+    const int block_in_task = lane / S::LANES_PER_BLOCK;
+    if (lane % S::LANES_PER_BLOCK == 0) warp_amax[warp][block_in_task] = amax;
+    __syncthreads();
+#pragma unroll
+    for (int w = 0; w < TILE_WARPS; w++) amax = max(amax, warp_amax[w][block_in_task]);
+    const float s = fp8block_block_scale(amax, (a.flags & FP8BLOCK_SCALE_POW2) != 0);
+    const int64_t cb = c0 / BLOCK + block_in_task;
+    if (warp == 0 && lane % S::LANES_PER_BLOCK == 0 && cb * BLOCK < a.cols) a.s[rb * a.lds + cb] = s;
+
+    float scale[TASK_ROWS];
+#pragma unroll
+    for (int t = 0; t < TASK_ROWS; t++) scale[t] = s;
+    if (interior) encode_store_task<T, TASK_ROWS, false, true>(raw, scale, a, r0, c0, lane);
+    else encode_store_task<T, TASK_ROWS, true, ALIGNED>(raw, scale, a, r0, c0, lane);
+}
+
+/* ---- dequantize ---------------------------------------------------------------------- */
+
+/* E codes to E elements of T: float(q) * s in fp32, rounded to T to nearest even. */
+template <fp8block_dtype T>
+static __device__ __forceinline__ void decode_chunk(uint32_t (&out)[4], const uint32_t (&codes)[task_shape<T>::W],
+                                                    float s)
+{
+#pragma unroll
+    for (int m = 0; m < task_shape<T>::W; m++) {
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const float2 v = f32x2_from_e4m3x2(codes[m] >> (16 * h));
+            const float y0 = v.x * s, y1 = v.y * s;
+            if constexpr (T == FP8BLOCK_F32) {
+                out[4 * m + 2 * h] = __float_as_uint(y0);
+                out[4 * m + 2 * h + 1] = __float_as_uint(y1);
+            } else {
+                out[2 * m + h] = pack2_from_f32<T>(y0, y1);
+            }
+        }
+    }
+}
+
+template <fp8block_dtype T, fp8block_block B, bool EDGE, bool ALIGNED>
+static __device__ __forceinline__ void dequantize_task(const dequantize_args &a, int64_t r0, int64_t c0, int lane)
+{
+    using S = task_shape<T>;
+    constexpr int BYTES = elem_bytes<T>();
+    constexpr int GROUPS = TASK_ROWS / S::G;
+    const int self = lane % S::G;
+    const int64_t load_col = c0 + 16 * (lane / S::G); /* 16 codes of row k·G + self */
+    const int64_t col = c0 + S::E * lane;              /* E outputs of each row, after the transpose */
+    const int64_t cb = col / BLOCK;
+    const bool col_inside = !EDGE || col < a.cols;
+
+    uint32_t codes[GROUPS][4];
+#pragma unroll
+    for (int k = 0; k < GROUPS; k++) {
+        const int64_t r = r0 + k * S::G + self;
+        if (!EDGE) {
+            load_16b_streaming(codes[k], a.q + r * a.ldq + load_col);
+        } else if (r < a.rows) {
+            load_chunk<1, ALIGNED>(codes[k], a.q + r * a.ldq, load_col, a.cols);
+        } else {
+#pragma unroll
+            for (int i = 0; i < 4; i++) codes[k][i] = 0;
+        }
+    }
+
+    float scale[TASK_ROWS];
+    if constexpr (B == FP8BLOCK_BLOCK_1x128) {
+#pragma unroll
+        for (int t = 0; t < TASK_ROWS; t++)
+            scale[t] = col_inside && (!EDGE || r0 + t < a.rows) ? a.s[cb * a.lds + r0 + t] : 0.0f;
+    } else {
+        const float s = col_inside && (!EDGE || r0 < a.rows) ? a.s[r0 / BLOCK * a.lds + cb] : 0.0f;
+#pragma unroll
+        for (int t = 0; t < TASK_ROWS; t++) scale[t] = s;
+    }
+
+    uint8_t *y = static_cast<uint8_t *>(a.y);
+#pragma unroll
+    for (int k = 0; k < GROUPS; k++) {
+        uint32_t piece[S::G][S::W];
+#pragma unroll
+        for (int i = 0; i < S::G; i++)
+#pragma unroll
+            for (int w = 0; w < S::W; w++) piece[i][w] = codes[k][i * S::W + w];
+        lane_transpose<S::G, S::W>(piece, self); /* piece[j]: the E codes at `col` of row k·G + j */
+#pragma unroll
+        for (int j = 0; j < S::G; j++) {
+            const int t = k * S::G + j;
+            uint32_t out[4];
+            decode_chunk<T>(out, piece[j], scale[t]);
+            const int64_t r = r0 + t;
+            if (!EDGE) store_16b(y + (r * a.ldy + col) * BYTES, out);
+            else if (r < a.rows) store_chunk<BYTES, ALIGNED>(y + r * a.ldy * BYTES, col, a.cols, out);
+        }
+    }
+}
+
+template <fp8block_dtype T, fp8block_block B, bool ALIGNED>
+__global__ void __launch_bounds__(TASK_WARPS * 32)
+    dequantize_kernel(const dequantize_args a, int64_t col_tasks, int64_t tasks)
+{
+    const int64_t task = (int64_t)blockIdx.x * TASK_WARPS + threadIdx.x / 32;
+    if (task >= tasks) return;
+    const int lane = threadIdx.x % 32;
+    const int64_t r0 = task / col_tasks * TASK_ROWS, c0 = task % col_tasks * task_shape<T>::COLS;
+    if constexpr (ALIGNED) {
+        if (r0 + TASK_ROWS <= a.rows && c0 + task_shape<T>::COLS <= a.cols) {
+            dequantize_task<T, B, false, true>(a, r0, c0, lane);
+            return;
+        }
+    }
+    dequantize_task<T, B, true, ALIGNED>(a, r0, c0, lane);
+}
+
+/* ---- host ---------------------------------------------------------------------------- */
+
+static bool rows_aligned16(const void *base, int64_t ld, int64_t elem_size)
+{
+    return (uintptr_t)base % 16 == 0 && ld * elem_size % 16 == 0;
+}
+
+static cudaError_t config_grid(cudaLaunchConfig_t *cfg, int64_t ctas, int threads, cudaStream_t stream)
+{
+    if (ctas > INT_MAX) return cudaErrorInvalidConfiguration;
+    cfg->gridDim = dim3((unsigned)ctas);
+    cfg->blockDim = dim3((unsigned)threads);
+    cfg->dynamicSmemBytes = 0;
+    cfg->stream = stream;
+    cfg->attrs = NULL;
+    cfg->numAttrs = 0;
+    return cudaSuccess;
+}
+
+template <fp8block_dtype T, int ROWS, bool ALIGNED>
+static cudaError_t launch_quantize_1x128(const quantize_args &a, int64_t col_tasks, cudaStream_t stream)
+{
+    const int64_t tasks = fp8block_ceil_div(a.rows, ROWS) * col_tasks;
+    cudaLaunchConfig_t cfg;
+    cudaError_t err = config_grid(&cfg, fp8block_ceil_div(tasks, TASK_WARPS), TASK_WARPS * 32, stream);
+    if (err != cudaSuccess) return err;
+    return cudaLaunchKernelEx(&cfg, quantize_1x128_kernel<T, ROWS, ALIGNED>, a, col_tasks, tasks);
+}
+
+/* Rows per 1x128 warp task. Eight keep 8 loads in flight per lane, which the largest
+ * matrices need to reach copy bandwidth. Fewer tasks than the GPU holds warps (a decode
+ * step's activations, 128×7168) leave SMs idle and each warp's chain of divisions exposed:
+ * there one lane-transpose group (G rows) per warp. In between (4096×7168), four rows
+ * balance the two and shorten the last wave. Measured on an H100: bench/NOTES.md. */
+template <fp8block_dtype T> static int rows_per_task_1x128(const cuda_device *dev, int64_t rows, int64_t col_tasks)
+{
+    const int64_t resident_warps = (int64_t)dev->sm_count * 32;
+    const int64_t tasks = fp8block_ceil_div(rows, TASK_ROWS) * col_tasks;
+    if (tasks < resident_warps) return task_shape<T>::G;
+    return tasks < 16 * resident_warps ? 4 : TASK_ROWS;
+}
+
+template <fp8block_dtype T, bool ALIGNED>
+static cudaError_t launch_quantize(const cuda_device *dev, const quantize_args &a, cudaStream_t stream)
+{
+    const int64_t col_tasks = fp8block_ceil_div(a.cols, task_shape<T>::COLS);
+    if (a.block == FP8BLOCK_BLOCK_1x128) {
+        switch (rows_per_task_1x128<T>(dev, a.rows, col_tasks)) {
+        case TASK_ROWS: return launch_quantize_1x128<T, TASK_ROWS, ALIGNED>(a, col_tasks, stream);
+        case 4: return launch_quantize_1x128<T, 4, ALIGNED>(a, col_tasks, stream);
+        default: return launch_quantize_1x128<T, task_shape<T>::G, ALIGNED>(a, col_tasks, stream);
+        }
+    }
+    cudaLaunchConfig_t cfg;
+    cudaError_t err = config_grid(&cfg, fp8block_ceil_div(a.rows, BLOCK) * col_tasks, TILE_WARPS * 32, stream);
+    if (err != cudaSuccess) return err;
+    return cudaLaunchKernelEx(&cfg, quantize_128x128_kernel<T, ALIGNED>, a, col_tasks);
+}
+
+template <fp8block_dtype T, bool ALIGNED>
+static cudaError_t launch_dequantize(const dequantize_args &a, cudaStream_t stream)
+{
+    const int64_t col_tasks = fp8block_ceil_div(a.cols, task_shape<T>::COLS);
+    const int64_t tasks = fp8block_ceil_div(a.rows, TASK_ROWS) * col_tasks;
+    cudaLaunchConfig_t cfg;
+    cudaError_t err = config_grid(&cfg, fp8block_ceil_div(tasks, TASK_WARPS), TASK_WARPS * 32, stream);
+    if (err != cudaSuccess) return err;
+    if (a.block == FP8BLOCK_BLOCK_1x128)
+        return cudaLaunchKernelEx(&cfg, dequantize_kernel<T, FP8BLOCK_BLOCK_1x128, ALIGNED>, a, col_tasks, tasks);
+    return cudaLaunchKernelEx(&cfg, dequantize_kernel<T, FP8BLOCK_BLOCK_128x128, ALIGNED>, a, col_tasks, tasks);
+}
+
+template <fp8block_dtype T>
+static cudaError_t quantize_as(const cuda_device *dev, const quantize_args &a, cudaStream_t stream)
+{
+    const bool aligned = rows_aligned16(a.x, a.ldx, elem_bytes<T>()) && rows_aligned16(a.q, a.ldq, 1);
+    return aligned ? launch_quantize<T, true>(dev, a, stream) : launch_quantize<T, false>(dev, a, stream);
+}
+
+template <fp8block_dtype T>
+static cudaError_t dequantize_as(const cuda_device *dev, const dequantize_args &a, cudaStream_t stream)
+{
+    (void)dev;
+    const bool aligned = rows_aligned16(a.q, a.ldq, 1) && rows_aligned16(a.y, a.ldy, elem_bytes<T>());
+    return aligned ? launch_dequantize<T, true>(a, stream) : launch_dequantize<T, false>(a, stream);
+}
+
+/* Launches for an element type (F32, BF16, F16: the API layer lets no other through),
+ * with dev current, leaving the caller's device as it was. */
+template <typename Args>
+static fp8block_status launch_on(cuda_device *dev, cudaError_t (*launch)(const cuda_device *, const Args &, cudaStream_t),
+                                 const Args &a, void *stream, const char *what)
+{
+    device_scope scope;
+    fp8block_status st = device_scope_enter(dev, &scope);
+    if (st != FP8BLOCK_OK) return st;
+    st = cuda_check(launch(dev, a, static_cast<cudaStream_t>(stream)), what);
+    device_scope_leave(&scope);
+    return st;
+}
 
 fp8block_status cuda_quantize(cuda_device *dev, const quantize_args *args, void *stream)
 {
-    (void)dev, (void)args, (void)stream;
-    return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "GPU quantization is not implemented yet");
+    static cudaError_t (*const by_type[])(const cuda_device *, const quantize_args &, cudaStream_t) = {
+        quantize_as<FP8BLOCK_F32>, quantize_as<FP8BLOCK_BF16>, quantize_as<FP8BLOCK_F16>};
+    return launch_on(dev, by_type[args->xtype], *args, stream, "launching the quantization kernel");
 }
 
 fp8block_status cuda_dequantize(cuda_device *dev, const dequantize_args *args, void *stream)
 {
-    (void)dev, (void)args, (void)stream;
-    return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "GPU dequantization is not implemented yet");
+    static cudaError_t (*const by_type[])(const cuda_device *, const dequantize_args &, cudaStream_t) = {
+        dequantize_as<FP8BLOCK_F32>, dequantize_as<FP8BLOCK_BF16>, dequantize_as<FP8BLOCK_F16>};
+    return launch_on(dev, by_type[args->ytype], *args, stream, "launching the dequantization kernel");
 }
