@@ -3,7 +3,8 @@
  * call), it measures
  *   - fp8block's GEMM against cuBLASLt's block-scaled FP8 (same codes and scales, checked
  *     to agree), per-tensor FP8 and bf16 GEMMs;
- *   - the quantize kernels against a device copy of the same bf16 bytes;
+ *   - the quantize kernels against a device copy of the same bf16 bytes, at each GEMM's
+ *     operand shapes, then bench-quant's sweep of every quantize/dequantize kernel;
  *   - the pipeline a layer runs (quantize A 1x128 + GEMM; B is quantized once, as weights
  *     are) against a bf16 GEMM;
  *   - the memory of the operands: bf16 against e4m3 codes + fp32 scales.
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_quant.h"
 #include "cli.h"
 #include "commands.h"
 #include "devmem.h"
@@ -883,6 +885,9 @@ int cmd_bench(int argc, char **argv)
            "the other / time of fp8block); memory is fp8 codes + fp32 scales over bf16 operands.\n");
 
     int rc = failures ? 1 : 0;
+    printf("\nQuantize and dequantize kernels against a device copy, every type (bench-quant's sweep):\n");
+    fflush(stdout);
+    if (bench_quant_run(env.ctx, stdout, NULL)) rc = 1;
     if (o.csv && write_csv(o.csv, res, shapes.count)) rc = 1;
     char plot_json[4096];
     const char *json = o.json;
