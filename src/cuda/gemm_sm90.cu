@@ -322,8 +322,9 @@ static int straddles(int bn) { return 128 % bn != 0; }
 /* Deterministic tile choice.
  * M ≤ 128: the time is reading B once from HBM, so what matters is that every SM
  * streams: BN = 64 tiles, and K split until there are about as many units as SMs.
- * Larger M: BM = 128 and the BN whose last wave is least empty, counting a wider
- * tile's lower per-FLOP overhead (the +40: A-tile loads and the epilogue per tile). */
+ * Larger M: BM = 128 in CTA pairs sharing B, and the BN whose last wave is least empty,
+ * counting a wider tile's lower per-FLOP overhead (the +40: A-tile loads and the
+ * epilogue per tile). */
 static gemm_plan choose_plan(const gemm_args *g, int sms)
 {
     gemm_plan plan = {g->m <= 64 ? 64 : 128, 128, 1, 1};
@@ -341,7 +342,10 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
         }
         return plan;
     }
-    static const int widths[] = {128, 176, 64};
+    /* BN = 176 (no partial last wave on N = 2112; straddles B scale blocks) measured
+     * slower than 128 on every DeepSeek shape (bench/NOTES.md, v3): it stays reachable
+     * through FP8BLOCK_GEMM_PLAN only. */
+    static const int widths[] = {128, 64};
     double best = 0;
     int64_t m_tiles = fp8block_ceil_div(g->m, 128);
     plan.cluster = 2; /* m_tiles >= 2 here */
