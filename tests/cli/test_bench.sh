@@ -27,6 +27,7 @@ check test "$(grep -cE '^ +[0-9]+ +[0-9]+ +[0-9]+ \|' "$work/b.out")" -eq "$nsha
 check grep -qE '^ +100 +264 +400 \| +[0-9.e-]+ +n/a +n/a +n/a' "$work/b.out" \
     "fp8block measured, cuBLASLt columns n/a on the CPU backend"
 check grep -q '\[3/3\] 100x264x400' "$work/b.err" "progress on stderr"
+check grep -q "bench-quant's sweep" "$work/b.out" "the quantize/dequantize sweep follows the GEMM table"
 check test "$(wc -l <"$work/b.csv")" -eq $((1 + nshapes * methods)) "CSV: a header and a line per shape and method"
 check grep -q '^small,100,264,400,fp8block,ok,[0-9]' "$work/b.csv" "CSV: fp8block's time"
 check grep -q '^small,100,264,400,cublaslt_fp8_block,unavailable,,,,,"the CPU backend has no cuBLASLt"' "$work/b.csv" \
