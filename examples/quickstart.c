@@ -9,20 +9,20 @@
 static fp8block_status fp8_linear(fp8block_ctx *ctx, const void *a, const void *b, void *d, int64_t m, int64_t n,
                                   int64_t k, uint8_t *qa, float *sa, uint8_t *qb, float *sb, void *stream)
 {
-    int64_t ldq = (k + 15) / 16 * 16, ldsa = (m + 3) / 4 * 4, kb = (k + 127) / 128;
+    int64_t ldq = (k + 15) / 16 * 16, ldsa = (m + 3) / 4 * 4, ldsb = ((k + 127) / 128 + 3) / 4 * 4;
     fp8block_status st = fp8block_quantize_1x128(ctx, a, FP8BLOCK_BF16, m, k, k, qa, ldq, sa, ldsa, stream);
-    if (st == FP8BLOCK_OK) st = fp8block_quantize_128x128(ctx, b, FP8BLOCK_BF16, n, k, k, qb, ldq, sb, kb, stream);
+    if (st == FP8BLOCK_OK) st = fp8block_quantize_128x128(ctx, b, FP8BLOCK_BF16, n, k, k, qb, ldq, sb, ldsb, stream);
     if (st == FP8BLOCK_OK)
-        st = fp8block_gemm(ctx, m, n, k, qa, ldq, sa, ldsa, qb, ldq, sb, kb, d, FP8BLOCK_BF16, n, stream);
+        st = fp8block_gemm(ctx, m, n, k, qa, ldq, sa, ldsa, qb, ldq, sb, ldsb, d, FP8BLOCK_BF16, n, stream);
     return st;
 }
 
 int main(void)
 {
-    enum { M = 3, N = 8, K = 200, LDQ = 208, KB = 2, LDSA = 4 };
+    enum { M = 3, N = 8, K = 200, LDQ = 208, KB = 2, LDSA = 4, LDSB = 4 };
     static uint16_t a[M * K], b[N * K], d[M * N];
     static uint8_t qa[M * LDQ], qb[N * LDQ];
-    static float sa[KB * LDSA], sb[KB];
+    static float sa[KB * LDSA], sb[LDSB];
     for (int i = 0; i < M * K; i++) a[i] = 0x3f80; /* bf16 1.0 */
     for (int i = 0; i < N * K; i++) b[i] = 0x4000; /* bf16 2.0 */
     fp8block_ctx *ctx;

@@ -141,7 +141,7 @@ static int time_step(timing *t, step_fn step, void *arg, double *seconds, int *r
 typedef struct {
     fp8block_ctx *ctx;
     run_options o;
-    int64_t ldq, ldsa, ldd, kb;
+    int64_t ldq, ldsa, ldsb, ldd, kb;
     void *xa, *xb, *d;
     uint8_t *qa, *qb;
     float *sa, *sb;
@@ -158,13 +158,13 @@ static fp8block_status quantize_b(void *p)
 {
     pipeline *q = p;
     return fp8block_quantize_128x128(q->ctx, q->xb, FP8BLOCK_BF16, q->o.n, q->o.k, q->o.k, q->qb, q->ldq, q->sb,
-                                     q->kb, NULL);
+                                     q->ldsb, NULL);
 }
 
 static fp8block_status gemm(void *p)
 {
     pipeline *q = p;
-    return fp8block_gemm(q->ctx, q->o.m, q->o.n, q->o.k, q->qa, q->ldq, q->sa, q->ldsa, q->qb, q->ldq, q->sb, q->kb,
+    return fp8block_gemm(q->ctx, q->o.m, q->o.n, q->o.k, q->qa, q->ldq, q->sa, q->ldsa, q->qb, q->ldq, q->sb, q->ldsb,
                          q->d, q->o.out, q->ldd, NULL);
 }
 
@@ -212,10 +212,11 @@ int cmd_run(int argc, char **argv)
     p.kb = (o.k + 127) / 128;
     p.ldq = round_up(o.k, 16); /* the GEMM's TMA needs 16-byte aligned code rows */
     p.ldsa = round_up(o.m, 4);
+    p.ldsb = round_up(p.kb, 4); /* cuBLASLt reads B's scale rows padded to 4: stay interchangeable */
     p.ldd = round_up(o.n, (int64_t)(16 / out_elem));
     int64_t nb = (o.n + 127) / 128;
     size_t bytes_xa = (size_t)(o.m * o.k) * 2, bytes_xb = (size_t)(o.n * o.k) * 2;
-    size_t bytes_sa = (size_t)(p.kb * p.ldsa) * 4, bytes_sb = (size_t)(nb * p.kb) * 4;
+    size_t bytes_sa = (size_t)(p.kb * p.ldsa) * 4, bytes_sb = (size_t)(nb * p.ldsb) * 4;
     size_t bytes_d = (size_t)(o.m * p.ldd) * out_elem;
 
     rng_state rng;
@@ -271,7 +272,7 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     int64_t row_step = o.m > CHECKED_ROWS ? o.m / CHECKED_ROWS : 1;
-    gemm_check_result kernel = gemm_check(o.m, o.n, o.k, hqa, p.ldq, hsa, p.ldsa, hqb, p.ldq, hsb, p.kb, hd, o.out, p.ldd,
+    gemm_check_result kernel = gemm_check(o.m, o.n, o.k, hqa, p.ldq, hsa, p.ldsa, hqb, p.ldq, hsb, p.ldsb, hd, o.out, p.ldd,
                                           row_step);
     quant_error quant = quantization_error(&o, ha, hb, hd, p.ldd, row_step);
     int kernel_ok = gemm_check_passed(&kernel), quant_ok = quant.rel_frobenius <= QUANT_ERROR_SANITY_LIMIT;
