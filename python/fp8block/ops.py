@@ -8,18 +8,23 @@ kind and on the same device as the inputs.
 Layouts (DESIGN.md), for A = M×K activations and B = N×K weights:
 
     codes            M×K e4m3 (torch.float8_e4m3fn, or uint8 for NumPy), rows 16-byte aligned
-    1x128 scales     (ceil(K/128), M) float32, M contiguous; the rows of the underlying
-                     buffer are padded to a multiple of 4 floats (the GEMM's TMA needs it)
+    1x128 scales     (ceil(K/128), M) float32, M contiguous
     128x128 scales   (ceil(N/128), ceil(K/128)) float32, row-major
+
+Both scale tensors are views of buffers whose rows are padded to a multiple of 4 floats
+(16 bytes): the GEMM's TMA needs it for the 1x128 scales, and cuBLASLt, which has no leading
+dimension for scales, reads 128x128 scales with that padding implied.
 
 The same tensors feed torch._scaled_mm's block-wise path (Hopper, cuBLASLt >= 12.9):
 
     torch._scaled_mm(a, b.t(), scale_a=sa.t(), scale_b=sb.t(), out_dtype=torch.bfloat16)
 
-_scaled_mm wants scale_a of shape (M, ceil(K/128)) with strides (1, M) exactly and its own
-size limits (K and N multiples of 16); ``sa.t()`` has strides (1, round_up(M, 4)), so it is
-accepted as it is when M is a multiple of 4 (pad the rows of A otherwise). DeepGEMM's
-"TMA-aligned, M-major" scale layout is ``sa.t()`` for every M.
+_scaled_mm (torch 2.11) checks that scale_a has strides (1, M) and scale_b strides
+(1, ceil(K/128)) exactly, and that K and N are multiples of 16; the padded views pass when M
+and ceil(K/128) are multiples of 4 (or there is a single block row), and are refused with an
+error otherwise. (An unpadded 128x128 scale tensor with ceil(K/128) not a multiple of 4 passes
+its check and gives wrong results: cuBLASLt reads it as if padded.) DeepGEMM's
+"TMA-aligned, M-major" A-scale layout is ``sa.t()`` for every M.
 """
 
 from . import _library as L
@@ -40,7 +45,7 @@ def quantize_128x128(w, *, pow2=False):
     """Quantizes weights w (N×K float32/bfloat16/float16) in 128x128 blocks.
 
     Returns (codes, scales): codes N×K e4m3, scales (ceil(N/128), ceil(K/128)) float32,
-    row-major.
+    row-major (a view of a buffer whose rows are padded to a multiple of 4 floats).
     """
     return _quantize(w, L.BLOCK_128x128, pow2)
 
@@ -98,10 +103,13 @@ def _quantize(x, block, pow2):
     kb = T.ceil_div(cols, 128)
     ldq = T.round_up(cols, 16)
     _, codes = T.empty(xm, rows, cols, ldq, L.E4M3)
+    # Scale rows padded to 16 bytes: the GEMM's TMA needs it for 1x128, and cuBLASLt (so
+    # torch._scaled_mm) reads 128x128 scales with that padding implied.
     if block == L.BLOCK_1x128:
-        scale_rows, scale_cols, lds = kb, rows, T.round_up(rows, 4)
+        scale_rows, scale_cols = kb, rows
     else:
-        scale_rows, scale_cols, lds = T.ceil_div(rows, 128), kb, kb
+        scale_rows, scale_cols = T.ceil_div(rows, 128), kb
+    lds = T.round_up(scale_cols, 4)
     _, scales = T.empty(xm, scale_rows, scale_cols, lds, L.F32)
     _call(xm.device, xm.is_torch, "fp8block_quantize_ex",
           block, L.SCALE_POW2 if pow2 else 0, xm.ptr, xm.dtype, rows, cols, xm.ld,

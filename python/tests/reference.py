@@ -144,9 +144,31 @@ OUTPUT_ROUNDING = {"float32": (2.0 ** -24, 2.0 ** -149), "bfloat16": (2.0 ** -8,
 ACCUMULATION = 2.0 ** -10  # what a block-promoted fp32 accumulation may lose, relative to Σ|ab|
 
 
+# Where round-to-nearest-even goes to infinity: the largest finite value plus half its ulp.
+OVERFLOW = {"float32": 2.0 ** 128 - 2.0 ** 103, "bfloat16": 2.0 ** 128 - 2.0 ** 119,
+            "float16": 65520.0}
+
+
 def gemm_tolerance(expected, magnitude, out):
     rel, tiny = OUTPUT_ROUNDING[out]
     return ACCUMULATION * magnitude + rel * np.abs(expected) + tiny
+
+
+def gemm_errors(got, expected, magnitude, out):
+    """Elements of an `out`-typed GEMM result that are not the fp64 `expected` within
+    tolerance; an infinity is right where `expected` (give or take the tolerance) rounds
+    to it. Returns (number wrong, a description of the worst)."""
+    got = np.asarray(got, dtype=np.float64)
+    tol = gemm_tolerance(expected, magnitude, out)
+    with np.errstate(invalid="ignore"):
+        excess = np.abs(got - expected) - tol
+        overflowed = np.isinf(got) & (np.sign(got) == np.sign(expected)) & \
+            (np.abs(expected) + tol >= OVERFLOW[out])
+    wrong = ~((excess <= 0) | overflowed)
+    if not wrong.any():
+        return 0, ""
+    i = np.unravel_index(np.argmax(np.where(wrong, np.nan_to_num(excess, nan=np.inf), -np.inf)), got.shape)
+    return int(wrong.sum()), f"worst at {i}: got {got[i]!r}, expected {expected[i]!r} ± {tol[i]:.3g}"
 
 
 _NAN_RULES = {  # a bit pattern (sign cleared) above the infinity's is a NaN
