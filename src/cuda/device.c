@@ -49,13 +49,17 @@ fp8block_status cuda_device_open(int ordinal, cuda_device **out)
     dev->sm_count = prop.multiProcessorCount;
     dev->max_smem_per_block = (int)prop.sharedMemPerBlockOptin;
     dev->l2_bytes = prop.l2CacheSize;
+    pthread_mutex_init(&dev->gemm_workspace_lock, NULL);
     *out = dev;
     return FP8BLOCK_OK;
 }
 
 void cuda_device_close(cuda_device *dev)
 {
-    if (dev && dev->gemm_workspace) cudaFree(dev->gemm_workspace);
+    if (!dev) return;
+    if (dev->gemm_workspace) cudaFree(dev->gemm_workspace);
+    if (dev->gemm_workspace_idle) cudaEventDestroy(dev->gemm_workspace_idle);
+    pthread_mutex_destroy(&dev->gemm_workspace_lock);
     free(dev);
 }
 

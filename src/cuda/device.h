@@ -3,6 +3,7 @@
 #define FP8BLOCK_CUDA_DEVICE_H
 
 #include <cuda_runtime_api.h>
+#include <pthread.h>
 
 #include "cuda_backend.h"
 
@@ -15,7 +16,15 @@ struct cuda_device {
     int sm_count;
     int max_smem_per_block; /* opt-in limit, bytes */
     int l2_bytes;
-    void *gemm_workspace; /* split-K partials, allocated on first need (src/cuda/gemm_sm90.cu) */
+    /* Split-K partials and tile counters (src/cuda/gemm_sm90.cu), allocated on first need
+     * and shared by every stream of the context. gemm_workspace_lock orders the calls that
+     * use it (held only while they enqueue); each such call makes its stream wait for
+     * gemm_workspace_idle, which the previous user recorded on its own stream after its
+     * kernel. So concurrent calls on different streams take turns on the GPU, without
+     * a host sync. */
+    void *gemm_workspace;
+    cudaEvent_t gemm_workspace_idle;
+    pthread_mutex_t gemm_workspace_lock;
 };
 
 /* Makes dev current for the calling thread and remembers the caller's device, so an

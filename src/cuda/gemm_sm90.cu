@@ -430,6 +430,9 @@ static fp8block_status launch_for_plan(const cuda_device *dev, const gemm_plan *
                                        const gemm_params *params, cudaStream_t stream)
 {
     if (plan->bm == 64 && plan->bn == 64) return launch_gemm<64, 64, 1, OUT>(dev, maps, params, stream);
+    if (plan->bm == 64 && plan->bn == 128) return launch_gemm<64, 128, 1, OUT>(dev, maps, params, stream);
+    if (plan->bm == 128 && plan->bn == 128 && plan->cluster == 1)
+        return launch_gemm<128, 128, 1, OUT>(dev, maps, params, stream);
     if (plan->bm == 128 && plan->bn == 64 && plan->cluster == 1)
         return launch_gemm<128, 64, 1, OUT>(dev, maps, params, stream);
     if (plan->bm == 128 && plan->bn == 64) return launch_gemm<128, 64, 2, OUT>(dev, maps, params, stream);
@@ -446,8 +449,17 @@ static CUtensorMapDataType out_map_type(fp8block_dtype t)
                                 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
 }
 
+/* Called with dev->gemm_workspace_lock held. */
 static fp8block_status ensure_workspace(cuda_device *dev)
 {
+    if (!dev->gemm_workspace_idle) {
+        fp8block_status st = cuda_check(cudaEventCreateWithFlags(&dev->gemm_workspace_idle, cudaEventDisableTiming),
+                                        "cudaEventCreate(split-K workspace)");
+        if (st != FP8BLOCK_OK) {
+            dev->gemm_workspace_idle = NULL;
+            return st;
+        }
+    }
     if (dev->gemm_workspace) return FP8BLOCK_OK;
     fp8block_status st = cuda_check(cudaMalloc(&dev->gemm_workspace, SPLITK_WORKSPACE_BYTES),
                                     "cudaMalloc(split-K workspace)");
@@ -480,6 +492,40 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, vo
     uint32_t d_box[3] = {(uint32_t)(EPILOGUE_CHUNK_BYTES / esize), EPILOGUE_ROWS, 1};
     return tma_encode(&maps->d, out_map_type(dtype), 3, d, d_dims, d_strides, d_box, CU_TENSOR_MAP_SWIZZLE_32B,
                       "D");
+}
+
+/* Split-K: the GEMM kernel writes each split's fp32 partial tile into the workspace,
+ * then a second kernel sums them in split order. */
+static fp8block_status run_split_k(cuda_device *dev, const gemm_args *g, const gemm_plan *plan,
+                                   gemm_params *params, cudaStream_t stream)
+{
+    const gemm_schedule *s = &params->sched;
+    int64_t ldw = (g->n + 3) / 4 * 4;
+    params->tma_cols = (int)g->n; /* the workspace's own padding may be written */
+    params->d = dev->gemm_workspace, params->ldd = ldw;
+    gemm_maps maps;
+    fp8block_status st = encode_maps(g, plan, dev->gemm_workspace, FP8BLOCK_F32, ldw, s->splits, g->n, &maps);
+    if (st != FP8BLOCK_OK) return st;
+    st = launch_for_plan<FP8BLOCK_F32>(dev, plan, &maps, params, stream);
+    if (st != FP8BLOCK_OK) return st;
+    int64_t total = g->m * g->n;
+    int blocks = (int)((total + 255) / 256 < 4 * dev->sm_count ? (total + 255) / 256 : 4 * dev->sm_count);
+    const float *ws = (const float *)dev->gemm_workspace;
+    switch (g->dtype) {
+    case FP8BLOCK_F32:
+        splitk_reduce_kernel<FP8BLOCK_F32><<<blocks, 256, 0, stream>>>(ws, s->splits, params->m, params->n, ldw, g->d,
+                                                                      g->ldd);
+        break;
+    case FP8BLOCK_BF16:
+        splitk_reduce_kernel<FP8BLOCK_BF16><<<blocks, 256, 0, stream>>>(ws, s->splits, params->m, params->n, ldw,
+                                                                       g->d, g->ldd);
+        break;
+    default:
+        splitk_reduce_kernel<FP8BLOCK_F16><<<blocks, 256, 0, stream>>>(ws, s->splits, params->m, params->n, ldw, g->d,
+                                                                      g->ldd);
+        break;
+    }
+    return cuda_check(cudaGetLastError(), "split-K reduce launch");
 }
 
 static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream_t stream)
@@ -531,33 +577,20 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
         }
     }
 
+    /* The workspace is the context's, shared by all its streams: this stream waits until
+     * the previous user's kernels are done with it, and the next user waits for ours. */
+    pthread_mutex_lock(&dev->gemm_workspace_lock);
     st = ensure_workspace(dev);
-    if (st != FP8BLOCK_OK) return st;
-    int64_t ldw = (g->n + 3) / 4 * 4;
-    params.tma_cols = (int)g->n; /* the workspace's own padding may be written */
-    params.d = dev->gemm_workspace, params.ldd = ldw;
-    st = encode_maps(g, &plan, dev->gemm_workspace, FP8BLOCK_F32, ldw, s->splits, g->n, &maps);
-    if (st != FP8BLOCK_OK) return st;
-    st = launch_for_plan<FP8BLOCK_F32>(dev, &plan, &maps, &params, stream);
-    if (st != FP8BLOCK_OK) return st;
-    int64_t total = g->m * g->n;
-    int blocks = (int)((total + 255) / 256 < 4 * dev->sm_count ? (total + 255) / 256 : 4 * dev->sm_count);
-    const float *ws = (const float *)dev->gemm_workspace;
-    switch (g->dtype) {
-    case FP8BLOCK_F32:
-        splitk_reduce_kernel<FP8BLOCK_F32><<<blocks, 256, 0, stream>>>(ws, s->splits, params.m, params.n, ldw, g->d,
-                                                                      g->ldd);
-        break;
-    case FP8BLOCK_BF16:
-        splitk_reduce_kernel<FP8BLOCK_BF16><<<blocks, 256, 0, stream>>>(ws, s->splits, params.m, params.n, ldw, g->d,
-                                                                       g->ldd);
-        break;
-    default:
-        splitk_reduce_kernel<FP8BLOCK_F16><<<blocks, 256, 0, stream>>>(ws, s->splits, params.m, params.n, ldw, g->d,
-                                                                      g->ldd);
-        break;
+    if (st == FP8BLOCK_OK) st = cuda_check(cudaStreamWaitEvent(stream, dev->gemm_workspace_idle, 0),
+                                           "cudaStreamWaitEvent(split-K workspace)");
+    if (st == FP8BLOCK_OK) {
+        st = run_split_k(dev, g, &plan, &params, stream);
+        fp8block_status recorded = cuda_check(cudaEventRecord(dev->gemm_workspace_idle, stream),
+                                              "cudaEventRecord(split-K workspace)");
+        if (st == FP8BLOCK_OK) st = recorded;
     }
-    return cuda_check(cudaGetLastError(), "split-K reduce launch");
+    pthread_mutex_unlock(&dev->gemm_workspace_lock);
+    return st;
 }
 
 extern "C" fp8block_status cuda_gemm(cuda_device *dev, const gemm_args *args, void *stream)

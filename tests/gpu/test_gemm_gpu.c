@@ -11,11 +11,22 @@
  *
  *   test_gemm_gpu                      the test (seed from FP8BLOCK_TEST_SEED or fixed)
  *   test_gemm_gpu quick N              the first N cases only (for the sanitizers)
- *   test_gemm_gpu bench M N K [dtype]  times one shape: L2 flushed, median of 30 */
+ *   test_gemm_gpu concurrent           the two-stream split-K check only
+ *   test_gemm_gpu bench M N K [dtype]  times one shape: L2 flushed, median of 30
+ *
+ * Then two threads run split-K shapes at once, each on its own stream, several calls in
+ * flight without a sync between them: the split-K workspace is shared by the context's
+ * streams, so each result must still be the bytes of the same call run alone. */
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if FP8BLOCK_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
 
 #include "devmem.h"
 #include "gemm_check.h"
@@ -171,10 +182,15 @@ static int make_operands(const gemm_case *c, host_operands *h, device_operands *
     return !bad;
 }
 
+static fp8block_status call_gemm_into(const gemm_case *c, const device_operands *d, void *out, void *stream)
+{
+    return fp8block_gemm(ctx, c->m, c->n, c->k, d->a, c->lda, d->sa, c->ldsa, d->b, c->ldb, d->sb, c->ldsb, out,
+                         c->dtype, c->ldd, stream);
+}
+
 static fp8block_status call_gemm(const gemm_case *c, const device_operands *d)
 {
-    return fp8block_gemm(ctx, c->m, c->n, c->k, d->a, c->lda, d->sa, c->ldsa, d->b, c->ldb, d->sb, c->ldsb, d->d,
-                         c->dtype, c->ldd, NULL);
+    return call_gemm_into(c, d, d->d, NULL);
 }
 
 /* Poisons D, runs the GEMM, downloads D into `out`. */
@@ -287,6 +303,99 @@ static int bench(int argc, char **argv)
     return 0;
 }
 
+#if FP8BLOCK_HAVE_CUDA
+#define CONCURRENT_CALLS 12
+
+typedef struct {
+    gemm_case c;
+    device_operands d;
+    size_t d_bytes;
+    void *outs[CONCURRENT_CALLS];
+    cudaStream_t stream;
+    atomic_int *started; /* both threads start enqueueing together */
+    fp8block_status status;
+    cudaError_t cuda;
+} concurrent_job;
+
+/* Poisons and computes CONCURRENT_CALLS outputs back to back on the job's stream. */
+static void *concurrent_worker(void *arg)
+{
+    concurrent_job *j = arg;
+    j->status = FP8BLOCK_OK;
+    j->cuda = cudaSuccess;
+    atomic_fetch_add(j->started, 1);
+    while (atomic_load(j->started) < 2) {
+    }
+    for (int i = 0; i < CONCURRENT_CALLS && j->status == FP8BLOCK_OK; i++) {
+        cudaError_t e = cudaMemsetAsync(j->outs[i], POISON, j->d_bytes, j->stream);
+        if (e != cudaSuccess) j->cuda = e;
+        j->status = call_gemm_into(&j->c, &j->d, j->outs[i], j->stream);
+    }
+    cudaError_t e = cudaStreamSynchronize(j->stream);
+    if (e != cudaSuccess) j->cuda = e;
+    return NULL;
+}
+
+static void test_concurrent_split_k(void)
+{
+    static const int64_t shapes[2][3] = {{64, 2112, 7168}, {128, 4096, 7168}}; /* both split K */
+    concurrent_job jobs[2];
+    memset(jobs, 0, sizeof jobs);
+    host_operands h[2];
+    memset(h, 0, sizeof h);
+    uint8_t *alone[2] = {NULL, NULL}, *got = NULL;
+    atomic_int started = 0;
+    int ready = 1;
+    for (int t = 0; t < 2; t++) {
+        gemm_case *c = &jobs[t].c;
+        c->m = shapes[t][0], c->n = shapes[t][1], c->k = shapes[t][2];
+        c->dtype = t ? FP8BLOCK_F32 : FP8BLOCK_BF16;
+        c->lda = c->ldb = round_up(c->k, 16), c->ldsa = round_up(c->m, 4), c->ldsb = ceil_div(c->k, BLOCK);
+        c->ldd = round_up(c->n, 16 / (int64_t)dtype_size(c->dtype));
+        ready = ready && make_operands(c, &h[t], &jobs[t].d);
+        jobs[t].d_bytes = h[t].d_bytes;
+        jobs[t].started = &started;
+        alone[t] = malloc(h[t].d_bytes);
+        ready = ready && alone[t] && run_once(c, &jobs[t].d, alone[t], h[t].d_bytes);
+        for (int i = 0; i < CONCURRENT_CALLS && ready; i++) ready = (jobs[t].outs[i] = devmem_alloc(ctx, h[t].d_bytes)) != NULL;
+        ready = ready && cudaStreamCreateWithFlags(&jobs[t].stream, cudaStreamNonBlocking) == cudaSuccess;
+    }
+    CHECK(ready, "concurrent split-K: setup failed");
+    if (ready) {
+        gemm_check_result r = gemm_check(jobs[0].c.m, jobs[0].c.n, jobs[0].c.k, h[0].a, jobs[0].c.lda, h[0].sa,
+                                         jobs[0].c.ldsa, h[0].b, jobs[0].c.ldb, h[0].sb, jobs[0].c.ldsb, alone[0],
+                                         jobs[0].c.dtype, jobs[0].c.ldd, 1);
+        CHECK(gemm_check_passed(&r), "concurrent split-K: the lone run is outside the contract's bound");
+        pthread_t ids[2];
+        for (int t = 0; t < 2; t++) CHECK(pthread_create(&ids[t], NULL, concurrent_worker, &jobs[t]) == 0, "pthread_create");
+        for (int t = 0; t < 2; t++) pthread_join(ids[t], NULL);
+        for (int t = 0; t < 2; t++) {
+            const gemm_case *c = &jobs[t].c;
+            CHECK(jobs[t].status == FP8BLOCK_OK && jobs[t].cuda == cudaSuccess, "concurrent split-K %" PRId64 "x%" PRId64
+                  "x%" PRId64 ": %s / %s", c->m, c->n, c->k, fp8block_status_string(jobs[t].status),
+                  cudaGetErrorString(jobs[t].cuda));
+            got = realloc(got, h[t].d_bytes);
+            int differ = 0;
+            for (int i = 0; i < CONCURRENT_CALLS && got; i++)
+                differ += devmem_download(ctx, got, jobs[t].outs[i], h[t].d_bytes) != 0 ||
+                          memcmp(got, alone[t], h[t].d_bytes) != 0;
+            CHECK(got && differ == 0, "concurrent split-K %" PRId64 "x%" PRId64 "x%" PRId64 ": %d of %d calls differ "
+                  "from the call run alone", c->m, c->n, c->k, differ, CONCURRENT_CALLS);
+            printf("concurrent split-K %" PRId64 "x%" PRId64 "x%" PRId64 " %s: %d calls on each of 2 streams, %d differ\n",
+                   c->m, c->n, c->k, DTYPE_NAMES[c->dtype], CONCURRENT_CALLS, differ);
+        }
+    }
+    for (int t = 0; t < 2; t++) {
+        for (int i = 0; i < CONCURRENT_CALLS; i++) devmem_free(ctx, jobs[t].outs[i]);
+        if (jobs[t].stream) cudaStreamDestroy(jobs[t].stream);
+        free(alone[t]);
+        free_host(&h[t]);
+        free_device(&jobs[t].d);
+    }
+    free(got);
+}
+#endif
+
 int main(int argc, char **argv)
 {
     ctx = test_gpu_ctx_or_skip();
@@ -300,6 +409,7 @@ int main(int argc, char **argv)
     }
     int cases = CASES;
     if (argc >= 3 && !strcmp(argv[1], "quick")) cases = atoi(argv[2]);
+    if (argc >= 2 && !strcmp(argv[1], "concurrent")) cases = 0;
     printf("seed 0x%" PRIx64 "\n", seed);
     /* The shapes the heuristics treat specially come first, then random ones. */
     static const int64_t fixed[][3] = {{128, 128, 128}, {1, 1, 1},       {17, 17, 17},     {129, 2112, 255},
@@ -319,6 +429,9 @@ int main(int argc, char **argv)
         test_case(i, &c);
         fflush(stdout);
     }
+#if FP8BLOCK_HAVE_CUDA
+    if (argc < 3) test_concurrent_split_k();
+#endif
     fp8block_destroy(ctx);
     return test_finish("test_gemm_gpu");
 }
