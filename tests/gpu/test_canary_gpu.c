@@ -1,7 +1,8 @@
 /* The bounds checks of tests/common/canary.h on a CUDA context: every GPU entry point
  * writes exactly the elements it owns (canary-filled guard lines, padded leading
  * dimensions, odd offsets for the codes), reads no padding (inputs padded with NaN), and
- * matches the CPU reference: codes and scales bit for bit, GEMM within gemm_check's bounds.
+ * matches the CPU reference: codes and scales bit for bit; GEMM bit for bit with its own
+ * tight-layout result and within gemm_check's per-element bounds.
  * FP8BLOCK_TEST_SMALL=1 runs a few cases (for compute-sanitizer). An entry point the GPU
  * backend does not have yet (FP8BLOCK_ERR_UNSUPPORTED) makes the test a skip, with why. */
 #include <stdio.h>
