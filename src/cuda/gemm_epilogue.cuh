@@ -80,17 +80,17 @@ __device__ __forceinline__ void epilogue_stage_fragment(uint32_t tile, const flo
     }
 }
 
-/* Issues the TMA stores of a staged tile whose top-left output element is (m0, n0)
- * of K split `split`; chunks entirely right of column tma_cols are skipped. */
+/* Issues the TMA stores of a staged tile whose top-left output element is (m0, n0);
+ * chunks entirely right of column tma_cols are skipped. */
 template <int BN, int OUT>
 __device__ __forceinline__ void epilogue_store_tile(const void *tmap_d, const uint8_t *tile, int m0, int n0,
-                                                    int split, int tma_cols)
+                                                    int tma_cols)
 {
     constexpr int per_chunk = EPILOGUE_CHUNK_BYTES / out_traits<OUT>::bytes;
 #pragma unroll
     for (int c = 0; c < BN / per_chunk; c++) {
         if (n0 + c * per_chunk < tma_cols)
-            tma_store_3d(tmap_d, tile + c * EPILOGUE_ROWS * EPILOGUE_CHUNK_BYTES, n0 + c * per_chunk, m0, split);
+            tma_store_2d(tmap_d, tile + c * EPILOGUE_ROWS * EPILOGUE_CHUNK_BYTES, n0 + c * per_chunk, m0);
     }
     tma_store_commit();
 }

@@ -11,8 +11,9 @@
  *  - Epilogue: registers → swizzled shared memory → TMA store, left in flight while the
  *    next tile's main loop runs (the producer is already loading it).
  * Split-K (for M ≤ 128, where a few tiles could not stream B from HBM fast enough)
- * writes fp32 partials into a per-device workspace, summed in order by a second kernel,
- * so results are identical from run to run. */
+ * leaves fp32 partials in a per-device workspace; the last split of a tile to finish
+ * sums them in split order and stores D (splitk_gather), so results are identical from
+ * run to run and no second kernel is launched. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +42,11 @@ typedef struct {
     void *d;      /* for the plain stores */
     int64_t ldd;
     gemm_schedule sched;
+    /* split-K only: per (split, slot) a warpgroup's 64 x BN fp32 partial; one arrival
+     * counter per slot = (m tile, n tile, math warpgroup), zero between calls */
+    float *partials;
+    int *slot_counters;
+    int slots;
 } gemm_params;
 
 /* Shared memory: STAGES x (A tile, B tile, A scales), then the epilogue tile, then the
@@ -52,7 +58,7 @@ struct gemm_layout {
     static constexpr int sa_bytes = BM * 4;
     static constexpr int d_bytes = BM * BN * out_traits<OUT>::bytes;
     static constexpr int stage_bytes = a_bytes + b_bytes + sa_bytes;
-    static constexpr int fixed_bytes = d_bytes + 1024 /* alignment slack */ + 2 * GEMM_MAX_STAGES * 8;
+    static constexpr int fixed_bytes = d_bytes + 1024 /* alignment slack */ + 2 * GEMM_MAX_STAGES * 8 + 16;
     static constexpr int stages_fit = (GEMM_SMEM_LIMIT - fixed_bytes) / stage_bytes;
     static constexpr int stages = stages_fit < GEMM_MAX_STAGES ? stages_fit : GEMM_MAX_STAGES;
     static constexpr int smem_bytes = fixed_bytes + stages * stage_bytes;
@@ -135,6 +141,48 @@ __device__ __forceinline__ void kblock_finish(float *acc, float *tmp, const floa
     promote<BN, STRADDLES>(acc, tmp, sa_top, sa_bottom, sb, first_col_in_block);
 }
 
+/* Split K, reduced in the kernel. The math warpgroup writes its fp32 partial into its
+ * (split, slot) place in fragment order (thread t's j-th float4 at [j][t]: every access
+ * of the warpgroup is one coalesced 2 KB run), fences, and counts itself in at the
+ * slot's counter. Only the warpgroup that counts last goes on: it sums all partials in
+ * split order, so the bits do not depend on which split finished last, and re-arms the
+ * counter for the next call (calls that share the workspace are stream-ordered). */
+template <int BN>
+__device__ __forceinline__ bool splitk_gather(float *acc, const gemm_params &p, int split, int slot, int *arrived_flag,
+                                              int wg)
+{
+    const int t = threadIdx.x % 128;
+    const int64_t slot_floats = 64 * BN;
+    float4 *mine = (float4 *)(p.partials + ((int64_t)split * p.slots + slot) * slot_floats) + t;
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++)
+        __stcg(mine + j * 128, make_float4(acc[4 * j], acc[4 * j + 1], acc[4 * j + 2], acc[4 * j + 3]));
+    __threadfence();
+    named_barrier_sync(1 + wg, 128);
+    if (t == 0) {
+        int arrived = atomicAdd(&p.slot_counters[slot], 1);
+        if (arrived == p.sched.splits - 1) p.slot_counters[slot] = 0;
+        *(volatile int *)arrived_flag = arrived;
+    }
+    named_barrier_sync(1 + wg, 128);
+    if (*(volatile int *)arrived_flag != p.sched.splits - 1) return false;
+    __threadfence();
+    for (int s = 0; s < p.sched.splits; s++) {
+        const float4 *part = (const float4 *)(p.partials + ((int64_t)s * p.slots + slot) * slot_floats) + t;
+        float4 v[BN / 8];
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++) v[j] = __ldcg(part + j * 128);
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++) {
+            acc[4 * j + 0] = s ? acc[4 * j + 0] + v[j].x : v[j].x;
+            acc[4 * j + 1] = s ? acc[4 * j + 1] + v[j].y : v[j].y;
+            acc[4 * j + 2] = s ? acc[4 * j + 2] + v[j].z : v[j].z;
+            acc[4 * j + 3] = s ? acc[4 * j + 3] + v[j].w : v[j].w;
+        }
+    }
+    return true;
+}
+
 template <int BM, int BN, int CLUSTER, int OUT>
 __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
     gemm_fp8_block_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
@@ -160,6 +208,7 @@ __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
     float *smem_sa = (float *)(smem_d + L::d_bytes);
     uint64_t *full = (uint64_t *)(smem_sa + STAGES * BM);
     uint64_t *empty = full + STAGES;
+    int *arrived_flags = (int *)(empty + STAGES); /* one per math warpgroup (split-K) */
 
     const int wg = threadIdx.x / 128;
     const uint32_t cta_rank = CLUSTER > 1 ? cluster_cta_rank() : 0;
@@ -270,6 +319,11 @@ __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
                 }
             }
 
+            if (sched.splits > 1 &&
+                !splitk_gather<BN>(acc, p, w.split, (w.m_tile * sched.n_tiles + w.n_tile) * MATH_WGS + wg,
+                                   arrived_flags + wg, wg))
+                continue;
+
             /* The previous tile's TMA store must have read the staging tile before it is
              * overwritten; everyone in the warpgroup waits for the leader's word. */
             if (store_leader && store_in_flight) tma_store_wait_read();
@@ -279,8 +333,7 @@ __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
             named_barrier_sync(1 + wg, 128);
             const int row0 = m0 + wg * 64;
             if (store_leader && row0 < p.m && n0 < p.tma_cols) {
-                epilogue_store_tile<BN, OUT>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), row0, n0, w.split,
-                                             p.tma_cols);
+                epilogue_store_tile<BN, OUT>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), row0, n0, p.tma_cols);
                 store_in_flight = true;
             }
             epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc, p.m, p.n, p.tma_cols, row0, n0, warp, lane);
@@ -292,21 +345,6 @@ __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
     if (CLUSTER > 1) cluster_sync();
 }
 
-/* Sums the K splits' fp32 partials in split order and rounds to the output dtype. */
-template <int OUT>
-__global__ void splitk_reduce_kernel(const float *ws, int splits, int m, int n, int64_t ldw, void *d, int64_t ldd)
-{
-    int64_t total = (int64_t)m * n;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
-        int64_t row = i / n, col = i - row * n;
-        float sum = ws[row * ldw + col];
-        for (int s = 1; s < splits; s++) sum += ws[((int64_t)s * m + row) * ldw + col];
-        if (OUT == FP8BLOCK_F32) ((float *)d)[row * ldd + col] = sum;
-        if (OUT == FP8BLOCK_BF16) ((__nv_bfloat16 *)d)[row * ldd + col] = __float2bfloat16_rn(sum);
-        if (OUT == FP8BLOCK_F16) ((__half *)d)[row * ldd + col] = __float2half_rn(sum);
-    }
-}
-
 /* ---- host side -------------------------------------------------------------------- */
 
 typedef struct {
@@ -315,7 +353,22 @@ typedef struct {
     int splits;
 } gemm_plan;
 
-#define SPLITK_WORKSPACE_BYTES ((size_t)32 << 20)
+/* The split-K workspace: slot counters, then the partials. */
+#define SPLITK_MAX_SLOTS 16384
+#define SPLITK_COUNTER_BYTES ((size_t)SPLITK_MAX_SLOTS * sizeof(int))
+#define SPLITK_PARTIAL_BYTES ((size_t)32 << 20)
+
+/* Workspace slots (one per m tile, n tile, math warpgroup) and partial bytes of a plan. */
+static int64_t splitk_slots(const gemm_args *g, int bm, int bn, int cluster)
+{
+    return fp8block_ceil_div(fp8block_ceil_div(g->m, bm), cluster) * cluster * fp8block_ceil_div(g->n, bn) * (bm / 64);
+}
+
+static int splitk_fits(const gemm_args *g, int bm, int bn, int cluster, int64_t splits)
+{
+    int64_t slots = splitk_slots(g, bm, bn, cluster);
+    return slots <= SPLITK_MAX_SLOTS && (size_t)(splits * slots * 64 * bn * 4) <= SPLITK_PARTIAL_BYTES;
+}
 
 static int straddles(int bn) { return 128 % bn != 0; }
 
@@ -336,8 +389,7 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
             int64_t splits = sms / n_tiles;
             if (splits > kb_total) splits = kb_total;
             if (splits > 16) splits = 16;
-            int64_t ldw = (g->n + 3) / 4 * 4;
-            while (splits > 1 && (size_t)(splits * g->m * ldw * 4) > SPLITK_WORKSPACE_BYTES) splits--;
+            while (splits > 1 && !splitk_fits(g, plan.bm, plan.bn, 1, splits)) splits--;
             plan.splits = splits < 1 ? 1 : (int)splits;
         }
         return plan;
@@ -449,8 +501,9 @@ static CUtensorMapDataType out_map_type(fp8block_dtype t)
                                 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
 }
 
-/* Called with dev->gemm_workspace_lock held. */
-static fp8block_status ensure_workspace(cuda_device *dev)
+/* Called with dev->gemm_workspace_lock held. A new workspace's counters are zeroed on
+ * `stream`, ahead of the kernel that first uses them. */
+static fp8block_status ensure_workspace(cuda_device *dev, cudaStream_t stream)
 {
     if (!dev->gemm_workspace_idle) {
         fp8block_status st = cuda_check(cudaEventCreateWithFlags(&dev->gemm_workspace_idle, cudaEventDisableTiming),
@@ -461,14 +514,19 @@ static fp8block_status ensure_workspace(cuda_device *dev)
         }
     }
     if (dev->gemm_workspace) return FP8BLOCK_OK;
-    fp8block_status st = cuda_check(cudaMalloc(&dev->gemm_workspace, SPLITK_WORKSPACE_BYTES),
+    fp8block_status st = cuda_check(cudaMalloc(&dev->gemm_workspace, SPLITK_COUNTER_BYTES + SPLITK_PARTIAL_BYTES),
                                     "cudaMalloc(split-K workspace)");
-    if (st != FP8BLOCK_OK) dev->gemm_workspace = NULL;
+    if (st == FP8BLOCK_OK)
+        st = cuda_check(cudaMemsetAsync(dev->gemm_workspace, 0, SPLITK_COUNTER_BYTES, stream),
+                        "cudaMemsetAsync(split-K counters)");
+    if (st != FP8BLOCK_OK) {
+        cudaFree(dev->gemm_workspace);
+        dev->gemm_workspace = NULL;
+    }
     return st;
 }
 
-static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, void *d, fp8block_dtype dtype,
-                                   int64_t ldd, int splits, int64_t tma_cols, gemm_maps *maps)
+static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, int64_t tma_cols, gemm_maps *maps)
 {
     uint64_t kb_total = (uint64_t)fp8block_ceil_div(g->k, GEMM_BLOCK_K);
     uint64_t a_dims[2] = {(uint64_t)g->k, (uint64_t)g->m}, a_strides[1] = {(uint64_t)g->lda};
@@ -486,46 +544,21 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, vo
     st = tma_encode(&maps->sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 2, g->sa, sa_dims, sa_strides, sa_box,
                     CU_TENSOR_MAP_SWIZZLE_NONE, "A scales");
     if (st != FP8BLOCK_OK) return st;
-    uint64_t esize = fp8block_dtype_size(dtype);
-    uint64_t d_dims[3] = {(uint64_t)tma_cols, (uint64_t)g->m, (uint64_t)splits};
-    uint64_t d_strides[2] = {(uint64_t)ldd * esize, (uint64_t)ldd * esize * (uint64_t)g->m};
-    uint32_t d_box[3] = {(uint32_t)(EPILOGUE_CHUNK_BYTES / esize), EPILOGUE_ROWS, 1};
-    return tma_encode(&maps->d, out_map_type(dtype), 3, d, d_dims, d_strides, d_box, CU_TENSOR_MAP_SWIZZLE_32B,
+    uint64_t esize = fp8block_dtype_size(g->dtype);
+    uint64_t d_dims[2] = {(uint64_t)tma_cols, (uint64_t)g->m}, d_strides[1] = {(uint64_t)g->ldd * esize};
+    uint32_t d_box[2] = {(uint32_t)(EPILOGUE_CHUNK_BYTES / esize), EPILOGUE_ROWS};
+    return tma_encode(&maps->d, out_map_type(g->dtype), 2, g->d, d_dims, d_strides, d_box, CU_TENSOR_MAP_SWIZZLE_32B,
                       "D");
 }
 
-/* Split-K: the GEMM kernel writes each split's fp32 partial tile into the workspace,
- * then a second kernel sums them in split order. */
-static fp8block_status run_split_k(cuda_device *dev, const gemm_args *g, const gemm_plan *plan,
-                                   gemm_params *params, cudaStream_t stream)
+static fp8block_status launch_for_dtype(const cuda_device *dev, fp8block_dtype dtype, const gemm_plan *plan,
+                                        const gemm_maps *maps, const gemm_params *params, cudaStream_t stream)
 {
-    const gemm_schedule *s = &params->sched;
-    int64_t ldw = (g->n + 3) / 4 * 4;
-    params->tma_cols = (int)g->n; /* the workspace's own padding may be written */
-    params->d = dev->gemm_workspace, params->ldd = ldw;
-    gemm_maps maps;
-    fp8block_status st = encode_maps(g, plan, dev->gemm_workspace, FP8BLOCK_F32, ldw, s->splits, g->n, &maps);
-    if (st != FP8BLOCK_OK) return st;
-    st = launch_for_plan<FP8BLOCK_F32>(dev, plan, &maps, params, stream);
-    if (st != FP8BLOCK_OK) return st;
-    int64_t total = g->m * g->n;
-    int blocks = (int)((total + 255) / 256 < 4 * dev->sm_count ? (total + 255) / 256 : 4 * dev->sm_count);
-    const float *ws = (const float *)dev->gemm_workspace;
-    switch (g->dtype) {
-    case FP8BLOCK_F32:
-        splitk_reduce_kernel<FP8BLOCK_F32><<<blocks, 256, 0, stream>>>(ws, s->splits, params->m, params->n, ldw, g->d,
-                                                                      g->ldd);
-        break;
-    case FP8BLOCK_BF16:
-        splitk_reduce_kernel<FP8BLOCK_BF16><<<blocks, 256, 0, stream>>>(ws, s->splits, params->m, params->n, ldw,
-                                                                       g->d, g->ldd);
-        break;
-    default:
-        splitk_reduce_kernel<FP8BLOCK_F16><<<blocks, 256, 0, stream>>>(ws, s->splits, params->m, params->n, ldw, g->d,
-                                                                      g->ldd);
-        break;
+    switch (dtype) {
+    case FP8BLOCK_F32: return launch_for_plan<FP8BLOCK_F32>(dev, plan, maps, params, stream);
+    case FP8BLOCK_BF16: return launch_for_plan<FP8BLOCK_BF16>(dev, plan, maps, params, stream);
+    default: return launch_for_plan<FP8BLOCK_F16>(dev, plan, maps, params, stream);
     }
-    return cuda_check(cudaGetLastError(), "split-K reduce launch");
 }
 
 static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream_t stream)
@@ -543,6 +576,7 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
                              "16, ldsa a multiple of 4 and D rows a multiple of 16 bytes");
 
     gemm_plan plan = plan_override.bm ? plan_override : choose_plan(g, dev->sm_count);
+    if (plan.splits < 1) plan.splits = 1;
     gemm_params params;
     params.m = (int)g->m, params.n = (int)g->n, params.k = (int)g->k;
     params.sb = g->sb, params.ldsb = g->ldsb;
@@ -561,30 +595,30 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     if (plan_log_enabled)
         fprintf(stderr, "fp8block gemm %lldx%lldx%lld: tile %dx%d cluster %d splits %d units %d\n", (long long)g->m,
                 (long long)g->n, (long long)g->k, plan.bm, plan.bn, plan.cluster, s->splits, s->units);
+    /* TMA stores whole 16-byte pieces of a row (see epilogue_store_tail). */
+    int64_t per_16_bytes = 16 / (int64_t)esize;
+    params.tma_cols = (int)(g->n / per_16_bytes * per_16_bytes);
+    params.d = g->d, params.ldd = g->ldd;
+    params.partials = NULL, params.slot_counters = NULL, params.slots = 0;
     gemm_maps maps;
-    fp8block_status st;
-    if (s->splits == 1) {
-        /* TMA stores whole 16-byte pieces of a row (see epilogue_store_tail). */
-        int64_t per_16_bytes = 16 / (int64_t)esize;
-        params.tma_cols = (int)(g->n / per_16_bytes * per_16_bytes);
-        params.d = g->d, params.ldd = g->ldd;
-        st = encode_maps(g, &plan, g->d, g->dtype, g->ldd, 1, params.tma_cols ? params.tma_cols : g->n, &maps);
-        if (st != FP8BLOCK_OK) return st;
-        switch (g->dtype) {
-        case FP8BLOCK_F32: return launch_for_plan<FP8BLOCK_F32>(dev, &plan, &maps, &params, stream);
-        case FP8BLOCK_BF16: return launch_for_plan<FP8BLOCK_BF16>(dev, &plan, &maps, &params, stream);
-        default: return launch_for_plan<FP8BLOCK_F16>(dev, &plan, &maps, &params, stream);
-        }
-    }
+    fp8block_status st = encode_maps(g, &plan, params.tma_cols ? params.tma_cols : g->n, &maps);
+    if (st != FP8BLOCK_OK) return st;
+    if (s->splits == 1) return launch_for_dtype(dev, g->dtype, &plan, &maps, &params, stream);
 
+    if (!splitk_fits(g, plan.bm, plan.bn, plan.cluster, s->splits))
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "GEMM plan %dx%d with %d K splits needs more than the split-K "
+                             "workspace", plan.bm, plan.bn, s->splits);
+    params.slots = (int)splitk_slots(g, plan.bm, plan.bn, plan.cluster);
     /* The workspace is the context's, shared by all its streams: this stream waits until
-     * the previous user's kernels are done with it, and the next user waits for ours. */
+     * the previous user's kernel is done with it, and the next user waits for ours. */
     pthread_mutex_lock(&dev->gemm_workspace_lock);
-    st = ensure_workspace(dev);
-    if (st == FP8BLOCK_OK) st = cuda_check(cudaStreamWaitEvent(stream, dev->gemm_workspace_idle, 0),
-                                           "cudaStreamWaitEvent(split-K workspace)");
+    st = ensure_workspace(dev, stream);
+    if (st == FP8BLOCK_OK)
+        st = cuda_check(cudaStreamWaitEvent(stream, dev->gemm_workspace_idle, 0), "cudaStreamWaitEvent(split-K workspace)");
     if (st == FP8BLOCK_OK) {
-        st = run_split_k(dev, g, &plan, &params, stream);
+        params.slot_counters = (int *)dev->gemm_workspace;
+        params.partials = (float *)((uint8_t *)dev->gemm_workspace + SPLITK_COUNTER_BYTES);
+        st = launch_for_dtype(dev, g->dtype, &plan, &maps, &params, stream);
         fp8block_status recorded = cuda_check(cudaEventRecord(dev->gemm_workspace_idle, stream),
                                               "cudaEventRecord(split-K workspace)");
         if (st == FP8BLOCK_OK) st = recorded;

@@ -100,11 +100,10 @@ __device__ __forceinline__ void tma_load_2d_multicast(void *dst, const void *tma
                  : "memory");
 }
 
-__device__ __forceinline__ void tma_store_3d(const void *tmap, const void *src, int32_t c0, int32_t c1, int32_t c2)
+__device__ __forceinline__ void tma_store_2d(const void *tmap, const void *src, int32_t c0, int32_t c1)
 {
-    asm volatile("cp.async.bulk.tensor.3d.global.shared::cta.bulk_group [%0, {%2, %3, %4}], [%1];" ::"l"(
-                     (uint64_t)tmap),
-                 "r"(smem_addr(src)), "r"(c0), "r"(c1), "r"(c2)
+    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%2, %3}], [%1];" ::"l"((uint64_t)tmap),
+                 "r"(smem_addr(src)), "r"(c0), "r"(c1)
                  : "memory");
 }
 
