@@ -1,7 +1,12 @@
-/* Every entry point with every class of invalid argument: the exact status, a message
- * from fp8block_last_error that names the argument, and output buffers left byte for byte
- * as they were. Each entry point's baseline arguments are checked to succeed first, so
- * every failure below comes from the one argument that was changed. */
+/* Every entry point with every class of invalid argument (issue 7's table): null pointers,
+ * dims <= 0, sizes whose byte extent overflows 64 bits (through a dim, a leading dimension
+ * or the element size), leading dimensions too small, negative or misaligned, misaligned
+ * base pointers, unknown dtype/block/flags values, a NULL, destroyed or forged context.
+ * Each case checks the exact status, a message from fp8block_last_error that names the
+ * argument, and output buffers left byte for byte as they were. Each entry point's
+ * baseline arguments are checked to succeed first, so every failure below comes from the
+ * one argument that was changed; what the contract allows (the smallest leading
+ * dimensions, codes at any address) is checked to succeed too. */
 #include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +21,9 @@
 static fp8block_ctx *ctx;
 static unsigned char *arena, *pristine; /* every output lives in the arena, refilled before each call */
 static unsigned char *inputs;
+static fp8block_ctx *destroyed; /* made by fp8block_create, then destroyed */
+static fp8block_ctx *forged;    /* never made by fp8block_create */
+static const int64_t HUGE_LD = INT64_MAX / 2 / 16 * 16; /* a multiple of 16: only the extent is wrong */
 
 /* Carves 64-byte aligned pieces out of a buffer. */
 static void *carve(unsigned char **cursor, size_t bytes)
@@ -119,6 +127,12 @@ static void test_quantize_errors(void)
         const quantize_call base = {ctx, block, 0, x, FP8BLOCK_F32, rows, cols, cols, q, 304, s, min_lds + 2};
         fp8block_status st = quantize((quantize_entry)entry, &base);
         CHECK(st == FP8BLOCK_OK, "%s baseline: %s", QUANTIZE_NAMES[entry], fp8block_last_error(ctx));
+        /* allowed: the smallest leading dimensions, codes at an odd address, BF16 at an even one */
+        quantize_call ok = base;
+        ok.ldq = cols, ok.lds = min_lds, ok.q = q + 1, ok.xtype = FP8BLOCK_BF16, ok.x = (const char *)x + 2;
+        st = quantize((quantize_entry)entry, &ok);
+        CHECK(st == FP8BLOCK_OK, "%s with minimal lds and q at an odd address: %s", QUANTIZE_NAMES[entry],
+              fp8block_last_error(ctx));
 
         QUANTIZE_FAILS(c.ctx = NULL, INVALID_ARGUMENT, "ctx");
         QUANTIZE_FAILS(c.x = NULL, INVALID_ARGUMENT, "x");
@@ -137,7 +151,16 @@ static void test_quantize_errors(void)
         QUANTIZE_FAILS(c.x = (const char *)x + 1, MISALIGNED, "x");
         QUANTIZE_FAILS(c.xtype = FP8BLOCK_BF16; c.x = (const char *)x + 1, MISALIGNED, "x");
         QUANTIZE_FAILS(c.s = (float *)((char *)s + 2), MISALIGNED, "s");
-        QUANTIZE_FAILS(c.rows = INT64_MAX / 2; c.ldx = cols, INVALID_ARGUMENT, NULL);
+        QUANTIZE_FAILS(c.ctx = destroyed, INVALID_ARGUMENT, "ctx");
+        QUANTIZE_FAILS(c.ctx = forged, INVALID_ARGUMENT, "ctx");
+        QUANTIZE_FAILS(c.ldx = -cols, INVALID_ARGUMENT, "ldx");
+        QUANTIZE_FAILS(c.ldq = INT64_MIN, INVALID_ARGUMENT, "ldq");
+        QUANTIZE_FAILS(c.lds = -1, INVALID_ARGUMENT, "lds");
+        QUANTIZE_FAILS(c.rows = INT64_MAX / 2; c.ldx = cols, INVALID_ARGUMENT, "x");
+        QUANTIZE_FAILS(c.ldx = HUGE_LD, INVALID_ARGUMENT, "x");
+        QUANTIZE_FAILS(c.ldq = HUGE_LD, INVALID_ARGUMENT, "q");
+        QUANTIZE_FAILS(c.lds = HUGE_LD, INVALID_ARGUMENT, "s");
+        QUANTIZE_FAILS(c.rows = 1; c.cols = c.ldx = c.ldq = INT64_MAX / 3, INVALID_ARGUMENT, "x"); /* ×4 bytes */
         if (entry == QUANTIZE_EX) {
             QUANTIZE_FAILS(c.block = (fp8block_block)7, INVALID_ARGUMENT, "block");
             QUANTIZE_FAILS(c.block = (fp8block_block)-1, INVALID_ARGUMENT, "block");
@@ -196,6 +219,10 @@ static void test_dequantize_errors(void)
         const dequantize_call base = {ctx, q, cols, s, min_lds, rows, cols, y, FP8BLOCK_F32, cols};
         fp8block_status st = dequantize((fp8block_block)block, &base);
         CHECK(st == FP8BLOCK_OK, "%s baseline: %s", DEQUANTIZE_NAMES[block], fp8block_last_error(ctx));
+        dequantize_call ok = base; /* allowed: codes at an odd address, F16 output at an even one */
+        ok.q = q + 1, ok.ytype = FP8BLOCK_F16, ok.y = (char *)y + 2;
+        st = dequantize((fp8block_block)block, &ok);
+        CHECK(st == FP8BLOCK_OK, "%s with q at an odd address: %s", DEQUANTIZE_NAMES[block], fp8block_last_error(ctx));
 
         DEQUANTIZE_FAILS(c.ctx = NULL, INVALID_ARGUMENT, "ctx");
         DEQUANTIZE_FAILS(c.q = NULL, INVALID_ARGUMENT, "q");
@@ -211,6 +238,19 @@ static void test_dequantize_errors(void)
         DEQUANTIZE_FAILS(c.y = (char *)y + 1, MISALIGNED, "y");
         DEQUANTIZE_FAILS(c.y = (char *)y + 1; c.ytype = FP8BLOCK_F16, MISALIGNED, "y");
         DEQUANTIZE_FAILS(c.s = (const float *)((const char *)s + 1), MISALIGNED, "s");
+        DEQUANTIZE_FAILS(c.ctx = destroyed, INVALID_ARGUMENT, "ctx");
+        DEQUANTIZE_FAILS(c.ctx = forged, INVALID_ARGUMENT, "ctx");
+        DEQUANTIZE_FAILS(c.rows = -1, INVALID_ARGUMENT, "rows");
+        DEQUANTIZE_FAILS(c.cols = 0, INVALID_ARGUMENT, "cols");
+        DEQUANTIZE_FAILS(c.ytype = (fp8block_dtype)-1, INVALID_ARGUMENT, "ytype");
+        DEQUANTIZE_FAILS(c.ldq = INT64_MIN, INVALID_ARGUMENT, "ldq");
+        DEQUANTIZE_FAILS(c.ldy = -cols, INVALID_ARGUMENT, "ldy");
+        DEQUANTIZE_FAILS(c.lds = -5, INVALID_ARGUMENT, "lds");
+        DEQUANTIZE_FAILS(c.ldq = HUGE_LD, INVALID_ARGUMENT, "q");
+        DEQUANTIZE_FAILS(c.ldy = HUGE_LD, INVALID_ARGUMENT, "y");
+        DEQUANTIZE_FAILS(c.lds = HUGE_LD, INVALID_ARGUMENT, "s");
+        DEQUANTIZE_FAILS(c.rows = INT64_MAX / 2, INVALID_ARGUMENT, "q");
+        DEQUANTIZE_FAILS(c.rows = 1; c.cols = c.ldq = c.ldy = INT64_MAX / 3, INVALID_ARGUMENT, "y"); /* ×4 bytes */
     }
 }
 
@@ -295,6 +335,32 @@ static void test_gemm_errors(void)
     GEMM_FAILS(c.dtype = FP8BLOCK_E4M3, UNSUPPORTED, "dtype");
     GEMM_FAILS(c.dtype = (fp8block_dtype)99, INVALID_ARGUMENT, "dtype");
     GEMM_FAILS(c.m = INT64_MAX / 4; c.ldsa = INT64_MAX / 4 / 4 * 4 + 4, INVALID_ARGUMENT, NULL);
+    GEMM_FAILS(c.ctx = destroyed, INVALID_ARGUMENT, "ctx");
+    GEMM_FAILS(c.ctx = forged, INVALID_ARGUMENT, "ctx");
+    GEMM_FAILS(c.m = -5, INVALID_ARGUMENT, "m");
+    GEMM_FAILS(c.n = 0, INVALID_ARGUMENT, "n");
+    GEMM_FAILS(c.k = -128, INVALID_ARGUMENT, "k");
+    GEMM_FAILS(c.dtype = (fp8block_dtype)-1, INVALID_ARGUMENT, "dtype");
+    GEMM_FAILS(c.lda = INT64_MIN, INVALID_ARGUMENT, "lda");
+    GEMM_FAILS(c.ldd = -136, INVALID_ARGUMENT, "ldd");
+    GEMM_FAILS(c.lda = HUGE_LD, INVALID_ARGUMENT, "a");
+    GEMM_FAILS(c.ldb = HUGE_LD, INVALID_ARGUMENT, "b");
+    GEMM_FAILS(c.ldsa = HUGE_LD, INVALID_ARGUMENT, "sa");
+    GEMM_FAILS(c.ldsb = HUGE_LD, INVALID_ARGUMENT, "sb");
+    GEMM_FAILS(c.ldd = HUGE_LD, INVALID_ARGUMENT, "d");
+    /* D alone overflows: 304·(m-1) bytes of A fit, 4·136·(m-1) bytes of F32 D do not */
+    GEMM_FAILS(c.m = INT64_MAX / 400; c.ldsa = INT64_MAX / 400 / 4 * 4 + 4; c.dtype = FP8BLOCK_F32, INVALID_ARGUMENT, "d");
+    GEMM_FAILS(c.k = c.lda = c.ldb = INT64_MAX / 16 * 16; c.ldsb = INT64_MAX / 16 * 16 / 128 + 1, INVALID_ARGUMENT,
+               "a"); /* A's extent overflows */
+    /* ceil(k/128) must not wrap: with k = 2^63 - 16 an int64 (k + 127) / 128 goes negative, and a
+     * too-small ldsb (and a negative extent of sa and sb) would then pass. Last: if it
+     * does pass, the backend reads A far beyond any buffer. */
+    GEMM_FAILS(c.m = c.n = 1; c.k = c.lda = c.ldb = INT64_MAX / 16 * 16; c.ldsa = 4; c.ldsb = 1; c.ldd = 8,
+               INVALID_ARGUMENT, "ldsb");
+    gemm_call ok = base; /* allowed: the smallest leading dimensions the alignment rules leave */
+    ok.lda = ok.ldb = 304, ok.ldsa = 132, ok.ldsb = 3, ok.ldd = 136;
+    st = gemm(&ok);
+    CHECK(st == FP8BLOCK_OK, "fp8block_gemm with minimal leading dimensions: %s", fp8block_last_error(ctx));
 }
 
 /* ---- contexts and strings ---- */
@@ -352,11 +418,16 @@ static void test_contexts_and_strings(void)
 
 int main(void)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* should a case crash, the log ends at the case before it */
     fp8block_status st = fp8block_create(&ctx, FP8BLOCK_DEVICE_CPU);
     if (st != FP8BLOCK_OK) {
         fprintf(stderr, "fp8block_create(CPU): %s: %s\n", fp8block_status_string(st), fp8block_last_error(NULL));
         return 1;
     }
+    if (fp8block_create(&destroyed, FP8BLOCK_DEVICE_CPU) != FP8BLOCK_OK) return 1;
+    fp8block_destroy(destroyed);
+    static uint64_t forged_storage[16] = {0};
+    forged = (fp8block_ctx *)forged_storage;
     arena = aligned_alloc(64, ARENA_BYTES);
     pristine = malloc(ARENA_BYTES);
     memset(pristine, ARENA_FILL, ARENA_BYTES);
