@@ -70,7 +70,8 @@ fp8block_status fp8block_fail(fp8block_status st, const char *fmt, ...)
 size_t fp8block_dtype_size(fp8block_dtype t);
 const char *fp8block_dtype_name(fp8block_dtype t);
 
-static inline int64_t fp8block_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+/* a, b > 0; no a + b - 1, which overflows for a near INT64_MAX */
+static inline int64_t fp8block_ceil_div(int64_t a, int64_t b) { return a / b + (a % b != 0); }
 
 #ifdef __cplusplus
 }
