@@ -8,13 +8,7 @@ set -u
 cli=${1:?usage: test_run.sh path/to/fp8block}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-failures=0
-checks=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
+. "$(dirname "$0")/lib.sh"
 
 # expect_in FILE PATTERN WHAT: an extended regex, case-insensitive, must match a line.
 expect_in() {
@@ -61,28 +55,14 @@ else
 fi
 
 # Bad options: non-zero exit, a message on stderr, no report.
-bad_run() {
-    checks=$((checks + 1))
-    "$cli" run "$@" >"$work/bad.out" 2>"$work/bad.err"
-    local status=$?
-    if [ "$status" -eq 0 ]; then
-        fail "fp8block run $* exited 0"
-    elif [ ! -s "$work/bad.err" ]; then
-        fail "fp8block run $* exited $status with nothing on stderr"
-    elif grep -qi 'TFLOP/s' "$work/bad.out"; then
-        fail "fp8block run $* ran anyway"
-    fi
-}
+bad_run run TFLOP/s --device cpu --m 0
+bad_run run TFLOP/s --device cpu --m abc
+bad_run run TFLOP/s --device cpu --n -5
+bad_run run TFLOP/s --device cpu --k 12x
+bad_run run TFLOP/s --device cpu --m
+bad_run run TFLOP/s --device bogus --m 17 --n 17 --k 17
+bad_run run TFLOP/s --device cpu --out int8 --m 17 --n 17 --k 17
+bad_run run TFLOP/s --device cpu --no-such-flag
+bad_run run TFLOP/s --device cpu --m 17 --n 17 --k 17 stray-argument
 
-bad_run --device cpu --m 0
-bad_run --device cpu --m abc
-bad_run --device cpu --n -5
-bad_run --device cpu --k 12x
-bad_run --device cpu --m
-bad_run --device bogus --m 17 --n 17 --k 17
-bad_run --device cpu --out int8 --m 17 --n 17 --k 17
-bad_run --device cpu --no-such-flag
-bad_run --device cpu --m 17 --n 17 --k 17 stray-argument
-
-echo "test_run: $checks checks, $failures failed"
-[ "$failures" -eq 0 ]
+finish test_run
