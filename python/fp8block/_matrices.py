@@ -3,6 +3,7 @@ stride in elements, an fp8block dtype and a device; and allocation of outputs in
 contract layouts. torch is imported only when a torch tensor is handed in.
 """
 
+import functools
 import sys
 
 import numpy as np
@@ -47,19 +48,28 @@ _NAMES_TO_CODE = {"float32": L.F32, "fp32": L.F32, "bfloat16": L.BF16, "bf16": L
                   "float16": L.F16, "fp16": L.F16, "half": L.F16}
 
 
-def _torch_floats(torch):
-    return {torch.float32: L.F32, torch.bfloat16: L.BF16, torch.float16: L.F16}
+@functools.lru_cache(maxsize=None)
+def _torch_tables():
+    """torch's dtypes as fp8block sees them, built once torch is in use: (input floats ->
+    code, accepted code dtypes, code -> output dtype)."""
+    torch = _torch()
+    floats = {torch.float32: L.F32, torch.bfloat16: L.BF16, torch.float16: L.F16}
+    outputs = {code: dtype for dtype, code in floats.items()}
+    outputs[L.E4M3] = torch.float8_e4m3fn
+    return floats, {torch.float8_e4m3fn, torch.uint8}, outputs
 
 
-def _torch_codes(torch):
-    return {torch.float8_e4m3fn, torch.uint8}
+@functools.lru_cache(maxsize=None)
+def _torch_device(ordinal):
+    torch = _torch()
+    return torch.device("cpu") if ordinal == L.DEVICE_CPU else torch.device("cuda", ordinal)
 
 
 def float_dtype_code(dtype, what):
     """An output dtype given as a string, NumPy dtype or torch dtype -> fp8block_dtype."""
     torch = _torch()
     if torch is not None and isinstance(dtype, torch.dtype):
-        code = _torch_floats(torch).get(dtype)
+        code = _torch_tables()[0].get(dtype)
     elif isinstance(dtype, str):
         code = _NAMES_TO_CODE.get(dtype.lower())
     else:
@@ -104,8 +114,8 @@ def matrix(x, name, role):
         torch = _torch()
         if x.dim() != 2:
             raise ValueError(f"{name} must be 2-D; got shape {tuple(x.shape)}")
-        dtype = _role_dtype(name, role, x.dtype, _torch_floats(torch), _torch_codes(torch),
-                            torch.float32)
+        floats, codes, _ = _torch_tables()
+        dtype = _role_dtype(name, role, x.dtype, floats, codes, torch.float32)
         rows, cols = x.shape
         row_stride, col_stride = x.stride()
         if x.device.type == "cpu":
@@ -199,19 +209,12 @@ def _numpy_dtype(code):
     return np.dtype(np.uint8)
 
 
-def _torch_dtype(torch, code):
-    return {L.F32: torch.float32, L.BF16: torch.bfloat16, L.F16: torch.float16,
-            L.E4M3: torch.float8_e4m3fn}[code]
-
-
 def empty(like, rows, cols, ld, code):
     """A rows×cols matrix of type `code` whose rows are `ld` elements apart, on the same
     kind and device as `like`; returns (full rows×ld buffer, rows×cols view)."""
     if like.is_torch:
-        torch = _torch()
-        device = torch.device("cpu") if like.device == L.DEVICE_CPU else \
-            torch.device("cuda", like.device)
-        full = torch.empty((rows, ld), dtype=_torch_dtype(torch, code), device=device)
+        full = _torch().empty((rows, ld), dtype=_torch_tables()[2][code],
+                              device=_torch_device(like.device))
         return full, full[:, :cols]
     dtype = _numpy_dtype(code)
     nbytes = rows * ld * dtype.itemsize

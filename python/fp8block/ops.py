@@ -20,10 +20,13 @@ The same tensors feed torch._scaled_mm's block-wise path (Hopper, cuBLASLt >= 12
     torch._scaled_mm(a, b.t(), scale_a=sa.t(), scale_b=sb.t(), out_dtype=torch.bfloat16)
 
 _scaled_mm (torch 2.11) checks that scale_a has strides (1, M) and scale_b strides
-(1, ceil(K/128)) exactly, and that K and N are multiples of 16; the padded views pass when M
-and ceil(K/128) are multiples of 4 (or there is a single block row), and are refused with an
-error otherwise. (An unpadded 128x128 scale tensor with ceil(K/128) not a multiple of 4 passes
-its check and gives wrong results: cuBLASLt reads it as if padded.) DeepGEMM's
+(1, ceil(K/128)) exactly, and that K and N are multiples of 16. The padded views pass when M
+and ceil(K/128) are multiples of 4 (or there is a single block row) and give the same D as
+gemm; otherwise torch refuses them ("Invalid scaling configuration"), so pad the rows of x
+to a multiple of 4 and K to a multiple of 512. Seen on an H100 (bench/results/
+python-h100-20261125.txt): cuBLASLt refuses M % 4 != 0 whatever the scales' stride, and an
+*unpadded* 128x128 scale tensor with ceil(K/128) % 4 != 0 passes torch's check but is read
+as if its rows were padded, giving wrong results without an error. DeepGEMM's
 "TMA-aligned, M-major" A-scale layout is ``sa.t()`` for every M.
 """
 
@@ -148,13 +151,7 @@ def _scales(s, name, shape, what, transposed_shape):
 
 
 def _call(device, torch_tensor, fn_name, *args):
+    """Runs a library entry point on the context of `device` (the library selects the CUDA
+    device itself) and the current torch stream of that device."""
     ctx = L.context(device)
-    fn = getattr(L.library(), fn_name)
-    if device == L.DEVICE_CPU:
-        L.check(fn(ctx, *args, None), ctx)
-        return
-    import torch
-
-    with torch.cuda.device(device):
-        stream = T.stream_of(device, torch_tensor)
-        L.check(fn(ctx, *args, stream), ctx)
+    L.check(getattr(L.library(), fn_name)(ctx, *args, T.stream_of(device, torch_tensor)), ctx)
