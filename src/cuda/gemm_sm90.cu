@@ -3,11 +3,13 @@
  * One persistent CTA per SM. Warpgroup roles (DeepGEMM's shape, our code):
  *  - the producer warpgroup (the last one) lowers its registers; one thread issues the
  *    TMA loads of A, B and A's scales for each 128-wide K block into a ring of STAGES
- *    shared-memory slots, guarded by full/empty mbarriers;
+ *    shared-memory slots, guarded by full/empty mbarriers, and one warp puts B's scales
+ *    for the same K block into the slot (so the math loop has no global load);
  *  - BM/64 math warpgroups raise their registers; each owns 64 rows of the BM x BN tile.
  *    Per K block it runs four wgmma m64nBNk32 into a temporary accumulator (a fresh
  *    one every 128 of K: Hopper's fp8 tensor-core accumulation keeps ~14 bits), then
- *    promotes it on the CUDA cores: acc += tmp · sa[row] · sb[col block].
+ *    promotes it on the CUDA cores: acc += tmp · (sa[row] · sb[col block]), the product
+ *    formed while the wgmma run.
  *  - Epilogue: registers → swizzled shared memory → TMA store, left in flight while the
  *    next tile's main loop runs (the producer is already loading it).
  * Split-K (for M ≤ 128, where a few tiles could not stream B from HBM fast enough)
@@ -49,16 +51,19 @@ typedef struct {
     int slots;
 } gemm_params;
 
-/* Shared memory: STAGES x (A tile, B tile, A scales), then the epilogue tile, then the
- * barriers. A and B tiles are 1024-byte aligned (128-byte swizzle atoms). */
+/* Shared memory: STAGES x A tile, STAGES x B tile, the epilogue tile, STAGES x A scales,
+ * STAGES x B scales, then the barriers. A and B tiles are 1024-byte aligned (128-byte
+ * swizzle atoms). */
 template <int BM, int BN, int OUT>
 struct gemm_layout {
     static constexpr int a_bytes = BM * GEMM_BLOCK_K;
     static constexpr int b_bytes = BN * GEMM_BLOCK_K;
     static constexpr int sa_bytes = BM * 4;
     static constexpr int d_bytes = BM * BN * out_traits<OUT>::bytes;
-    static constexpr int stage_bytes = a_bytes + b_bytes + sa_bytes;
-    static constexpr int fixed_bytes = d_bytes + 1024 /* alignment slack */ + 2 * GEMM_MAX_STAGES * 8 + 16;
+    static constexpr int stage_bytes = a_bytes + b_bytes + sa_bytes; /* what TMA brings per stage */
+    static constexpr int sb_slot_floats = 4;                           /* B scales of a stage (<= 3) */
+    static constexpr int fixed_bytes = d_bytes + 1024 /* alignment slack */ +
+                                       GEMM_MAX_STAGES * (sb_slot_floats * 4 + 2 * 8) + 16;
     static constexpr int stages_fit = (GEMM_SMEM_LIMIT - fixed_bytes) / stage_bytes;
     static constexpr int stages = stages_fit < GEMM_MAX_STAGES ? stages_fit : GEMM_MAX_STAGES;
     static constexpr int smem_bytes = fixed_bytes + stages * stage_bytes;
@@ -66,21 +71,28 @@ struct gemm_layout {
     static_assert(BN % 16 == 0 && BN <= 256, "wgmma N and the epilogue chunks need BN % 16 == 0");
 };
 
-/* Promotion: acc += tmp · scale, where the scale of a column depends on which 128-row
- * block of B it falls in. A tile whose N range straddles B scale blocks (BN does not
- * divide 128) picks per 8-column group among up to three B scales. */
-template <int BN, bool STRADDLES>
-__device__ __forceinline__ void promote(float *acc, const float *tmp, float sa_top, float sa_bottom,
-                                        const float *sb, int first_col_in_block)
+/* The scales of one K block for the thread's two fragment rows, already multiplied
+ * (sa[row] · sb[block] for each 128-row block of B the tile touches), so the promotion
+ * is one FFMA per accumulator element. */
+template <int SB_COUNT>
+struct kblock_scales {
+    float top[SB_COUNT], bottom[SB_COUNT];
+};
+
+/* Promotion: acc += tmp · scale. A tile whose N range straddles B scale blocks (BN does
+ * not divide 128) picks per 8-column group among up to three products. */
+template <int BN, int SB_COUNT>
+__device__ __forceinline__ void promote(float *acc, const float *tmp, const kblock_scales<SB_COUNT> &s,
+                                        int first_col_in_block)
 {
 #pragma unroll
     for (int j = 0; j < BN / 8; j++) {
-        float sbj = sb[0];
-        if (STRADDLES) {
+        float top = s.top[0], bottom = s.bottom[0];
+        if (SB_COUNT > 1) {
             int block = (first_col_in_block + 8 * j) >> 7;
-            sbj = block == 0 ? sb[0] : (block == 1 ? sb[1] : sb[2]);
+            top = block == 0 ? s.top[0] : (block == 1 ? s.top[1] : s.top[SB_COUNT - 1]);
+            bottom = block == 0 ? s.bottom[0] : (block == 1 ? s.bottom[1] : s.bottom[SB_COUNT - 1]);
         }
-        float top = sa_top * sbj, bottom = sa_bottom * sbj;
         acc[4 * j + 0] = fmaf(tmp[4 * j + 0], top, acc[4 * j + 0]);
         acc[4 * j + 1] = fmaf(tmp[4 * j + 1], top, acc[4 * j + 1]);
         acc[4 * j + 2] = fmaf(tmp[4 * j + 2], bottom, acc[4 * j + 2]);
@@ -99,46 +111,61 @@ __device__ __forceinline__ void ring_advance(ring_position &r)
     if (++r.stage == STAGES) r.stage = 0, r.phase ^= 1;
 }
 
-/* Waits for the next stage (K block kb) and starts its four wgmma, a fresh accumulation
- * in tmp; also fetches the block's B scales, whose latency then hides behind the wgmma. */
-template <int BM, int BN, int STAGES, int SB_COUNT>
-__device__ __forceinline__ void kblock_issue(float *tmp, float *sb, int kb, ring_position &issue,
-                                             const uint8_t *smem_a, const uint8_t *smem_b, uint64_t *full,
-                                             const float *const *sb_rows, int wg)
+/* The upper half of every operand descriptor (stride 1024 bytes, 128-byte swizzle; see
+ * wgmma_desc_k128_sw128): only the start address, in the lower half, changes, and a
+ * K step of 32 bytes never carries out of its 14-bit field in a 1024-aligned tile. */
+__device__ __forceinline__ uint64_t desc_with_start(uint32_t lower) { return ((uint64_t)0x40000040u << 32) | lower; }
+
+/* What a math warpgroup needs to address a stage: the lower descriptor halves of its A
+ * rows and of the B tile in stage 0, and where its scales are. */
+typedef struct {
+    uint32_t desc_a0, desc_b0;
+    const float *sa0; /* the warpgroup's thread's top fragment row in stage 0's A scales */
+    const float *sb0; /* stage 0's B scales */
+} stage_addressing;
+
+/* Waits for the next stage (K block kb), reads its scales and starts its four wgmma, a
+ * fresh accumulation in tmp. The scale products are ready before the wgmma finish. */
+template <int BM, int BN, int STAGES, int SB_COUNT, int SB_SLOT>
+__device__ __forceinline__ void kblock_issue(float *tmp, kblock_scales<SB_COUNT> &scales, ring_position &issue,
+                                             uint64_t *full, const stage_addressing &at)
 {
-#pragma unroll
-    for (int i = 0; i < SB_COUNT; i++) sb[i] = __ldg(sb_rows[i] + kb);
     mbarrier_wait(&full[issue.stage], issue.phase);
-    uint64_t desc_a =
-        wgmma_desc_k128_sw128(smem_addr(smem_a + (issue.stage * BM + wg * 64) * GEMM_BLOCK_K));
-    uint64_t desc_b = wgmma_desc_k128_sw128(smem_addr(smem_b + issue.stage * BN * GEMM_BLOCK_K));
+    const float *sa = at.sa0 + issue.stage * BM, *sb = at.sb0 + issue.stage * SB_SLOT;
+    float sa_top = ld_shared_f32(sa), sa_bottom = ld_shared_f32(sa + 8);
+#pragma unroll
+    for (int i = 0; i < SB_COUNT; i++) {
+        float sbi = ld_shared_f32(sb + i);
+        scales.top[i] = sa_top * sbi, scales.bottom[i] = sa_bottom * sbi;
+    }
+    uint32_t desc_a = at.desc_a0 + issue.stage * (BM * GEMM_BLOCK_K >> 4);
+    uint32_t desc_b = at.desc_b0 + issue.stage * (BN * GEMM_BLOCK_K >> 4);
 #pragma unroll
     for (int i = 0; i < BN / 2; i++) fence_registers(tmp[i]);
     wgmma_fence();
 #pragma unroll
-    for (int ks = 0; ks < GEMM_BLOCK_K / 32; ks++) wgmma_m64k32_e4m3<BN>(tmp, desc_a + 2 * ks, desc_b + 2 * ks, ks > 0);
+    for (int ks = 0; ks < GEMM_BLOCK_K / 32; ks++)
+        wgmma_m64k32_e4m3<BN>(tmp, desc_with_start(desc_a + 2 * ks), desc_with_start(desc_b + 2 * ks), ks > 0);
     wgmma_commit();
     ring_advance<STAGES>(issue);
 }
 
-/* After the wait for tmp's wgmma: reads the A scales of the oldest held stage, gives the
- * stage back to the producer(s) and promotes tmp into acc. */
-template <int BM, int BN, int STAGES, bool STRADDLES, int CLUSTER>
-__device__ __forceinline__ void kblock_finish(float *acc, float *tmp, const float *sb, ring_position &release,
-                                              const float *smem_sa, uint64_t *empty, int wg, int frag_row, int lane,
-                                              uint32_t cta_rank, int first_col_in_block)
+/* After the wait for tmp's wgmma: gives its stage back to the producer(s) and promotes
+ * tmp into acc. */
+template <int BN, int STAGES, int SB_COUNT, int CLUSTER>
+__device__ __forceinline__ void kblock_finish(float *acc, float *tmp, const kblock_scales<SB_COUNT> &scales,
+                                              ring_position &release, uint64_t *empty, int lane, uint32_t cta_rank,
+                                              int first_col_in_block)
 {
 #pragma unroll
     for (int i = 0; i < BN / 2; i++) fence_registers(tmp[i]);
-    const float *sa = smem_sa + release.stage * BM + wg * 64;
-    float sa_top = ld_shared_f32(sa + frag_row), sa_bottom = ld_shared_f32(sa + frag_row + 8);
     __syncwarp();
     if (lane == 0) {
         mbarrier_arrive(&empty[release.stage]);
         if (CLUSTER > 1) mbarrier_arrive_cluster(&empty[release.stage], cta_rank ^ 1);
     }
     ring_advance<STAGES>(release);
-    promote<BN, STRADDLES>(acc, tmp, sa_top, sa_bottom, sb, first_col_in_block);
+    promote<BN, SB_COUNT>(acc, tmp, scales, first_col_in_block);
 }
 
 /* Split K, reduced in the kernel. The math warpgroup writes its fp32 partial into its
@@ -194,6 +221,8 @@ __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
     constexpr int STAGES = L::stages;
     constexpr bool STRADDLES = 128 % BN != 0;
     constexpr int SB_COUNT = STRADDLES ? (BN > 128 ? 3 : 2) : 1;
+    constexpr int SB_SLOT = L::sb_slot_floats;
+    static_assert(SB_COUNT <= SB_SLOT, "a stage's B scales must fit its slot");
     /* Two temporary accumulators fit the registers up to BN = 128. */
     constexpr bool PIPELINED = BN <= 128;
     /* With a cluster of 2, each CTA loads half of the B tile and multicasts it to both. */
@@ -206,7 +235,8 @@ __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
     uint8_t *smem_b = smem_a + STAGES * L::a_bytes;
     uint8_t *smem_d = smem_b + STAGES * L::b_bytes;
     float *smem_sa = (float *)(smem_d + L::d_bytes);
-    uint64_t *full = (uint64_t *)(smem_sa + STAGES * BM);
+    float *smem_sb = smem_sa + STAGES * BM;
+    uint64_t *full = (uint64_t *)(smem_sb + STAGES * SB_SLOT);
     uint64_t *empty = full + STAGES;
     int *arrived_flags = (int *)(empty + STAGES); /* one per math warpgroup (split-K) */
 
@@ -215,7 +245,8 @@ __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
     const int cluster_id = blockIdx.x / CLUSTER, clusters = gridDim.x / CLUSTER;
     if (threadIdx.x == 0) {
         for (int s = 0; s < STAGES; s++) {
-            mbarrier_init(&full[s], 1);
+            /* the TMA thread (with the stage's byte count) and the B-scale warp */
+            mbarrier_init(&full[s], 2);
             /* one arrival per math warp of every CTA whose B slice lands here */
             mbarrier_init(&empty[s], MATH_WGS * 4 * CLUSTER);
         }
@@ -228,7 +259,8 @@ __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
     const gemm_schedule &sched = p.sched;
     if (wg == MATH_WGS) {
         setmaxnreg_dec<PRODUCER_REGS>();
-        if (threadIdx.x == MATH_WGS * 128) {
+        const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
+        if (warp == 0 && lane == 0) {
             tma_prefetch_descriptor(&tmap_a);
             tma_prefetch_descriptor(&tmap_b);
             tma_prefetch_descriptor(&tmap_sa);
@@ -252,6 +284,39 @@ __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
                     if (++stage == STAGES) stage = 0, phase ^= 1;
                 }
             }
+        } else if (warp == 1) {
+            /* B's scales, which no TMA can fetch (ldsb need not be a multiple of 4): the
+             * warp loads those of 32 K blocks at once, a lane each, and lane 0 puts each
+             * into its stage's slot once the ring frees it, then counts as the stage's
+             * second arrival. The math warps read them from shared memory with the A
+             * scales: no global load in their loop. */
+            int stage = 0;
+            uint32_t phase = 0;
+            for (int u = cluster_id; u < sched.units; u += clusters) {
+                gemm_unit w = schedule_unit(sched, u, cta_rank);
+                const int n0 = w.n_tile * BN;
+                const float *rows[SB_COUNT];
+#pragma unroll
+                for (int i = 0; i < SB_COUNT; i++) rows[i] = p.sb + (int64_t)min(n0 / 128 + i, p.sb_rows - 1) * p.ldsb;
+                for (int kb0 = w.kb_begin; kb0 < w.kb_end; kb0 += 32) {
+                    const int kb = kb0 + lane, count = min(32, w.kb_end - kb0);
+                    float mine[SB_COUNT];
+#pragma unroll
+                    for (int i = 0; i < SB_COUNT; i++) mine[i] = kb < w.kb_end ? __ldg(rows[i] + kb) : 0.0f;
+                    for (int j = 0; j < count; j++) {
+                        float v[SB_COUNT];
+#pragma unroll
+                        for (int i = 0; i < SB_COUNT; i++) v[i] = __shfl_sync(0xffffffffu, mine[i], j);
+                        if (lane == 0) {
+                            mbarrier_wait(&empty[stage], phase ^ 1);
+#pragma unroll
+                            for (int i = 0; i < SB_COUNT; i++) st_shared_f32(smem_sb + stage * SB_SLOT + i, v[i]);
+                            mbarrier_arrive(&full[stage]);
+                        }
+                        if (++stage == STAGES) stage = 0, phase ^= 1;
+                    }
+                }
+            }
         }
     } else {
         setmaxnreg_inc<MATH_REGS>();
@@ -259,8 +324,14 @@ __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
         const int frag_row = warp * 16 + lane / 4; /* and frag_row + 8 */
         const bool store_leader = threadIdx.x % 128 == 0;
         const uint32_t d_tile = smem_addr(smem_d + wg * (L::d_bytes / MATH_WGS));
+        stage_addressing at;
+        at.desc_a0 = (uint32_t)wgmma_desc_k128_sw128(smem_addr(smem_a + wg * 64 * GEMM_BLOCK_K));
+        at.desc_b0 = (uint32_t)wgmma_desc_k128_sw128(smem_addr(smem_b));
+        at.sa0 = smem_sa + wg * 64 + frag_row;
+        at.sb0 = smem_sb;
         /* tmp_next is used only when PIPELINED (otherwise the compiler drops it). */
-        float acc[BN / 2], tmp[BN / 2], tmp_next[BN / 2], sb[SB_COUNT], sb_next[SB_COUNT];
+        float acc[BN / 2], tmp[BN / 2], tmp_next[BN / 2];
+        kblock_scales<SB_COUNT> scales, scales_next;
 #pragma unroll
         for (int i = 0; i < BN / 2; i++) tmp[i] = tmp_next[i] = 0.0f;
         ring_position issue = {0, 0}, release = {0, 0}; /* the next stage to compute, to give back */
@@ -269,10 +340,6 @@ __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
         for (int u = cluster_id; u < sched.units; u += clusters) {
             gemm_unit w = schedule_unit(sched, u, cta_rank);
             const int m0 = w.m_tile * BM, n0 = w.n_tile * BN;
-            const float *sb_rows[SB_COUNT];
-#pragma unroll
-            for (int i = 0; i < SB_COUNT; i++)
-                sb_rows[i] = p.sb + (int64_t)min(n0 / 128 + i, p.sb_rows - 1) * p.ldsb;
             const int first_col_in_block = n0 % 128;
 #pragma unroll
             for (int i = 0; i < BN / 2; i++) acc[i] = 0.0f;
@@ -281,41 +348,38 @@ __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
                 /* Two temporaries: K block kb+1's wgmma runs on the tensor cores while
                  * kb's result is promoted on the CUDA cores. K blocks go in pairs so
                  * that each temporary has a fixed role (register arrays cannot swap). */
-                int kb = w.kb_begin;
-                kblock_issue<BM, BN, STAGES, SB_COUNT>(tmp, sb, kb, issue, smem_a, smem_b, full, sb_rows, wg);
-                for (; kb + 2 < w.kb_end; kb += 2) { /* here tmp holds K block kb, in flight */
-                    kblock_issue<BM, BN, STAGES, SB_COUNT>(tmp_next, sb_next, kb + 1, issue, smem_a, smem_b, full,
-                                                           sb_rows, wg);
+                const int kb_count = w.kb_end - w.kb_begin;
+                kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp, scales, issue, full, at);
+                int left = kb_count; /* K blocks issued or to issue, not yet promoted */
+                for (; left > 2; left -= 2) { /* here tmp holds the oldest K block, in flight */
+                    kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp_next, scales_next, issue, full, at);
                     wgmma_wait_all_but_last();
-                    kblock_finish<BM, BN, STAGES, STRADDLES, CLUSTER>(acc, tmp, sb, release, smem_sa, empty, wg,
-                                                                      frag_row, lane, cta_rank, first_col_in_block);
-                    kblock_issue<BM, BN, STAGES, SB_COUNT>(tmp, sb, kb + 2, issue, smem_a, smem_b, full, sb_rows, wg);
+                    kblock_finish<BN, STAGES, SB_COUNT, CLUSTER>(acc, tmp, scales, release, empty, lane, cta_rank,
+                                                                first_col_in_block);
+                    kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp, scales, issue, full, at);
                     wgmma_wait_all_but_last();
-                    kblock_finish<BM, BN, STAGES, STRADDLES, CLUSTER>(acc, tmp_next, sb_next, release, smem_sa,
-                                                                      empty, wg, frag_row, lane, cta_rank,
-                                                                      first_col_in_block);
+                    kblock_finish<BN, STAGES, SB_COUNT, CLUSTER>(acc, tmp_next, scales_next, release, empty, lane,
+                                                                cta_rank, first_col_in_block);
                 }
-                if (kb + 1 < w.kb_end) {
-                    kblock_issue<BM, BN, STAGES, SB_COUNT>(tmp_next, sb_next, kb + 1, issue, smem_a, smem_b, full,
-                                                           sb_rows, wg);
+                if (left == 2) {
+                    kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp_next, scales_next, issue, full, at);
                     wgmma_wait_all_but_last();
-                    kblock_finish<BM, BN, STAGES, STRADDLES, CLUSTER>(acc, tmp, sb, release, smem_sa, empty, wg,
-                                                                      frag_row, lane, cta_rank, first_col_in_block);
+                    kblock_finish<BN, STAGES, SB_COUNT, CLUSTER>(acc, tmp, scales, release, empty, lane, cta_rank,
+                                                                first_col_in_block);
                     wgmma_wait_all();
-                    kblock_finish<BM, BN, STAGES, STRADDLES, CLUSTER>(acc, tmp_next, sb_next, release, smem_sa,
-                                                                      empty, wg, frag_row, lane, cta_rank,
-                                                                      first_col_in_block);
+                    kblock_finish<BN, STAGES, SB_COUNT, CLUSTER>(acc, tmp_next, scales_next, release, empty, lane,
+                                                                cta_rank, first_col_in_block);
                 } else {
                     wgmma_wait_all();
-                    kblock_finish<BM, BN, STAGES, STRADDLES, CLUSTER>(acc, tmp, sb, release, smem_sa, empty, wg,
-                                                                      frag_row, lane, cta_rank, first_col_in_block);
+                    kblock_finish<BN, STAGES, SB_COUNT, CLUSTER>(acc, tmp, scales, release, empty, lane, cta_rank,
+                                                                first_col_in_block);
                 }
             } else {
                 for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
-                    kblock_issue<BM, BN, STAGES, SB_COUNT>(tmp, sb, kb, issue, smem_a, smem_b, full, sb_rows, wg);
+                    kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp, scales, issue, full, at);
                     wgmma_wait_all();
-                    kblock_finish<BM, BN, STAGES, STRADDLES, CLUSTER>(acc, tmp, sb, release, smem_sa, empty, wg, frag_row,
-                                                              lane, cta_rank, first_col_in_block);
+                    kblock_finish<BN, STAGES, SB_COUNT, CLUSTER>(acc, tmp, scales, release, empty, lane, cta_rank,
+                                                                first_col_in_block);
                 }
             }
 
