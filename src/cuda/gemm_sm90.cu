@@ -60,6 +60,10 @@ struct gemm_layout {
     static constexpr int b_bytes = BN * GEMM_BLOCK_K;
     static constexpr int sa_bytes = BM * 4;
     static constexpr int d_bytes = BM * BN * out_traits<OUT>::bytes;
+    /* At most two math warpgroups; a 256-row tile gives each two 64-row waves. */
+    static constexpr int math_wgs = BM / 64 < 2 ? BM / 64 : 2;
+    static constexpr int waves = BM / 64 / math_wgs;
+    static constexpr int threads = (math_wgs + 1) * 128;
     static constexpr int stage_bytes = a_bytes + b_bytes + sa_bytes; /* what TMA brings per stage */
     static constexpr int sb_slot_floats = 4;                           /* B scales of a stage (<= 3) */
     static constexpr int fixed_bytes = d_bytes + 1024 /* alignment slack */ +
@@ -150,6 +154,20 @@ __device__ __forceinline__ void kblock_issue(float *tmp, kblock_scales<SB_COUNT>
     ring_advance<STAGES>(issue);
 }
 
+/* Tells the producers that this thread is done with a stage: its wgmma have read the
+ * tiles and it has read the scales. Every thread arrives on its own CTA's barrier (the
+ * B-scale slot is rewritten by an ordinary store, so each reader's release counts);
+ * one lane per warp also arrives at the peer CTA, whose multicast writes our B tile. */
+template <int CLUSTER>
+__device__ __forceinline__ void give_back_stage(uint64_t *empty, int stage, int lane, uint32_t cta_rank)
+{
+    mbarrier_arrive(&empty[stage]);
+    if (CLUSTER > 1) {
+        __syncwarp();
+        if (lane == 0) mbarrier_arrive_cluster(&empty[stage], cta_rank ^ 1);
+    }
+}
+
 /* After the wait for tmp's wgmma: gives its stage back to the producer(s) and promotes
  * tmp into acc. */
 template <int BN, int STAGES, int SB_COUNT, int CLUSTER>
@@ -159,13 +177,53 @@ __device__ __forceinline__ void kblock_finish(float *acc, float *tmp, const kblo
 {
 #pragma unroll
     for (int i = 0; i < BN / 2; i++) fence_registers(tmp[i]);
-    __syncwarp();
-    if (lane == 0) {
-        mbarrier_arrive(&empty[release.stage]);
-        if (CLUSTER > 1) mbarrier_arrive_cluster(&empty[release.stage], cta_rank ^ 1);
-    }
+    give_back_stage<CLUSTER>(empty, release.stage, lane, cta_rank);
     ring_advance<STAGES>(release);
     promote<BN, SB_COUNT>(acc, tmp, scales, first_col_in_block);
+}
+
+/* One K block of a warpgroup that owns WAVES 64-row waves of the tile: each wave's four
+ * wgmma go into the one temporary (two would not fit the registers next to WAVES
+ * accumulators), which is promoted before the next wave starts. The other math
+ * warpgroup keeps the tensor cores busy meanwhile. The stage goes back to the
+ * producer(s) as soon as the last wave's wgmma have read it. */
+template <int BM, int BN, int STAGES, int SB_COUNT, int SB_SLOT, int WAVES, int CLUSTER>
+__device__ __forceinline__ void kblock_waves(float (*acc)[BN / 2], float *tmp, ring_position &ring, uint64_t *full,
+                                             uint64_t *empty, const stage_addressing &at, int lane,
+                                             uint32_t cta_rank, int first_col_in_block)
+{
+    mbarrier_wait(&full[ring.stage], ring.phase);
+    kblock_scales<SB_COUNT> scales[WAVES];
+    const float *sb = at.sb0 + ring.stage * SB_SLOT;
+#pragma unroll
+    for (int v = 0; v < WAVES; v++) {
+        const float *sa = at.sa0 + ring.stage * BM + v * 64;
+        float sa_top = ld_shared_f32(sa), sa_bottom = ld_shared_f32(sa + 8);
+#pragma unroll
+        for (int i = 0; i < SB_COUNT; i++) {
+            float sbi = ld_shared_f32(sb + i);
+            scales[v].top[i] = sa_top * sbi, scales[v].bottom[i] = sa_bottom * sbi;
+        }
+    }
+    const uint32_t desc_a = at.desc_a0 + ring.stage * (BM * GEMM_BLOCK_K >> 4);
+    const uint32_t desc_b = at.desc_b0 + ring.stage * (BN * GEMM_BLOCK_K >> 4);
+#pragma unroll
+    for (int v = 0; v < WAVES; v++) {
+#pragma unroll
+        for (int i = 0; i < BN / 2; i++) fence_registers(tmp[i]);
+        wgmma_fence();
+#pragma unroll
+        for (int ks = 0; ks < GEMM_BLOCK_K / 32; ks++)
+            wgmma_m64k32_e4m3<BN>(tmp, desc_with_start(desc_a + v * (64 * GEMM_BLOCK_K >> 4) + 2 * ks),
+                                  desc_with_start(desc_b + 2 * ks), ks > 0);
+        wgmma_commit();
+        wgmma_wait_all();
+#pragma unroll
+        for (int i = 0; i < BN / 2; i++) fence_registers(tmp[i]);
+        if (v == WAVES - 1) give_back_stage<CLUSTER>(empty, ring.stage, lane, cta_rank);
+        promote<BN, SB_COUNT>(acc[v], tmp, scales[v], first_col_in_block);
+    }
+    ring_advance<STAGES>(ring);
 }
 
 /* Split K, reduced in the kernel. The math warpgroup writes its fp32 partial into its
@@ -211,20 +269,22 @@ __device__ __forceinline__ bool splitk_gather(float *acc, const gemm_params &p, 
 }
 
 template <int BM, int BN, int CLUSTER, int OUT>
-__global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
+__global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
     gemm_fp8_block_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
                           const __grid_constant__ CUtensorMap tmap_sa, const __grid_constant__ CUtensorMap tmap_d,
                           const gemm_params p)
 {
     typedef gemm_layout<BM, BN, OUT> L;
-    constexpr int MATH_WGS = BM / 64;
+    constexpr int MATH_WGS = L::math_wgs;
+    constexpr int WAVES = L::waves;
     constexpr int STAGES = L::stages;
     constexpr bool STRADDLES = 128 % BN != 0;
     constexpr int SB_COUNT = STRADDLES ? (BN > 128 ? 3 : 2) : 1;
     constexpr int SB_SLOT = L::sb_slot_floats;
     static_assert(SB_COUNT <= SB_SLOT, "a stage's B scales must fit its slot");
-    /* Two temporary accumulators fit the registers up to BN = 128. */
-    constexpr bool PIPELINED = BN <= 128;
+    /* Two temporary accumulators fit the registers up to BN = 128, next to one wave's
+     * accumulator. */
+    constexpr bool PIPELINED = BN <= 128 && WAVES == 1;
     /* With a cluster of 2, each CTA loads half of the B tile and multicasts it to both. */
     constexpr int B_SLICE_BYTES = L::b_bytes / CLUSTER;
     static_assert(B_SLICE_BYTES % 1024 == 0, "a B slice must keep the 128-byte swizzle atoms whole");
@@ -247,8 +307,8 @@ __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
         for (int s = 0; s < STAGES; s++) {
             /* the TMA thread (with the stage's byte count) and the B-scale warp */
             mbarrier_init(&full[s], 2);
-            /* one arrival per math warp of every CTA whose B slice lands here */
-            mbarrier_init(&empty[s], MATH_WGS * 4 * CLUSTER);
+            /* every local math thread, and one lane per math warp of the peer CTA */
+            mbarrier_init(&empty[s], MATH_WGS * 128 + MATH_WGS * 4 * (CLUSTER - 1));
         }
         mbarrier_init_fence();
     }
@@ -324,13 +384,15 @@ __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
         const int frag_row = warp * 16 + lane / 4; /* and frag_row + 8 */
         const bool store_leader = threadIdx.x % 128 == 0;
         const uint32_t d_tile = smem_addr(smem_d + wg * (L::d_bytes / MATH_WGS));
+        constexpr int WAVE_D_BYTES = 64 * BN * out_traits<OUT>::bytes; /* a wave's staged 64-row tile */
         stage_addressing at;
-        at.desc_a0 = (uint32_t)wgmma_desc_k128_sw128(smem_addr(smem_a + wg * 64 * GEMM_BLOCK_K));
+        at.desc_a0 = (uint32_t)wgmma_desc_k128_sw128(smem_addr(smem_a + wg * WAVES * 64 * GEMM_BLOCK_K));
         at.desc_b0 = (uint32_t)wgmma_desc_k128_sw128(smem_addr(smem_b));
-        at.sa0 = smem_sa + wg * 64 + frag_row;
+        at.sa0 = smem_sa + wg * WAVES * 64 + frag_row;
         at.sb0 = smem_sb;
         /* tmp_next is used only when PIPELINED (otherwise the compiler drops it). */
-        float acc[BN / 2], tmp[BN / 2], tmp_next[BN / 2];
+        float acc_waves[WAVES][BN / 2], tmp[BN / 2], tmp_next[BN / 2];
+        float *acc = acc_waves[0]; /* the accumulator when WAVES == 1 */
         kblock_scales<SB_COUNT> scales, scales_next;
 #pragma unroll
         for (int i = 0; i < BN / 2; i++) tmp[i] = tmp_next[i] = 0.0f;
@@ -342,9 +404,15 @@ __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
             const int m0 = w.m_tile * BM, n0 = w.n_tile * BN;
             const int first_col_in_block = n0 % 128;
 #pragma unroll
-            for (int i = 0; i < BN / 2; i++) acc[i] = 0.0f;
+            for (int v = 0; v < WAVES; v++)
+#pragma unroll
+                for (int i = 0; i < BN / 2; i++) acc_waves[v][i] = 0.0f;
 
-            if constexpr (PIPELINED) {
+            if constexpr (WAVES > 1) {
+                for (int kb = w.kb_begin; kb < w.kb_end; kb++)
+                    kblock_waves<BM, BN, STAGES, SB_COUNT, SB_SLOT, WAVES, CLUSTER>(
+                        acc_waves, tmp, issue, full, empty, at, lane, cta_rank, first_col_in_block);
+            } else if constexpr (PIPELINED) {
                 /* Two temporaries: K block kb+1's wgmma runs on the tensor cores while
                  * kb's result is promoted on the CUDA cores. K blocks go in pairs so
                  * that each temporary has a fixed role (register arrays cannot swap). */
@@ -383,24 +451,32 @@ __global__ void __launch_bounds__((BM / 64 + 1) * 128, 1)
                 }
             }
 
-            if (sched.splits > 1 &&
-                !splitk_gather<BN>(acc, p, w.split, (w.m_tile * sched.n_tiles + w.n_tile) * MATH_WGS + wg,
-                                   arrived_flags + wg, wg))
-                continue;
+            if constexpr (WAVES == 1) { /* the host never splits K for multi-wave tiles */
+                if (sched.splits > 1 &&
+                    !splitk_gather<BN>(acc, p, w.split, (w.m_tile * sched.n_tiles + w.n_tile) * MATH_WGS + wg,
+                                       arrived_flags + wg, wg))
+                    continue;
+            }
 
             /* The previous tile's TMA store must have read the staging tile before it is
              * overwritten; everyone in the warpgroup waits for the leader's word. */
             if (store_leader && store_in_flight) tma_store_wait_read();
             named_barrier_sync(1 + wg, 128);
-            epilogue_stage_fragment<BN, OUT>(d_tile, acc, warp, lane);
+#pragma unroll
+            for (int v = 0; v < WAVES; v++)
+                epilogue_stage_fragment<BN, OUT>(d_tile + v * WAVE_D_BYTES, acc_waves[v], warp, lane);
             fence_proxy_async_smem();
             named_barrier_sync(1 + wg, 128);
-            const int row0 = m0 + wg * 64;
-            if (store_leader && row0 < p.m && n0 < p.tma_cols) {
-                epilogue_store_tile<BN, OUT>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), row0, n0, p.tma_cols);
-                store_in_flight = true;
+#pragma unroll
+            for (int v = 0; v < WAVES; v++) {
+                const int row0 = m0 + (wg * WAVES + v) * 64;
+                if (store_leader && row0 < p.m && n0 < p.tma_cols) {
+                    epilogue_store_tile<BN, OUT>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS) + v * WAVE_D_BYTES,
+                                                 row0, n0, p.tma_cols);
+                    store_in_flight = true;
+                }
+                epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc_waves[v], p.m, p.n, p.tma_cols, row0, n0, warp, lane);
             }
-            epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc, p.m, p.n, p.tma_cols, row0, n0, warp, lane);
         }
         if (store_leader && store_in_flight) tma_store_wait_all();
     }
@@ -436,6 +512,8 @@ static int splitk_fits(const gemm_args *g, int bm, int bn, int cluster, int64_t 
 
 static int straddles(int bn) { return 128 % bn != 0; }
 
+#define ROWS256_FACTOR 0.88 /* fitted: 256x128 vs 128x128 at equal waves, v7 sweep in bench/NOTES.md */
+
 /* Deterministic tile choice.
  * M ≤ 128: the time is reading B once from HBM, so what matters is that every SM
  * streams: BN = 64 tiles, and K split until there are about as many units as SMs.
@@ -460,16 +538,21 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
     }
     /* BN = 176 (no partial last wave on N = 2112; straddles B scale blocks) measured
      * slower than 128 on every DeepSeek shape (bench/NOTES.md, v3): it stays reachable
-     * through FP8BLOCK_GEMM_PLAN only. */
-    static const int widths[] = {128, 64};
+     * through FP8BLOCK_GEMM_PLAN only. A 256-row tile ingests a quarter less per FLOP
+     * (the limit at large M, bench/NOTES.md v6), costed at ROWS256_FACTOR of two 128-row
+     * tiles; it needs two m tiles for its cluster and a 16-bit output. */
+    static const struct {
+        int bm, bn;
+    } shapes[] = {{128, 128}, {128, 64}, {256, 128}};
     double best = 0;
-    int64_t m_tiles = fp8block_ceil_div(g->m, 128);
     plan.cluster = 2; /* m_tiles >= 2 here */
-    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
-        int bn = widths[i];
-        int64_t tiles = m_tiles * fp8block_ceil_div(g->n, bn);
-        double cost = (double)fp8block_ceil_div(tiles, sms) * (bn + 104) * (straddles(bn) ? 1.05 : 1.0);
-        if (i == 0 || cost < best) best = cost, plan.bn = bn;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        int bm = shapes[i].bm, bn = shapes[i].bn;
+        if (bm == 256 && (g->m <= 256 || g->dtype == FP8BLOCK_F32)) continue;
+        int64_t tiles = fp8block_ceil_div(g->m, bm) * fp8block_ceil_div(g->n, bn);
+        double cost = (double)fp8block_ceil_div(tiles, sms) * (bm / 128) * (bn + 104) *
+                      (straddles(bn) ? 1.05 : 1.0) * (bm == 256 ? ROWS256_FACTOR : 1.0);
+        if (i == 0 || cost < best) best = cost, plan.bm = bm, plan.bn = bn;
     }
     return plan;
 }
@@ -506,7 +589,7 @@ static fp8block_status launch_gemm(const cuda_device *dev, const gemm_maps *maps
     cudaLaunchAttribute attribute;
     attribute.id = cudaLaunchAttributeClusterDimension;
     attribute.val.clusterDim.x = CLUSTER, attribute.val.clusterDim.y = 1, attribute.val.clusterDim.z = 1;
-    config.blockDim = dim3((BM / 64 + 1) * 128, 1, 1);
+    config.blockDim = dim3(L::threads, 1, 1);
     config.dynamicSmemBytes = L::smem_bytes;
     config.stream = stream;
     config.attrs = &attribute;
@@ -554,6 +637,10 @@ static fp8block_status launch_for_plan(const cuda_device *dev, const gemm_plan *
     if (plan->bm == 128 && plan->bn == 64) return launch_gemm<128, 64, 2, OUT>(dev, maps, params, stream);
     if (plan->bm == 128 && plan->bn == 128) return launch_gemm<128, 128, 2, OUT>(dev, maps, params, stream);
     if (plan->bm == 128 && plan->bn == 176) return launch_gemm<128, 176, 2, OUT>(dev, maps, params, stream);
+    /* A 256-row tile's fp32 staging (128 KB) leaves no room for two stages. */
+    if constexpr (OUT != FP8BLOCK_F32)
+        if (plan->bm == 256 && plan->bn == 128 && plan->cluster == 2)
+            return launch_gemm<256, 128, 2, OUT>(dev, maps, params, stream);
     return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "internal: no GEMM kernel for tile %dx%d, cluster %d", plan->bm,
                          plan->bn, plan->cluster);
 }
@@ -641,6 +728,8 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
 
     gemm_plan plan = plan_override.bm ? plan_override : choose_plan(g, dev->sm_count);
     if (plan.splits < 1) plan.splits = 1;
+    if (plan.bm == 256 && plan.splits > 1)
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "GEMM plan 256x%d: no split K for 256-row tiles", plan.bn);
     gemm_params params;
     params.m = (int)g->m, params.n = (int)g->n, params.k = (int)g->k;
     params.sb = g->sb, params.ldsb = g->ldsb;
