@@ -539,7 +539,7 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
     /* BN = 176 (no partial last wave on N = 2112; straddles B scale blocks) measured
      * slower than 128 on every DeepSeek shape (bench/NOTES.md, v3): it stays reachable
      * through FP8BLOCK_GEMM_PLAN only. A 256-row tile ingests a quarter less per FLOP
-     * (the limit at large M, bench/NOTES.md v6), costed at ROWS256_FACTOR of two 128-row
+     * (the limit at large M, bench/NOTES.md v6/v7), costed at ROWS256_FACTOR of two 128-row
      * tiles; it needs two m tiles for its cluster and a 16-bit output. */
     static const struct {
         int bm, bn;
