@@ -21,7 +21,6 @@ typedef struct {
     int64_t m, n, k;
 } shape;
 
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /* Random values whose magnitude changes from row to row and block to block, so that a
  * scale applied to the wrong block or row shows. */

@@ -15,8 +15,6 @@
 enum { BLOCK = 128, INPUT_POISON = 0xff };
 
 static size_t elem_size(fp8block_dtype t) { return t == FP8BLOCK_F32 ? 4 : t == FP8BLOCK_E4M3 ? 1 : 2; }
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-static int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 static void *host_alloc(size_t bytes)
 {

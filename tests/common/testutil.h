@@ -2,9 +2,16 @@
 #ifndef FP8BLOCK_TESTUTIL_H
 #define FP8BLOCK_TESTUTIL_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "fp8block.h"
+
+static inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+/* Bytes of an element of the floating-point types F32, BF16, F16. */
+static inline size_t dtype_size(fp8block_dtype t) { return t == FP8BLOCK_F32 ? 4 : 2; }
 
 extern long test_checks;
 extern long test_failures;

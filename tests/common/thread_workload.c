@@ -81,7 +81,6 @@ static void *upload_random_bf16(session *s, rng_state *rng, int64_t count, float
     return dev;
 }
 
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 typedef struct {
     int64_t rows, k;

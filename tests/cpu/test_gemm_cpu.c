@@ -19,9 +19,6 @@ static const char *const DTYPE_NAMES[] = {"F32", "BF16", "F16"};
 static fp8block_ctx *ctx;
 static rng_state rng;
 
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-static int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
-static size_t dtype_size(fp8block_dtype t) { return t == FP8BLOCK_F32 ? 4 : 2; }
 
 /* 64-byte aligned, room for a guard after `bytes`. */
 static void *alloc_aligned(size_t bytes) { return aligned_alloc(64, (size_t)round_up((int64_t)bytes + GUARD_BYTES, 64)); }

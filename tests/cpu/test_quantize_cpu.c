@@ -40,7 +40,6 @@ static fp8block_ctx *ctx;
 static rng_state rng;
 static long underflow_blocks; /* blocks whose amax/448 underflowed: the rule's rarest branch */
 
-static size_t dtype_size(fp8block_dtype t) { return t == FP8BLOCK_F32 ? 4 : 2; }
 
 static uint32_t bits_of(float f)
 {
@@ -74,7 +73,6 @@ static void store_element(void *base, fp8block_dtype t, int64_t index, float v)
 /* Equal bits, or both NaN. */
 static int same_float(float a, float b) { return bits_of(a) == bits_of(b) || (isnan(a) && isnan(b)); }
 
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /* Scale layout: 1x128 has ceil(cols/128) lines of `rows` scales; 128x128 has
  * ceil(rows/128) lines of ceil(cols/128) scales. */

@@ -44,9 +44,6 @@ static const char *const DTYPE_NAMES[] = {"F32", "BF16", "F16"};
 static fp8block_ctx *ctx;
 static rng_state rng;
 
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-static int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
-static size_t dtype_size(fp8block_dtype t) { return t == FP8BLOCK_F32 ? 4 : 2; }
 
 typedef struct {
     int64_t m, n, k;

@@ -57,8 +57,6 @@ typedef struct {
 static fp8block_ctx *gpu, *cpu;
 static rng_state rng;
 
-static size_t dtype_size(fp8block_dtype t) { return t == FP8BLOCK_F32 ? 4 : 2; }
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 static uint32_t bits_of(float f)
 {
