@@ -8,7 +8,7 @@
 enum { MAX_THREADS = 256 };
 static const double MIN_WORK_PER_THREAD = 1 << 16; /* below this a thread costs more than it saves */
 
-int parallel_thread_count(void)
+static int parallel_thread_count(void)
 {
     const char *env = getenv("FP8BLOCK_NUM_THREADS");
     long n = env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);

@@ -11,6 +11,5 @@ typedef void (*parallel_body)(void *arg, int64_t begin, int64_t end);
  * FP8BLOCK_NUM_THREADS if set, else the online cores. */
 void parallel_for(int64_t n, double work_per_item, parallel_body body, void *arg);
 
-int parallel_thread_count(void);
 
 #endif
