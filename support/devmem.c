@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "devmem.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,7 +25,9 @@ int devmem_gpu_available(const char **why)
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess) {
-        if (why) *why = cudaGetErrorString(e);
+        static char reason[256]; /* CUDA's words alone ("driver version is insufficient") mislead without a GPU */
+        snprintf(reason, sizeof reason, "no usable CUDA driver or device (cudaGetDeviceCount: %s)", cudaGetErrorString(e));
+        if (why) *why = reason;
         return 0;
     }
     if (count == 0) {

@@ -57,7 +57,7 @@ int cli_open_context(const char *device, fp8block_ctx **ctx, FILE *log)
             return 0;
         }
         if (log)
-            fprintf(log, "device: auto -> cpu (no usable GPU: %s)\n",
+            fprintf(log, "device: auto -> cpu (%s)\n",
                     why && *why ? why : fp8block_last_error(NULL));
         return open_device(FP8BLOCK_DEVICE_CPU, ctx);
     }
