@@ -37,6 +37,39 @@ int cli_parse_dtype(const char *option, const char *text, fp8block_dtype *out)
     return 0;
 }
 
+int cli_parse_options(const char *command, int argc, char **argv, const cli_option *options, int count,
+                      void (*usage)(FILE *))
+{
+    for (int i = 1; i < argc; i++) {
+        const char *name = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+            usage(stdout);
+            exit(0);
+        }
+        const cli_option *o = NULL;
+        for (int j = 0; j < count && !o; j++)
+            if (!strcmp(name, options[j].name)) o = &options[j];
+        if (!o) {
+            fprintf(stderr, "fp8block %s: unknown option '%s'\n", command, name);
+            usage(stderr);
+            return -1;
+        }
+        if (!value) {
+            fprintf(stderr, "fp8block %s: %s needs a value\n", command, name);
+            return -1;
+        }
+        int err = 0;
+        switch (o->kind) {
+        case CLI_TEXT: *(const char **)o->value = value; break;
+        case CLI_INT: err = cli_parse_i64(name, value, o->min, o->value); break;
+        case CLI_DTYPE: err = cli_parse_dtype(name, value, o->value); break;
+        }
+        if (err) return -1;
+        i++;
+    }
+    return 0;
+}
+
 static int open_device(int device, fp8block_ctx **ctx)
 {
     fp8block_status st = fp8block_create(ctx, device);

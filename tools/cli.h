@@ -17,6 +17,24 @@ int cli_parse_i64(const char *option, const char *text, int64_t min, int64_t *ou
 /* Parses an output dtype: bf16 | fp32 | fp16. */
 int cli_parse_dtype(const char *option, const char *text, fp8block_dtype *out);
 
+/* One "--name value" option of a subcommand; value points at the field it fills. */
+typedef enum { CLI_TEXT, CLI_INT, CLI_DTYPE } cli_kind;
+typedef struct {
+    const char *name;
+    cli_kind kind;
+    void *value;      /* CLI_TEXT: const char **, CLI_INT: int64_t *, CLI_DTYPE: fp8block_dtype * */
+    int64_t min;      /* CLI_INT: the smallest value accepted */
+} cli_option;
+
+/* Fills the options' fields from argv[1..]. --help/-h prints usage on stdout and exits 0;
+ * an unknown option, a missing or bad value prints why (and the usage) on stderr and
+ * returns -1. `command` names the subcommand in messages. */
+int cli_parse_options(const char *command, int argc, char **argv, const cli_option *options, int count,
+                      void (*usage)(FILE *));
+
+static inline int64_t cli_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static inline int64_t cli_round_up(int64_t a, int64_t b) { return cli_ceil_div(a, b) * b; }
+
 /* "cpu (N threads)" or "cuda:0 (NVIDIA H100 ...)" */
 const char *cli_context_name(const fp8block_ctx *ctx);
 

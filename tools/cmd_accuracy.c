@@ -56,7 +56,7 @@ typedef struct {
 typedef struct {
     const char *device, *plot, *json;
     int64_t m, n, k;
-    uint64_t seed;
+    int64_t seed;
 } accuracy_options;
 
 static void usage(FILE *f)
@@ -73,34 +73,12 @@ static void usage(FILE *f)
 static int parse_options(int argc, char **argv, accuracy_options *o)
 {
     *o = (accuracy_options){.device = "auto", .m = 512, .n = 512, .k = 2048, .seed = 1};
-    for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
-            usage(stdout);
-            exit(0);
-        }
-        int64_t seed = 0;
-        int err = 0;
-        if (!val) err = 1;
-        else if (!strcmp(opt, "--m")) err = cli_parse_i64(opt, val, 1, &o->m);
-        else if (!strcmp(opt, "--n")) err = cli_parse_i64(opt, val, 1, &o->n);
-        else if (!strcmp(opt, "--k")) err = cli_parse_i64(opt, val, 1, &o->k);
-        else if (!strcmp(opt, "--seed")) err = cli_parse_i64(opt, val, 0, &seed), o->seed = (uint64_t)seed;
-        else if (!strcmp(opt, "--device")) o->device = val;
-        else if (!strcmp(opt, "--plot")) o->plot = val;
-        else if (!strcmp(opt, "--json")) o->json = val;
-        else {
-            fprintf(stderr, "fp8block accuracy: unknown option '%s'\n", opt);
-            usage(stderr);
-            return -1;
-        }
-        if (err) {
-            if (!val) fprintf(stderr, "fp8block accuracy: %s needs a value\n", opt);
-            return -1;
-        }
-        i++;
-    }
-    return 0;
+    const cli_option options[] = {
+        {"--m", CLI_INT, &o->m, 1},          {"--n", CLI_INT, &o->n, 1},           {"--k", CLI_INT, &o->k, 1},
+        {"--seed", CLI_INT, &o->seed, 0},     {"--device", CLI_TEXT, &o->device, 0}, {"--plot", CLI_TEXT, &o->plot, 0},
+        {"--json", CLI_TEXT, &o->json, 0},
+    };
+    return cli_parse_options("accuracy", argc, argv, options, (int)(sizeof options / sizeof options[0]), usage);
 }
 
 /* ---- data ------------------------------------------------------------------------------ */
@@ -446,7 +424,7 @@ static int write_json(const char *path, fp8block_ctx *ctx, const accuracy_option
     report_json_string(f, report_commit());
     fprintf(f, ",\n  \"device\": ");
     report_json_string(f, cli_context_name(ctx));
-    fprintf(f, ",\n  \"m\": %" PRId64 ", \"n\": %" PRId64 ", \"k\": %" PRId64 ", \"seed\": %" PRIu64 ",\n", o->m, o->n,
+    fprintf(f, ",\n  \"m\": %" PRId64 ", \"n\": %" PRId64 ", \"k\": %" PRId64 ", \"seed\": %" PRId64 ",\n", o->m, o->n,
             o->k, o->seed);
     fprintf(f, "  \"reference\": \"fp64 product of the original fp32 inputs\",\n  \"schemes\": {");
     for (int s = 0; s < SCHEMES; s++) {
@@ -493,7 +471,7 @@ int cmd_accuracy(int argc, char **argv)
     if (parse_options(argc, argv, &o)) return 2;
     fp8block_ctx *ctx = NULL;
     if (cli_open_context(o.device, &ctx, stderr)) return 2;
-    printf("fp8block accuracy: M=%" PRId64 " N=%" PRId64 " K=%" PRId64 ", seed %" PRIu64
+    printf("fp8block accuracy: M=%" PRId64 " N=%" PRId64 " K=%" PRId64 ", seed %" PRId64
            ", fp8block on %s; errors of D = A*B^T against fp64(A*B^T) of the fp32 inputs\n",
            o.m, o.n, o.k, o.seed, cli_context_name(ctx));
     static metrics res[DISTRIBUTIONS][SCHEMES];

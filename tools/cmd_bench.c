@@ -82,8 +82,8 @@ typedef struct {
 
 typedef struct {
     const char *device, *shapes, *csv, *json, *plot;
-    int reps, warmup;
-    uint64_t seed;
+    int64_t reps, warmup;
+    int64_t seed;
 } bench_options;
 
 typedef struct {
@@ -214,35 +214,12 @@ static void usage(FILE *f)
 static int parse_options(int argc, char **argv, bench_options *o)
 {
     *o = (bench_options){.device = "auto", .reps = -1, .warmup = -1, .seed = 1};
-    for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
-            usage(stdout);
-            exit(0);
-        }
-        int64_t v = 0;
-        int err = 0;
-        if (!val) err = 1;
-        else if (!strcmp(opt, "--device")) o->device = val;
-        else if (!strcmp(opt, "--shapes")) o->shapes = val;
-        else if (!strcmp(opt, "--csv")) o->csv = val;
-        else if (!strcmp(opt, "--json")) o->json = val;
-        else if (!strcmp(opt, "--plot")) o->plot = val;
-        else if (!strcmp(opt, "--reps")) err = cli_parse_i64(opt, val, 1, &v), o->reps = (int)v;
-        else if (!strcmp(opt, "--warmup")) err = cli_parse_i64(opt, val, 0, &v), o->warmup = (int)v;
-        else if (!strcmp(opt, "--seed")) err = cli_parse_i64(opt, val, 0, &v), o->seed = (uint64_t)v;
-        else {
-            fprintf(stderr, "fp8block bench: unknown option '%s'\n", opt);
-            usage(stderr);
-            return -1;
-        }
-        if (err) {
-            if (!val) fprintf(stderr, "fp8block bench: %s needs a value\n", opt);
-            return -1;
-        }
-        i++;
-    }
-    return 0;
+    const cli_option options[] = {
+        {"--device", CLI_TEXT, &o->device, 0}, {"--shapes", CLI_TEXT, &o->shapes, 0}, {"--csv", CLI_TEXT, &o->csv, 0},
+        {"--json", CLI_TEXT, &o->json, 0},     {"--plot", CLI_TEXT, &o->plot, 0},     {"--reps", CLI_INT, &o->reps, 1},
+        {"--warmup", CLI_INT, &o->warmup, 0},  {"--seed", CLI_INT, &o->seed, 0},
+    };
+    return cli_parse_options("bench", argc, argv, options, (int)(sizeof options / sizeof options[0]), usage);
 }
 
 /* ---- timing ---------------------------------------------------------------------------- */
@@ -301,8 +278,6 @@ typedef struct {
     baseline_gemm *lt[BASELINE_KINDS];
 #endif
 } operands;
-
-static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 
 static int library_failed(operands *o, fp8block_status st, char *why, size_t why_size)
 {
@@ -513,8 +488,8 @@ static void bench_shape(bench_env *env, rng_state *rng, shape_result *res)
     const shape s = res->s;
     operands o = {.env = env, .s = s};
     o.kb = (s.k + 127) / 128, o.nb = (s.n + 127) / 128;
-    o.ldq = round_up(s.k, 16), o.ldsa = round_up(s.m, 4), o.ldd = round_up(s.n, 8); /* DESIGN.md's alignment */
-    o.ldsb = round_up(o.kb, 4); /* the 16-byte scale rows cuBLASLt reads (bench/cublaslt.h) */
+    o.ldq = cli_round_up(s.k, 16), o.ldsa = cli_round_up(s.m, 4), o.ldd = cli_round_up(s.n, 8); /* DESIGN.md's alignment */
+    o.ldsb = cli_round_up(o.kb, 4); /* the 16-byte scale rows cuBLASLt reads (bench/cublaslt.h) */
     double mk = (double)s.m * (double)s.k, nk = (double)s.n * (double)s.k, mn = (double)s.m * (double)s.n;
     double scales = 4.0 * ((double)o.kb * (double)s.m + (double)o.nb * (double)o.kb);
     double flops = 2.0 * mk * (double)s.n;

@@ -48,11 +48,11 @@ typedef struct {
 
 static int on_gpu(const fp8block_ctx *ctx) { return fp8block_device(ctx) >= 0; }
 static size_t type_size(fp8block_dtype t) { return t == FP8BLOCK_F32 ? 4 : 2; }
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 static int64_t scale_count(fp8block_block block, int64_t rows, int64_t cols)
 {
-    return block == FP8BLOCK_BLOCK_1x128 ? ceil_div(cols, 128) * rows : ceil_div(rows, 128) * ceil_div(cols, 128);
+    return block == FP8BLOCK_BLOCK_1x128 ? cli_ceil_div(cols, 128) * rows
+                                         : cli_ceil_div(rows, 128) * cli_ceil_div(cols, 128);
 }
 
 static double call_bytes(const bench_call *c)
@@ -236,14 +236,14 @@ static int bench_shape_run(fp8block_ctx *ctx, void *timing, const bench_out *out
         }
         for (int b = 0; b < 2; b++) {
             c.block = (fp8block_block)b;
-            c.lds = b == FP8BLOCK_BLOCK_1x128 ? sh.rows : ceil_div(sh.cols, 128);
+            c.lds = b == FP8BLOCK_BLOCK_1x128 ? sh.rows : cli_ceil_div(sh.cols, 128);
             if (time_call(timing, &c, &seconds, why, sizeof why) != 0) goto done;
             report(out, &c, seconds, copy_gbps);
         }
     }
     for (int b = 0; b < 2; b++) {
         c.block = (fp8block_block)b;
-        c.lds = b == FP8BLOCK_BLOCK_1x128 ? sh.rows : ceil_div(sh.cols, 128);
+        c.lds = b == FP8BLOCK_BLOCK_1x128 ? sh.rows : cli_ceil_div(sh.cols, 128);
         c.op = OP_QUANTIZE; /* codes and scales of this block shape to dequantize */
         if (run_call(&c, why, sizeof why) != 0) goto done;
         fp8block_dtype input = c.type;
@@ -318,20 +318,8 @@ static void usage(FILE *f)
 int cmd_bench_quant(int argc, char **argv)
 {
     const char *device = "auto", *csv_path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
-            device = argv[++i];
-        } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
-            csv_path = argv[++i];
-        } else {
-            fprintf(stderr, "fp8block bench-quant: unknown or incomplete option '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-    }
+    const cli_option options[] = {{"--device", CLI_TEXT, &device, 0}, {"--csv", CLI_TEXT, &csv_path, 0}};
+    if (cli_parse_options("bench-quant", argc, argv, options, 2, usage)) return 2;
     fp8block_ctx *ctx = NULL;
     if (cli_open_context(device, &ctx, stderr) != 0) return 1;
     FILE *csv = NULL;

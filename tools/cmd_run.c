@@ -26,7 +26,7 @@ typedef struct {
     int64_t m, n, k;
     const char *device;
     fp8block_dtype out;
-    uint64_t seed;
+    int64_t seed;
 } run_options;
 
 static void usage(FILE *f)
@@ -41,32 +41,12 @@ static void usage(FILE *f)
 static int parse_options(int argc, char **argv, run_options *o)
 {
     *o = (run_options){4096, 4096, 4096, "auto", FP8BLOCK_BF16, 1};
-    for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        int64_t seed = 0;
-        if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
-            usage(stdout);
-            exit(0);
-        }
-        int err;
-        if (!strcmp(opt, "--m")) err = cli_parse_i64(opt, val, 1, &o->m);
-        else if (!strcmp(opt, "--n")) err = cli_parse_i64(opt, val, 1, &o->n);
-        else if (!strcmp(opt, "--k")) err = cli_parse_i64(opt, val, 1, &o->k);
-        else if (!strcmp(opt, "--out")) err = cli_parse_dtype(opt, val, &o->out);
-        else if (!strcmp(opt, "--seed")) err = cli_parse_i64(opt, val, 0, &seed), o->seed = (uint64_t)seed;
-        else if (!strcmp(opt, "--device")) err = (o->device = val) == NULL;
-        else {
-            fprintf(stderr, "fp8block run: unknown option '%s'\n", opt);
-            usage(stderr);
-            return -1;
-        }
-        if (err) {
-            if (!val) fprintf(stderr, "fp8block run: %s needs a value\n", opt);
-            return -1;
-        }
-        i++;
-    }
-    return 0;
+    const cli_option options[] = {
+        {"--m", CLI_INT, &o->m, 1},           {"--n", CLI_INT, &o->n, 1},   {"--k", CLI_INT, &o->k, 1},
+        {"--out", CLI_DTYPE, &o->out, 0},      {"--seed", CLI_INT, &o->seed, 0},
+        {"--device", CLI_TEXT, &o->device, 0},
+    };
+    return cli_parse_options("run", argc, argv, options, (int)(sizeof options / sizeof options[0]), usage);
 }
 
 static uint16_t bf16_bits(float f)
@@ -92,8 +72,6 @@ static uint16_t *random_bf16(rng_state *rng, int64_t rows, int64_t cols)
         for (int64_t i = 0; i < rows * cols; i++) x[i] = bf16_bits((float)rng_normal(rng));
     return x;
 }
-
-static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 
 typedef struct {
     const fp8block_ctx *ctx;
@@ -205,15 +183,15 @@ int cmd_run(int argc, char **argv)
     pipeline p = {.o = o};
     if (cli_open_context(o.device, &p.ctx, stdout)) return 2;
     const char *out_name = o.out == FP8BLOCK_BF16 ? "bf16" : o.out == FP8BLOCK_F32 ? "fp32" : "fp16";
-    printf("fp8block run: M=%" PRId64 " N=%" PRId64 " K=%" PRId64 ", output %s, seed %" PRIu64 ", on %s\n", o.m, o.n,
+    printf("fp8block run: M=%" PRId64 " N=%" PRId64 " K=%" PRId64 ", output %s, seed %" PRId64 ", on %s\n", o.m, o.n,
            o.k, out_name, o.seed, cli_context_name(p.ctx));
 
     size_t out_elem = o.out == FP8BLOCK_F32 ? 4 : 2;
     p.kb = (o.k + 127) / 128;
-    p.ldq = round_up(o.k, 16); /* the GEMM's TMA needs 16-byte aligned code rows */
-    p.ldsa = round_up(o.m, 4);
-    p.ldsb = round_up(p.kb, 4); /* cuBLASLt reads B's scale rows padded to 4: stay interchangeable */
-    p.ldd = round_up(o.n, (int64_t)(16 / out_elem));
+    p.ldq = cli_round_up(o.k, 16); /* the GEMM's TMA needs 16-byte aligned code rows */
+    p.ldsa = cli_round_up(o.m, 4);
+    p.ldsb = cli_round_up(p.kb, 4); /* cuBLASLt reads B's scale rows padded to 4: stay interchangeable */
+    p.ldd = cli_round_up(o.n, (int64_t)(16 / out_elem));
     int64_t nb = (o.n + 127) / 128;
     size_t bytes_xa = (size_t)(o.m * o.k) * 2, bytes_xb = (size_t)(o.n * o.k) * 2;
     size_t bytes_sa = (size_t)(p.kb * p.ldsa) * 4, bytes_sb = (size_t)(nb * p.ldsb) * 4;
