@@ -5,14 +5,17 @@
 
 #include <cuda_runtime_api.h>
 
+#include "l2_flush.h"
 #include "why.h"
 
 struct gpu_timing {
     void *flush;
     size_t flush_bytes;
+    gpu_flush kind;
+    unsigned *sink; /* the read flush's never-written output */
 };
 
-gpu_timing *gpu_timing_create(int device, char *why, size_t why_size)
+gpu_timing *gpu_timing_create(int device, gpu_flush flush, char *why, size_t why_size)
 {
     int l2 = 0;
     cudaError_t e = cudaSetDevice(device);
@@ -23,13 +26,18 @@ gpu_timing *gpu_timing_create(int device, char *why, size_t why_size)
         free(t);
         return NULL;
     }
+    t->kind = flush;
     t->flush_bytes = 2 * (size_t)(l2 > 0 ? l2 : 64 << 20);
-    e = cudaMalloc(&t->flush, t->flush_bytes);
+    e = cudaMalloc(&t->flush, t->flush_bytes + 16);
+    if (e == cudaSuccess) e = cudaMemset(t->flush, 0, t->flush_bytes + 16);
+    if (e == cudaSuccess) e = cudaDeviceSynchronize();
     if (e != cudaSuccess) {
         why_printf(why, why_size, "L2 flush buffer of %zu bytes: %s", t->flush_bytes, cudaGetErrorString(e));
+        cudaFree(t->flush);
         free(t);
         return NULL;
     }
+    t->sink = (unsigned *)((char *)t->flush + t->flush_bytes);
     return t;
 }
 
@@ -41,6 +49,15 @@ void gpu_timing_destroy(gpu_timing *t)
 }
 
 size_t gpu_timing_flush_bytes(const gpu_timing *t) { return t->flush_bytes; }
+
+const char *gpu_timing_flush_name(const gpu_timing *t) { return t->kind == GPU_FLUSH_READ ? "read" : "memset"; }
+
+static int flush_l2(gpu_timing *t)
+{
+    if (t->kind == GPU_FLUSH_READ) return l2_flush_read(t->flush, t->flush_bytes, t->sink);
+    /* Zeros: the read flush relies on the buffer staying zero. */
+    return cudaMemsetAsync(t->flush, 0, t->flush_bytes, 0) == cudaSuccess ? 0 : -1;
+}
 
 static int compare_double(const void *a, const void *b)
 {
@@ -69,7 +86,10 @@ int gpu_timing_median(gpu_timing *t, gpu_timed_fn fn, void *arg, int warmup, int
     for (int i = 0; i < warmup; i++)
         if (fn(arg, why, why_size) != 0) goto done;
     for (int i = 0; i < reps; i++) {
-        cudaMemsetAsync(t->flush, i & 0xff, t->flush_bytes, 0);
+        if (flush_l2(t) != 0) {
+            why_printf(why, why_size, "L2 flush: %s", cudaGetErrorString(cudaGetLastError()));
+            goto done;
+        }
         cudaEventRecord(events[2 * i], 0);
         if (fn(arg, why, why_size) != 0) goto done;
         cudaEventRecord(events[2 * i + 1], 0);

@@ -1,7 +1,11 @@
 /* Timing on a CUDA device, done the same way for every method so that ratios mean
- * something (PERFORMANCE.md measured its reference points this way):
- *   - before each timed call, a memset of a buffer twice the size of L2 (not timed), so
- *     operands come from HBM as they would in a model, not from a warm L2;
+ * something:
+ *   - before each timed call an L2 flush over a buffer twice the size of L2 (not timed),
+ *     so operands come from HBM as they would in a model, not from a warm L2. Two kinds:
+ *     GPU_FLUSH_WRITE, a memset (PERFORMANCE.md's reference points were taken so), leaves
+ *     L2 full of dirty lines whose write-back the timed call pays; GPU_FLUSH_READ, a
+ *     read-only kernel, leaves clean lines, as a model's previous layer mostly does
+ *     (weights are read, not written);
  *   - every call bracketed by CUDA events, all of them queued before one wait, so the
  *     host's launch cost hides behind the memset instead of being timed;
  *   - warm-up calls first, then the median of the timed ones.
@@ -13,12 +17,17 @@
 
 typedef struct gpu_timing gpu_timing;
 
+typedef enum { GPU_FLUSH_WRITE, GPU_FLUSH_READ } gpu_flush;
+
 /* NULL on failure, with the reason in why. */
-gpu_timing *gpu_timing_create(int device, char *why, size_t why_size);
+gpu_timing *gpu_timing_create(int device, gpu_flush flush, char *why, size_t why_size);
 void gpu_timing_destroy(gpu_timing *t);
 
 /* Bytes of the L2 flush buffer (twice the device's L2). */
 size_t gpu_timing_flush_bytes(const gpu_timing *t);
+
+/* "memset" or "read". */
+const char *gpu_timing_flush_name(const gpu_timing *t);
 
 /* Enqueues the work to time on the default stream; 0 on success. On failure it writes
  * the reason into why and returns non-zero. */

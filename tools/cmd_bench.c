@@ -81,7 +81,7 @@ typedef struct {
 } shape_result;
 
 typedef struct {
-    const char *device, *shapes, *csv, *json, *plot;
+    const char *device, *shapes, *csv, *json, *plot, *flush;
     int64_t reps, warmup;
     int64_t seed;
 } bench_options;
@@ -198,7 +198,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: fp8block bench [--device auto|cpu|cuda[:N]] [--shapes square|deepseek|all|small|FILE]\n"
-            "                      [--reps N] [--warmup N] [--csv F] [--json F] [--plot DIR] [--seed S]\n"
+            "                      [--reps N] [--warmup N] [--flush memset|read] [--csv F] [--json F]\n"
+            "                      [--plot DIR] [--seed S]\n"
             "Times fp8block's GEMM against cuBLASLt block-scaled FP8, per-tensor FP8 and bf16; the\n"
             "quantize kernels against a copy; quantize+GEMM against a bf16 GEMM; and the operands'\n"
             "memory. Table on stdout, progress on stderr.\n"
@@ -206,6 +207,8 @@ static void usage(FILE *f)
             "             M in {64,128,4096} x 6 weight shapes); all: both (default on a GPU);\n"
             "             small: 128..1024 squares (default on the CPU backend); FILE: 'M N K' lines\n"
             "  --reps     timed calls per method, median reported (default %d on a GPU, %d on the CPU)\n"
+            "  --flush    how L2 is flushed before each timed call on a GPU: memset (default, leaves\n"
+            "             L2 dirty: the timed call pays the write-back) or read (leaves it clean)\n"
             "  --plot     writes DIR/bench.json (unless --json) and PNGs through bench/plot.py\n"
             "The JSON records $FP8BLOCK_COMMIT as the commit when it is set.\n",
             REPS_GPU, REPS_CPU);
@@ -213,13 +216,18 @@ static void usage(FILE *f)
 
 static int parse_options(int argc, char **argv, bench_options *o)
 {
-    *o = (bench_options){.device = "auto", .reps = -1, .warmup = -1, .seed = 1};
+    *o = (bench_options){.device = "auto", .flush = "memset", .reps = -1, .warmup = -1, .seed = 1};
     const cli_option options[] = {
         {"--device", CLI_TEXT, &o->device, 0}, {"--shapes", CLI_TEXT, &o->shapes, 0}, {"--csv", CLI_TEXT, &o->csv, 0},
         {"--json", CLI_TEXT, &o->json, 0},     {"--plot", CLI_TEXT, &o->plot, 0},     {"--reps", CLI_INT, &o->reps, 1},
-        {"--warmup", CLI_INT, &o->warmup, 0},  {"--seed", CLI_INT, &o->seed, 0},
+        {"--warmup", CLI_INT, &o->warmup, 0},  {"--seed", CLI_INT, &o->seed, 0},   {"--flush", CLI_TEXT, &o->flush, 0},
     };
-    return cli_parse_options("bench", argc, argv, options, (int)(sizeof options / sizeof options[0]), usage);
+    int rc = cli_parse_options("bench", argc, argv, options, (int)(sizeof options / sizeof options[0]), usage);
+    if (rc == 0 && strcmp(o->flush, "memset") && strcmp(o->flush, "read")) {
+        fprintf(stderr, "fp8block bench: --flush must be memset or read, not '%s'\n", o->flush);
+        return -1;
+    }
+    return rc;
 }
 
 /* ---- timing ---------------------------------------------------------------------------- */
@@ -799,7 +807,8 @@ static int open_env(bench_env *env, const bench_options *o)
     if (env->gpu) {
         char why[200] = "";
         int device = fp8block_device(env->ctx);
-        env->timing = gpu_timing_create(device, why, sizeof why);
+        env->timing =
+            gpu_timing_create(device, strcmp(o->flush, "read") ? GPU_FLUSH_WRITE : GPU_FLUSH_READ, why, sizeof why);
         if (!env->timing) {
             fprintf(stderr, "fp8block bench: %s\n", why);
             return -1;
@@ -807,9 +816,10 @@ static int open_env(bench_env *env, const bench_options *o)
         env->lt = baseline_lib_open(device, why, sizeof why);
         if (!env->lt) snprintf(env->lt_missing, sizeof env->lt_missing, "%s", why);
         snprintf(env->timing_note, sizeof env->timing_note,
-                 "CUDA events around each call, median of %d after %d warm-up; before each call a %.0f MB memset "
+                 "CUDA events around each call, median of %d after %d warm-up; before each call a %.0f MB %s "
                  "(2x L2, not timed) flushes L2",
-                 env->reps, env->warmup, gpu_timing_flush_bytes(env->timing) / 1e6);
+                 env->reps, env->warmup, gpu_timing_flush_bytes(env->timing) / 1e6,
+                 strcmp(o->flush, "read") ? "memset" : "read-only pass");
     }
 #endif
     return 0;

@@ -271,7 +271,7 @@ int bench_quant_run(fp8block_ctx *ctx, FILE *out_table, FILE *csv)
     if (on_gpu(ctx)) {
 #ifdef FP8BLOCK_HAVE_BASELINES
         char why[256] = "";
-        timing = gpu_timing_create(fp8block_device(ctx), why, sizeof why);
+        timing = gpu_timing_create(fp8block_device(ctx), GPU_FLUSH_WRITE, why, sizeof why);
         if (!timing) {
             fprintf(stderr, "fp8block bench-quant: %s\n", why);
             return 1;
