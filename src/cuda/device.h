@@ -16,7 +16,7 @@ struct cuda_device {
     int sm_count;
     int max_smem_per_block; /* opt-in limit, bytes */
     int l2_bytes;
-    /* Split-K partials and tile counters (src/cuda/gemm_sm90.cu), allocated on first need
+    /* Stream-K partials and tile counters (src/cuda/gemm_sm90.cu), allocated on first need
      * and shared by every stream of the context. gemm_workspace_lock orders the calls that
      * use it (held only while they enqueue); each such call makes its stream wait for
      * gemm_workspace_idle, which the previous user recorded on its own stream after its

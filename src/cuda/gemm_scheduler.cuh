@@ -1,46 +1,107 @@
-/* Which output tile (and which slice of K) a persistent CTA works on next.
+/* Which output tile, and which of its K blocks, a persistent CTA works on next.
  *
- * Work is split into units: (m group, n tile, K split), an m group being `cluster`
- * consecutive m tiles, one per CTA of a cluster (they share the B tile through TMA
- * multicast). Cluster c takes units c, c + clusters, ... so the producer and the math
- * warpgroups of both CTAs walk the same sequence without talking to each other (the
- * pair must: their pipelines are coupled). Tiles are ordered in bands of `group_n`
- * N tiles, M fastest inside a band: the CTAs running at one moment then share a few
- * B panels and a band of A, which stay in L2. */
+ * A tile is (m group, n tile), an m group being `cluster` consecutive m tiles, one per
+ * CTA of a cluster (they share the B tile through TMA multicast). Tiles are ordered in
+ * bands of `group_n` N tiles, M fastest inside a band: the CTAs running at one moment
+ * then share a few B panels and a band of A, which stay in L2.
+ *
+ * With P clusters in the grid:
+ *  - the first dp_tiles tiles (a multiple of P) are data-parallel: cluster c computes
+ *    tiles c, c + P, ... whole;
+ *  - the sk_tiles after them are stream-K: their K blocks, laid end to end tile after
+ *    tile, are cut into P equal ranges, cluster c taking range c. So a last partial
+ *    wave of tiles (or a grid with fewer tiles than SMs) still keeps every SM busy to
+ *    the end. A tile cut between clusters first..last is summed from the fp32 partials
+ *    of its pieces (the kernel's streamk_gather); piece j of it belongs to cluster
+ *    first + j and keeps its partial under the id first + j + sk_tile, unique because
+ *    both numbers only grow along the ranges.
+ * Every CTA of a cluster, the producer and the math warpgroups walk the same sequence
+ * without talking to each other. */
 #ifndef FP8BLOCK_GEMM_SCHEDULER_CUH
 #define FP8BLOCK_GEMM_SCHEDULER_CUH
 
+#include <stdint.h>
+
 typedef struct {
     int m_tiles, n_tiles;
-    int cluster;       /* CTAs per cluster along M (1 or 2) */
-    int m_groups;      /* ceil(m_tiles / cluster) */
-    int splits;        /* K splits (1: no split-K) */
-    int kb_total;      /* ceil(K / 128) */
-    int kb_per_split;  /* every split but the last has exactly this many K blocks */
-    int group_n;       /* N tiles per band */
-    int units;         /* m_groups * n_tiles * splits */
+    int cluster;   /* CTAs per cluster along M (1 or 2) */
+    int m_groups;  /* ceil(m_tiles / cluster) */
+    int kb_total;  /* ceil(K / 128) */
+    int group_n;   /* N tiles per band */
+    int clusters;  /* P: clusters in the grid */
+    int dp_tiles;  /* tiles computed whole */
+    int sk_tiles;  /* tiles spread over all clusters by K blocks */
+    int64_t sk_blocks; /* sk_tiles * kb_total: >= clusters when sk_tiles > 0, < 2^31 */
 } gemm_schedule;
 
 typedef struct {
-    int m_tile, n_tile, split;
+    int m_tile, n_tile;
     int kb_begin, kb_end;
+    int sk_tile; /* -1: a data-parallel tile */
 } gemm_unit;
 
-__device__ __forceinline__ gemm_unit schedule_unit(const gemm_schedule &s, int u, int cta_rank)
+/* Where a stream-K tile's pieces are; only needed once its K blocks are done (kept out
+ * of the main loop's registers). */
+typedef struct {
+    int pieces; /* 1: the whole tile is here */
+    int piece, first_partial;
+} gemm_piece;
+
+typedef struct {
+    int next_dp, sk_pos, sk_end; /* sk_blocks < 2^31, checked by the host */
+} gemm_cursor;
+
+/* The cluster whose stream-K range holds K block x (ranges start at c * S / P). */
+__device__ __forceinline__ int sk_cluster_of(const gemm_schedule &s, int x)
 {
-    gemm_unit w;
-    int tiles = s.m_groups * s.n_tiles;
-    w.split = u / tiles;
-    int t = u - w.split * tiles;
-    int band_span = s.group_n * s.m_groups;
-    int band = t / band_span;
-    int in_band = t - band * band_span;
-    int band_width = min(s.group_n, s.n_tiles - band * s.group_n);
+    return (int)(((int64_t)(x + 1) * s.clusters + s.sk_blocks - 1) / s.sk_blocks - 1);
+}
+
+__device__ __forceinline__ gemm_cursor schedule_start(const gemm_schedule &s, int cluster_id)
+{
+    gemm_cursor c;
+    c.next_dp = cluster_id;
+    c.sk_pos = (int)((int64_t)cluster_id * s.sk_blocks / s.clusters);
+    c.sk_end = (int)((int64_t)(cluster_id + 1) * s.sk_blocks / s.clusters);
+    return c;
+}
+
+/* STREAMK false: the kernel is never given stream-K tiles (kept out of its code). */
+template <bool STREAMK>
+__device__ __forceinline__ bool schedule_next(const gemm_schedule &s, gemm_cursor &c, int cta_rank, gemm_unit &w)
+{
+    int t;
+    if (c.next_dp < s.dp_tiles) {
+        t = c.next_dp;
+        c.next_dp += s.clusters;
+        w.kb_begin = 0, w.kb_end = s.kb_total, w.sk_tile = -1;
+    } else if (STREAMK && c.sk_pos < c.sk_end) {
+        w.sk_tile = c.sk_pos / s.kb_total;
+        const int tile_begin = w.sk_tile * s.kb_total;
+        w.kb_begin = c.sk_pos - tile_begin;
+        w.kb_end = min(c.sk_end - tile_begin, s.kb_total);
+        c.sk_pos = tile_begin + w.kb_end;
+        t = s.dp_tiles + w.sk_tile;
+    } else {
+        return false;
+    }
+    const int band_span = s.group_n * s.m_groups;
+    const int band = t / band_span;
+    const int in_band = t - band * band_span;
+    const int band_width = min(s.group_n, s.n_tiles - band * s.group_n);
     w.n_tile = band * s.group_n + in_band % band_width;
     w.m_tile = in_band / band_width * s.cluster + cta_rank; /* may be m_tiles: then nothing is stored */
-    w.kb_begin = w.split * s.kb_per_split;
-    w.kb_end = min(w.kb_begin + s.kb_per_split, s.kb_total);
-    return w;
+    return true;
+}
+
+__device__ __forceinline__ gemm_piece schedule_piece(const gemm_schedule &s, const gemm_unit &w, int cluster_id)
+{
+    gemm_piece q = {1, 0, 0};
+    if (w.sk_tile < 0) return q;
+    const int tile_begin = w.sk_tile * s.kb_total;
+    const int first = sk_cluster_of(s, tile_begin), last = sk_cluster_of(s, tile_begin + s.kb_total - 1);
+    q.pieces = last - first + 1, q.piece = cluster_id - first, q.first_partial = first + w.sk_tile;
+    return q;
 }
 
 #endif

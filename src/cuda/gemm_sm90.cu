@@ -12,10 +12,11 @@
  *    formed while the wgmma run.
  *  - Epilogue: registers → swizzled shared memory → TMA store, left in flight while the
  *    next tile's main loop runs (the producer is already loading it).
- * Split-K (for M ≤ 128, where a few tiles could not stream B from HBM fast enough)
- * leaves fp32 partials in a per-device workspace; the last split of a tile to finish
- * sums them in split order and stores D (splitk_gather), so results are identical from
- * run to run and no second kernel is launched. */
+ * Stream-K (gemm_scheduler.cuh) spreads the last wave of tiles, or all of them when
+ * there are fewer tiles than SMs (M ≤ 128), over every CTA by K blocks: a tile cut
+ * between CTAs leaves fp32 partials in a per-device workspace, and the last of its
+ * pieces to finish sums them in K order and stores D (streamk_gather), so results are
+ * identical from run to run and no second kernel is launched. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,11 +45,11 @@ typedef struct {
     void *d;      /* for the plain stores */
     int64_t ldd;
     gemm_schedule sched;
-    /* split-K only: per (split, slot) a warpgroup's 64 x BN fp32 partial; one arrival
-     * counter per slot = (m tile, n tile, math warpgroup), zero between calls */
+    /* stream-K only: per (partial id, CTA rank, math warpgroup) the warpgroup's 64 x BN
+     * fp32 partial; one arrival counter per (stream-K tile, CTA rank, math
+     * warpgroup), zero between calls */
     float *partials;
-    int *slot_counters;
-    int slots;
+    int *sk_counters;
 } gemm_params;
 
 /* Shared memory: STAGES x A tile, STAGES x B tile, the epilogue tile, STAGES x A scales,
@@ -226,34 +227,42 @@ __device__ __forceinline__ void kblock_waves(float (*acc)[BN / 2], float *tmp, r
     ring_advance<STAGES>(ring);
 }
 
-/* Split K, reduced in the kernel. The math warpgroup writes its fp32 partial into its
- * (split, slot) place in fragment order (thread t's j-th float4 at [j][t]: every access
- * of the warpgroup is one coalesced 2 KB run), fences, and counts itself in at the
- * slot's counter. Only the warpgroup that counts last goes on: it sums all partials in
- * split order, so the bits do not depend on which split finished last, and re-arms the
- * counter for the next call (calls that share the workspace are stream-ordered). */
-template <int BN>
-__device__ __forceinline__ bool splitk_gather(float *acc, const gemm_params &p, int split, int slot, int *arrived_flag,
-                                              int wg)
+/* A stream-K tile's pieces meet here. Each math warpgroup writes its fp32 partial in
+ * fragment order (thread t's j-th float4 at [j][t]: every access of the warpgroup is
+ * one coalesced 2 KB run), fences, and counts itself in at the tile's counter. Only the
+ * warpgroup that counts last goes on: it sums all pieces' partials in K order, so the
+ * bits do not depend on which piece finished last, and re-arms the counter for the
+ * next call (calls that share the workspace are stream-ordered). */
+/* Thread t's first float4 of a warpgroup's partial (see streamk_gather). */
+template <int BN, int MATH_WGS, int CLUSTER>
+__device__ __forceinline__ float4 *partial_of(const gemm_params &p, int piece_id, int cta_rank, int wg)
+{
+    return (float4 *)p.partials + (((int64_t)piece_id * CLUSTER + cta_rank) * MATH_WGS + wg) * (16 * BN) +
+           threadIdx.x % 128;
+}
+
+template <int BN, int MATH_WGS, int CLUSTER>
+__device__ __forceinline__ bool streamk_gather(float *acc, const gemm_params &p, const gemm_piece &w, int sk_tile,
+                                               int cta_rank, int wg, int *arrived_flag)
 {
     const int t = threadIdx.x % 128;
-    const int64_t slot_floats = 64 * BN;
-    float4 *mine = (float4 *)(p.partials + ((int64_t)split * p.slots + slot) * slot_floats) + t;
+    float4 *mine = partial_of<BN, MATH_WGS, CLUSTER>(p, w.first_partial + w.piece, cta_rank, wg);
 #pragma unroll
     for (int j = 0; j < BN / 8; j++)
         __stcg(mine + j * 128, make_float4(acc[4 * j], acc[4 * j + 1], acc[4 * j + 2], acc[4 * j + 3]));
     __threadfence();
     named_barrier_sync(1 + wg, 128);
     if (t == 0) {
-        int arrived = atomicAdd(&p.slot_counters[slot], 1);
-        if (arrived == p.sched.splits - 1) p.slot_counters[slot] = 0;
+        int *counter = p.sk_counters + ((int64_t)sk_tile * CLUSTER + cta_rank) * MATH_WGS + wg;
+        int arrived = atomicAdd(counter, 1);
+        if (arrived == w.pieces - 1) *counter = 0;
         *(volatile int *)arrived_flag = arrived;
     }
     named_barrier_sync(1 + wg, 128);
-    if (*(volatile int *)arrived_flag != p.sched.splits - 1) return false;
+    if (*(volatile int *)arrived_flag != w.pieces - 1) return false;
     __threadfence();
-    for (int s = 0; s < p.sched.splits; s++) {
-        const float4 *part = (const float4 *)(p.partials + ((int64_t)s * p.slots + slot) * slot_floats) + t;
+    for (int s = 0; s < w.pieces; s++) {
+        const float4 *part = partial_of<BN, MATH_WGS, CLUSTER>(p, w.first_partial + s, cta_rank, wg);
         float4 v[BN / 8];
 #pragma unroll
         for (int j = 0; j < BN / 8; j++) v[j] = __ldcg(part + j * 128);
@@ -268,6 +277,7 @@ __device__ __forceinline__ bool splitk_gather(float *acc, const gemm_params &p, 
     return true;
 }
 
+/* CLUSTER 2: CTA pairs along M sharing B tiles by TMA multicast. */
 template <int BM, int BN, int CLUSTER, int OUT>
 __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
     gemm_fp8_block_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
@@ -277,6 +287,10 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
     typedef gemm_layout<BM, BN, OUT> L;
     constexpr int MATH_WGS = L::math_wgs;
     constexpr int WAVES = L::waves;
+    static_assert(WAVES <= 2, "the epilogue writes at most two waves");
+    /* Multi-wave tiles are never stream-K (the host's rule): the gather's registers next
+     * to two accumulators would spill in the main loop. */
+    constexpr bool STREAMK = WAVES == 1;
     constexpr int STAGES = L::stages;
     constexpr bool STRADDLES = 128 % BN != 0;
     constexpr int SB_COUNT = STRADDLES ? (BN > 128 ? 3 : 2) : 1;
@@ -298,11 +312,11 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
     float *smem_sb = smem_sa + STAGES * BM;
     uint64_t *full = (uint64_t *)(smem_sb + STAGES * SB_SLOT);
     uint64_t *empty = full + STAGES;
-    int *arrived_flags = (int *)(empty + STAGES); /* one per math warpgroup (split-K) */
+    int *arrived_flags = (int *)(empty + STAGES); /* one per math warpgroup (stream-K) */
 
     const int wg = threadIdx.x / 128;
     const uint32_t cta_rank = CLUSTER > 1 ? cluster_cta_rank() : 0;
-    const int cluster_id = blockIdx.x / CLUSTER, clusters = gridDim.x / CLUSTER;
+    const int cluster_id = blockIdx.x / CLUSTER; /* the grid has exactly p.sched.clusters */
     if (threadIdx.x == 0) {
         for (int s = 0; s < STAGES; s++) {
             /* the TMA thread (with the stage's byte count) and the B-scale warp */
@@ -326,8 +340,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
             tma_prefetch_descriptor(&tmap_sa);
             int stage = 0;
             uint32_t phase = 0;
-            for (int u = cluster_id; u < sched.units; u += clusters) {
-                gemm_unit w = schedule_unit(sched, u, cta_rank);
+            gemm_cursor cursor = schedule_start(sched, cluster_id);
+            for (gemm_unit w; schedule_next<STREAMK>(sched, cursor, cta_rank, w);) {
                 int m0 = w.m_tile * BM, n0 = w.n_tile * BN;
                 for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
                     mbarrier_wait(&empty[stage], phase ^ 1);
@@ -352,8 +366,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
              * scales: no global load in their loop. */
             int stage = 0;
             uint32_t phase = 0;
-            for (int u = cluster_id; u < sched.units; u += clusters) {
-                gemm_unit w = schedule_unit(sched, u, cta_rank);
+            gemm_cursor cursor = schedule_start(sched, cluster_id);
+            for (gemm_unit w; schedule_next<STREAMK>(sched, cursor, cta_rank, w);) {
                 const int n0 = w.n_tile * BN;
                 const float *rows[SB_COUNT];
 #pragma unroll
@@ -399,8 +413,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
         ring_position issue = {0, 0}, release = {0, 0}; /* the next stage to compute, to give back */
         bool store_in_flight = false;
 
-        for (int u = cluster_id; u < sched.units; u += clusters) {
-            gemm_unit w = schedule_unit(sched, u, cta_rank);
+        gemm_cursor cursor = schedule_start(sched, cluster_id);
+        for (gemm_unit w; schedule_next<STREAMK>(sched, cursor, cta_rank, w);) {
             const int m0 = w.m_tile * BM, n0 = w.n_tile * BN;
             const int first_col_in_block = n0 % 128;
 #pragma unroll
@@ -451,11 +465,13 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
                 }
             }
 
-            if constexpr (WAVES == 1) { /* the host never splits K for multi-wave tiles */
-                if (sched.splits > 1 &&
-                    !splitk_gather<BN>(acc, p, w.split, (w.m_tile * sched.n_tiles + w.n_tile) * MATH_WGS + wg,
-                                       arrived_flags + wg, wg))
-                    continue;
+            if constexpr (STREAMK) {
+                if (w.sk_tile >= 0) {
+                    const gemm_piece piece = schedule_piece(sched, w, cluster_id);
+                    if (piece.pieces > 1 && !streamk_gather<BN, MATH_WGS, CLUSTER>(acc, p, piece, w.sk_tile, cta_rank,
+                                                                                   wg, arrived_flags + wg))
+                        continue;
+                }
             }
 
             /* The previous tile's TMA store must have read the staging tile before it is
@@ -475,8 +491,13 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
                                                  row0, n0, p.tma_cols);
                     store_in_flight = true;
                 }
-                epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc_waves[v], p.m, p.n, p.tma_cols, row0, n0, warp, lane);
             }
+            /* Written out rather than looped over v: nvcc left that loop rolled and put the
+             * accumulators in local memory. */
+            const int row0 = m0 + wg * WAVES * 64;
+            epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc_waves[0], p.m, p.n, p.tma_cols, row0, n0, warp, lane);
+            if constexpr (WAVES > 1)
+                epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc_waves[1], p.m, p.n, p.tma_cols, row0 + 64, n0, warp, lane);
         }
         if (store_leader && store_in_flight) tma_store_wait_all();
     }
@@ -489,58 +510,47 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
 
 typedef struct {
     int bm, bn;
-    int cluster; /* 2: CTA pairs along M share B tiles by TMA multicast */
-    int splits;
+    int cluster;  /* 2: CTA pairs along M share B tiles by TMA multicast */
+    int streamk;  /* spread the last wave (or all tiles) over every CTA by K blocks */
 } gemm_plan;
 
-/* The split-K workspace: slot counters, then the partials. */
-#define SPLITK_MAX_SLOTS 16384
-#define SPLITK_COUNTER_BYTES ((size_t)SPLITK_MAX_SLOTS * sizeof(int))
-#define SPLITK_PARTIAL_BYTES ((size_t)32 << 20)
-
-/* Workspace slots (one per m tile, n tile, math warpgroup) and partial bytes of a plan. */
-static int64_t splitk_slots(const gemm_args *g, int bm, int bn, int cluster)
-{
-    return fp8block_ceil_div(fp8block_ceil_div(g->m, bm), cluster) * cluster * fp8block_ceil_div(g->n, bn) * (bm / 64);
-}
-
-static int splitk_fits(const gemm_args *g, int bm, int bn, int cluster, int64_t splits)
-{
-    int64_t slots = splitk_slots(g, bm, bn, cluster);
-    return slots <= SPLITK_MAX_SLOTS && (size_t)(splits * slots * 64 * bn * 4) <= SPLITK_PARTIAL_BYTES;
-}
+/* The stream-K workspace: arrival counters, then the partials. */
+#define STREAMK_MAX_COUNTERS 16384
+#define STREAMK_COUNTER_BYTES ((size_t)STREAMK_MAX_COUNTERS * sizeof(int))
+#define STREAMK_PARTIAL_BYTES ((size_t)48 << 20)
 
 static int straddles(int bn) { return 128 % bn != 0; }
 
 #define ROWS256_FACTOR 0.88 /* fitted: 256x128 vs 128x128 at equal waves, v7 sweep in bench/NOTES.md */
+#define STREAMK_TILE_COST 0.1 /* guessed: the partials' round trip, in tiles */
+#define STREAMK_BELOW_FILL 0.9
+
+/* Tiles over the grid's last wave: 1 when every wave is full. */
+static double wave_fill(int64_t tiles, int64_t ctas)
+{
+    return (double)tiles / (double)(fp8block_ceil_div(tiles, ctas) * ctas);
+}
 
 /* Deterministic tile choice.
  * M ≤ 128: the time is reading B once from HBM, so what matters is that every SM
- * streams: BN = 64 tiles, and K split until there are about as many units as SMs.
- * Larger M: BM = 128 in CTA pairs sharing B, and the BN whose last wave is least empty,
- * counting a wider tile's lower per-FLOP overhead (the +104: measured, a 128x64 tile
- * costs 1.45x a 128x128 one per FLOP on 4096^3). */
+ * streams: BN = 64 tiles, K cut when there are too few of them (schedule_tiles).
+ * Larger M: CTA pairs sharing B, and the tile shape whose waves cost least, counting a
+ * wider tile's lower per-FLOP overhead (the +104: measured, a 128x64 tile costs 1.45x a
+ * 128x128 one per FLOP on 4096^3) and a partial last wave (stream-K spreads it over all
+ * SMs for a small overhead). */
 static gemm_plan choose_plan(const gemm_args *g, int sms)
 {
-    gemm_plan plan = {g->m <= 64 ? 64 : 128, 128, 1, 1};
-    int64_t kb_total = fp8block_ceil_div(g->k, GEMM_BLOCK_K);
+    gemm_plan plan = {g->m <= 64 ? 64 : 128, 128, 1, 0};
     if (g->m <= 128) {
         plan.bn = 64;
-        int64_t n_tiles = fp8block_ceil_div(g->n, plan.bn);
-        if (n_tiles * 4 < (int64_t)sms * 3) {
-            int64_t splits = sms / n_tiles;
-            if (splits > kb_total) splits = kb_total;
-            if (splits > 16) splits = 16;
-            while (splits > 1 && !splitk_fits(g, plan.bm, plan.bn, 1, splits)) splits--;
-            plan.splits = splits < 1 ? 1 : (int)splits;
-        }
+        plan.streamk = fp8block_ceil_div(g->n, plan.bn) < sms; /* more tiles: stream-K measured slower */
         return plan;
     }
-    /* BN = 176 (no partial last wave on N = 2112; straddles B scale blocks) measured
-     * slower than 128 on every DeepSeek shape (bench/NOTES.md, v3): it stays reachable
-     * through FP8BLOCK_GEMM_PLAN only. A 256-row tile ingests a quarter less per FLOP
-     * (the limit at large M, bench/NOTES.md v6/v7), costed at ROWS256_FACTOR of two 128-row
-     * tiles; it needs two m tiles for its cluster and a 16-bit output. */
+    /* BN = 176 (straddles B scale blocks) measured slower than 128 on every DeepSeek
+     * shape (bench/NOTES.md, v3): it stays reachable through FP8BLOCK_GEMM_PLAN only. A
+     * 256-row tile ingests a quarter less per FLOP (the limit at large M, bench/NOTES.md
+     * v6/v7), costed at ROWS256_FACTOR of two 128-row tiles; it needs two m tiles for its
+     * cluster and a 16-bit output. */
     static const struct {
         int bm, bn;
     } shapes[] = {{128, 128}, {128, 64}, {256, 128}};
@@ -550,11 +560,47 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
         int bm = shapes[i].bm, bn = shapes[i].bn;
         if (bm == 256 && (g->m <= 256 || g->dtype == FP8BLOCK_F32)) continue;
         int64_t tiles = fp8block_ceil_div(g->m, bm) * fp8block_ceil_div(g->n, bn);
-        double cost = (double)fp8block_ceil_div(tiles, sms) * (bm / 128) * (bn + 104) *
-                      (straddles(bn) ? 1.05 : 1.0) * (bm == 256 ? ROWS256_FACTOR : 1.0);
-        if (i == 0 || cost < best) best = cost, plan.bm = bm, plan.bn = bn;
+        int streamk = bm < 256 && wave_fill(tiles, sms) < STREAMK_BELOW_FILL; /* see the kernel */
+        double waves = streamk ? (double)tiles / sms + STREAMK_TILE_COST : (double)fp8block_ceil_div(tiles, sms);
+        double cost = waves * (bm / 128) * (bn + 104) * (straddles(bn) ? 1.05 : 1.0) * (bm == 256 ? ROWS256_FACTOR : 1.0);
+        if (i == 0 || cost < best) best = cost, plan.bm = bm, plan.bn = bn, plan.streamk = streamk;
     }
     return plan;
+}
+
+/* Splits the tiles between the data-parallel rounds and stream-K (gemm_scheduler.cuh)
+ * for a grid of at most max_clusters clusters:
+ *  - fewer tiles than clusters (M <= 128): every tile's K is cut into the same number of
+ *    ranges, as many as fill the grid (none when that is one: a tile's pieces cost a
+ *    partial round trip and a later start of its gather, measured to outweigh the idle
+ *    SMs at 112 tiles on 132, bench/NOTES.md v9);
+ *  - otherwise the last partial wave and one full wave before it are spread over all
+ *    clusters, so that each cluster's range is over a tile long and cuts few tiles.
+ * Falls back to data-parallel when there is too little K to spread or the workspace is
+ * too small. */
+static void schedule_tiles(gemm_schedule *s, const gemm_plan *plan, int max_clusters)
+{
+    int64_t tiles = (int64_t)s->m_groups * s->n_tiles;
+    s->clusters = (int)(tiles < max_clusters ? tiles : max_clusters);
+    s->dp_tiles = (int)tiles, s->sk_tiles = 0, s->sk_blocks = 0;
+    if (!plan->streamk || plan->bm > 128 || tiles % max_clusters == 0) return;
+    int64_t clusters = max_clusters, dp = 0;
+    if (tiles < max_clusters) {
+        int64_t splits = max_clusters / tiles < s->kb_total ? max_clusters / tiles : s->kb_total;
+        if (splits < 2) return;
+        clusters = tiles * splits;
+    } else {
+        dp = (tiles / max_clusters - 1) * max_clusters;
+    }
+    int64_t sk = tiles - dp;
+    int64_t partial_ids = sk + clusters; /* bound, see gemm_scheduler.cuh */
+    int64_t partial_bytes = partial_ids * plan->cluster * plan->bm * plan->bn * (int64_t)sizeof(float);
+    int64_t counters = sk * plan->cluster * (plan->bm / 64 < 2 ? plan->bm / 64 : 2);
+    if (sk * s->kb_total < clusters || sk * s->kb_total > INT32_MAX ||
+        partial_bytes > (int64_t)STREAMK_PARTIAL_BYTES || counters > STREAMK_MAX_COUNTERS)
+        return;
+    s->clusters = (int)clusters;
+    s->dp_tiles = (int)dp, s->sk_tiles = (int)sk, s->sk_blocks = sk * s->kb_total;
 }
 
 typedef struct {
@@ -562,7 +608,7 @@ typedef struct {
 } gemm_maps;
 
 /* Development knobs, read once: FP8BLOCK_GEMM_LOG=1 prints each call's plan to stderr;
- * FP8BLOCK_GEMM_PLAN="bm,bn,cluster,splits" forces a plan (for tuning the heuristic). */
+ * FP8BLOCK_GEMM_PLAN="bm,bn,cluster,streamk" forces a plan (for tuning the heuristic). */
 static int plan_log_enabled;
 static gemm_plan plan_override;
 static pthread_once_t knobs_once = PTHREAD_ONCE_INIT;
@@ -574,75 +620,111 @@ static void read_knobs(void)
     const char *forced = getenv("FP8BLOCK_GEMM_PLAN");
     if (forced)
         sscanf(forced, "%d,%d,%d,%d", &plan_override.bm, &plan_override.bn, &plan_override.cluster,
-               &plan_override.splits);
+               &plan_override.streamk);
 }
 
+typedef void (*gemm_kernel_fn)(const CUtensorMap, const CUtensorMap, const CUtensorMap, const CUtensorMap,
+                               const gemm_params);
+
+/* One compiled tile configuration. */
+typedef struct {
+    gemm_kernel_fn fn;
+    int threads, smem_bytes, stages, cluster;
+    int *max_clusters; /* per device ordinal; 0 until first asked */
+} gemm_kernel;
+
 template <int BM, int BN, int CLUSTER, int OUT>
-static fp8block_status launch_gemm(const cuda_device *dev, const gemm_maps *maps, const gemm_params *params,
-                                   cudaStream_t stream)
+static gemm_kernel kernel_for(void)
 {
     typedef gemm_layout<BM, BN, OUT> L;
-    void (*kernel)(const CUtensorMap, const CUtensorMap, const CUtensorMap, const CUtensorMap, const gemm_params) =
-        gemm_fp8_block_kernel<BM, BN, CLUSTER, OUT>;
+    static int max_clusters[64];
+    gemm_kernel k = {gemm_fp8_block_kernel<BM, BN, CLUSTER, OUT>, L::threads, L::smem_bytes, L::stages, CLUSTER,
+                     max_clusters};
+    return k;
+}
+
+template <int OUT>
+static int find_kernel(const gemm_plan *plan, gemm_kernel *k)
+{
+    int bm = plan->bm, bn = plan->bn, cluster = plan->cluster;
+    if (bm == 64 && bn == 64 && cluster == 1) *k = kernel_for<64, 64, 1, OUT>();
+    else if (bm == 64 && bn == 128 && cluster == 1) *k = kernel_for<64, 128, 1, OUT>();
+    else if (bm == 128 && bn == 64 && cluster == 1) *k = kernel_for<128, 64, 1, OUT>();
+    else if (bm == 128 && bn == 128 && cluster == 1) *k = kernel_for<128, 128, 1, OUT>();
+    else if (bm == 128 && bn == 64 && cluster == 2) *k = kernel_for<128, 64, 2, OUT>();
+    else if (bm == 128 && bn == 128 && cluster == 2) *k = kernel_for<128, 128, 2, OUT>();
+    else if (bm == 128 && bn == 176 && cluster == 2) *k = kernel_for<128, 176, 2, OUT>();
+    else if constexpr (OUT != FP8BLOCK_F32) { /* a 256-row tile's fp32 staging leaves no room for two stages */
+        if (bm == 256 && bn == 128 && cluster == 2) *k = kernel_for<256, 128, 2, OUT>();
+        else return 0;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+static int find_kernel_for_dtype(fp8block_dtype dtype, const gemm_plan *plan, gemm_kernel *k)
+{
+    switch (dtype) {
+    case FP8BLOCK_F32: return find_kernel<FP8BLOCK_F32>(plan, k);
+    case FP8BLOCK_BF16: return find_kernel<FP8BLOCK_BF16>(plan, k);
+    default: return find_kernel<FP8BLOCK_F16>(plan, k);
+    }
+}
+
+/* Per kernel and device, once: the shared-memory opt-in, and how many clusters fit at
+ * once (an SM count not divisible by the cluster size, or GPCs with an odd number of
+ * SMs, leave some SMs out). */
+static fp8block_status kernel_max_clusters(const cuda_device *dev, const gemm_kernel *k, int *out)
+{
+    int ordinal = dev->ordinal < 64 ? dev->ordinal : 63;
+    int known = __atomic_load_n(&k->max_clusters[ordinal], __ATOMIC_RELAXED);
+    if (known) {
+        *out = known;
+        return FP8BLOCK_OK;
+    }
+    fp8block_status st =
+        cuda_check(cudaFuncSetAttribute(k->fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k->smem_bytes),
+                   "cudaFuncSetAttribute(gemm shared memory)");
+    if (st != FP8BLOCK_OK) return st;
+    int clusters = dev->sm_count / k->cluster;
+    if (k->cluster > 1) {
+        cudaLaunchConfig_t config;
+        memset(&config, 0, sizeof config);
+        cudaLaunchAttribute attribute;
+        attribute.id = cudaLaunchAttributeClusterDimension;
+        attribute.val.clusterDim.x = k->cluster, attribute.val.clusterDim.y = 1, attribute.val.clusterDim.z = 1;
+        config.gridDim = dim3(clusters * k->cluster, 1, 1);
+        config.blockDim = dim3(k->threads, 1, 1);
+        config.dynamicSmemBytes = k->smem_bytes;
+        config.attrs = &attribute;
+        config.numAttrs = 1;
+        st = cuda_check(cudaOccupancyMaxActiveClusters(&clusters, k->fn, &config),
+                        "cudaOccupancyMaxActiveClusters(gemm)");
+        if (st != FP8BLOCK_OK) return st;
+        if (clusters < 1) return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "no GEMM cluster fits on the device");
+    }
+    __atomic_store_n(&k->max_clusters[ordinal], clusters, __ATOMIC_RELAXED);
+    *out = clusters;
+    return FP8BLOCK_OK;
+}
+
+static fp8block_status launch_kernel(const gemm_kernel *k, const gemm_maps *maps, const gemm_params *params,
+                                     cudaStream_t stream)
+{
     cudaLaunchConfig_t config;
     memset(&config, 0, sizeof config);
     cudaLaunchAttribute attribute;
     attribute.id = cudaLaunchAttributeClusterDimension;
-    attribute.val.clusterDim.x = CLUSTER, attribute.val.clusterDim.y = 1, attribute.val.clusterDim.z = 1;
-    config.blockDim = dim3(L::threads, 1, 1);
-    config.dynamicSmemBytes = L::smem_bytes;
+    attribute.val.clusterDim.x = k->cluster, attribute.val.clusterDim.y = 1, attribute.val.clusterDim.z = 1;
+    config.gridDim = dim3(params->sched.clusters * k->cluster, 1, 1);
+    config.blockDim = dim3(k->threads, 1, 1);
+    config.dynamicSmemBytes = k->smem_bytes;
     config.stream = stream;
     config.attrs = &attribute;
     config.numAttrs = 1;
-
-    /* Per function and device, once: the shared-memory opt-in, and how many clusters
-     * fit at once (an SM count not divisible by the cluster size, or GPCs with an odd
-     * number of SMs, leave some SMs out). */
-    static int max_clusters[64];
-    int ordinal = dev->ordinal < 64 ? dev->ordinal : 63;
-    if (!max_clusters[ordinal]) {
-        fp8block_status st = cuda_check(
-            cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, L::smem_bytes),
-            "cudaFuncSetAttribute(gemm shared memory)");
-        if (st != FP8BLOCK_OK) return st;
-        int clusters = dev->sm_count / CLUSTER;
-        if (CLUSTER > 1) {
-            config.gridDim = dim3(dev->sm_count / CLUSTER * CLUSTER, 1, 1);
-            st = cuda_check(cudaOccupancyMaxActiveClusters(&clusters, kernel, &config),
-                            "cudaOccupancyMaxActiveClusters(gemm)");
-            if (st != FP8BLOCK_OK) return st;
-            if (clusters < 1) return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "no GEMM cluster fits on the device");
-        }
-        __atomic_store_n(&max_clusters[ordinal], clusters, __ATOMIC_RELAXED);
-    }
-    int clusters = params->sched.units < max_clusters[ordinal] ? params->sched.units : max_clusters[ordinal];
-    if (plan_log_enabled)
-        fprintf(stderr, "fp8block gemm kernel %dx%d cluster %d: %d stages, %d bytes shared, grid %d (max %d clusters)\n",
-                BM, BN, CLUSTER, L::stages, L::smem_bytes, clusters * CLUSTER, max_clusters[ordinal]);
-    config.gridDim = dim3(clusters * CLUSTER, 1, 1);
-    return cuda_check(cudaLaunchKernelEx(&config, kernel, maps->a, maps->b, maps->sa, maps->d, *params),
+    return cuda_check(cudaLaunchKernelEx(&config, k->fn, maps->a, maps->b, maps->sa, maps->d, *params),
                       "gemm kernel launch");
-}
-
-template <int OUT>
-static fp8block_status launch_for_plan(const cuda_device *dev, const gemm_plan *plan, const gemm_maps *maps,
-                                       const gemm_params *params, cudaStream_t stream)
-{
-    if (plan->bm == 64 && plan->bn == 64) return launch_gemm<64, 64, 1, OUT>(dev, maps, params, stream);
-    if (plan->bm == 64 && plan->bn == 128) return launch_gemm<64, 128, 1, OUT>(dev, maps, params, stream);
-    if (plan->bm == 128 && plan->bn == 128 && plan->cluster == 1)
-        return launch_gemm<128, 128, 1, OUT>(dev, maps, params, stream);
-    if (plan->bm == 128 && plan->bn == 64 && plan->cluster == 1)
-        return launch_gemm<128, 64, 1, OUT>(dev, maps, params, stream);
-    if (plan->bm == 128 && plan->bn == 64) return launch_gemm<128, 64, 2, OUT>(dev, maps, params, stream);
-    if (plan->bm == 128 && plan->bn == 128) return launch_gemm<128, 128, 2, OUT>(dev, maps, params, stream);
-    if (plan->bm == 128 && plan->bn == 176) return launch_gemm<128, 176, 2, OUT>(dev, maps, params, stream);
-    /* A 256-row tile's fp32 staging (128 KB) leaves no room for two stages. */
-    if constexpr (OUT != FP8BLOCK_F32)
-        if (plan->bm == 256 && plan->bn == 128 && plan->cluster == 2)
-            return launch_gemm<256, 128, 2, OUT>(dev, maps, params, stream);
-    return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "internal: no GEMM kernel for tile %dx%d, cluster %d", plan->bm,
-                         plan->bn, plan->cluster);
 }
 
 static CUtensorMapDataType out_map_type(fp8block_dtype t)
@@ -658,18 +740,18 @@ static fp8block_status ensure_workspace(cuda_device *dev, cudaStream_t stream)
 {
     if (!dev->gemm_workspace_idle) {
         fp8block_status st = cuda_check(cudaEventCreateWithFlags(&dev->gemm_workspace_idle, cudaEventDisableTiming),
-                                        "cudaEventCreate(split-K workspace)");
+                                        "cudaEventCreate(stream-K workspace)");
         if (st != FP8BLOCK_OK) {
             dev->gemm_workspace_idle = NULL;
             return st;
         }
     }
     if (dev->gemm_workspace) return FP8BLOCK_OK;
-    fp8block_status st = cuda_check(cudaMalloc(&dev->gemm_workspace, SPLITK_COUNTER_BYTES + SPLITK_PARTIAL_BYTES),
-                                    "cudaMalloc(split-K workspace)");
+    fp8block_status st = cuda_check(cudaMalloc(&dev->gemm_workspace, STREAMK_COUNTER_BYTES + STREAMK_PARTIAL_BYTES),
+                                    "cudaMalloc(stream-K workspace)");
     if (st == FP8BLOCK_OK)
-        st = cuda_check(cudaMemsetAsync(dev->gemm_workspace, 0, SPLITK_COUNTER_BYTES, stream),
-                        "cudaMemsetAsync(split-K counters)");
+        st = cuda_check(cudaMemsetAsync(dev->gemm_workspace, 0, STREAMK_COUNTER_BYTES, stream),
+                        "cudaMemsetAsync(stream-K counters)");
     if (st != FP8BLOCK_OK) {
         cudaFree(dev->gemm_workspace);
         dev->gemm_workspace = NULL;
@@ -702,16 +784,6 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, in
                       "D");
 }
 
-static fp8block_status launch_for_dtype(const cuda_device *dev, fp8block_dtype dtype, const gemm_plan *plan,
-                                        const gemm_maps *maps, const gemm_params *params, cudaStream_t stream)
-{
-    switch (dtype) {
-    case FP8BLOCK_F32: return launch_for_plan<FP8BLOCK_F32>(dev, plan, maps, params, stream);
-    case FP8BLOCK_BF16: return launch_for_plan<FP8BLOCK_BF16>(dev, plan, maps, params, stream);
-    default: return launch_for_plan<FP8BLOCK_F16>(dev, plan, maps, params, stream);
-    }
-}
-
 static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream_t stream)
 {
     pthread_once(&knobs_once, read_knobs);
@@ -727,9 +799,14 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
                              "16, ldsa a multiple of 4 and D rows a multiple of 16 bytes");
 
     gemm_plan plan = plan_override.bm ? plan_override : choose_plan(g, dev->sm_count);
-    if (plan.splits < 1) plan.splits = 1;
-    if (plan.bm == 256 && plan.splits > 1)
-        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "GEMM plan 256x%d: no split K for 256-row tiles", plan.bn);
+    gemm_kernel kernel;
+    if (!find_kernel_for_dtype(g->dtype, &plan, &kernel))
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "internal: no GEMM kernel for tile %dx%d, cluster %d, %s out",
+                             plan.bm, plan.bn, plan.cluster, fp8block_dtype_name(g->dtype));
+    int max_clusters = 0;
+    fp8block_status st = kernel_max_clusters(dev, &kernel, &max_clusters);
+    if (st != FP8BLOCK_OK) return st;
+
     gemm_params params;
     params.m = (int)g->m, params.n = (int)g->n, params.k = (int)g->k;
     params.sb = g->sb, params.ldsb = g->ldsb;
@@ -740,40 +817,38 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     s->cluster = plan.cluster;
     s->m_groups = (int)fp8block_ceil_div(s->m_tiles, plan.cluster);
     s->kb_total = (int)fp8block_ceil_div(g->k, GEMM_BLOCK_K);
-    s->kb_per_split = (int)fp8block_ceil_div(s->kb_total, plan.splits);
-    s->splits = (int)fp8block_ceil_div(s->kb_total, s->kb_per_split); /* no empty split */
     s->group_n = 8;
-    s->units = s->m_groups * s->n_tiles * s->splits;
+    schedule_tiles(s, &plan, max_clusters);
 
     if (plan_log_enabled)
-        fprintf(stderr, "fp8block gemm %lldx%lldx%lld: tile %dx%d cluster %d splits %d units %d\n", (long long)g->m,
-                (long long)g->n, (long long)g->k, plan.bm, plan.bn, plan.cluster, s->splits, s->units);
+        fprintf(stderr,
+                "fp8block gemm %lldx%lldx%lld: tile %dx%d cluster %d, %d stages, %d bytes shared; grid %d clusters "
+                "(max %d): %d tiles whole, %d by stream-K\n",
+                (long long)g->m, (long long)g->n, (long long)g->k, plan.bm, plan.bn, plan.cluster, kernel.stages,
+                kernel.smem_bytes, s->clusters, max_clusters, s->dp_tiles, s->sk_tiles);
     /* TMA stores whole 16-byte pieces of a row (see epilogue_store_tail). */
     int64_t per_16_bytes = 16 / (int64_t)esize;
     params.tma_cols = (int)(g->n / per_16_bytes * per_16_bytes);
     params.d = g->d, params.ldd = g->ldd;
-    params.partials = NULL, params.slot_counters = NULL, params.slots = 0;
+    params.partials = NULL, params.sk_counters = NULL;
     gemm_maps maps;
-    fp8block_status st = encode_maps(g, &plan, params.tma_cols ? params.tma_cols : g->n, &maps);
+    st = encode_maps(g, &plan, params.tma_cols ? params.tma_cols : g->n, &maps);
     if (st != FP8BLOCK_OK) return st;
-    if (s->splits == 1) return launch_for_dtype(dev, g->dtype, &plan, &maps, &params, stream);
+    if (s->sk_tiles == 0) return launch_kernel(&kernel, &maps, &params, stream);
 
-    if (!splitk_fits(g, plan.bm, plan.bn, plan.cluster, s->splits))
-        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "GEMM plan %dx%d with %d K splits needs more than the split-K "
-                             "workspace", plan.bm, plan.bn, s->splits);
-    params.slots = (int)splitk_slots(g, plan.bm, plan.bn, plan.cluster);
     /* The workspace is the context's, shared by all its streams: this stream waits until
      * the previous user's kernel is done with it, and the next user waits for ours. */
     pthread_mutex_lock(&dev->gemm_workspace_lock);
     st = ensure_workspace(dev, stream);
     if (st == FP8BLOCK_OK)
-        st = cuda_check(cudaStreamWaitEvent(stream, dev->gemm_workspace_idle, 0), "cudaStreamWaitEvent(split-K workspace)");
+        st = cuda_check(cudaStreamWaitEvent(stream, dev->gemm_workspace_idle, 0),
+                        "cudaStreamWaitEvent(stream-K workspace)");
     if (st == FP8BLOCK_OK) {
-        params.slot_counters = (int *)dev->gemm_workspace;
-        params.partials = (float *)((uint8_t *)dev->gemm_workspace + SPLITK_COUNTER_BYTES);
-        st = launch_for_dtype(dev, g->dtype, &plan, &maps, &params, stream);
+        params.sk_counters = (int *)dev->gemm_workspace;
+        params.partials = (float *)((uint8_t *)dev->gemm_workspace + STREAMK_COUNTER_BYTES);
+        st = launch_kernel(&kernel, &maps, &params, stream);
         fp8block_status recorded = cuda_check(cudaEventRecord(dev->gemm_workspace_idle, stream),
-                                              "cudaEventRecord(split-K workspace)");
+                                              "cudaEventRecord(stream-K workspace)");
         if (st == FP8BLOCK_OK) st = recorded;
     }
     pthread_mutex_unlock(&dev->gemm_workspace_lock);
