@@ -5,17 +5,17 @@
  * or uniformly in between, every output dtype, leading dimensions above the minimum
  * whose padding holds NaN codes and NaN scales (a kernel that reads them poisons its
  * output), outputs poisoned with 0xff bytes (NaN in every dtype) before each call. Each
- * case runs twice and must give identical bits (no races, deterministic split-K); the
+ * case runs twice and must give identical bits (no races, deterministic stream-K); the
  * padding columns of D must still hold the poison. Big shapes are checked on a sample of
  * rows (gemm_check's row step), but every element is checked to be written (finite).
  *
  *   test_gemm_gpu                      the test (seed from FP8BLOCK_TEST_SEED or fixed)
  *   test_gemm_gpu quick N              the first N cases only (for the sanitizers)
- *   test_gemm_gpu concurrent           the two-stream split-K check only
+ *   test_gemm_gpu concurrent           the two-stream stream-K check only
  *   test_gemm_gpu bench M N K [dtype]  times one shape: L2 flushed, median of 30
  *
- * Then two threads run split-K shapes at once, each on its own stream, several calls in
- * flight without a sync between them: the split-K workspace is shared by the context's
+ * Then two threads run stream-K (K-cut) shapes at once, each on its own stream, several calls in
+ * flight without a sync between them: the stream-K workspace is shared by the context's
  * streams, so each result must still be the bytes of the same call run alone. */
 #include <inttypes.h>
 #include <math.h>
@@ -333,9 +333,9 @@ static void *concurrent_worker(void *arg)
     return NULL;
 }
 
-static void test_concurrent_split_k(void)
+static void test_concurrent_streamk(void)
 {
-    static const int64_t shapes[2][3] = {{64, 2112, 7168}, {128, 4096, 7168}}; /* both split K */
+    static const int64_t shapes[2][3] = {{64, 2112, 7168}, {128, 4096, 7168}}; /* both cut in K */
     concurrent_job jobs[2];
     memset(jobs, 0, sizeof jobs);
     host_operands h[2];
@@ -357,18 +357,18 @@ static void test_concurrent_split_k(void)
         for (int i = 0; i < CONCURRENT_CALLS && ready; i++) ready = (jobs[t].outs[i] = devmem_alloc(ctx, h[t].d_bytes)) != NULL;
         ready = ready && cudaStreamCreateWithFlags(&jobs[t].stream, cudaStreamNonBlocking) == cudaSuccess;
     }
-    CHECK(ready, "concurrent split-K: setup failed");
+    CHECK(ready, "concurrent stream-K: setup failed");
     if (ready) {
         gemm_check_result r = gemm_check(jobs[0].c.m, jobs[0].c.n, jobs[0].c.k, h[0].a, jobs[0].c.lda, h[0].sa,
                                          jobs[0].c.ldsa, h[0].b, jobs[0].c.ldb, h[0].sb, jobs[0].c.ldsb, alone[0],
                                          jobs[0].c.dtype, jobs[0].c.ldd, 1);
-        CHECK(gemm_check_passed(&r), "concurrent split-K: the lone run is outside the contract's bound");
+        CHECK(gemm_check_passed(&r), "concurrent stream-K: the lone run is outside the contract's bound");
         pthread_t ids[2];
         for (int t = 0; t < 2; t++) CHECK(pthread_create(&ids[t], NULL, concurrent_worker, &jobs[t]) == 0, "pthread_create");
         for (int t = 0; t < 2; t++) pthread_join(ids[t], NULL);
         for (int t = 0; t < 2; t++) {
             const gemm_case *c = &jobs[t].c;
-            CHECK(jobs[t].status == FP8BLOCK_OK && jobs[t].cuda == cudaSuccess, "concurrent split-K %" PRId64 "x%" PRId64
+            CHECK(jobs[t].status == FP8BLOCK_OK && jobs[t].cuda == cudaSuccess, "concurrent stream-K %" PRId64 "x%" PRId64
                   "x%" PRId64 ": %s / %s", c->m, c->n, c->k, fp8block_status_string(jobs[t].status),
                   cudaGetErrorString(jobs[t].cuda));
             got = realloc(got, h[t].d_bytes);
@@ -376,9 +376,9 @@ static void test_concurrent_split_k(void)
             for (int i = 0; i < CONCURRENT_CALLS && got; i++)
                 differ += devmem_download(ctx, got, jobs[t].outs[i], h[t].d_bytes) != 0 ||
                           memcmp(got, alone[t], h[t].d_bytes) != 0;
-            CHECK(got && differ == 0, "concurrent split-K %" PRId64 "x%" PRId64 "x%" PRId64 ": %d of %d calls differ "
+            CHECK(got && differ == 0, "concurrent stream-K %" PRId64 "x%" PRId64 "x%" PRId64 ": %d of %d calls differ "
                   "from the call run alone", c->m, c->n, c->k, differ, CONCURRENT_CALLS);
-            printf("concurrent split-K %" PRId64 "x%" PRId64 "x%" PRId64 " %s: %d calls on each of 2 streams, %d differ\n",
+            printf("concurrent stream-K %" PRId64 "x%" PRId64 "x%" PRId64 " %s: %d calls on each of 2 streams, %d differ\n",
                    c->m, c->n, c->k, DTYPE_NAMES[c->dtype], CONCURRENT_CALLS, differ);
         }
     }
@@ -427,7 +427,7 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
 #if FP8BLOCK_HAVE_CUDA
-    if (argc < 3) test_concurrent_split_k();
+    if (argc < 3) test_concurrent_streamk();
 #endif
     fp8block_destroy(ctx);
     return test_finish("test_gemm_gpu");
