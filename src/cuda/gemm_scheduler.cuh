@@ -15,6 +15,9 @@
  *    of its pieces (the kernel's streamk_gather); piece j of it belongs to cluster
  *    first + j and keeps its partial under the id first + j + sk_tile, unique because
  *    both numbers only grow along the ranges.
+ * Split along K inside a cluster instead (ksplit > 1, M <= 128 with fewer tiles than
+ * SMs): cluster c computes tile c, its CTA of rank r the r-th of ksplit equal K ranges,
+ * and the kernel sums the ranks' accumulators through distributed shared memory.
  * Every CTA of a cluster, the producer and the math warpgroups walk the same sequence
  * without talking to each other. */
 #ifndef FP8BLOCK_GEMM_SCHEDULER_CUH
@@ -32,6 +35,7 @@ typedef struct {
     int dp_tiles;  /* tiles computed whole */
     int sk_tiles;  /* tiles spread over all clusters by K blocks */
     int64_t sk_blocks; /* sk_tiles * kb_total: >= clusters when sk_tiles > 0, < 2^31 */
+    int ksplit;        /* CTAs of a cluster along K (then cluster == 1 and every tile is whole) */
 } gemm_schedule;
 
 typedef struct {
@@ -49,6 +53,7 @@ typedef struct {
 
 typedef struct {
     int next_dp, sk_pos, sk_end; /* sk_blocks < 2^31, checked by the host */
+    int k_rank;                  /* the CTA's K range when ksplit > 1 */
 } gemm_cursor;
 
 /* The cluster whose stream-K range holds K block x (ranges start at c * S / P). */
@@ -57,17 +62,19 @@ __device__ __forceinline__ int sk_cluster_of(const gemm_schedule &s, int x)
     return (int)(((int64_t)(x + 1) * s.clusters + s.sk_blocks - 1) / s.sk_blocks - 1);
 }
 
-__device__ __forceinline__ gemm_cursor schedule_start(const gemm_schedule &s, int cluster_id)
+__device__ __forceinline__ gemm_cursor schedule_start(const gemm_schedule &s, int cluster_id, int k_rank)
 {
     gemm_cursor c;
+    c.k_rank = k_rank;
     c.next_dp = cluster_id;
     c.sk_pos = (int)((int64_t)cluster_id * s.sk_blocks / s.clusters);
     c.sk_end = (int)((int64_t)(cluster_id + 1) * s.sk_blocks / s.clusters);
     return c;
 }
 
-/* STREAMK false: the kernel is never given stream-K tiles (kept out of its code). */
-template <bool STREAMK>
+/* STREAMK false: the kernel is never given stream-K tiles; KSPLIT false: never a K split
+ * inside its cluster (each kept out of the code of the kernels that do not need it). */
+template <bool STREAMK, bool KSPLIT>
 __device__ __forceinline__ bool schedule_next(const gemm_schedule &s, gemm_cursor &c, int cta_rank, gemm_unit &w)
 {
     int t;
@@ -75,6 +82,8 @@ __device__ __forceinline__ bool schedule_next(const gemm_schedule &s, gemm_curso
         t = c.next_dp;
         c.next_dp += s.clusters;
         w.kb_begin = 0, w.kb_end = s.kb_total, w.sk_tile = -1;
+        if (KSPLIT)
+            w.kb_begin = c.k_rank * s.kb_total / s.ksplit, w.kb_end = (c.k_rank + 1) * s.kb_total / s.ksplit;
     } else if (STREAMK && c.sk_pos < c.sk_end) {
         w.sk_tile = c.sk_pos / s.kb_total;
         const int tile_begin = w.sk_tile * s.kb_total;

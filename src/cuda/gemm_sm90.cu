@@ -277,8 +277,44 @@ __device__ __forceinline__ bool streamk_gather(float *acc, const gemm_params &p,
     return true;
 }
 
-/* CLUSTER 2: CTA pairs along M sharing B tiles by TMA multicast. */
-template <int BM, int BN, int CLUSTER, int OUT>
+/* A tile's K split inside a cluster meets here. Every CTA of the cluster but rank 0
+ * leaves its math warpgroups' accumulators in its own A ring (drained: the cluster has
+ * this one tile) in fragment order; after a cluster barrier rank 0 adds them to its own
+ * through distributed shared memory in rank order, which is K order, and stores the tile
+ * (true); the other ranks are done (false). No global round trip, no atomics, and the
+ * same bits on every run. */
+template <int BN, int MATH_WGS, int CLUSTER>
+__device__ __forceinline__ bool ksplit_gather(float *acc, uint32_t scratch, uint32_t k_rank, int wg)
+{
+    const uint32_t mine = scratch + ((uint32_t)wg * 128 * (BN / 8) + threadIdx.x % 128) * 16;
+    /* Every math warpgroup's last wgmma has read the ring before it is overwritten. */
+    named_barrier_sync(3, MATH_WGS * 128);
+    if (k_rank != 0) {
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++)
+            st_shared_v4_f32(mine + j * 128 * 16, make_float4(acc[4 * j], acc[4 * j + 1], acc[4 * j + 2], acc[4 * j + 3]));
+    }
+    cluster_sync(); /* the producer warpgroup arrives from its side */
+    if (k_rank != 0) return false;
+    for (uint32_t r = 1; r < CLUSTER; r++) {
+        const uint32_t remote = cluster_map_shared(mine, r);
+        float4 v[BN / 8];
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++) v[j] = ld_cluster_v4_f32(remote + j * 128 * 16);
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++) {
+            acc[4 * j + 0] += v[j].x;
+            acc[4 * j + 1] += v[j].y;
+            acc[4 * j + 2] += v[j].z;
+            acc[4 * j + 3] += v[j].w;
+        }
+    }
+    return true;
+}
+
+/* CLUSTER 2 (KSPLIT false): CTA pairs along M sharing B tiles by TMA multicast.
+ * KSPLIT: the cluster's CTAs split one tile's K and meet in ksplit_gather. */
+template <int BM, int BN, int CLUSTER, bool KSPLIT, int OUT>
 __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
     gemm_fp8_block_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
                           const __grid_constant__ CUtensorMap tmap_sa, const __grid_constant__ CUtensorMap tmap_d,
@@ -290,7 +326,11 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
     static_assert(WAVES <= 2, "the epilogue writes at most two waves");
     /* Multi-wave tiles are never stream-K (the host's rule): the gather's registers next
      * to two accumulators would spill in the main loop. */
-    constexpr bool STREAMK = WAVES == 1;
+    constexpr bool STREAMK = WAVES == 1 && !KSPLIT;
+    static_assert(!KSPLIT || (WAVES == 1 && L::stages * L::a_bytes >= BM * BN * 4),
+                  "a K-split CTA leaves its accumulators in its A ring");
+    /* CTAs sharing B tiles by multicast: the cluster, unless it splits K. */
+    constexpr int PAIR = KSPLIT ? 1 : CLUSTER;
     constexpr int STAGES = L::stages;
     constexpr bool STRADDLES = 128 % BN != 0;
     constexpr int SB_COUNT = STRADDLES ? (BN > 128 ? 3 : 2) : 1;
@@ -299,8 +339,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
     /* Two temporary accumulators fit the registers up to BN = 128, next to one wave's
      * accumulator. */
     constexpr bool PIPELINED = BN <= 128 && WAVES == 1;
-    /* With a cluster of 2, each CTA loads half of the B tile and multicasts it to both. */
-    constexpr int B_SLICE_BYTES = L::b_bytes / CLUSTER;
+    /* With a pair, each CTA loads half of the B tile and multicasts it to both. */
+    constexpr int B_SLICE_BYTES = L::b_bytes / PAIR;
     static_assert(B_SLICE_BYTES % 1024 == 0, "a B slice must keep the 128-byte swizzle atoms whole");
 
     extern __shared__ uint8_t smem_raw[];
@@ -315,19 +355,20 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
     int *arrived_flags = (int *)(empty + STAGES); /* one per math warpgroup (stream-K) */
 
     const int wg = threadIdx.x / 128;
-    const uint32_t cta_rank = CLUSTER > 1 ? cluster_cta_rank() : 0;
+    const uint32_t cta_rank = PAIR > 1 ? cluster_cta_rank() : 0;
+    const uint32_t k_rank = KSPLIT ? cluster_cta_rank() : 0;
     const int cluster_id = blockIdx.x / CLUSTER; /* the grid has exactly p.sched.clusters */
     if (threadIdx.x == 0) {
         for (int s = 0; s < STAGES; s++) {
             /* the TMA thread (with the stage's byte count) and the B-scale warp */
             mbarrier_init(&full[s], 2);
             /* every local math thread, and one lane per math warp of the peer CTA */
-            mbarrier_init(&empty[s], MATH_WGS * 128 + MATH_WGS * 4 * (CLUSTER - 1));
+            mbarrier_init(&empty[s], MATH_WGS * 128 + MATH_WGS * 4 * (PAIR - 1));
         }
         mbarrier_init_fence();
     }
     /* The peer's barriers must be initialised before its multicasts and arrivals reach us. */
-    if (CLUSTER > 1) cluster_sync();
+    if (PAIR > 1) cluster_sync();
     else __syncthreads();
 
     const gemm_schedule &sched = p.sched;
@@ -340,8 +381,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
             tma_prefetch_descriptor(&tmap_sa);
             int stage = 0;
             uint32_t phase = 0;
-            gemm_cursor cursor = schedule_start(sched, cluster_id);
-            for (gemm_unit w; schedule_next<STREAMK>(sched, cursor, cta_rank, w);) {
+            gemm_cursor cursor = schedule_start(sched, cluster_id, k_rank);
+            for (gemm_unit w; schedule_next<STREAMK, KSPLIT>(sched, cursor, cta_rank, w);) {
                 int m0 = w.m_tile * BM, n0 = w.n_tile * BN;
                 for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
                     mbarrier_wait(&empty[stage], phase ^ 1);
@@ -350,9 +391,9 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
                     tma_load_2d(smem_a + stage * L::a_bytes, &tmap_a, &full[stage], k0, m0);
                     tma_load_2d(smem_sa + stage * BM, &tmap_sa, &full[stage], m0, kb);
                     uint8_t *b_slice = smem_b + stage * L::b_bytes + cta_rank * B_SLICE_BYTES;
-                    if (CLUSTER > 1)
-                        tma_load_2d_multicast(b_slice, &tmap_b, &full[stage], k0, n0 + cta_rank * (BN / CLUSTER),
-                                              (uint16_t)((1u << CLUSTER) - 1));
+                    if (PAIR > 1)
+                        tma_load_2d_multicast(b_slice, &tmap_b, &full[stage], k0, n0 + cta_rank * (BN / PAIR),
+                                              (uint16_t)((1u << PAIR) - 1));
                     else
                         tma_load_2d(b_slice, &tmap_b, &full[stage], k0, n0);
                     if (++stage == STAGES) stage = 0, phase ^= 1;
@@ -366,8 +407,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
              * scales: no global load in their loop. */
             int stage = 0;
             uint32_t phase = 0;
-            gemm_cursor cursor = schedule_start(sched, cluster_id);
-            for (gemm_unit w; schedule_next<STREAMK>(sched, cursor, cta_rank, w);) {
+            gemm_cursor cursor = schedule_start(sched, cluster_id, k_rank);
+            for (gemm_unit w; schedule_next<STREAMK, KSPLIT>(sched, cursor, cta_rank, w);) {
                 const int n0 = w.n_tile * BN;
                 const float *rows[SB_COUNT];
 #pragma unroll
@@ -392,6 +433,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
                 }
             }
         }
+        /* The K-split gather's barrier (each cluster has one tile, so one arrival). */
+        if constexpr (KSPLIT) cluster_sync();
     } else {
         setmaxnreg_inc<MATH_REGS>();
         const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
@@ -413,8 +456,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
         ring_position issue = {0, 0}, release = {0, 0}; /* the next stage to compute, to give back */
         bool store_in_flight = false;
 
-        gemm_cursor cursor = schedule_start(sched, cluster_id);
-        for (gemm_unit w; schedule_next<STREAMK>(sched, cursor, cta_rank, w);) {
+        gemm_cursor cursor = schedule_start(sched, cluster_id, k_rank);
+        for (gemm_unit w; schedule_next<STREAMK, KSPLIT>(sched, cursor, cta_rank, w);) {
             const int m0 = w.m_tile * BM, n0 = w.n_tile * BN;
             const int first_col_in_block = n0 % 128;
 #pragma unroll
@@ -424,7 +467,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
 
             if constexpr (WAVES > 1) {
                 for (int kb = w.kb_begin; kb < w.kb_end; kb++)
-                    kblock_waves<BM, BN, STAGES, SB_COUNT, SB_SLOT, WAVES, CLUSTER>(
+                    kblock_waves<BM, BN, STAGES, SB_COUNT, SB_SLOT, WAVES, PAIR>(
                         acc_waves, tmp, issue, full, empty, at, lane, cta_rank, first_col_in_block);
             } else if constexpr (PIPELINED) {
                 /* Two temporaries: K block kb+1's wgmma runs on the tensor cores while
@@ -436,39 +479,42 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
                 for (; left > 2; left -= 2) { /* here tmp holds the oldest K block, in flight */
                     kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp_next, scales_next, issue, full, at);
                     wgmma_wait_all_but_last();
-                    kblock_finish<BN, STAGES, SB_COUNT, CLUSTER>(acc, tmp, scales, release, empty, lane, cta_rank,
+                    kblock_finish<BN, STAGES, SB_COUNT, PAIR>(acc, tmp, scales, release, empty, lane, cta_rank,
                                                                 first_col_in_block);
                     kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp, scales, issue, full, at);
                     wgmma_wait_all_but_last();
-                    kblock_finish<BN, STAGES, SB_COUNT, CLUSTER>(acc, tmp_next, scales_next, release, empty, lane,
+                    kblock_finish<BN, STAGES, SB_COUNT, PAIR>(acc, tmp_next, scales_next, release, empty, lane,
                                                                 cta_rank, first_col_in_block);
                 }
                 if (left == 2) {
                     kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp_next, scales_next, issue, full, at);
                     wgmma_wait_all_but_last();
-                    kblock_finish<BN, STAGES, SB_COUNT, CLUSTER>(acc, tmp, scales, release, empty, lane, cta_rank,
+                    kblock_finish<BN, STAGES, SB_COUNT, PAIR>(acc, tmp, scales, release, empty, lane, cta_rank,
                                                                 first_col_in_block);
                     wgmma_wait_all();
-                    kblock_finish<BN, STAGES, SB_COUNT, CLUSTER>(acc, tmp_next, scales_next, release, empty, lane,
+                    kblock_finish<BN, STAGES, SB_COUNT, PAIR>(acc, tmp_next, scales_next, release, empty, lane,
                                                                 cta_rank, first_col_in_block);
                 } else {
                     wgmma_wait_all();
-                    kblock_finish<BN, STAGES, SB_COUNT, CLUSTER>(acc, tmp, scales, release, empty, lane, cta_rank,
+                    kblock_finish<BN, STAGES, SB_COUNT, PAIR>(acc, tmp, scales, release, empty, lane, cta_rank,
                                                                 first_col_in_block);
                 }
             } else {
                 for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
                     kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp, scales, issue, full, at);
                     wgmma_wait_all();
-                    kblock_finish<BN, STAGES, SB_COUNT, CLUSTER>(acc, tmp, scales, release, empty, lane, cta_rank,
+                    kblock_finish<BN, STAGES, SB_COUNT, PAIR>(acc, tmp, scales, release, empty, lane, cta_rank,
                                                                 first_col_in_block);
                 }
             }
 
+            if constexpr (KSPLIT) {
+                if (!ksplit_gather<BN, MATH_WGS, CLUSTER>(acc, smem_addr(smem_a), k_rank, wg)) continue;
+            }
             if constexpr (STREAMK) {
                 if (w.sk_tile >= 0) {
                     const gemm_piece piece = schedule_piece(sched, w, cluster_id);
-                    if (piece.pieces > 1 && !streamk_gather<BN, MATH_WGS, CLUSTER>(acc, p, piece, w.sk_tile, cta_rank,
+                    if (piece.pieces > 1 && !streamk_gather<BN, MATH_WGS, PAIR>(acc, p, piece, w.sk_tile, cta_rank,
                                                                                    wg, arrived_flags + wg))
                         continue;
                 }
@@ -501,8 +547,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
         }
         if (store_leader && store_in_flight) tma_store_wait_all();
     }
-    /* A CTA may not leave while its peer can still multicast into it or arrive on its
-     * barriers. */
+    /* A CTA may not leave while its peer can still multicast into it, arrive on its
+     * barriers or (K split) read its shared memory. */
     if (CLUSTER > 1) cluster_sync();
 }
 
@@ -512,6 +558,7 @@ typedef struct {
     int bm, bn;
     int cluster;  /* 2: CTA pairs along M share B tiles by TMA multicast */
     int streamk;  /* spread the last wave (or all tiles) over every CTA by K blocks */
+    int ksplit;   /* instead: the cluster's `cluster` CTAs split each tile's K */
 } gemm_plan;
 
 /* The stream-K workspace: arrival counters, then the partials. */
@@ -540,10 +587,16 @@ static double wave_fill(int64_t tiles, int64_t ctas)
  * SMs for a small overhead). */
 static gemm_plan choose_plan(const gemm_args *g, int sms)
 {
-    gemm_plan plan = {g->m <= 64 ? 64 : 128, 128, 1, 0};
+    gemm_plan plan = {g->m <= 64 ? 64 : 128, 128, 1, 0, 0};
     if (g->m <= 128) {
         plan.bn = 64;
-        plan.streamk = fp8block_ceil_div(g->n, plan.bn) < sms; /* more tiles: stream-K measured slower */
+        int64_t n_tiles = fp8block_ceil_div(g->n, plan.bn), kb_total = fp8block_ceil_div(g->k, GEMM_BLOCK_K);
+        plan.streamk = n_tiles < sms; /* more tiles: stream-K measured slower */
+        /* Where each tile's K is cut 2 or 4 ways, the pieces meet in a cluster's shared
+         * memory instead (run_gemm falls back when the clusters do not all fit). */
+        int64_t splits = n_tiles < sms ? sms / n_tiles : 1;
+        if (splits > kb_total) splits = kb_total;
+        if (splits == 2 || splits == 4) plan.cluster = (int)splits, plan.streamk = 0, plan.ksplit = 1;
         return plan;
     }
     /* BN = 176 (straddles B scale blocks) measured slower than 128 on every DeepSeek
@@ -585,7 +638,7 @@ static void schedule_tiles(gemm_schedule *s, const gemm_plan *plan, int max_clus
     int64_t tiles = (int64_t)s->m_groups * s->n_tiles;
     s->clusters = (int)(tiles < max_clusters ? tiles : max_clusters);
     s->dp_tiles = (int)tiles, s->sk_tiles = 0, s->sk_blocks = 0;
-    if (!plan->streamk || plan->bm > 128 || tiles % max_clusters == 0) return;
+    if (!plan->streamk || plan->ksplit || plan->bm > 128 || tiles % max_clusters == 0) return;
     int64_t clusters = max_clusters, dp = 0;
     if (tiles < max_clusters) {
         int64_t splits = max_clusters / tiles < s->kb_total ? max_clusters / tiles : s->kb_total;
@@ -610,7 +663,7 @@ typedef struct {
 } gemm_maps;
 
 /* Development knobs, read once: FP8BLOCK_GEMM_LOG=1 prints each call's plan to stderr;
- * FP8BLOCK_GEMM_PLAN="bm,bn,cluster,streamk" forces a plan (for tuning the heuristic). */
+ * FP8BLOCK_GEMM_PLAN="bm,bn,cluster,streamk,ksplit" forces a plan (for tuning the heuristic). */
 static int plan_log_enabled;
 static gemm_plan plan_override;
 static pthread_once_t knobs_once = PTHREAD_ONCE_INIT;
@@ -621,8 +674,8 @@ static void read_knobs(void)
     plan_log_enabled = log && *log && *log != '0';
     const char *forced = getenv("FP8BLOCK_GEMM_PLAN");
     if (forced)
-        sscanf(forced, "%d,%d,%d,%d", &plan_override.bm, &plan_override.bn, &plan_override.cluster,
-               &plan_override.streamk);
+        sscanf(forced, "%d,%d,%d,%d,%d", &plan_override.bm, &plan_override.bn, &plan_override.cluster,
+               &plan_override.streamk, &plan_override.ksplit);
 }
 
 typedef void (*gemm_kernel_fn)(const CUtensorMap, const CUtensorMap, const CUtensorMap, const CUtensorMap,
@@ -635,12 +688,12 @@ typedef struct {
     int *max_clusters; /* per device ordinal; 0 until first asked */
 } gemm_kernel;
 
-template <int BM, int BN, int CLUSTER, int OUT>
+template <int BM, int BN, int CLUSTER, bool KSPLIT, int OUT>
 static gemm_kernel kernel_for(void)
 {
     typedef gemm_layout<BM, BN, OUT> L;
     static int max_clusters[64];
-    gemm_kernel k = {gemm_fp8_block_kernel<BM, BN, CLUSTER, OUT>, L::threads, L::smem_bytes, L::stages, CLUSTER,
+    gemm_kernel k = {gemm_fp8_block_kernel<BM, BN, CLUSTER, KSPLIT, OUT>, L::threads, L::smem_bytes, L::stages, CLUSTER,
                      max_clusters};
     return k;
 }
@@ -649,15 +702,21 @@ template <int OUT>
 static int find_kernel(const gemm_plan *plan, gemm_kernel *k)
 {
     int bm = plan->bm, bn = plan->bn, cluster = plan->cluster;
-    if (bm == 64 && bn == 64 && cluster == 1) *k = kernel_for<64, 64, 1, OUT>();
-    else if (bm == 64 && bn == 128 && cluster == 1) *k = kernel_for<64, 128, 1, OUT>();
-    else if (bm == 128 && bn == 64 && cluster == 1) *k = kernel_for<128, 64, 1, OUT>();
-    else if (bm == 128 && bn == 128 && cluster == 1) *k = kernel_for<128, 128, 1, OUT>();
-    else if (bm == 128 && bn == 64 && cluster == 2) *k = kernel_for<128, 64, 2, OUT>();
-    else if (bm == 128 && bn == 128 && cluster == 2) *k = kernel_for<128, 128, 2, OUT>();
-    else if (bm == 128 && bn == 176 && cluster == 2) *k = kernel_for<128, 176, 2, OUT>();
+    if (plan->ksplit) {
+        if (bm == 64 && bn == 64 && cluster == 2) *k = kernel_for<64, 64, 2, true, OUT>();
+        else if (bm == 64 && bn == 64 && cluster == 4) *k = kernel_for<64, 64, 4, true, OUT>();
+        else if (bm == 128 && bn == 64 && cluster == 2) *k = kernel_for<128, 64, 2, true, OUT>();
+        else if (bm == 128 && bn == 64 && cluster == 4) *k = kernel_for<128, 64, 4, true, OUT>();
+        else return 0;
+    } else if (bm == 64 && bn == 64 && cluster == 1) *k = kernel_for<64, 64, 1, false, OUT>();
+    else if (bm == 64 && bn == 128 && cluster == 1) *k = kernel_for<64, 128, 1, false, OUT>();
+    else if (bm == 128 && bn == 64 && cluster == 1) *k = kernel_for<128, 64, 1, false, OUT>();
+    else if (bm == 128 && bn == 128 && cluster == 1) *k = kernel_for<128, 128, 1, false, OUT>();
+    else if (bm == 128 && bn == 64 && cluster == 2) *k = kernel_for<128, 64, 2, false, OUT>();
+    else if (bm == 128 && bn == 128 && cluster == 2) *k = kernel_for<128, 128, 2, false, OUT>();
+    else if (bm == 128 && bn == 176 && cluster == 2) *k = kernel_for<128, 176, 2, false, OUT>();
     else if constexpr (OUT != FP8BLOCK_F32) { /* a 256-row tile's fp32 staging leaves no room for two stages */
-        if (bm == 256 && bn == 128 && cluster == 2) *k = kernel_for<256, 128, 2, OUT>();
+        if (bm == 256 && bn == 128 && cluster == 2) *k = kernel_for<256, 128, 2, false, OUT>();
         else return 0;
     } else {
         return 0;
@@ -770,7 +829,7 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, in
                                     CU_TENSOR_MAP_SWIZZLE_128B, "A");
     if (st != FP8BLOCK_OK) return st;
     uint64_t b_dims[2] = {(uint64_t)g->k, (uint64_t)g->n}, b_strides[1] = {(uint64_t)g->ldb};
-    uint32_t b_box[2] = {GEMM_BLOCK_K, (uint32_t)(plan->bn / plan->cluster)};
+    uint32_t b_box[2] = {GEMM_BLOCK_K, (uint32_t)(plan->bn / (plan->ksplit ? 1 : plan->cluster))};
     st = tma_encode(&maps->b, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, g->b, b_dims, b_strides, b_box,
                     CU_TENSOR_MAP_SWIZZLE_128B, "B");
     if (st != FP8BLOCK_OK) return st;
@@ -808,6 +867,15 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     int max_clusters = 0;
     fp8block_status st = kernel_max_clusters(dev, &kernel, &max_clusters);
     if (st != FP8BLOCK_OK) return st;
+    int64_t tiles = fp8block_ceil_div(g->m, plan.bm) * fp8block_ceil_div(g->n, plan.bn);
+    if (plan.ksplit && (tiles > max_clusters || plan.cluster > fp8block_ceil_div(g->k, GEMM_BLOCK_K))) {
+        /* A K-split cluster must hold its one tile with every K range non-empty. */
+        plan.cluster = 1, plan.streamk = 1, plan.ksplit = 0;
+        if (!find_kernel_for_dtype(g->dtype, &plan, &kernel))
+            return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "internal: no GEMM kernel for tile %dx%d", plan.bm, plan.bn);
+        st = kernel_max_clusters(dev, &kernel, &max_clusters);
+        if (st != FP8BLOCK_OK) return st;
+    }
 
     gemm_params params;
     params.m = (int)g->m, params.n = (int)g->n, params.k = (int)g->k;
@@ -816,17 +884,18 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     gemm_schedule *s = &params.sched;
     s->m_tiles = (int)fp8block_ceil_div(g->m, plan.bm);
     s->n_tiles = (int)fp8block_ceil_div(g->n, plan.bn);
-    s->cluster = plan.cluster;
-    s->m_groups = (int)fp8block_ceil_div(s->m_tiles, plan.cluster);
+    s->cluster = plan.ksplit ? 1 : plan.cluster;
+    s->ksplit = plan.ksplit ? plan.cluster : 1;
+    s->m_groups = (int)fp8block_ceil_div(s->m_tiles, s->cluster);
     s->kb_total = (int)fp8block_ceil_div(g->k, GEMM_BLOCK_K);
     s->group_n = 8;
     schedule_tiles(s, &plan, max_clusters);
 
     if (plan_log_enabled)
         fprintf(stderr,
-                "fp8block gemm %lldx%lldx%lld: tile %dx%d cluster %d, %d stages, %d bytes shared; grid %d clusters "
+                "fp8block gemm %lldx%lldx%lld: tile %dx%d cluster %d%s, %d stages, %d bytes shared; grid %d clusters "
                 "(max %d): %d tiles whole, %d by stream-K\n",
-                (long long)g->m, (long long)g->n, (long long)g->k, plan.bm, plan.bn, plan.cluster, kernel.stages,
+                (long long)g->m, (long long)g->n, (long long)g->k, plan.bm, plan.bn, plan.cluster, plan.ksplit ? " (K split)" : "", kernel.stages,
                 kernel.smem_bytes, s->clusters, max_clusters, s->dp_tiles, s->sk_tiles);
     /* TMA stores whole 16-byte pieces of a row (see epilogue_store_tail). */
     int64_t per_16_bytes = 16 / (int64_t)esize;

@@ -68,6 +68,24 @@ __device__ __forceinline__ uint32_t cluster_cta_rank(void)
     return rank;
 }
 
+/* The address of the same shared offset in CTA `cta_rank` of the cluster. */
+__device__ __forceinline__ uint32_t cluster_map_shared(uint32_t addr, uint32_t cta_rank)
+{
+    uint32_t remote;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(addr), "r"(cta_rank));
+    return remote;
+}
+
+__device__ __forceinline__ float4 ld_cluster_v4_f32(uint32_t remote)
+{
+    float4 v;
+    asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];"
+                 : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+                 : "r"(remote)
+                 : "memory");
+    return v;
+}
+
 /* Every thread of every CTA in the cluster; orders shared-memory work across CTAs. */
 __device__ __forceinline__ void cluster_sync(void)
 {
@@ -192,6 +210,12 @@ __device__ __forceinline__ void st_shared_b32(uint32_t addr, uint32_t v)
 __device__ __forceinline__ void st_shared_v2_f32(uint32_t addr, float x, float y)
 {
     asm volatile("st.shared.v2.f32 [%0], {%1, %2};" ::"r"(addr), "f"(x), "f"(y) : "memory");
+}
+
+__device__ __forceinline__ void st_shared_v4_f32(uint32_t addr, float4 v)
+{
+    asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};" ::"r"(addr), "f"(v.x), "f"(v.y), "f"(v.z), "f"(v.w)
+                 : "memory");
 }
 
 #endif
