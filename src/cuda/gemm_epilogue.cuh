@@ -1,11 +1,11 @@
 /* Epilogue: a math warpgroup's 64 x BN fp32 tile, in the wgmma fragment layout, is
  * rounded to the output dtype, written to shared memory and stored by TMA.
  *
- * Shared layout: the tile is cut into column chunks of 32 bytes (16 bf16/fp16 or 8
- * fp32), each chunk [64 rows][32 bytes] with TMA's 32-byte swizzle (address bit 4 ^=
- * bit 7). One TMA store moves one chunk. With that swizzle the 8 rows a warp writes at
- * once fall in distinct banks, and any BN that is a multiple of 16 works (no
- * power-of-two tile widths needed). */
+ * Shared layout: the tile is cut into column chunks of 128 bytes (64 bf16/fp16 or 32
+ * fp32) with TMA's 128-byte swizzle (16-byte unit ^= row % 8), or of 32 bytes with its
+ * 32-byte swizzle (unit bit 0 ^= row bit 2) when BN's row is not a multiple of 128 bytes;
+ * each chunk [64 rows][chunk bytes], one TMA store. Either way the 8 rows a warp writes
+ * at once fall in distinct banks; the wide chunks need 4x fewer TMA stores. */
 #ifndef FP8BLOCK_GEMM_EPILOGUE_CUH
 #define FP8BLOCK_GEMM_EPILOGUE_CUH
 
@@ -15,8 +15,13 @@
 #include "fp8block.h"
 #include "ptx.cuh"
 
-#define EPILOGUE_CHUNK_BYTES 32
 #define EPILOGUE_ROWS 64
+
+/* Bytes per row of a staged chunk (see above); the host encodes D's tensor map with it. */
+__host__ __device__ constexpr int epilogue_chunk_bytes(int bn, int out_bytes)
+{
+    return bn * out_bytes % 128 == 0 ? 128 : 32;
+}
 
 template <int OUT>
 struct out_traits;
@@ -34,13 +39,15 @@ struct out_traits<FP8BLOCK_F16> {
 };
 
 /* Shared address of element (row, col) of a warpgroup's staged tile. */
-template <int OUT>
+template <int BN, int OUT>
 __device__ __forceinline__ uint32_t epilogue_smem_offset(int row, int col)
 {
-    constexpr int per_chunk = EPILOGUE_CHUNK_BYTES / out_traits<OUT>::bytes;
+    constexpr int chunk_bytes = epilogue_chunk_bytes(BN, out_traits<OUT>::bytes);
+    constexpr int per_chunk = chunk_bytes / out_traits<OUT>::bytes;
     int chunk = col / per_chunk;
     int byte = (col % per_chunk) * out_traits<OUT>::bytes;
-    return chunk * (EPILOGUE_ROWS * EPILOGUE_CHUNK_BYTES) + row * EPILOGUE_CHUNK_BYTES + (byte ^ ((row & 4) << 2));
+    int swizzled = chunk_bytes == 128 ? byte ^ ((row & 7) << 4) : byte ^ ((row & 4) << 2);
+    return chunk * (EPILOGUE_ROWS * chunk_bytes) + row * chunk_bytes + swizzled;
 }
 
 /* Two horizontally adjacent outputs, rounded to nearest even. */
@@ -65,7 +72,7 @@ __device__ __forceinline__ void epilogue_put_pair<FP8BLOCK_F16>(uint32_t addr, f
 }
 
 /* Writes the thread's fragment of the 64 x BN accumulator into the staged tile at
- * `tile` (shared address, 256-byte aligned). Fragment: thread (warp w, lane l) holds
+ * `tile` (shared address, 1024-byte aligned). Fragment: thread (warp w, lane l) holds
  * rows 16w + l/4 and 16w + l/4 + 8, columns 8j + 2(l%4) and +1, for j < BN/8. */
 template <int BN, int OUT>
 __device__ __forceinline__ void epilogue_stage_fragment(uint32_t tile, const float *acc, int warp, int lane)
@@ -74,8 +81,8 @@ __device__ __forceinline__ void epilogue_stage_fragment(uint32_t tile, const flo
     int col = 2 * (lane % 4);
 #pragma unroll
     for (int j = 0; j < BN / 8; j++) {
-        epilogue_put_pair<OUT>(tile + epilogue_smem_offset<OUT>(row, col + 8 * j), acc[4 * j], acc[4 * j + 1]);
-        epilogue_put_pair<OUT>(tile + epilogue_smem_offset<OUT>(row + 8, col + 8 * j), acc[4 * j + 2],
+        epilogue_put_pair<OUT>(tile + epilogue_smem_offset<BN, OUT>(row, col + 8 * j), acc[4 * j], acc[4 * j + 1]);
+        epilogue_put_pair<OUT>(tile + epilogue_smem_offset<BN, OUT>(row + 8, col + 8 * j), acc[4 * j + 2],
                                acc[4 * j + 3]);
     }
 }
@@ -86,11 +93,12 @@ template <int BN, int OUT>
 __device__ __forceinline__ void epilogue_store_tile(const void *tmap_d, const uint8_t *tile, int m0, int n0,
                                                     int tma_cols)
 {
-    constexpr int per_chunk = EPILOGUE_CHUNK_BYTES / out_traits<OUT>::bytes;
+    constexpr int chunk_bytes = epilogue_chunk_bytes(BN, out_traits<OUT>::bytes);
+    constexpr int per_chunk = chunk_bytes / out_traits<OUT>::bytes;
 #pragma unroll
     for (int c = 0; c < BN / per_chunk; c++) {
         if (n0 + c * per_chunk < tma_cols)
-            tma_store_2d(tmap_d, tile + c * EPILOGUE_ROWS * EPILOGUE_CHUNK_BYTES, n0 + c * per_chunk, m0);
+            tma_store_2d(tmap_d, tile + c * EPILOGUE_ROWS * chunk_bytes, n0 + c * per_chunk, m0);
     }
     tma_store_commit();
 }

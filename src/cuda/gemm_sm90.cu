@@ -840,9 +840,10 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, in
     if (st != FP8BLOCK_OK) return st;
     uint64_t esize = fp8block_dtype_size(g->dtype);
     uint64_t d_dims[2] = {(uint64_t)tma_cols, (uint64_t)g->m}, d_strides[1] = {(uint64_t)g->ldd * esize};
-    uint32_t d_box[2] = {(uint32_t)(EPILOGUE_CHUNK_BYTES / esize), EPILOGUE_ROWS};
-    return tma_encode(&maps->d, out_map_type(g->dtype), 2, g->d, d_dims, d_strides, d_box, CU_TENSOR_MAP_SWIZZLE_32B,
-                      "D");
+    int chunk = epilogue_chunk_bytes(plan->bn, (int)esize);
+    uint32_t d_box[2] = {(uint32_t)(chunk / esize), EPILOGUE_ROWS};
+    return tma_encode(&maps->d, out_map_type(g->dtype), 2, g->d, d_dims, d_strides, d_box,
+                      chunk == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_32B, "D");
 }
 
 static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream_t stream)
