@@ -441,7 +441,6 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
         const int frag_row = warp * 16 + lane / 4; /* and frag_row + 8 */
         const bool store_leader = threadIdx.x % 128 == 0;
         const uint32_t d_tile = smem_addr(smem_d + wg * (L::d_bytes / MATH_WGS));
-        constexpr int WAVE_D_BYTES = 64 * BN * out_traits<OUT>::bytes; /* a wave's staged 64-row tile */
         stage_addressing at;
         at.desc_a0 = (uint32_t)wgmma_desc_k128_sw128(smem_addr(smem_a + wg * WAVES * 64 * GEMM_BLOCK_K));
         at.desc_b0 = (uint32_t)wgmma_desc_k128_sw128(smem_addr(smem_b));
@@ -526,21 +525,17 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
             named_barrier_sync(1 + wg, 128);
 #pragma unroll
             for (int v = 0; v < WAVES; v++)
-                epilogue_stage_fragment<BN, OUT>(d_tile + v * WAVE_D_BYTES, acc_waves[v], warp, lane);
+                epilogue_stage_fragment<BN, OUT, WAVES>(d_tile, acc_waves[v], v, warp, lane);
             fence_proxy_async_smem();
             named_barrier_sync(1 + wg, 128);
-#pragma unroll
-            for (int v = 0; v < WAVES; v++) {
-                const int row0 = m0 + (wg * WAVES + v) * 64;
-                if (store_leader && row0 < p.m && n0 < p.tma_cols) {
-                    epilogue_store_tile<BN, OUT>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS) + v * WAVE_D_BYTES,
-                                                 row0, n0, p.tma_cols);
-                    store_in_flight = true;
-                }
+            const int row0 = m0 + wg * WAVES * 64; /* the warpgroup's waves go out together */
+            if (store_leader && row0 < p.m && n0 < p.tma_cols) {
+                epilogue_store_tile<BN, OUT, WAVES>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), row0, n0,
+                                                    p.tma_cols);
+                store_in_flight = true;
             }
             /* Written out rather than looped over v: nvcc left that loop rolled and put the
              * accumulators in local memory. */
-            const int row0 = m0 + wg * WAVES * 64;
             epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc_waves[0], p.m, p.n, p.tma_cols, row0, n0, warp, lane);
             if constexpr (WAVES > 1)
                 epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc_waves[1], p.m, p.n, p.tma_cols, row0 + 64, n0, warp, lane);
@@ -841,7 +836,8 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, in
     uint64_t esize = fp8block_dtype_size(g->dtype);
     uint64_t d_dims[2] = {(uint64_t)tma_cols, (uint64_t)g->m}, d_strides[1] = {(uint64_t)g->ldd * esize};
     int chunk = epilogue_chunk_bytes(plan->bn, (int)esize);
-    uint32_t d_box[2] = {(uint32_t)(chunk / esize), EPILOGUE_ROWS};
+    int waves = plan->bm / 64 > 2 ? plan->bm / 64 / 2 : 1; /* a math warpgroup's 64-row waves (gemm_layout) */
+    uint32_t d_box[2] = {(uint32_t)(chunk / esize), (uint32_t)(EPILOGUE_ROWS * waves)};
     return tma_encode(&maps->d, out_map_type(g->dtype), 2, g->d, d_dims, d_strides, d_box,
                       chunk == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_32B, "D");
 }
