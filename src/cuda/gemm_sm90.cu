@@ -5,18 +5,21 @@
  *    TMA loads of A, B and A's scales for each 128-wide K block into a ring of STAGES
  *    shared-memory slots, guarded by full/empty mbarriers, and one warp puts B's scales
  *    for the same K block into the slot (so the math loop has no global load);
- *  - BM/64 math warpgroups raise their registers; each owns 64 rows of the BM x BN tile.
- *    Per K block it runs four wgmma m64nBNk32 into a temporary accumulator (a fresh
+ *  - two math warpgroups (one for BM = 64) raise their registers; each owns one or two
+ *    64-row waves of the BM x BN tile. Per K block and wave it runs four wgmma
+ *    m64nBNk32 into a temporary accumulator (a fresh
  *    one every 128 of K: Hopper's fp8 tensor-core accumulation keeps ~14 bits), then
  *    promotes it on the CUDA cores: acc += tmp · (sa[row] · sb[col block]), the product
  *    formed while the wgmma run.
  *  - Epilogue: registers → swizzled shared memory → TMA store, left in flight while the
  *    next tile's main loop runs (the producer is already loading it).
- * Stream-K (gemm_scheduler.cuh) spreads the last wave of tiles, or all of them when
- * there are fewer tiles than SMs (M ≤ 128), over every CTA by K blocks: a tile cut
- * between CTAs leaves fp32 partials in a per-device workspace, and the last of its
- * pieces to finish sums them in K order and stores D (streamk_gather), so results are
- * identical from run to run and no second kernel is launched. */
+ * Stream-K (gemm_scheduler.cuh) spreads a partial last wave of tiles over every CTA by
+ * K blocks, and with fewer tiles than SMs (M ≤ 128) every tile's K is cut evenly: a
+ * tile cut between CTAs leaves fp32 partials in a per-device workspace, and the last
+ * of its pieces to finish sums them in K order and stores D (streamk_gather). A tile
+ * cut 2 or 4 ways whose pieces all fit as one cluster sums them through distributed
+ * shared memory instead (ksplit_gather). Either way results are identical from run to
+ * run and no second kernel is launched. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
