@@ -50,13 +50,12 @@ void gpu_timing_destroy(gpu_timing *t)
 
 size_t gpu_timing_flush_bytes(const gpu_timing *t) { return t->flush_bytes; }
 
-const char *gpu_timing_flush_name(const gpu_timing *t) { return t->kind == GPU_FLUSH_READ ? "read" : "memset"; }
+const char *gpu_timing_flush_name(const gpu_timing *t) { return t->kind == GPU_FLUSH_READ ? "read-only pass" : "memset"; }
 
-static int flush_l2(gpu_timing *t)
+static cudaError_t flush_l2(gpu_timing *t)
 {
     if (t->kind == GPU_FLUSH_READ) return l2_flush_read(t->flush, t->flush_bytes, t->sink);
-    /* Zeros: the read flush relies on the buffer staying zero. */
-    return cudaMemsetAsync(t->flush, 0, t->flush_bytes, 0) == cudaSuccess ? 0 : -1;
+    return cudaMemsetAsync(t->flush, 0, t->flush_bytes, 0);
 }
 
 static int compare_double(const void *a, const void *b)
@@ -86,8 +85,9 @@ int gpu_timing_median(gpu_timing *t, gpu_timed_fn fn, void *arg, int warmup, int
     for (int i = 0; i < warmup; i++)
         if (fn(arg, why, why_size) != 0) goto done;
     for (int i = 0; i < reps; i++) {
-        if (flush_l2(t) != 0) {
-            why_printf(why, why_size, "L2 flush: %s", cudaGetErrorString(cudaGetLastError()));
+        cudaError_t flushed = flush_l2(t);
+        if (flushed != cudaSuccess) {
+            why_printf(why, why_size, "L2 flush: %s", cudaGetErrorString(flushed));
             goto done;
         }
         cudaEventRecord(events[2 * i], 0);

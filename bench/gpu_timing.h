@@ -7,7 +7,7 @@
  *     read-only kernel, leaves clean lines, as a model's previous layer mostly does
  *     (weights are read, not written);
  *   - every call bracketed by CUDA events, all of them queued before one wait, so the
- *     host's launch cost hides behind the memset instead of being timed;
+ *     host's launch cost hides behind the flush instead of being timed;
  *   - warm-up calls first, then the median of the timed ones.
  * Work is enqueued on the default stream. */
 #ifndef FP8BLOCK_BENCH_GPU_TIMING_H
@@ -26,7 +26,7 @@ void gpu_timing_destroy(gpu_timing *t);
 /* Bytes of the L2 flush buffer (twice the device's L2). */
 size_t gpu_timing_flush_bytes(const gpu_timing *t);
 
-/* "memset" or "read". */
+/* How L2 is flushed, for reports: "memset" or "read-only pass". */
 const char *gpu_timing_flush_name(const gpu_timing *t);
 
 /* Enqueues the work to time on the default stream; 0 on success. On failure it writes

@@ -3,13 +3,15 @@
 
 #include <stddef.h>
 
+#include <cuda_runtime_api.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* Enqueues, on the default stream, a kernel that reads `bytes` (a multiple of 16) of a
- * zero-filled device buffer and writes nothing. 0 on success. */
-int l2_flush_read(const void *buffer, size_t bytes, unsigned *sink);
+ * zero-filled device buffer and writes nothing; the launch's error. */
+cudaError_t l2_flush_read(const void *buffer, size_t bytes, unsigned *sink);
 
 #ifdef __cplusplus
 }

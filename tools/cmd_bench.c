@@ -819,7 +819,7 @@ static int open_env(bench_env *env, const bench_options *o)
                  "CUDA events around each call, median of %d after %d warm-up; before each call a %.0f MB %s "
                  "(2x L2, not timed) flushes L2",
                  env->reps, env->warmup, gpu_timing_flush_bytes(env->timing) / 1e6,
-                 strcmp(o->flush, "read") ? "memset" : "read-only pass");
+                 gpu_timing_flush_name(env->timing));
     }
 #endif
     return 0;

@@ -1,5 +1,5 @@
-/* Epilogue: a math warpgroup's 64 x BN fp32 tile, in the wgmma fragment layout, is
- * rounded to the output dtype, written to shared memory and stored by TMA.
+/* Epilogue: a math warpgroup's (64 x WAVES) x BN fp32 tile, in the wgmma fragment layout,
+ * is rounded to the output dtype, written to shared memory and stored by TMA.
  *
  * Shared layout: the tile is cut into column chunks of 128 bytes (64 bf16/fp16 or 32
  * fp32) with TMA's 128-byte swizzle (16-byte unit ^= row % 8), or of 32 bytes with its

@@ -6,8 +6,8 @@
  * then share a few B panels and a band of A, which stay in L2.
  *
  * With P clusters in the grid:
- *  - the first dp_tiles tiles (a multiple of P) are data-parallel: cluster c computes
- *    tiles c, c + P, ... whole;
+ *  - the first dp_tiles tiles are data-parallel (a multiple of P when stream-K tiles
+ *    follow): cluster c computes tiles c, c + P, ... whole;
  *  - the sk_tiles after them are stream-K: their K blocks, laid end to end tile after
  *    tile, are cut into P equal ranges, cluster c taking range c. So a last partial
  *    wave of tiles (or a grid with fewer tiles than SMs) still keeps every SM busy to
@@ -37,6 +37,11 @@ typedef struct {
     int64_t sk_blocks; /* sk_tiles * kb_total: >= clusters when sk_tiles > 0, < 2^31 */
     int ksplit;        /* CTAs of a cluster along K (then cluster == 1 and every tile is whole) */
 } gemm_schedule;
+
+/* Whether a kernel takes stream-K tiles: one-wave tiles without a K split in the cluster
+ * (with two accumulators, the gather's registers would spill in the main loop). The host
+ * schedules by the same rule, or the tiles would be left unwritten. */
+__host__ __device__ constexpr bool streamk_capable(int bm, bool ksplit) { return bm <= 128 && !ksplit; }
 
 typedef struct {
     int m_tile, n_tile;

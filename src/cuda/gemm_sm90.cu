@@ -40,7 +40,7 @@
 #define MATH_REGS 232
 
 typedef struct {
-    int m, n, k;
+    int m, n;
     const float *sb;
     int64_t ldsb;
     int sb_rows; /* ceil(N / 128) */
@@ -56,8 +56,8 @@ typedef struct {
 } gemm_params;
 
 /* Shared memory: STAGES x A tile, STAGES x B tile, the epilogue tile, STAGES x A scales,
- * STAGES x B scales, then the barriers. A and B tiles are 1024-byte aligned (128-byte
- * swizzle atoms). */
+ * STAGES x B scales, then the barriers. A and B tiles and each warpgroup's staging tile
+ * are 1024-byte aligned (128-byte swizzle atoms). */
 template <int BM, int BN, int OUT>
 struct gemm_layout {
     static constexpr int a_bytes = BM * GEMM_BLOCK_K;
@@ -76,6 +76,8 @@ struct gemm_layout {
     static constexpr int stages = stages_fit < GEMM_MAX_STAGES ? stages_fit : GEMM_MAX_STAGES;
     static constexpr int smem_bytes = fixed_bytes + stages * stage_bytes;
     static_assert(stages >= 2, "tile too large for shared memory");
+    static_assert((a_bytes + b_bytes) % 1024 == 0 && d_bytes / math_wgs % 1024 == 0,
+                  "the epilogue's swizzled staging needs 1024-byte alignment after the ring");
     static_assert(BN % 16 == 0 && BN <= 256, "wgmma N and the epilogue chunks need BN % 16 == 0");
 };
 
@@ -230,12 +232,6 @@ __device__ __forceinline__ void kblock_waves(float (*acc)[BN / 2], float *tmp, r
     ring_advance<STAGES>(ring);
 }
 
-/* A stream-K tile's pieces meet here. Each math warpgroup writes its fp32 partial in
- * fragment order (thread t's j-th float4 at [j][t]: every access of the warpgroup is
- * one coalesced 2 KB run), fences, and counts itself in at the tile's counter. Only the
- * warpgroup that counts last goes on: it sums all pieces' partials in K order, so the
- * bits do not depend on which piece finished last, and re-arms the counter for the
- * next call (calls that share the workspace are stream-ordered). */
 /* Thread t's first float4 of a warpgroup's partial (see streamk_gather). */
 template <int BN, int MATH_WGS, int CLUSTER>
 __device__ __forceinline__ float4 *partial_of(const gemm_params &p, int piece_id, int cta_rank, int wg)
@@ -243,6 +239,13 @@ __device__ __forceinline__ float4 *partial_of(const gemm_params &p, int piece_id
     return (float4 *)p.partials + (((int64_t)piece_id * CLUSTER + cta_rank) * MATH_WGS + wg) * (16 * BN) +
            threadIdx.x % 128;
 }
+
+/* A stream-K tile's pieces meet here. Each math warpgroup writes its fp32 partial in
+ * fragment order (thread t's j-th float4 at [j][t]: every access of the warpgroup is
+ * one coalesced 2 KB run), fences, and counts itself in at the tile's counter. Only the
+ * warpgroup that counts last goes on: it sums all pieces' partials in K order, so the
+ * bits do not depend on which piece finished last, and re-arms the counter for the
+ * next call (calls that share the workspace are stream-ordered). */
 
 template <int BN, int MATH_WGS, int CLUSTER>
 __device__ __forceinline__ bool streamk_gather(float *acc, const gemm_params &p, const gemm_piece &w, int sk_tile,
@@ -327,9 +330,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
     constexpr int MATH_WGS = L::math_wgs;
     constexpr int WAVES = L::waves;
     static_assert(WAVES <= 2, "the epilogue writes at most two waves");
-    /* Multi-wave tiles are never stream-K (the host's rule): the gather's registers next
-     * to two accumulators would spill in the main loop. */
-    constexpr bool STREAMK = WAVES == 1 && !KSPLIT;
+    constexpr bool STREAMK = streamk_capable(BM, KSPLIT);
     static_assert(!KSPLIT || (WAVES == 1 && L::stages * L::a_bytes >= BM * BN * 4),
                   "a K-split CTA leaves its accumulators in its A ring");
     /* CTAs sharing B tiles by multicast: the cluster, unless it splits K. */
@@ -562,7 +563,9 @@ typedef struct {
 /* The stream-K workspace: arrival counters, then the partials. */
 #define STREAMK_MAX_COUNTERS 16384
 #define STREAMK_COUNTER_BYTES ((size_t)STREAMK_MAX_COUNTERS * sizeof(int))
-#define STREAMK_PARTIAL_BYTES ((size_t)48 << 20)
+/* The largest need of a chosen plan is ~25 MB (128x128 CTA pairs: < 2 waves of 66 stream-K
+ * tiles plus 66 clusters, 128 KB per partial id); a plan needing more runs data-parallel. */
+#define STREAMK_PARTIAL_BYTES ((size_t)32 << 20)
 
 static int straddles(int bn) { return 128 % bn != 0; }
 
@@ -636,7 +639,7 @@ static void schedule_tiles(gemm_schedule *s, const gemm_plan *plan, int max_clus
     int64_t tiles = (int64_t)s->m_groups * s->n_tiles;
     s->clusters = (int)(tiles < max_clusters ? tiles : max_clusters);
     s->dp_tiles = (int)tiles, s->sk_tiles = 0, s->sk_blocks = 0;
-    if (!plan->streamk || plan->ksplit || plan->bm > 128 || tiles % max_clusters == 0) return;
+    if (!plan->streamk || !streamk_capable(plan->bm, plan->ksplit) || tiles % max_clusters == 0) return;
     int64_t clusters = max_clusters, dp = 0;
     if (tiles < max_clusters) {
         int64_t splits = max_clusters / tiles < s->kb_total ? max_clusters / tiles : s->kb_total;
@@ -671,9 +674,11 @@ static void read_knobs(void)
     const char *log = getenv("FP8BLOCK_GEMM_LOG");
     plan_log_enabled = log && *log && *log != '0';
     const char *forced = getenv("FP8BLOCK_GEMM_PLAN");
-    if (forced)
-        sscanf(forced, "%d,%d,%d,%d,%d", &plan_override.bm, &plan_override.bn, &plan_override.cluster,
-               &plan_override.streamk, &plan_override.ksplit);
+    if (forced && sscanf(forced, "%d,%d,%d,%d,%d", &plan_override.bm, &plan_override.bn, &plan_override.cluster,
+                         &plan_override.streamk, &plan_override.ksplit) < 4) {
+        fprintf(stderr, "fp8block: FP8BLOCK_GEMM_PLAN='%s' ignored (want bm,bn,cluster,streamk[,ksplit])\n", forced);
+        memset(&plan_override, 0, sizeof plan_override);
+    }
 }
 
 typedef void (*gemm_kernel_fn)(const CUtensorMap, const CUtensorMap, const CUtensorMap, const CUtensorMap,
@@ -733,13 +738,13 @@ static int find_kernel_for_dtype(fp8block_dtype dtype, const gemm_plan *plan, ge
 
 /* Per kernel and device, once: the shared-memory opt-in, and how many clusters fit at
  * once (an SM count not divisible by the cluster size, or GPCs with an odd number of
- * SMs, leave some SMs out). */
+ * SMs, leave some SMs out); *out = 0 when none does (the caller decides what then). */
 static fp8block_status kernel_max_clusters(const cuda_device *dev, const gemm_kernel *k, int *out)
 {
     int ordinal = dev->ordinal < 64 ? dev->ordinal : 63;
-    int known = __atomic_load_n(&k->max_clusters[ordinal], __ATOMIC_RELAXED);
+    int known = __atomic_load_n(&k->max_clusters[ordinal], __ATOMIC_RELAXED); /* 0: not asked yet, -1: none */
     if (known) {
-        *out = known;
+        *out = known > 0 ? known : 0;
         return FP8BLOCK_OK;
     }
     fp8block_status st =
@@ -758,13 +763,14 @@ static fp8block_status kernel_max_clusters(const cuda_device *dev, const gemm_ke
         config.dynamicSmemBytes = k->smem_bytes;
         config.attrs = &attribute;
         config.numAttrs = 1;
-        st = cuda_check(cudaOccupancyMaxActiveClusters(&clusters, k->fn, &config),
-                        "cudaOccupancyMaxActiveClusters(gemm)");
-        if (st != FP8BLOCK_OK) return st;
-        if (clusters < 1) return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "no GEMM cluster fits on the device");
+        /* An error here (a cluster size the device refuses) counts as "none fits". */
+        if (cudaOccupancyMaxActiveClusters(&clusters, k->fn, &config) != cudaSuccess) {
+            (void)cudaGetLastError();
+            clusters = 0;
+        }
     }
-    __atomic_store_n(&k->max_clusters[ordinal], clusters, __ATOMIC_RELAXED);
-    *out = clusters;
+    __atomic_store_n(&k->max_clusters[ordinal], clusters > 0 ? clusters : -1, __ATOMIC_RELAXED);
+    *out = clusters > 0 ? clusters : 0;
     return FP8BLOCK_OK;
 }
 
@@ -869,16 +875,21 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     if (st != FP8BLOCK_OK) return st;
     int64_t tiles = fp8block_ceil_div(g->m, plan.bm) * fp8block_ceil_div(g->n, plan.bn);
     if (plan.ksplit && (tiles > max_clusters || plan.cluster > fp8block_ceil_div(g->k, GEMM_BLOCK_K))) {
-        /* A K-split cluster must hold its one tile with every K range non-empty. */
+        /* A K-split cluster must hold its one tile with every K range non-empty, and all
+         * of them must fit at once; otherwise the K cut goes through the workspace. */
         plan.cluster = 1, plan.streamk = 1, plan.ksplit = 0;
         if (!find_kernel_for_dtype(g->dtype, &plan, &kernel))
-            return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "internal: no GEMM kernel for tile %dx%d", plan.bm, plan.bn);
+            return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "internal: no GEMM kernel for tile %dx%d, cluster 1, %s out",
+                                 plan.bm, plan.bn, fp8block_dtype_name(g->dtype));
         st = kernel_max_clusters(dev, &kernel, &max_clusters);
         if (st != FP8BLOCK_OK) return st;
     }
+    if (max_clusters < 1)
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "no GEMM cluster of %d CTAs (tile %dx%d, %d bytes of shared "
+                             "memory each) fits on the device", kernel.cluster, plan.bm, plan.bn, kernel.smem_bytes);
 
     gemm_params params;
-    params.m = (int)g->m, params.n = (int)g->n, params.k = (int)g->k;
+    params.m = (int)g->m, params.n = (int)g->n;
     params.sb = g->sb, params.ldsb = g->ldsb;
     params.sb_rows = (int)fp8block_ceil_div(g->n, 128);
     gemm_schedule *s = &params.sched;
