@@ -303,7 +303,7 @@ static int lib_quantize(library_run *l, fp8block_block block, const float *x, in
 static int run_fp8block(fp8block_ctx *ctx, const float *a, const float *b, int64_t m, int64_t n, int64_t k,
                         double *ya, double *yb, double *d, metrics *out)
 {
-    library_run l = {.ctx = ctx, .m = m, .n = n, .k = k, .kb = (k + 127) / 128, .nb = (n + 127) / 128,
+    library_run l = {.ctx = ctx, .m = m, .n = n, .k = k, .kb = cli_ceil_div(k, 128), .nb = cli_ceil_div(n, 128),
                      .ldq = (k + 15) / 16 * 16, .ldsa = (m + 3) / 4 * 4};
     int64_t rows = m > n ? m : n;
     uint8_t *qa = devmem_alloc(ctx, (size_t)(m * l.ldq)), *qb = devmem_alloc(ctx, (size_t)(n * l.ldq));

@@ -187,12 +187,12 @@ int cmd_run(int argc, char **argv)
            o.k, out_name, o.seed, cli_context_name(p.ctx));
 
     size_t out_elem = o.out == FP8BLOCK_F32 ? 4 : 2;
-    p.kb = (o.k + 127) / 128;
+    p.kb = cli_ceil_div(o.k, 128);
     p.ldq = cli_round_up(o.k, 16); /* the GEMM's TMA needs 16-byte aligned code rows */
     p.ldsa = cli_round_up(o.m, 4);
     p.ldsb = cli_round_up(p.kb, 4); /* cuBLASLt reads B's scale rows padded to 4: stay interchangeable */
     p.ldd = cli_round_up(o.n, (int64_t)(16 / out_elem));
-    int64_t nb = (o.n + 127) / 128;
+    int64_t nb = cli_ceil_div(o.n, 128);
     size_t bytes_xa = (size_t)(o.m * o.k) * 2, bytes_xb = (size_t)(o.n * o.k) * 2;
     size_t bytes_sa = (size_t)(p.kb * p.ldsa) * 4, bytes_sb = (size_t)(nb * p.ldsb) * 4;
     size_t bytes_d = (size_t)(o.m * p.ldd) * out_elem;

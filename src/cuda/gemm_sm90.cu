@@ -573,6 +573,14 @@ static int straddles(int bn) { return 128 % bn != 0; }
 #define STREAMK_TILE_COST 0.1 /* guessed: the partials' round trip, in tiles */
 #define STREAMK_BELOW_FILL 0.9
 
+/* Into how many K ranges each of `tiles` tiles is cut so that they fill `ctas` CTAs
+ * (1: no cut), at most one per K block. */
+static int64_t k_cuts(int64_t tiles, int64_t ctas, int64_t kb_total)
+{
+    int64_t cuts = tiles < ctas ? ctas / tiles : 1;
+    return cuts < kb_total ? cuts : kb_total;
+}
+
 /* Tiles over the grid's last wave: 1 when every wave is full. */
 static double wave_fill(int64_t tiles, int64_t ctas)
 {
@@ -591,13 +599,12 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
     gemm_plan plan = {g->m <= 64 ? 64 : 128, 128, 1, 0, 0};
     if (g->m <= 128) {
         plan.bn = 64;
-        int64_t n_tiles = fp8block_ceil_div(g->n, plan.bn), kb_total = fp8block_ceil_div(g->k, GEMM_BLOCK_K);
+        int64_t n_tiles = fp8block_ceil_div(g->n, plan.bn);
         plan.streamk = n_tiles < sms; /* more tiles: stream-K measured slower */
         /* Where each tile's K is cut 2 or 4 ways, the pieces meet in a cluster's shared
          * memory instead (run_gemm falls back when the clusters do not all fit). */
-        int64_t splits = n_tiles < sms ? sms / n_tiles : 1;
-        if (splits > kb_total) splits = kb_total;
-        if (splits == 2 || splits == 4) plan.cluster = (int)splits, plan.streamk = 0, plan.ksplit = 1;
+        int64_t cuts = k_cuts(n_tiles, sms, fp8block_ceil_div(g->k, GEMM_BLOCK_K));
+        if (cuts == 2 || cuts == 4) plan.cluster = (int)cuts, plan.streamk = 0, plan.ksplit = 1;
         return plan;
     }
     /* BN = 176 (straddles B scale blocks) measured slower than 128 on every DeepSeek
@@ -642,9 +649,9 @@ static void schedule_tiles(gemm_schedule *s, const gemm_plan *plan, int max_clus
     if (!plan->streamk || !streamk_capable(plan->bm, plan->ksplit) || tiles % max_clusters == 0) return;
     int64_t clusters = max_clusters, dp = 0;
     if (tiles < max_clusters) {
-        int64_t splits = max_clusters / tiles < s->kb_total ? max_clusters / tiles : s->kb_total;
-        if (splits < 2) return;
-        clusters = tiles * splits;
+        int64_t cuts = k_cuts(tiles, max_clusters, s->kb_total);
+        if (cuts < 2) return;
+        clusters = tiles * cuts;
     } else {
         dp = (tiles / max_clusters - 1) * max_clusters;
     }
@@ -688,7 +695,8 @@ typedef void (*gemm_kernel_fn)(const CUtensorMap, const CUtensorMap, const CUten
 typedef struct {
     gemm_kernel_fn fn;
     int threads, smem_bytes, stages, cluster;
-    int *max_clusters; /* per device ordinal; 0 until first asked */
+    int waves; /* 64-row waves per math warpgroup: the rows of one D store */
+    int *max_clusters; /* per device ordinal (see kernel_max_clusters) */
 } gemm_kernel;
 
 template <int BM, int BN, int CLUSTER, bool KSPLIT, int OUT>
@@ -696,8 +704,8 @@ static gemm_kernel kernel_for(void)
 {
     typedef gemm_layout<BM, BN, OUT> L;
     static int max_clusters[64];
-    gemm_kernel k = {gemm_fp8_block_kernel<BM, BN, CLUSTER, KSPLIT, OUT>, L::threads, L::smem_bytes, L::stages, CLUSTER,
-                     max_clusters};
+    gemm_kernel k = {gemm_fp8_block_kernel<BM, BN, CLUSTER, KSPLIT, OUT>,
+                     L::threads, L::smem_bytes, L::stages, CLUSTER, L::waves, max_clusters};
     return k;
 }
 
@@ -774,6 +782,17 @@ static fp8block_status kernel_max_clusters(const cuda_device *dev, const gemm_ke
     return FP8BLOCK_OK;
 }
 
+/* The compiled kernel of a plan, and how many of its clusters fit at once. */
+static fp8block_status plan_kernel(const cuda_device *dev, fp8block_dtype dtype, const gemm_plan *plan,
+                                   gemm_kernel *kernel, int *max_clusters)
+{
+    if (!find_kernel_for_dtype(dtype, plan, kernel))
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "internal: no GEMM kernel for tile %dx%d, cluster %d%s, %s out",
+                             plan->bm, plan->bn, plan->cluster, plan->ksplit ? " (K split)" : "",
+                             fp8block_dtype_name(dtype));
+    return kernel_max_clusters(dev, kernel, max_clusters);
+}
+
 static fp8block_status launch_kernel(const gemm_kernel *k, const gemm_maps *maps, const gemm_params *params,
                                      cudaStream_t stream)
 {
@@ -824,7 +843,8 @@ static fp8block_status ensure_workspace(cuda_device *dev, cudaStream_t stream)
     return st;
 }
 
-static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, int64_t tma_cols, gemm_maps *maps)
+static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, const gemm_kernel *kernel,
+                                   int64_t tma_cols, gemm_maps *maps)
 {
     uint64_t kb_total = (uint64_t)fp8block_ceil_div(g->k, GEMM_BLOCK_K);
     uint64_t a_dims[2] = {(uint64_t)g->k, (uint64_t)g->m}, a_strides[1] = {(uint64_t)g->lda};
@@ -845,8 +865,7 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, in
     uint64_t esize = fp8block_dtype_size(g->dtype);
     uint64_t d_dims[2] = {(uint64_t)tma_cols, (uint64_t)g->m}, d_strides[1] = {(uint64_t)g->ldd * esize};
     int chunk = epilogue_chunk_bytes(plan->bn, (int)esize);
-    int waves = plan->bm / 64 > 2 ? plan->bm / 64 / 2 : 1; /* a math warpgroup's 64-row waves (gemm_layout) */
-    uint32_t d_box[2] = {(uint32_t)(chunk / esize), (uint32_t)(EPILOGUE_ROWS * waves)};
+    uint32_t d_box[2] = {(uint32_t)(chunk / esize), (uint32_t)(EPILOGUE_ROWS * kernel->waves)};
     return tma_encode(&maps->d, out_map_type(g->dtype), 2, g->d, d_dims, d_strides, d_box,
                       chunk == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_32B, "D");
 }
@@ -865,23 +884,18 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
                              "GEMM on the GPU needs 16-byte aligned A, B, sa and D, lda and ldb multiples of "
                              "16, ldsa a multiple of 4 and D rows a multiple of 16 bytes");
 
+    const int64_t kb_total = fp8block_ceil_div(g->k, GEMM_BLOCK_K);
     gemm_plan plan = plan_override.bm ? plan_override : choose_plan(g, dev->sm_count);
     gemm_kernel kernel;
-    if (!find_kernel_for_dtype(g->dtype, &plan, &kernel))
-        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "internal: no GEMM kernel for tile %dx%d, cluster %d, %s out",
-                             plan.bm, plan.bn, plan.cluster, fp8block_dtype_name(g->dtype));
     int max_clusters = 0;
-    fp8block_status st = kernel_max_clusters(dev, &kernel, &max_clusters);
+    fp8block_status st = plan_kernel(dev, g->dtype, &plan, &kernel, &max_clusters);
     if (st != FP8BLOCK_OK) return st;
     int64_t tiles = fp8block_ceil_div(g->m, plan.bm) * fp8block_ceil_div(g->n, plan.bn);
-    if (plan.ksplit && (tiles > max_clusters || plan.cluster > fp8block_ceil_div(g->k, GEMM_BLOCK_K))) {
+    if (plan.ksplit && (tiles > max_clusters || plan.cluster > kb_total)) {
         /* A K-split cluster must hold its one tile with every K range non-empty, and all
          * of them must fit at once; otherwise the K cut goes through the workspace. */
         plan.cluster = 1, plan.streamk = 1, plan.ksplit = 0;
-        if (!find_kernel_for_dtype(g->dtype, &plan, &kernel))
-            return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "internal: no GEMM kernel for tile %dx%d, cluster 1, %s out",
-                                 plan.bm, plan.bn, fp8block_dtype_name(g->dtype));
-        st = kernel_max_clusters(dev, &kernel, &max_clusters);
+        st = plan_kernel(dev, g->dtype, &plan, &kernel, &max_clusters);
         if (st != FP8BLOCK_OK) return st;
     }
     if (max_clusters < 1)
@@ -898,7 +912,7 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     s->cluster = plan.ksplit ? 1 : plan.cluster;
     s->ksplit = plan.ksplit ? plan.cluster : 1;
     s->m_groups = (int)fp8block_ceil_div(s->m_tiles, s->cluster);
-    s->kb_total = (int)fp8block_ceil_div(g->k, GEMM_BLOCK_K);
+    s->kb_total = (int)kb_total;
     s->group_n = 8;
     schedule_tiles(s, &plan, max_clusters);
 
@@ -906,15 +920,16 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
         fprintf(stderr,
                 "fp8block gemm %lldx%lldx%lld: tile %dx%d cluster %d%s, %d stages, %d bytes shared; grid %d clusters "
                 "(max %d): %d tiles whole, %d by stream-K\n",
-                (long long)g->m, (long long)g->n, (long long)g->k, plan.bm, plan.bn, plan.cluster, plan.ksplit ? " (K split)" : "", kernel.stages,
-                kernel.smem_bytes, s->clusters, max_clusters, s->dp_tiles, s->sk_tiles);
+                (long long)g->m, (long long)g->n, (long long)g->k, plan.bm, plan.bn, plan.cluster,
+                plan.ksplit ? " (K split)" : "", kernel.stages, kernel.smem_bytes, s->clusters, max_clusters,
+                s->dp_tiles, s->sk_tiles);
     /* TMA stores whole 16-byte pieces of a row (see epilogue_store_tail). */
     int64_t per_16_bytes = 16 / (int64_t)esize;
     params.tma_cols = (int)(g->n / per_16_bytes * per_16_bytes);
     params.d = g->d, params.ldd = g->ldd;
     params.partials = NULL, params.sk_counters = NULL;
     gemm_maps maps;
-    st = encode_maps(g, &plan, params.tma_cols ? params.tma_cols : g->n, &maps);
+    st = encode_maps(g, &plan, &kernel, params.tma_cols ? params.tma_cols : g->n, &maps);
     if (st != FP8BLOCK_OK) return st;
     if (s->sk_tiles == 0) return launch_kernel(&kernel, &maps, &params, stream);
 

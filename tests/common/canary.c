@@ -194,17 +194,6 @@ static const char *dtype_name(fp8block_dtype t)
     return t == FP8BLOCK_F32 ? "F32" : t == FP8BLOCK_BF16 ? "BF16" : t == FP8BLOCK_F16 ? "F16" : "E4M3";
 }
 
-/* Scale layout: 1x128 has ceil(cols/128) lines of `rows` scales, 128x128 ceil(rows/128)
- * lines of ceil(cols/128). */
-static int64_t scale_lines(fp8block_block b, int64_t rows, int64_t cols)
-{
-    return b == FP8BLOCK_BLOCK_1x128 ? ceil_div(cols, BLOCK) : ceil_div(rows, BLOCK);
-}
-static int64_t scale_owned(fp8block_block b, int64_t rows, int64_t cols)
-{
-    return b == FP8BLOCK_BLOCK_1x128 ? rows : ceil_div(cols, BLOCK);
-}
-
 typedef struct {
     fp8block_ctx *ctx, *ref;
     rng_state rng;
@@ -245,7 +234,7 @@ static void quantize_case(runner *run, int entry)
     fp8block_dtype xtype = pick_float_type(rng);
     int64_t rows = pick_dim(rng, 300), cols = pick_dim(rng, 700);
     int64_t ldx = cols + rng_range(rng, 0, 9), ldq = cols + rng_range(rng, 0, 40);
-    int64_t s_lines = scale_lines(block, rows, cols), s_owned = scale_owned(block, rows, cols);
+    int64_t s_lines = scale_lines(block, rows, cols), s_owned = scale_line_length(block, rows, cols);
     int64_t lds = s_owned + rng_range(rng, 0, 7);
     size_t xe = elem_size(xtype);
     int canary = rng_range(rng, 0, 1) ? 0xa5 : 0x5a;
@@ -294,7 +283,7 @@ static void dequantize_case(runner *run, fp8block_block block)
     fp8block_dtype xtype = pick_float_type(rng), ytype = pick_float_type(rng);
     int64_t rows = pick_dim(rng, 300), cols = pick_dim(rng, 700);
     int64_t ldq = cols + rng_range(rng, 0, 40), ldy = cols + rng_range(rng, 0, 9);
-    int64_t s_lines = scale_lines(block, rows, cols), s_owned = scale_owned(block, rows, cols);
+    int64_t s_lines = scale_lines(block, rows, cols), s_owned = scale_line_length(block, rows, cols);
     int64_t lds = s_owned + rng_range(rng, 0, 7);
     size_t ye = elem_size(ytype);
     int canary = rng_range(rng, 0, 1) ? 0xa5 : 0x5a;

@@ -13,6 +13,22 @@ static inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b
 /* Bytes of an element of the floating-point types F32, BF16, F16. */
 static inline size_t dtype_size(fp8block_dtype t) { return t == FP8BLOCK_F32 ? 4 : 2; }
 
+/* DESIGN.md's scale layout: 1x128 has ceil(cols/128) lines of `rows` scales (M-contiguous),
+ * 128x128 ceil(rows/128) lines of ceil(cols/128); lines are lds floats apart. */
+static inline int64_t scale_lines(fp8block_block b, int64_t rows, int64_t cols)
+{
+    return b == FP8BLOCK_BLOCK_1x128 ? ceil_div(cols, 128) : ceil_div(rows, 128);
+}
+static inline int64_t scale_line_length(fp8block_block b, int64_t rows, int64_t cols)
+{
+    return b == FP8BLOCK_BLOCK_1x128 ? rows : ceil_div(cols, 128);
+}
+/* Index of the scale of element (r, c). */
+static inline int64_t scale_index(fp8block_block b, int64_t lds, int64_t r, int64_t c)
+{
+    return b == FP8BLOCK_BLOCK_1x128 ? (c / 128) * lds + r : (r / 128) * lds + c / 128;
+}
+
 extern long test_checks;
 extern long test_failures;
 

@@ -231,9 +231,7 @@ typedef struct {
 
 static void far_quantize(rng_state *rng, quantize_far c)
 {
-    int is_1x128 = c.block == FP8BLOCK_BLOCK_1x128;
-    int64_t cb = (c.cols + 127) / 128, rb = (c.rows + 127) / 128;
-    int64_t s_lines = is_1x128 ? cb : rb, s_owned = is_1x128 ? c.rows : cb;
+    int64_t s_lines = scale_lines(c.block, c.rows, c.cols), s_owned = scale_line_length(c.block, c.rows, c.cols);
     strided x, q, s;
     int mapped = strided_map(&x, c.rows, c.ldx, c.cols, 2) & strided_map(&q, c.rows, c.ldq, c.cols, 1) &
                  strided_map(&s, s_lines, c.lds, s_owned, 4);
@@ -269,8 +267,7 @@ typedef struct {
 static void far_dequantize(rng_state *rng, dequantize_far c)
 {
     int is_1x128 = c.block == FP8BLOCK_BLOCK_1x128;
-    int64_t cb = (c.cols + 127) / 128, rb = (c.rows + 127) / 128;
-    int64_t s_lines = is_1x128 ? cb : rb, s_owned = is_1x128 ? c.rows : cb;
+    int64_t s_lines = scale_lines(c.block, c.rows, c.cols), s_owned = scale_line_length(c.block, c.rows, c.cols);
     size_t ye = c.ytype == FP8BLOCK_F32 ? 4 : 2;
     strided q, s, y;
     int mapped = strided_map(&q, c.rows, c.ldq, c.cols, 1) & strided_map(&s, s_lines, c.lds, s_owned, 4) &
@@ -305,7 +302,7 @@ typedef struct {
 
 static void far_gemm(rng_state *rng, gemm_far c)
 {
-    int64_t kb = (c.k + 127) / 128, nb = (c.n + 127) / 128;
+    int64_t kb = ceil_div(c.k, 128), nb = ceil_div(c.n, 128);
     int64_t lda_t = (c.k + 15) / 16 * 16, ldsa_t = (c.m + 3) / 4 * 4, ldd_t = (c.n + 3) / 4 * 4;
     strided a, b, sa, sb, d;
     int mapped = strided_map(&a, c.m, c.lda, c.k, 1) & strided_map(&b, c.n, c.ldb, c.k, 1) &

@@ -74,23 +74,6 @@ static void store_element(void *base, fp8block_dtype t, int64_t index, float v)
 static int same_float(float a, float b) { return bits_of(a) == bits_of(b) || (isnan(a) && isnan(b)); }
 
 
-/* Scale layout: 1x128 has ceil(cols/128) lines of `rows` scales; 128x128 has
- * ceil(rows/128) lines of ceil(cols/128) scales. */
-static int64_t scale_lines(fp8block_block block, int64_t rows, int64_t cols)
-{
-    return block == FP8BLOCK_BLOCK_1x128 ? ceil_div(cols, BLOCK) : ceil_div(rows, BLOCK);
-}
-
-static int64_t scale_line_length(fp8block_block block, int64_t rows, int64_t cols)
-{
-    return block == FP8BLOCK_BLOCK_1x128 ? rows : ceil_div(cols, BLOCK);
-}
-
-static int64_t scale_index(fp8block_block block, int64_t lds, int64_t r, int64_t c)
-{
-    return block == FP8BLOCK_BLOCK_1x128 ? (c / BLOCK) * lds + r : (r / BLOCK) * lds + c / BLOCK;
-}
-
 /* A hash of (row group, column block) that picks per-block magnitudes and zero blocks. */
 static uint32_t block_hash(int64_t r, int64_t c, uint32_t salt)
 {

@@ -167,7 +167,7 @@ static void tall_skinny(void)
 
 static void big_gemm(const char *what, int64_t m, int64_t n, int64_t k, fp8block_dtype dtype, int64_t row_step)
 {
-    int64_t kb = (k + 127) / 128, nb = (n + 127) / 128, ldsa = (m + 3) / 4 * 4;
+    int64_t kb = ceil_div(k, 128), nb = ceil_div(n, 128), ldsa = round_up(m, 4);
     size_t de = dtype == FP8BLOCK_F32 ? 4 : 2;
     int64_t ldd = (n + 7) / 8 * 8;
     uint8_t *a = generate((size_t)(m * k), 1), *b = generate((size_t)(n * k), 1);

@@ -67,21 +67,6 @@ static uint32_t bits_of(float f)
 
 static int same_float(float a, float b) { return bits_of(a) == bits_of(b) || (isnan(a) && isnan(b)); }
 
-static int64_t scale_lines(const quant_case *c)
-{
-    return c->block == FP8BLOCK_BLOCK_1x128 ? ceil_div(c->cols, BLOCK) : ceil_div(c->rows, BLOCK);
-}
-
-static int64_t scale_line_length(fp8block_block block, int64_t rows, int64_t cols)
-{
-    return block == FP8BLOCK_BLOCK_1x128 ? rows : ceil_div(cols, BLOCK);
-}
-
-static int64_t scale_index(const quant_case *c, int64_t r, int64_t col)
-{
-    return c->block == FP8BLOCK_BLOCK_1x128 ? (col / BLOCK) * c->lds + r : (r / BLOCK) * c->lds + col / BLOCK;
-}
-
 static float load_element(const void *base, fp8block_dtype t, int64_t i)
 {
     return codec_load_f32(base, t, i);
@@ -212,7 +197,7 @@ typedef struct {
 static void outputs_alloc(outputs *o, const quant_case *c)
 {
     o->q_bytes = (size_t)(c->q_offset + c->rows * c->ldq) + GUARD_BYTES;
-    o->s_bytes = (size_t)(scale_lines(c) * c->lds) * sizeof(float) + GUARD_BYTES;
+    o->s_bytes = (size_t)(scale_lines(c->block, c->rows, c->cols) * c->lds) * sizeof(float) + GUARD_BYTES;
     o->y_bytes = (size_t)(c->y_offset + c->rows * c->ldy) * dtype_size(c->ytype) + GUARD_BYTES;
     o->q = malloc(o->q_bytes);
     o->s = malloc(o->s_bytes);
@@ -238,12 +223,12 @@ static void compare_quantized(const char *what, const quant_case *c, const outpu
         if (!inside) {
             touched += got->q[i] != poison;
         } else if (got->q[i] != want->q[i] && code_diffs++ < 3) {
-            float xv = load_element(xm, c->xtype, r * c->ldx + col), sv = want->s[scale_index(c, r, col)];
+            float xv = load_element(xm, c->xtype, r * c->ldx + col), sv = want->s[scale_index(c->block, c->lds, r, col)];
             CHECK(0, "%s: q[%lld][%lld] = 0x%02x, CPU 0x%02x (x = %a, s = %a, x/s = %a)", what, (long long)r,
                   (long long)col, got->q[i], want->q[i], (double)xv, (double)sv, (double)(xv / sv));
         }
     }
-    int64_t line = scale_line_length(c->block, c->rows, c->cols), count = scale_lines(c) * c->lds;
+    int64_t line = scale_line_length(c->block, c->rows, c->cols), count = scale_lines(c->block, c->rows, c->cols) * c->lds;
     const unsigned char *sbytes = (const unsigned char *)got->s;
     for (size_t i = 0; i < got->s_bytes / sizeof(float); i++) {
         if ((int64_t)i >= count || (int64_t)i % c->lds >= line) {
@@ -290,7 +275,7 @@ static void check_round_trip(const char *what, const quant_case *c, const void *
     int64_t violations = 0, checked = 0;
     for (int64_t r = 0; r < c->rows; r++)
         for (int64_t col = 0; col < c->cols; col++) {
-            double s = got->s[scale_index(c, r, col)];
+            double s = got->s[scale_index(c->block, c->lds, r, col)];
             if (!(s >= 0x1p-126) || isinf(s)) continue;
             double xv = load_element(xm, c->xtype, r * c->ldx + col);
             double yv = load_element(got->y, c->ytype, c->y_offset + r * c->ldy + col);
