@@ -1,9 +1,11 @@
 /* Which output tile, and which of its K blocks, a persistent CTA works on next.
  *
- * A tile is (m group, n tile), an m group being `cluster` consecutive m tiles, one per
- * CTA of a cluster (they share the B tile through TMA multicast). Tiles are ordered in
- * bands of `group_n` N tiles, M fastest inside a band: the CTAs running at one moment
- * then share a few B panels and a band of A, which stay in L2.
+ * A cluster's CTAs work on neighbouring tiles that share an operand, loaded once for all
+ * by TMA multicast: CTAs along M share the B tile (CLUSTER_SHARES_B), CTAs along N the A
+ * tile (CLUSTER_SHARES_A). A scheduling unit (below: a "tile") is such a group, (m
+ * group, n group). Units are ordered in bands of `group_n` n groups, M fastest inside a
+ * band: the CTAs running at one moment then share a few B panels and a band of A, which
+ * stay in L2.
  *
  * With P clusters in the grid:
  *  - the first dp_tiles tiles are data-parallel (a multiple of P when stream-K tiles
@@ -25,12 +27,20 @@
 
 #include <stdint.h>
 
+/* What the CTAs of a cluster have in common. */
+enum cluster_role {
+    CLUSTER_SHARES_B = 0, /* CTAs along M (or a cluster of one) */
+    CLUSTER_SPLITS_K = 1, /* one tile, a K range per CTA */
+    CLUSTER_SHARES_A = 2  /* CTAs along N */
+};
+
 typedef struct {
     int m_tiles, n_tiles;
-    int cluster;   /* CTAs per cluster along M (1 or 2) */
-    int m_groups;  /* ceil(m_tiles / cluster) */
+    int cluster;   /* CTAs sharing an operand (1 or 2; 1 when the cluster splits K) */
+    int m_groups;  /* ceil(m_tiles / cluster) when they share B, else m_tiles */
+    int n_groups;  /* ceil(n_tiles / cluster) when they share A, else n_tiles */
     int kb_total;  /* ceil(K / 128) */
-    int group_n;   /* N tiles per band */
+    int group_n;   /* n groups per band */
     int clusters;  /* P: clusters in the grid */
     int dp_tiles;  /* tiles computed whole */
     int sk_tiles;  /* tiles spread over all clusters by K blocks */
@@ -38,10 +48,10 @@ typedef struct {
     int ksplit;        /* CTAs of a cluster along K (then cluster == 1 and every tile is whole) */
 } gemm_schedule;
 
-/* Whether a kernel takes stream-K tiles: one-wave tiles without a K split in the cluster
- * (with two accumulators, the gather's registers would spill in the main loop). The host
- * schedules by the same rule, or the tiles would be left unwritten. */
-__host__ __device__ constexpr bool streamk_capable(int bm, bool ksplit) { return bm <= 128 && !ksplit; }
+/* Whether a kernel takes stream-K tiles: one-wave tiles whose cluster shares B (with two
+ * accumulators, the gather's registers would spill in the main loop). The host schedules
+ * by the same rule, or the tiles would be left unwritten. */
+__host__ __device__ constexpr bool streamk_capable(int bm, int role) { return bm <= 128 && role == CLUSTER_SHARES_B; }
 
 typedef struct {
     int m_tile, n_tile;
@@ -77,9 +87,9 @@ __device__ __forceinline__ gemm_cursor schedule_start(const gemm_schedule &s, in
     return c;
 }
 
-/* STREAMK false: the kernel is never given stream-K tiles; KSPLIT false: never a K split
- * inside its cluster (each kept out of the code of the kernels that do not need it). */
-template <bool STREAMK, bool KSPLIT>
+/* STREAMK false: the kernel is never given stream-K tiles; ROLE: its cluster's (each kept
+ * out of the code of the kernels that do not need it). */
+template <bool STREAMK, int ROLE>
 __device__ __forceinline__ bool schedule_next(const gemm_schedule &s, gemm_cursor &c, int cta_rank, gemm_unit &w)
 {
     int t;
@@ -87,7 +97,7 @@ __device__ __forceinline__ bool schedule_next(const gemm_schedule &s, gemm_curso
         t = c.next_dp;
         c.next_dp += s.clusters;
         w.kb_begin = 0, w.kb_end = s.kb_total, w.sk_tile = -1;
-        if (KSPLIT)
+        if (ROLE == CLUSTER_SPLITS_K)
             w.kb_begin = c.k_rank * s.kb_total / s.ksplit, w.kb_end = (c.k_rank + 1) * s.kb_total / s.ksplit;
     } else if (STREAMK && c.sk_pos < c.sk_end) {
         w.sk_tile = c.sk_pos / s.kb_total;
@@ -102,9 +112,11 @@ __device__ __forceinline__ bool schedule_next(const gemm_schedule &s, gemm_curso
     const int band_span = s.group_n * s.m_groups;
     const int band = t / band_span;
     const int in_band = t - band * band_span;
-    const int band_width = min(s.group_n, s.n_tiles - band * s.group_n);
-    w.n_tile = band * s.group_n + in_band % band_width;
-    w.m_tile = in_band / band_width * s.cluster + cta_rank; /* may be m_tiles: then nothing is stored */
+    const int band_width = min(s.group_n, s.n_groups - band * s.group_n);
+    const int n_group = band * s.group_n + in_band % band_width, m_group = in_band / band_width;
+    /* Either may be one past the last tile: then that CTA only loads its share. */
+    w.m_tile = ROLE == CLUSTER_SHARES_B ? m_group * s.cluster + cta_rank : m_group;
+    w.n_tile = ROLE == CLUSTER_SHARES_A ? n_group * s.cluster + cta_rank : n_group;
     return true;
 }
 

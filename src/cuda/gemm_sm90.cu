@@ -1,6 +1,7 @@
 /* The Hopper block-scaled FP8 GEMM: D = A · Bᵀ with 1x128 scales on A and 128x128 on B.
  *
- * One persistent CTA per SM. Warpgroup roles (DeepGEMM's shape, our code):
+ * Persistent CTAs, one per SM at most (as few as take the same number of rounds). Warpgroup
+ * roles (DeepGEMM's shape, our code):
  *  - the producer warpgroup (the last one) lowers its registers; one thread issues the
  *    TMA loads of A, B and A's scales for each 128-wide K block into a ring of STAGES
  *    shared-memory slots, guarded by full/empty mbarriers, and one warp puts B's scales
@@ -163,7 +164,7 @@ __device__ __forceinline__ void kblock_issue(float *tmp, kblock_scales<SB_COUNT>
 /* Tells the producers that this thread is done with a stage: its wgmma have read the
  * tiles and it has read the scales. Every thread arrives on its own CTA's barrier (the
  * B-scale slot is rewritten by an ordinary store, so each reader's release counts);
- * one lane per warp also arrives at the peer CTA, whose multicast writes our B tile. */
+ * one lane per warp also arrives at the peer CTA, whose multicast writes our A or B tile. */
 template <int CLUSTER>
 __device__ __forceinline__ void give_back_stage(uint64_t *empty, int stage, int lane, uint32_t cta_rank)
 {
@@ -267,17 +268,29 @@ __device__ __forceinline__ bool streamk_gather(float *acc, const gemm_params &p,
     named_barrier_sync(1 + wg, 128);
     if (*(volatile int *)arrived_flag != w.pieces - 1) return false;
     __threadfence();
-    for (int s = 0; s < w.pieces; s++) {
-        const float4 *part = partial_of<BN, MATH_WGS, CLUSTER>(p, w.first_partial + s, cta_rank, wg);
-        float4 v[BN / 8];
+    /* Sum in piece (= K) order, BATCH partials read at once: the last piece waits for
+     * their latency, not their bytes. */
+    constexpr int BATCH = BN <= 64 ? 3 : 1; /* as many as fit the registers without spills */
+    for (int s0 = 0; s0 < w.pieces; s0 += BATCH) {
+        float4 v[BATCH][BN / 8];
 #pragma unroll
-        for (int j = 0; j < BN / 8; j++) v[j] = __ldcg(part + j * 128);
+        for (int b = 0; b < BATCH; b++) {
+            const float4 *part = partial_of<BN, MATH_WGS, CLUSTER>(p, w.first_partial + s0 + b, cta_rank, wg);
+            if (s0 + b < w.pieces)
 #pragma unroll
-        for (int j = 0; j < BN / 8; j++) {
-            acc[4 * j + 0] = s ? acc[4 * j + 0] + v[j].x : v[j].x;
-            acc[4 * j + 1] = s ? acc[4 * j + 1] + v[j].y : v[j].y;
-            acc[4 * j + 2] = s ? acc[4 * j + 2] + v[j].z : v[j].z;
-            acc[4 * j + 3] = s ? acc[4 * j + 3] + v[j].w : v[j].w;
+                for (int j = 0; j < BN / 8; j++) v[b][j] = __ldcg(part + j * 128);
+        }
+#pragma unroll
+        for (int b = 0; b < BATCH; b++) {
+            const int s = s0 + b;
+            if (s >= w.pieces) break;
+#pragma unroll
+            for (int j = 0; j < BN / 8; j++) {
+                acc[4 * j + 0] = s ? acc[4 * j + 0] + v[b][j].x : v[b][j].x;
+                acc[4 * j + 1] = s ? acc[4 * j + 1] + v[b][j].y : v[b][j].y;
+                acc[4 * j + 2] = s ? acc[4 * j + 2] + v[b][j].z : v[b][j].z;
+                acc[4 * j + 3] = s ? acc[4 * j + 3] + v[b][j].w : v[b][j].w;
+            }
         }
     }
     return true;
@@ -318,9 +331,10 @@ __device__ __forceinline__ bool ksplit_gather(float *acc, uint32_t scratch, uint
     return true;
 }
 
-/* CLUSTER 2 (KSPLIT false): CTA pairs along M sharing B tiles by TMA multicast.
- * KSPLIT: the cluster's CTAs split one tile's K and meet in ksplit_gather. */
-template <int BM, int BN, int CLUSTER, bool KSPLIT, int OUT>
+/* CLUSTER 2 with ROLE CLUSTER_SHARES_B (A): CTA pairs along M (N) each loading half of
+ * the B (A) tile and multicasting it to both. CLUSTER_SPLITS_K: the cluster's CTAs split
+ * one tile's K and meet in ksplit_gather. */
+template <int BM, int BN, int CLUSTER, int ROLE, int OUT>
 __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
     gemm_fp8_block_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
                           const __grid_constant__ CUtensorMap tmap_sa, const __grid_constant__ CUtensorMap tmap_d,
@@ -330,10 +344,11 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
     constexpr int MATH_WGS = L::math_wgs;
     constexpr int WAVES = L::waves;
     static_assert(WAVES <= 2, "the epilogue writes at most two waves");
-    constexpr bool STREAMK = streamk_capable(BM, KSPLIT);
+    constexpr bool KSPLIT = ROLE == CLUSTER_SPLITS_K;
+    constexpr bool STREAMK = streamk_capable(BM, ROLE);
     static_assert(!KSPLIT || (WAVES == 1 && L::stages * L::a_bytes >= BM * BN * 4),
                   "a K-split CTA leaves its accumulators in its A ring");
-    /* CTAs sharing B tiles by multicast: the cluster, unless it splits K. */
+    /* CTAs sharing a tile by multicast: the cluster, unless it splits K. */
     constexpr int PAIR = KSPLIT ? 1 : CLUSTER;
     constexpr int STAGES = L::stages;
     constexpr bool STRADDLES = 128 % BN != 0;
@@ -343,9 +358,10 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
     /* Two temporary accumulators fit the registers up to BN = 128, next to one wave's
      * accumulator. */
     constexpr bool PIPELINED = BN <= 128 && WAVES == 1;
-    /* With a pair, each CTA loads half of the B tile and multicasts it to both. */
-    constexpr int B_SLICE_BYTES = L::b_bytes / PAIR;
-    static_assert(B_SLICE_BYTES % 1024 == 0, "a B slice must keep the 128-byte swizzle atoms whole");
+    /* With a pair, each CTA loads half of the shared tile and multicasts it to both. */
+    constexpr int A_SHARERS = ROLE == CLUSTER_SHARES_A ? PAIR : 1, B_SHARERS = ROLE == CLUSTER_SHARES_B ? PAIR : 1;
+    static_assert(L::a_bytes / A_SHARERS % 1024 == 0 && L::b_bytes / B_SHARERS % 1024 == 0,
+                  "a multicast slice must keep the 128-byte swizzle atoms whole");
 
     extern __shared__ uint8_t smem_raw[];
     uint8_t *smem = (uint8_t *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
@@ -386,18 +402,23 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
             int stage = 0;
             uint32_t phase = 0;
             gemm_cursor cursor = schedule_start(sched, cluster_id, k_rank);
-            for (gemm_unit w; schedule_next<STREAMK, KSPLIT>(sched, cursor, cta_rank, w);) {
+            const uint16_t pair_mask = (uint16_t)((1u << PAIR) - 1);
+            for (gemm_unit w; schedule_next<STREAMK, ROLE>(sched, cursor, cta_rank, w);) {
                 int m0 = w.m_tile * BM, n0 = w.n_tile * BN;
                 for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
                     mbarrier_wait(&empty[stage], phase ^ 1);
                     mbarrier_arrive_expect_tx(&full[stage], L::stage_bytes);
                     int k0 = kb * GEMM_BLOCK_K;
-                    tma_load_2d(smem_a + stage * L::a_bytes, &tmap_a, &full[stage], k0, m0);
                     tma_load_2d(smem_sa + stage * BM, &tmap_sa, &full[stage], m0, kb);
-                    uint8_t *b_slice = smem_b + stage * L::b_bytes + cta_rank * B_SLICE_BYTES;
-                    if (PAIR > 1)
-                        tma_load_2d_multicast(b_slice, &tmap_b, &full[stage], k0, n0 + cta_rank * (BN / PAIR),
-                                              (uint16_t)((1u << PAIR) - 1));
+                    uint8_t *a_slice = smem_a + stage * L::a_bytes, *b_slice = smem_b + stage * L::b_bytes;
+                    if (A_SHARERS > 1)
+                        tma_load_2d_multicast(a_slice + cta_rank * (L::a_bytes / A_SHARERS), &tmap_a, &full[stage],
+                                              k0, m0 + cta_rank * (BM / A_SHARERS), pair_mask);
+                    else
+                        tma_load_2d(a_slice, &tmap_a, &full[stage], k0, m0);
+                    if (B_SHARERS > 1)
+                        tma_load_2d_multicast(b_slice + cta_rank * (L::b_bytes / B_SHARERS), &tmap_b, &full[stage],
+                                              k0, n0 + cta_rank * (BN / B_SHARERS), pair_mask);
                     else
                         tma_load_2d(b_slice, &tmap_b, &full[stage], k0, n0);
                     if (++stage == STAGES) stage = 0, phase ^= 1;
@@ -412,7 +433,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
             int stage = 0;
             uint32_t phase = 0;
             gemm_cursor cursor = schedule_start(sched, cluster_id, k_rank);
-            for (gemm_unit w; schedule_next<STREAMK, KSPLIT>(sched, cursor, cta_rank, w);) {
+            for (gemm_unit w; schedule_next<STREAMK, ROLE>(sched, cursor, cta_rank, w);) {
                 const int n0 = w.n_tile * BN;
                 const float *rows[SB_COUNT];
 #pragma unroll
@@ -460,7 +481,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
         bool store_in_flight = false;
 
         gemm_cursor cursor = schedule_start(sched, cluster_id, k_rank);
-        for (gemm_unit w; schedule_next<STREAMK, KSPLIT>(sched, cursor, cta_rank, w);) {
+        for (gemm_unit w; schedule_next<STREAMK, ROLE>(sched, cursor, cta_rank, w);) {
             const int m0 = w.m_tile * BM, n0 = w.n_tile * BN;
             const int first_col_in_block = n0 % 128;
 #pragma unroll
@@ -555,9 +576,9 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
 
 typedef struct {
     int bm, bn;
-    int cluster;  /* 2: CTA pairs along M share B tiles by TMA multicast */
+    int cluster;  /* CTAs per cluster */
     int streamk;  /* spread the last wave (or all tiles) over every CTA by K blocks */
-    int ksplit;   /* instead: the cluster's `cluster` CTAs split each tile's K */
+    int role;     /* cluster_role: what the cluster's CTAs share (B, A) or split (K) */
 } gemm_plan;
 
 /* The stream-K workspace: arrival counters, then the partials. */
@@ -568,6 +589,11 @@ typedef struct {
 #define STREAMK_PARTIAL_BYTES ((size_t)32 << 20)
 
 static int straddles(int bn) { return 128 % bn != 0; }
+
+static const char *role_name(int role)
+{
+    return role == CLUSTER_SPLITS_K ? " splitting K" : role == CLUSTER_SHARES_A ? " sharing A" : "";
+}
 
 #define ROWS256_FACTOR 0.88 /* fitted: 256x128 vs 128x128 at equal waves, v7 sweep in bench/NOTES.md */
 #define STREAMK_TILE_COST 0.1 /* guessed: the partials' round trip, in tiles */
@@ -590,13 +616,14 @@ static double wave_fill(int64_t tiles, int64_t ctas)
 /* Deterministic tile choice.
  * M ≤ 128: the time is reading B once from HBM, so what matters is that every SM
  * streams: BN = 64 tiles, K cut when there are too few of them (schedule_tiles).
- * Larger M: CTA pairs sharing B, and the tile shape whose waves cost least, counting a
+ * Larger M: CTA pairs sharing the larger of their A and B tiles, and the tile shape whose
+ * waves cost least, counting a
  * wider tile's lower per-FLOP overhead (the +104: measured, a 128x64 tile costs 1.45x a
  * 128x128 one per FLOP on 4096^3) and a partial last wave (stream-K spreads it over all
  * SMs for a small overhead). */
 static gemm_plan choose_plan(const gemm_args *g, int sms)
 {
-    gemm_plan plan = {g->m <= 64 ? 64 : 128, 128, 1, 0, 0};
+    gemm_plan plan = {g->m <= 64 ? 64 : 128, 128, 1, 0, CLUSTER_SHARES_B};
     if (g->m <= 128) {
         plan.bn = 64;
         int64_t n_tiles = fp8block_ceil_div(g->n, plan.bn);
@@ -604,7 +631,7 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
         /* Where each tile's K is cut 2 or 4 ways, the pieces meet in a cluster's shared
          * memory instead (run_gemm falls back when the clusters do not all fit). */
         int64_t cuts = k_cuts(n_tiles, sms, fp8block_ceil_div(g->k, GEMM_BLOCK_K));
-        if (cuts == 2 || cuts == 4) plan.cluster = (int)cuts, plan.streamk = 0, plan.ksplit = 1;
+        if (cuts == 2 || cuts == 4) plan.cluster = (int)cuts, plan.streamk = 0, plan.role = CLUSTER_SPLITS_K;
         return plan;
     }
     /* BN = 176 (straddles B scale blocks) measured slower than 128 on every DeepSeek
@@ -628,6 +655,9 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
         double cost = waves * (bm / 128) * (bn + 104) * (straddles(bn) ? 1.05 : 1.0) * (bm == 256 ? ROWS256_FACTOR : 1.0);
         if (i == 0 || cost < best) best = cost, plan.bm = bm, plan.bn = bn, plan.streamk = streamk;
     }
+    /* A 256-row pair shares its A tile (32 KB per K block, twice B's): measured 3-4% faster
+     * than sharing B (bench/NOTES.md v14). */
+    plan.role = plan.bm == 256 ? CLUSTER_SHARES_A : CLUSTER_SHARES_B;
     return plan;
 }
 
@@ -643,10 +673,12 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
  * too small. */
 static void schedule_tiles(gemm_schedule *s, const gemm_plan *plan, int max_clusters)
 {
-    int64_t tiles = (int64_t)s->m_groups * s->n_tiles;
-    s->clusters = (int)(tiles < max_clusters ? tiles : max_clusters);
+    int64_t tiles = (int64_t)s->m_groups * s->n_groups;
+    /* The fewest clusters that take as many rounds: idle SMs draw no power, which the
+     * busy ones get as clock. */
+    s->clusters = (int)fp8block_ceil_div(tiles, fp8block_ceil_div(tiles, max_clusters));
     s->dp_tiles = (int)tiles, s->sk_tiles = 0, s->sk_blocks = 0;
-    if (!plan->streamk || !streamk_capable(plan->bm, plan->ksplit) || tiles % max_clusters == 0) return;
+    if (!plan->streamk || !streamk_capable(plan->bm, plan->role) || tiles % max_clusters == 0) return;
     int64_t clusters = max_clusters, dp = 0;
     if (tiles < max_clusters) {
         int64_t cuts = k_cuts(tiles, max_clusters, s->kb_total);
@@ -671,7 +703,8 @@ typedef struct {
 } gemm_maps;
 
 /* Development knobs, read once: FP8BLOCK_GEMM_LOG=1 prints each call's plan to stderr;
- * FP8BLOCK_GEMM_PLAN="bm,bn,cluster,streamk,ksplit" forces a plan (for tuning the heuristic). */
+ * FP8BLOCK_GEMM_PLAN="bm,bn,cluster,streamk[,role]" forces a plan (for tuning the heuristic; role
+ * as cluster_role: 0 the cluster shares B, 1 splits K, 2 shares A). */
 static int plan_log_enabled;
 static gemm_plan plan_override;
 static pthread_once_t knobs_once = PTHREAD_ONCE_INIT;
@@ -682,8 +715,8 @@ static void read_knobs(void)
     plan_log_enabled = log && *log && *log != '0';
     const char *forced = getenv("FP8BLOCK_GEMM_PLAN");
     if (forced && sscanf(forced, "%d,%d,%d,%d,%d", &plan_override.bm, &plan_override.bn, &plan_override.cluster,
-                         &plan_override.streamk, &plan_override.ksplit) < 4) {
-        fprintf(stderr, "fp8block: FP8BLOCK_GEMM_PLAN='%s' ignored (want bm,bn,cluster,streamk[,ksplit])\n", forced);
+                         &plan_override.streamk, &plan_override.role) < 4) {
+        fprintf(stderr, "fp8block: FP8BLOCK_GEMM_PLAN='%s' ignored (want bm,bn,cluster,streamk[,role])\n", forced);
         memset(&plan_override, 0, sizeof plan_override);
     }
 }
@@ -699,12 +732,12 @@ typedef struct {
     int *max_clusters; /* per device ordinal (see kernel_max_clusters) */
 } gemm_kernel;
 
-template <int BM, int BN, int CLUSTER, bool KSPLIT, int OUT>
+template <int BM, int BN, int CLUSTER, int ROLE, int OUT>
 static gemm_kernel kernel_for(void)
 {
     typedef gemm_layout<BM, BN, OUT> L;
     static int max_clusters[64];
-    gemm_kernel k = {gemm_fp8_block_kernel<BM, BN, CLUSTER, KSPLIT, OUT>,
+    gemm_kernel k = {gemm_fp8_block_kernel<BM, BN, CLUSTER, ROLE, OUT>,
                      L::threads, L::smem_bytes, L::stages, CLUSTER, L::waves, max_clusters};
     return k;
 }
@@ -713,25 +746,30 @@ template <int OUT>
 static int find_kernel(const gemm_plan *plan, gemm_kernel *k)
 {
     int bm = plan->bm, bn = plan->bn, cluster = plan->cluster;
-    if (plan->ksplit) {
-        if (bm == 64 && bn == 64 && cluster == 2) *k = kernel_for<64, 64, 2, true, OUT>();
-        else if (bm == 64 && bn == 64 && cluster == 4) *k = kernel_for<64, 64, 4, true, OUT>();
-        else if (bm == 128 && bn == 64 && cluster == 2) *k = kernel_for<128, 64, 2, true, OUT>();
-        else if (bm == 128 && bn == 64 && cluster == 4) *k = kernel_for<128, 64, 4, true, OUT>();
+    if (plan->role == CLUSTER_SPLITS_K) {
+        if (bm == 64 && bn == 64 && cluster == 2) *k = kernel_for<64, 64, 2, CLUSTER_SPLITS_K, OUT>();
+        else if (bm == 64 && bn == 64 && cluster == 4) *k = kernel_for<64, 64, 4, CLUSTER_SPLITS_K, OUT>();
+        else if (bm == 128 && bn == 64 && cluster == 2) *k = kernel_for<128, 64, 2, CLUSTER_SPLITS_K, OUT>();
+        else if (bm == 128 && bn == 64 && cluster == 4) *k = kernel_for<128, 64, 4, CLUSTER_SPLITS_K, OUT>();
         else return 0;
-    } else if (bm == 64 && bn == 64 && cluster == 1) *k = kernel_for<64, 64, 1, false, OUT>();
-    else if (bm == 64 && bn == 128 && cluster == 1) *k = kernel_for<64, 128, 1, false, OUT>();
-    else if (bm == 128 && bn == 64 && cluster == 1) *k = kernel_for<128, 64, 1, false, OUT>();
-    else if (bm == 128 && bn == 128 && cluster == 1) *k = kernel_for<128, 128, 1, false, OUT>();
-    else if (bm == 128 && bn == 64 && cluster == 2) *k = kernel_for<128, 64, 2, false, OUT>();
-    else if (bm == 128 && bn == 128 && cluster == 2) *k = kernel_for<128, 128, 2, false, OUT>();
-    else if (bm == 128 && bn == 176 && cluster == 2) *k = kernel_for<128, 176, 2, false, OUT>();
-    else if constexpr (OUT != FP8BLOCK_F32) { /* a 256-row tile's fp32 staging leaves no room for two stages */
-        if (bm == 256 && bn == 128 && cluster == 2) *k = kernel_for<256, 128, 2, false, OUT>();
-        else return 0;
-    } else {
+        return 1;
+    }
+    if (plan->role == CLUSTER_SHARES_A) {
+        /* (a 256-row tile's fp32 staging leaves no room for two stages) */
+        if constexpr (OUT != FP8BLOCK_F32) {
+            if (bm == 256 && bn == 128 && cluster == 2) return *k = kernel_for<256, 128, 2, CLUSTER_SHARES_A, OUT>(), 1;
+        }
         return 0;
     }
+    if (plan->role != CLUSTER_SHARES_B) return 0;
+    if (bm == 64 && bn == 64 && cluster == 1) *k = kernel_for<64, 64, 1, CLUSTER_SHARES_B, OUT>();
+    else if (bm == 64 && bn == 128 && cluster == 1) *k = kernel_for<64, 128, 1, CLUSTER_SHARES_B, OUT>();
+    else if (bm == 128 && bn == 64 && cluster == 1) *k = kernel_for<128, 64, 1, CLUSTER_SHARES_B, OUT>();
+    else if (bm == 128 && bn == 128 && cluster == 1) *k = kernel_for<128, 128, 1, CLUSTER_SHARES_B, OUT>();
+    else if (bm == 128 && bn == 64 && cluster == 2) *k = kernel_for<128, 64, 2, CLUSTER_SHARES_B, OUT>();
+    else if (bm == 128 && bn == 128 && cluster == 2) *k = kernel_for<128, 128, 2, CLUSTER_SHARES_B, OUT>();
+    else if (bm == 128 && bn == 176 && cluster == 2) *k = kernel_for<128, 176, 2, CLUSTER_SHARES_B, OUT>();
+    else return 0;
     return 1;
 }
 
@@ -788,7 +826,7 @@ static fp8block_status plan_kernel(const cuda_device *dev, fp8block_dtype dtype,
 {
     if (!find_kernel_for_dtype(dtype, plan, kernel))
         return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "internal: no GEMM kernel for tile %dx%d, cluster %d%s, %s out",
-                             plan->bm, plan->bn, plan->cluster, plan->ksplit ? " (K split)" : "",
+                             plan->bm, plan->bn, plan->cluster, role_name(plan->role),
                              fp8block_dtype_name(dtype));
     return kernel_max_clusters(dev, kernel, max_clusters);
 }
@@ -848,12 +886,12 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, co
 {
     uint64_t kb_total = (uint64_t)fp8block_ceil_div(g->k, GEMM_BLOCK_K);
     uint64_t a_dims[2] = {(uint64_t)g->k, (uint64_t)g->m}, a_strides[1] = {(uint64_t)g->lda};
-    uint32_t a_box[2] = {GEMM_BLOCK_K, (uint32_t)plan->bm};
+    uint32_t a_box[2] = {GEMM_BLOCK_K, (uint32_t)(plan->bm / (plan->role == CLUSTER_SHARES_A ? plan->cluster : 1))};
     fp8block_status st = tma_encode(&maps->a, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, g->a, a_dims, a_strides, a_box,
                                     CU_TENSOR_MAP_SWIZZLE_128B, "A");
     if (st != FP8BLOCK_OK) return st;
     uint64_t b_dims[2] = {(uint64_t)g->k, (uint64_t)g->n}, b_strides[1] = {(uint64_t)g->ldb};
-    uint32_t b_box[2] = {GEMM_BLOCK_K, (uint32_t)(plan->bn / (plan->ksplit ? 1 : plan->cluster))};
+    uint32_t b_box[2] = {GEMM_BLOCK_K, (uint32_t)(plan->bn / (plan->role == CLUSTER_SHARES_B ? plan->cluster : 1))};
     st = tma_encode(&maps->b, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, g->b, b_dims, b_strides, b_box,
                     CU_TENSOR_MAP_SWIZZLE_128B, "B");
     if (st != FP8BLOCK_OK) return st;
@@ -891,10 +929,10 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     fp8block_status st = plan_kernel(dev, g->dtype, &plan, &kernel, &max_clusters);
     if (st != FP8BLOCK_OK) return st;
     int64_t tiles = fp8block_ceil_div(g->m, plan.bm) * fp8block_ceil_div(g->n, plan.bn);
-    if (plan.ksplit && (tiles > max_clusters || plan.cluster > kb_total)) {
+    if (plan.role == CLUSTER_SPLITS_K && (tiles > max_clusters || plan.cluster > kb_total)) {
         /* A K-split cluster must hold its one tile with every K range non-empty, and all
          * of them must fit at once; otherwise the K cut goes through the workspace. */
-        plan.cluster = 1, plan.streamk = 1, plan.ksplit = 0;
+        plan.cluster = 1, plan.streamk = 1, plan.role = CLUSTER_SHARES_B;
         st = plan_kernel(dev, g->dtype, &plan, &kernel, &max_clusters);
         if (st != FP8BLOCK_OK) return st;
     }
@@ -909,9 +947,11 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     gemm_schedule *s = &params.sched;
     s->m_tiles = (int)fp8block_ceil_div(g->m, plan.bm);
     s->n_tiles = (int)fp8block_ceil_div(g->n, plan.bn);
-    s->cluster = plan.ksplit ? 1 : plan.cluster;
-    s->ksplit = plan.ksplit ? plan.cluster : 1;
-    s->m_groups = (int)fp8block_ceil_div(s->m_tiles, s->cluster);
+    const int ksplit = plan.role == CLUSTER_SPLITS_K;
+    s->cluster = ksplit ? 1 : plan.cluster;
+    s->ksplit = ksplit ? plan.cluster : 1;
+    s->m_groups = (int)fp8block_ceil_div(s->m_tiles, plan.role == CLUSTER_SHARES_B ? s->cluster : 1);
+    s->n_groups = (int)fp8block_ceil_div(s->n_tiles, plan.role == CLUSTER_SHARES_A ? s->cluster : 1);
     s->kb_total = (int)kb_total;
     s->group_n = 8;
     schedule_tiles(s, &plan, max_clusters);
@@ -921,7 +961,7 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
                 "fp8block gemm %lldx%lldx%lld: tile %dx%d cluster %d%s, %d stages, %d bytes shared; grid %d clusters "
                 "(max %d): %d tiles whole, %d by stream-K\n",
                 (long long)g->m, (long long)g->n, (long long)g->k, plan.bm, plan.bn, plan.cluster,
-                plan.ksplit ? " (K split)" : "", kernel.stages, kernel.smem_bytes, s->clusters, max_clusters,
+                role_name(plan.role), kernel.stages, kernel.smem_bytes, s->clusters, max_clusters,
                 s->dp_tiles, s->sk_tiles);
     /* TMA stores whole 16-byte pieces of a row (see epilogue_store_tail). */
     int64_t per_16_bytes = 16 / (int64_t)esize;

@@ -13,6 +13,7 @@
  *   test_gemm_gpu quick N              the first N cases only (for the sanitizers)
  *   test_gemm_gpu concurrent           the two-stream stream-K check only
  *   test_gemm_gpu bench M N K [dtype]  times one shape: L2 flushed, median of 30
+ * FP8BLOCK_TEST_16BIT_OUT=1 draws bf16 where f32 would be (for a forced 256-row plan).
  *
  * Then two threads run stream-K (K-cut) shapes at once, each on its own stream, several calls in
  * flight without a sync between them: the stream-K workspace is shared by the context's
@@ -120,6 +121,9 @@ static gemm_case draw_case(int index)
     memset(&c, 0, sizeof c);
     c.m = draw_dim(), c.n = draw_dim(), c.k = draw_dim();
     c.dtype = (fp8block_dtype[]){FP8BLOCK_BF16, FP8BLOCK_F32, FP8BLOCK_F16}[index % 3];
+    /* A forced plan (FP8BLOCK_GEMM_PLAN) may exist for 16-bit outputs only. */
+    const char *only_16bit = getenv("FP8BLOCK_TEST_16BIT_OUT");
+    if (only_16bit && *only_16bit == '1' && c.dtype == FP8BLOCK_F32) c.dtype = FP8BLOCK_BF16;
     int pad = rng_uniform(&rng) < 0.4;
     int64_t d_align = 16 / (int64_t)dtype_size(c.dtype);
     c.lda = round_up(c.k, 16) + (pad ? 16 * rng_range(&rng, 1, 3) : 0);
