@@ -18,8 +18,8 @@
  * K blocks, and with fewer tiles than SMs (M ≤ 128) every tile's K is cut evenly: a
  * tile cut between CTAs leaves fp32 partials in a per-device workspace, and the last
  * of its pieces to finish sums them in K order and stores D (streamk_gather). A tile
- * cut 2 or 4 ways whose pieces all fit as one cluster sums them through distributed
- * shared memory instead (ksplit_gather). Either way results are identical from run to
+ * cut in two whose pieces fit as a CTA pair sums them through distributed shared memory
+ * instead (ksplit_gather). Either way results are identical from run to
  * run and no second kernel is launched. */
 #include <pthread.h>
 #include <stdint.h>
@@ -615,7 +615,7 @@ static double wave_fill(int64_t tiles, int64_t ctas)
 
 /* Deterministic tile choice.
  * M ≤ 128: the time is reading B once from HBM, so what matters is that every SM
- * streams: BN = 64 tiles, K cut when there are too few of them (schedule_tiles).
+ * streams: BN = 64 tiles (or 32, below), K cut when there are too few of them.
  * Larger M: CTA pairs sharing the larger of their A and B tiles, and the tile shape whose
  * waves cost least, counting a
  * wider tile's lower per-FLOP overhead (the +104: measured, a 128x64 tile costs 1.45x a
@@ -628,10 +628,14 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
         plan.bn = 64;
         int64_t n_tiles = fp8block_ceil_div(g->n, plan.bn);
         plan.streamk = n_tiles < sms; /* more tiles: stream-K measured slower */
-        /* Where each tile's K is cut 2 or 4 ways, the pieces meet in a cluster's shared
-         * memory instead (run_gemm falls back when the clusters do not all fit). */
-        int64_t cuts = k_cuts(n_tiles, sms, fp8block_ceil_div(g->k, GEMM_BLOCK_K));
-        if (cuts == 2 || cuts == 4) plan.cluster = (int)cuts, plan.streamk = 0, plan.role = CLUSTER_SPLITS_K;
+        /* Where each tile's K is cut in two, the pieces meet in a CTA pair's shared memory
+         * instead (run_gemm falls back when the pairs do not all fit). Where 64-wide tiles
+         * need more cuts, 32-wide ones cut in two do the same: measured 5-11% faster than
+         * 64-wide tiles cut 4 ways by stream-K at N = 2048-2112 (bench/NOTES.md v15; 4-CTA
+         * clusters for that cut do not all fit on an H100). */
+        int64_t kb_total = fp8block_ceil_div(g->k, GEMM_BLOCK_K), cuts = k_cuts(n_tiles, sms, kb_total);
+        if (cuts > 2 && k_cuts(fp8block_ceil_div(g->n, 32), sms, kb_total) == 2) plan.bn = 32, cuts = 2;
+        if (cuts == 2) plan.cluster = 2, plan.streamk = 0, plan.role = CLUSTER_SPLITS_K;
         return plan;
     }
     /* BN = 176 (straddles B scale blocks) measured slower than 128 on every DeepSeek
@@ -748,9 +752,9 @@ static int find_kernel(const gemm_plan *plan, gemm_kernel *k)
     int bm = plan->bm, bn = plan->bn, cluster = plan->cluster;
     if (plan->role == CLUSTER_SPLITS_K) {
         if (bm == 64 && bn == 64 && cluster == 2) *k = kernel_for<64, 64, 2, CLUSTER_SPLITS_K, OUT>();
-        else if (bm == 64 && bn == 64 && cluster == 4) *k = kernel_for<64, 64, 4, CLUSTER_SPLITS_K, OUT>();
+        else if (bm == 64 && bn == 32 && cluster == 2) *k = kernel_for<64, 32, 2, CLUSTER_SPLITS_K, OUT>();
         else if (bm == 128 && bn == 64 && cluster == 2) *k = kernel_for<128, 64, 2, CLUSTER_SPLITS_K, OUT>();
-        else if (bm == 128 && bn == 64 && cluster == 4) *k = kernel_for<128, 64, 4, CLUSTER_SPLITS_K, OUT>();
+        else if (bm == 128 && bn == 32 && cluster == 2) *k = kernel_for<128, 32, 2, CLUSTER_SPLITS_K, OUT>();
         else return 0;
         return 1;
     }
@@ -931,8 +935,10 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     int64_t tiles = fp8block_ceil_div(g->m, plan.bm) * fp8block_ceil_div(g->n, plan.bn);
     if (plan.role == CLUSTER_SPLITS_K && (tiles > max_clusters || plan.cluster > kb_total)) {
         /* A K-split cluster must hold its one tile with every K range non-empty, and all
-         * of them must fit at once; otherwise the K cut goes through the workspace. */
+         * of them must fit at once; otherwise the K cut goes through the workspace (with
+         * 64-wide tiles: the narrower ones exist only for K-split pairs). */
         plan.cluster = 1, plan.streamk = 1, plan.role = CLUSTER_SHARES_B;
+        if (plan.bn < 64) plan.bn = 64;
         st = plan_kernel(dev, g->dtype, &plan, &kernel, &max_clusters);
         if (st != FP8BLOCK_OK) return st;
     }

@@ -413,11 +413,13 @@ int main(int argc, char **argv)
     if (argc >= 3 && !strcmp(argv[1], "quick")) cases = atoi(argv[2]);
     if (argc >= 2 && !strcmp(argv[1], "concurrent")) cases = 0;
     printf("seed 0x%" PRIx64 "\n", seed);
-    /* The shapes the heuristics treat specially come first, then random ones. 64x2048x7168
-     * is a 4-way K split inside 4-CTA clusters where 32 of them fit at once (else stream-K). */
-    static const int64_t fixed[][3] = {{128, 128, 128}, {1, 1, 1},       {17, 17, 17},     {129, 2112, 255},
-                                       {64, 2112, 7168}, {128, 4096, 7168}, {4096, 2112, 7168}, {255, 4096, 129},
-                                       {4096, 4096, 4096}, {2112, 7168, 64}, {64, 2048, 7168}};
+    /* The shapes the heuristics treat specially come first, then random ones: 64x2112x7168
+     * and 128x2048x7168 are 32-wide tiles with K cut in CTA pairs, 128x4096x7168 64-wide
+     * ones, 64x1024x7168 is stream-K at small M, 4096x2112x7168 at large M, 4096^3 runs
+     * 256-row pairs sharing A. */
+    static const int64_t fixed[][3] = {{128, 128, 128},   {1, 1, 1},          {17, 17, 17},       {129, 2112, 255},
+                                       {64, 2112, 7168},  {128, 4096, 7168},  {4096, 2112, 7168}, {255, 4096, 129},
+                                       {4096, 4096, 4096}, {2112, 7168, 64},  {128, 2048, 7168},  {64, 1024, 7168}};
     int n_fixed = (int)(sizeof fixed / sizeof fixed[0]);
     for (int i = 0; i < cases; i++) {
         gemm_case c = draw_case(i);
