@@ -64,56 +64,85 @@ static int compare_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int gpu_timing_median(gpu_timing *t, gpu_timed_fn fn, void *arg, int warmup, int reps, double *median_s, char *why,
-                      size_t why_size)
+int gpu_timing_medians(gpu_timing *t, gpu_timed_method *m, int count, int warmup, int reps)
 {
     if (reps < 1) reps = 1;
-    cudaEvent_t *events = calloc(2 * (size_t)reps, sizeof *events);
-    double *seconds = calloc((size_t)reps, sizeof *seconds);
-    int created = 0, rc = -1;
-    if (!events || !seconds) {
-        why_printf(why, why_size, "out of host memory");
-        goto done;
+    for (int j = 0; j < count; j++) {
+        m[j].median_s = 0, m[j].failed = 0, m[j].why[0] = '\0';
+        for (int i = 0; i < warmup && !m[j].failed; i++) m[j].failed = m[j].fn(m[j].arg, m[j].why, sizeof m[j].why) != 0;
     }
-    for (; created < 2 * reps; created++) {
+    size_t slots = (size_t)reps * (size_t)count; /* slot i * count + j: round i, method j */
+    cudaEvent_t *events = calloc(2 * slots, sizeof *events);
+    double *seconds = calloc(slots, sizeof *seconds);
+    size_t created = 0;
+    char batch_why[200] = "";
+    if (!events || !seconds) {
+        why_printf(batch_why, sizeof batch_why, "out of host memory");
+        goto fail;
+    }
+    for (; created < 2 * slots; created++) {
         cudaError_t e = cudaEventCreate(&events[created]);
         if (e != cudaSuccess) {
-            why_printf(why, why_size, "cudaEventCreate: %s", cudaGetErrorString(e));
-            goto done;
+            why_printf(batch_why, sizeof batch_why, "cudaEventCreate: %s", cudaGetErrorString(e));
+            goto fail;
         }
     }
-    for (int i = 0; i < warmup; i++)
-        if (fn(arg, why, why_size) != 0) goto done;
-    for (int i = 0; i < reps; i++) {
-        cudaError_t flushed = flush_l2(t);
-        if (flushed != cudaSuccess) {
-            why_printf(why, why_size, "L2 flush: %s", cudaGetErrorString(flushed));
-            goto done;
+    for (int i = 0; i < reps; i++)
+        for (int j = 0; j < count; j++) {
+            if (m[j].failed) continue;
+            size_t slot = (size_t)i * (size_t)count + (size_t)j;
+            cudaError_t flushed = flush_l2(t);
+            if (flushed != cudaSuccess) {
+                why_printf(batch_why, sizeof batch_why, "L2 flush: %s", cudaGetErrorString(flushed));
+                goto fail;
+            }
+            cudaEventRecord(events[2 * slot], 0);
+            m[j].failed = m[j].fn(m[j].arg, m[j].why, sizeof m[j].why) != 0;
+            cudaEventRecord(events[2 * slot + 1], 0);
         }
-        cudaEventRecord(events[2 * i], 0);
-        if (fn(arg, why, why_size) != 0) goto done;
-        cudaEventRecord(events[2 * i + 1], 0);
-    }
     cudaError_t e = cudaDeviceSynchronize();
     if (e == cudaSuccess) e = cudaGetLastError();
     if (e != cudaSuccess) {
-        why_printf(why, why_size, "CUDA error in the timed work: %s", cudaGetErrorString(e));
-        goto done;
+        why_printf(batch_why, sizeof batch_why, "CUDA error in the timed work: %s", cudaGetErrorString(e));
+        goto fail;
     }
-    for (int i = 0; i < reps; i++) {
-        float ms = 0;
-        cudaEventElapsedTime(&ms, events[2 * i], events[2 * i + 1]);
-        seconds[i] = 1e-3 * ms;
+    for (int j = 0; j < count; j++) {
+        if (m[j].failed) continue;
+        double *mine = seconds + (size_t)j * (size_t)reps;
+        for (int i = 0; i < reps; i++) {
+            size_t slot = (size_t)i * (size_t)count + (size_t)j;
+            float ms = 0;
+            cudaEventElapsedTime(&ms, events[2 * slot], events[2 * slot + 1]);
+            mine[i] = 1e-3 * ms;
+        }
+        qsort(mine, (size_t)reps, sizeof *mine, compare_double);
+        m[j].median_s = reps % 2 ? mine[reps / 2] : 0.5 * (mine[reps / 2 - 1] + mine[reps / 2]);
     }
-    qsort(seconds, (size_t)reps, sizeof *seconds, compare_double);
-    *median_s = reps % 2 ? seconds[reps / 2] : 0.5 * (seconds[reps / 2 - 1] + seconds[reps / 2]);
-    rc = 0;
-done:
-    if (rc != 0) cudaDeviceSynchronize(); /* leave nothing in flight behind a failure */
-    for (int i = 0; i < created; i++) cudaEventDestroy(events[i]);
+    for (size_t i = 0; i < created; i++) cudaEventDestroy(events[i]);
     free(events);
     free(seconds);
-    return rc;
+    return 0;
+fail:
+    cudaDeviceSynchronize(); /* leave nothing in flight behind a failure */
+    for (int j = 0; j < count; j++)
+        if (!m[j].failed) m[j].failed = 1, why_printf(m[j].why, sizeof m[j].why, "%s", batch_why);
+    for (size_t i = 0; i < created; i++) cudaEventDestroy(events[i]);
+    free(events);
+    free(seconds);
+    return -1;
+}
+
+int gpu_timing_median(gpu_timing *t, gpu_timed_fn fn, void *arg, int warmup, int reps, double *median_s, char *why,
+                      size_t why_size)
+{
+    gpu_timed_method m = {.fn = fn, .arg = arg};
+    int rc = gpu_timing_medians(t, &m, 1, warmup, reps);
+    if (rc != 0 || m.failed) {
+        why_printf(why, why_size, "%s", m.why);
+        return -1;
+    }
+    *median_s = m.median_s;
+    return 0;
 }
 
 int gpu_copy(void *dst, const void *src, size_t bytes)

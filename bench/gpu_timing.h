@@ -8,7 +8,8 @@
  *     (weights are read, not written);
  *   - every call bracketed by CUDA events, all of them queued before one wait, so the
  *     host's launch cost hides behind the flush instead of being timed;
- *   - warm-up calls first, then the median of the timed ones.
+ *   - warm-up calls first, then the median of the timed ones; methods compared with each
+ *     other can be timed in turn, call by call (gpu_timing_medians).
  * Work is enqueued on the default stream. */
 #ifndef FP8BLOCK_BENCH_GPU_TIMING_H
 #define FP8BLOCK_BENCH_GPU_TIMING_H
@@ -37,6 +38,22 @@ typedef int (*gpu_timed_fn)(void *arg, char *why, size_t why_size);
  * Returns 0, or -1 with the reason (fn's own or a CUDA error) in why. */
 int gpu_timing_median(gpu_timing *t, gpu_timed_fn fn, void *arg, int warmup, int reps, double *median_s,
                       char *why, size_t why_size);
+
+/* Methods compared against each other, timed in turn call by call (flush, method 0,
+ * flush, method 1, ..., then again): a slow stretch of the device, which a run of one
+ * method's calls would absorb alone, falls on all of them alike. */
+typedef struct {
+    gpu_timed_fn fn;
+    void *arg;
+    double median_s; /* out */
+    int failed;      /* out: non-zero when the method failed; the reason is in why */
+    char why[200];   /* out */
+} gpu_timed_method;
+
+/* Each method's warm-up calls first (a method that fails there is left out of the timed
+ * rounds), then `reps` rounds. Returns 0, or -1 when the timed work failed as a whole (a
+ * CUDA error): then every method not failed before is marked failed with that reason. */
+int gpu_timing_medians(gpu_timing *t, gpu_timed_method *methods, int count, int warmup, int reps);
 
 /* Enqueues a device-to-device copy on the default stream: the bandwidth baseline for
  * the quantize kernels. 0 on success. */

@@ -8,6 +8,8 @@
  *   - the pipeline a layer runs (quantize A 1x128 + GEMM; B is quantized once, as weights
  *     are) against a bf16 GEMM;
  *   - the memory of the operands: bf16 against e4m3 codes + fp32 scales.
+ * The GEMMs of a shape are timed in turn, call by call, so that a slow stretch of the
+ * device falls on all of them alike.
  * Progress goes to stderr, the table to stdout, the full results to CSV/JSON, and plots
  * through bench/plot.py. A method whose backend is missing (cuBLASLt on the CPU backend, a
  * kernel not built yet) is reported as unavailable, with the reason. */
@@ -94,7 +96,7 @@ typedef struct {
     baseline_lib *lt;
 #endif
     char lt_missing[200]; /* why the cuBLASLt columns are unavailable */
-    char timing_note[200];
+    char timing_note[256];
 } bench_env;
 
 /* ---- shapes ---------------------------------------------------------------------------- */
@@ -441,14 +443,14 @@ static int quantize_inputs(operands *o, shape_result *res, const uint16_t *ha, c
     return rc;
 }
 
-static void time_method(operands *o, shape_result *res, method m, timed_fn fn, void *arg)
+/* A method's timing into its result and the progress log; or, with `failure` set
+ * (RESULT_FAILED, or RESULT_UNAVAILABLE where the library answered "unsupported"), why
+ * there is none. */
+static void record_timing(shape_result *res, method m, result_status failure, double seconds, const char *why)
 {
     measurement *r = &res->r[m];
-    char why[200] = "";
-    double seconds = 0;
-    o->last = FP8BLOCK_OK;
-    if (time_median(o->env, fn, arg, &seconds, why, sizeof why) != 0) {
-        mark(r, o->last == FP8BLOCK_ERR_UNSUPPORTED ? RESULT_UNAVAILABLE : RESULT_FAILED, "%s", why);
+    if (failure != RESULT_OK) {
+        mark(r, failure, "%s", why);
         fprintf(stderr, "  %-20s %s: %s\n", method_info[m].name, status_names[r->status], why);
         return;
     }
@@ -459,6 +461,46 @@ static void time_method(operands *o, shape_result *res, method m, timed_fn fn, v
                 r->flops / seconds * 1e-12);
     else
         fprintf(stderr, "  %-20s %10.1f us %9.1f GB/s\n", method_info[m].name, 1e6 * seconds, r->bytes / seconds * 1e-9);
+}
+
+static void time_method(operands *o, shape_result *res, method m, timed_fn fn, void *arg)
+{
+    char why[200] = "";
+    double seconds = 0;
+    o->last = FP8BLOCK_OK;
+    int failed = time_median(o->env, fn, arg, &seconds, why, sizeof why) != 0;
+    record_timing(res, m, !failed ? RESULT_OK : o->last == FP8BLOCK_ERR_UNSUPPORTED ? RESULT_UNAVAILABLE : RESULT_FAILED,
+                  seconds, why);
+}
+
+typedef struct {
+    method m;
+    timed_fn fn;
+    void *arg;
+} timed_method;
+
+/* The GEMMs compared with each other: on a GPU timed in turn, call by call, so that a
+ * slow stretch of the device falls on all of them alike (measured once on an H100: one
+ * method's 30 consecutive calls at a third of their speed); on the CPU one after another. */
+static void time_gemms(operands *o, shape_result *res, const timed_method *list, int count)
+{
+#ifdef FP8BLOCK_HAVE_BASELINES
+    if (o->env->gpu) {
+        gpu_timed_method g[METHODS];
+        for (int i = 0; i < count; i++) g[i] = (gpu_timed_method){.fn = list[i].fn, .arg = list[i].arg};
+        o->last = FP8BLOCK_OK;
+        (void)gpu_timing_medians(o->env->timing, g, count, o->env->warmup, o->env->reps); /* failures are per method */
+        /* Only fp8block's calls set o->last among these. */
+        for (int i = 0; i < count; i++)
+            record_timing(res, list[i].m,
+                          !g[i].failed ? RESULT_OK
+                          : list[i].m == M_FP8BLOCK && o->last == FP8BLOCK_ERR_UNSUPPORTED ? RESULT_UNAVAILABLE
+                                                                                           : RESULT_FAILED,
+                          g[i].median_s, g[i].why);
+        return;
+    }
+#endif
+    for (int i = 0; i < count; i++) time_method(o, res, list[i].m, list[i].fn, list[i].arg);
 }
 
 #ifdef FP8BLOCK_HAVE_BASELINES
@@ -542,8 +584,10 @@ static void bench_shape(bench_env *env, rng_state *rng, shape_result *res)
         goto done;
     }
 
-    time_method(&o, res, M_FP8BLOCK, run_fp8block, &o);
+    timed_method gemms[4] = {{M_FP8BLOCK, run_fp8block, &o}};
+    int gemm_count = 1;
 #ifdef FP8BLOCK_HAVE_BASELINES
+    baseline_call calls[BASELINE_KINDS];
     if (env->lt) {
         static const method lt_methods[BASELINE_KINDS] = {M_LT_BF16, M_LT_TENSOR, M_LT_BLOCK};
         /* cuBLASLt takes no leading dimension for scales, and FP8 needs 16-byte rows. */
@@ -561,16 +605,8 @@ static void bench_shape(bench_env *env, rng_state *rng, shape_result *res)
                 fprintf(stderr, "  %-20s unavailable: %s\n", method_info[lt_methods[kind]].name, reason);
                 continue;
             }
-            baseline_call call = {&o, (baseline_kind)kind};
-            time_method(&o, res, lt_methods[kind], run_baseline, &call);
-            if (kind == BASELINE_FP8_BLOCK && r->status == RESULT_OK && res->r[M_FP8BLOCK].status == RESULT_OK) {
-                res->agreement = compare_outputs(&o);
-                if (!(res->agreement <= AGREEMENT_LIMIT)) {
-                    mark(&res->r[M_FP8BLOCK], RESULT_FAILED, "%s", "its D disagrees with cuBLASLt block-scaled");
-                    fprintf(stderr, "  fp8block's D differs from cuBLASLt's by %.3g (limit %.0e): FAILED\n",
-                            res->agreement, AGREEMENT_LIMIT);
-                }
-            }
+            calls[kind] = (baseline_call){&o, (baseline_kind)kind};
+            gemms[gemm_count++] = (timed_method){lt_methods[kind], run_baseline, &calls[kind]};
         }
     } else
 #endif
@@ -579,6 +615,18 @@ static void bench_shape(bench_env *env, rng_state *rng, shape_result *res)
         mark(&res->r[M_LT_TENSOR], RESULT_UNAVAILABLE, "%s", env->lt_missing);
         mark(&res->r[M_LT_BF16], RESULT_UNAVAILABLE, "%s", env->lt_missing);
     }
+    time_gemms(&o, res, gemms, gemm_count);
+#ifdef FP8BLOCK_HAVE_BASELINES
+    if (res->r[M_LT_BLOCK].status == RESULT_OK && res->r[M_FP8BLOCK].status == RESULT_OK) {
+        /* Both outputs hold their method's last call on the same codes and scales. */
+        res->agreement = compare_outputs(&o);
+        if (!(res->agreement <= AGREEMENT_LIMIT)) {
+            mark(&res->r[M_FP8BLOCK], RESULT_FAILED, "%s", "its D disagrees with cuBLASLt block-scaled");
+            fprintf(stderr, "  fp8block's D differs from cuBLASLt's by %.3g (limit %.0e): FAILED\n", res->agreement,
+                    AGREEMENT_LIMIT);
+        }
+    }
+#endif
     if (res->r[M_QUANT_A].status == RESULT_PENDING) {
         time_method(&o, res, M_QUANT_A, run_quant_a, &o);
         time_method(&o, res, M_QUANT_B, run_quant_b, &o);
@@ -816,8 +864,8 @@ static int open_env(bench_env *env, const bench_options *o)
         env->lt = baseline_lib_open(device, why, sizeof why);
         if (!env->lt) snprintf(env->lt_missing, sizeof env->lt_missing, "%s", why);
         snprintf(env->timing_note, sizeof env->timing_note,
-                 "CUDA events around each call, median of %d after %d warm-up; before each call a %.0f MB %s "
-                 "(2x L2, not timed) flushes L2",
+                 "CUDA events around each call, median of %d after %d warm-up, the GEMMs of a shape in turn "
+                 "call by call; before each call a %.0f MB %s (2x L2, not timed) flushes L2",
                  env->reps, env->warmup, gpu_timing_flush_bytes(env->timing) / 1e6,
                  gpu_timing_flush_name(env->timing));
     }
