@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `fp8block bench` on a GPU, on shapes that take different GEMM plans (whole tiles, 32-wide
+# tiles with K cut in CTA pairs, stream-K at small M, 256-row pairs): every GEMM method is
+# timed (fp8block and the three cuBLASLt baselines), fp8block's D agrees with cuBLASLt's
+# block-scaled D on each shape (the bench marks fp8block FAIL when it does not), nothing
+# fails, exit 0. Skips (77) where no GPU can be opened.
+# Usage: test_bench_gpu.sh path/to/fp8block
+set -u
+
+cli=${1:?usage: test_bench_gpu.sh path/to/fp8block}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib.sh"
+
+printf '256 256 256\n64 2112 1024\n128 1024 2048\n1024 1024 512\n' >"$work/shapes.txt"
+"$cli" bench --device cuda --shapes "$work/shapes.txt" --reps 3 --warmup 1 --csv "$work/b.csv" >"$work/b.out" \
+    2>"$work/b.err"
+status=$?
+if [ "$status" -ne 0 ] && grep -q 'cannot open the GPU' "$work/b.err"; then
+    echo "SKIP: no GPU here ($(head -1 "$work/b.err"))"
+    exit 77
+fi
+
+checks=$((checks + 1))
+[ "$status" -eq 0 ] || fail "fp8block bench --device cuda exited $status: $(tail -3 "$work/b.err")"
+check grep -q 'GEMMs of a shape in turn' "$work/b.out" "the header says the GEMMs are timed in turn"
+for shape in '256 +256 +256' '64 +2112 +1024' '128 +1024 +2048' '1024 +1024 +512'; do
+    check grep -qE "^ +${shape} \\| +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ \\|" "$work/b.out" \
+        "row $shape: fp8block and the three cuBLASLt GEMMs all timed"
+done
+check test "$(grep -cE '^shapes,[0-9]+,[0-9]+,[0-9]+,(fp8block|cublaslt_[a-z0-9_]+),ok,' "$work/b.csv")" -eq 16 \
+    "CSV: 4 GEMM methods ok on each of the 4 shapes"
+checks=$((checks + 1))
+if grep -q 'FAIL' "$work/b.out" || grep -q 'differs from cuBLASLt' "$work/b.err"; then
+    fail "a method failed or fp8block's D disagreed with cuBLASLt's: $(grep -m3 -E 'FAIL|differs' "$work/b.out" "$work/b.err")"
+fi
+
+echo "test_bench_gpu: $checks checks, $failures failed"
+[ "$failures" -eq 0 ]
