@@ -67,9 +67,13 @@ static int compare_double(const void *a, const void *b)
 int gpu_timing_medians(gpu_timing *t, gpu_timed_method *m, int count, int warmup, int reps)
 {
     if (reps < 1) reps = 1;
+    if (count < 1) return 0;
     for (int j = 0; j < count; j++) {
         m[j].median_s = 0, m[j].failed = 0, m[j].why[0] = '\0';
         for (int i = 0; i < warmup && !m[j].failed; i++) m[j].failed = m[j].fn(m[j].arg, m[j].why, sizeof m[j].why) != 0;
+        /* A launch refused by the runtime leaves its error behind: it is this method's
+         * (in its why), not the batch's. */
+        if (m[j].failed) (void)cudaGetLastError();
     }
     size_t slots = (size_t)reps * (size_t)count; /* slot i * count + j: round i, method j */
     cudaEvent_t *events = calloc(2 * slots, sizeof *events);
@@ -96,9 +100,15 @@ int gpu_timing_medians(gpu_timing *t, gpu_timed_method *m, int count, int warmup
                 why_printf(batch_why, sizeof batch_why, "L2 flush: %s", cudaGetErrorString(flushed));
                 goto fail;
             }
-            cudaEventRecord(events[2 * slot], 0);
+            cudaError_t started = cudaEventRecord(events[2 * slot], 0);
             m[j].failed = m[j].fn(m[j].arg, m[j].why, sizeof m[j].why) != 0;
-            cudaEventRecord(events[2 * slot + 1], 0);
+            if (m[j].failed) (void)cudaGetLastError();
+            cudaError_t ended = cudaEventRecord(events[2 * slot + 1], 0);
+            if (started != cudaSuccess || ended != cudaSuccess) {
+                why_printf(batch_why, sizeof batch_why, "cudaEventRecord: %s",
+                           cudaGetErrorString(started != cudaSuccess ? started : ended));
+                goto fail;
+            }
         }
     cudaError_t e = cudaDeviceSynchronize();
     if (e == cudaSuccess) e = cudaGetLastError();
@@ -112,7 +122,11 @@ int gpu_timing_medians(gpu_timing *t, gpu_timed_method *m, int count, int warmup
         for (int i = 0; i < reps; i++) {
             size_t slot = (size_t)i * (size_t)count + (size_t)j;
             float ms = 0;
-            cudaEventElapsedTime(&ms, events[2 * slot], events[2 * slot + 1]);
+            cudaError_t timed = cudaEventElapsedTime(&ms, events[2 * slot], events[2 * slot + 1]);
+            if (timed != cudaSuccess) {
+                why_printf(batch_why, sizeof batch_why, "cudaEventElapsedTime: %s", cudaGetErrorString(timed));
+                goto fail;
+            }
             mine[i] = 1e-3 * ms;
         }
         qsort(mine, (size_t)reps, sizeof *mine, compare_double);

@@ -51,8 +51,9 @@ typedef struct {
 } gpu_timed_method;
 
 /* Each method's warm-up calls first (a method that fails there is left out of the timed
- * rounds), then `reps` rounds. Returns 0, or -1 when the timed work failed as a whole (a
- * CUDA error): then every method not failed before is marked failed with that reason. */
+ * rounds), then `reps` rounds. Returns 0, or -1 when the batch failed as a whole (a CUDA
+ * error in the timed work or the events, or no host memory): then every method not
+ * failed before is marked failed with that reason. */
 int gpu_timing_medians(gpu_timing *t, gpu_timed_method *methods, int count, int warmup, int reps);
 
 /* Enqueues a device-to-device copy on the default stream: the bandwidth baseline for

@@ -584,7 +584,7 @@ static void bench_shape(bench_env *env, rng_state *rng, shape_result *res)
         goto done;
     }
 
-    timed_method gemms[4] = {{M_FP8BLOCK, run_fp8block, &o}};
+    timed_method gemms[M_LT_BF16 + 1] = {{M_FP8BLOCK, run_fp8block, &o}}; /* the GEMM methods lead the enum */
     int gemm_count = 1;
 #ifdef FP8BLOCK_HAVE_BASELINES
     baseline_call calls[BASELINE_KINDS];
@@ -629,7 +629,8 @@ static void bench_shape(bench_env *env, rng_state *rng, shape_result *res)
                     AGREEMENT_LIMIT);
         }
     } else if (redo_why[0]) {
-        fprintf(stderr, "  D not compared with cuBLASLt's: %s\n", redo_why);
+        mark(&res->r[M_FP8BLOCK], RESULT_FAILED, "its D could not be compared with cuBLASLt's: %.150s", redo_why);
+        fprintf(stderr, "  fp8block's D not compared with cuBLASLt's (%s): FAILED\n", redo_why);
     }
 #endif
     if (res->r[M_QUANT_A].status == RESULT_PENDING) {

@@ -48,9 +48,10 @@ typedef struct {
     int ksplit;        /* CTAs of a cluster along K (then cluster == 1 and every tile is whole) */
 } gemm_schedule;
 
-/* Whether a kernel takes stream-K tiles: one-wave tiles whose cluster shares B (with two
- * accumulators, the gather's registers would spill in the main loop). The host schedules
- * by the same rule, or the tiles would be left unwritten. */
+/* Whether a kernel takes stream-K tiles: one-wave tiles (with two accumulators the
+ * gather's registers would spill in the main loop) whose cluster shares B (a K-split
+ * cluster sums its tile in shared memory instead; the only A-sharing tile has 256 rows).
+ * The host schedules by the same rule, or the tiles would be left unwritten. */
 __host__ __device__ constexpr bool streamk_capable(int bm, int role) { return bm <= 128 && role == CLUSTER_SHARES_B; }
 
 typedef struct {

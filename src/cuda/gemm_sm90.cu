@@ -4,8 +4,9 @@
  * roles (DeepGEMM's shape, our code):
  *  - the producer warpgroup (the last one) lowers its registers; one thread issues the
  *    TMA loads of A, B and A's scales for each 128-wide K block into a ring of STAGES
- *    shared-memory slots, guarded by full/empty mbarriers, and one warp puts B's scales
- *    for the same K block into the slot (so the math loop has no global load);
+ *    shared-memory slots, guarded by full/empty mbarriers (in a CTA pair it loads half of
+ *    the tile the pair shares, A or B, and multicasts it to both), and one warp puts B's
+ *    scales for the same K block into the slot (so the math loop has no global load);
  *  - two math warpgroups (one for BM = 64) raise their registers; each owns one or two
  *    64-row waves of the BM x BN tile. Per K block and wave it runs four wgmma
  *    m64nBNk32 into a temporary accumulator (a fresh
@@ -616,7 +617,7 @@ static double wave_fill(int64_t tiles, int64_t ctas)
 /* Deterministic tile choice.
  * M ≤ 128: the time is reading B once from HBM, so what matters is that every SM
  * streams: BN = 64 tiles (or 32, below), K cut when there are too few of them.
- * Larger M: CTA pairs sharing the larger of their A and B tiles, and the tile shape whose
+ * Larger M: CTA pairs (256-row tiles share A, 128-row ones B), and the tile shape whose
  * waves cost least, counting a
  * wider tile's lower per-FLOP overhead (the +104: measured, a 128x64 tile costs 1.45x a
  * 128x128 one per FLOP on 4096^3) and a partial last wave (stream-K spreads it over all
@@ -641,8 +642,10 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
     /* BN = 176 (straddles B scale blocks) measured slower than 128 on every DeepSeek
      * shape (bench/NOTES.md, v3): it stays reachable through FP8BLOCK_GEMM_PLAN only. A
      * 256-row tile ingests a quarter less per FLOP (the limit at large M, bench/NOTES.md
-     * v6/v7), costed at ROWS256_FACTOR of two 128-row tiles; it needs two m tiles for its
-     * cluster and a 16-bit output. */
+     * v6/v7), costed at ROWS256_FACTOR of two 128-row tiles; it needs a 16-bit output and
+     * is left out up to M = 256 (one tile of mostly padding; not measured there). Waves
+     * count the CTAs a plan occupies: a pair along N (256 rows) or M (128 rows) whose
+     * second tile lies past the edge still holds two SMs. */
     static const struct {
         int bm, bn;
     } shapes[] = {{128, 128}, {128, 64}, {256, 128}};
@@ -651,7 +654,8 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         int bm = shapes[i].bm, bn = shapes[i].bn;
         if (bm == 256 && (g->m <= 256 || g->dtype == FP8BLOCK_F32)) continue;
-        int64_t tiles = fp8block_ceil_div(g->m, bm) * fp8block_ceil_div(g->n, bn);
+        int64_t m_tiles = fp8block_ceil_div(g->m, bm), n_tiles = fp8block_ceil_div(g->n, bn);
+        int64_t tiles = bm == 256 ? m_tiles * 2 * fp8block_ceil_div(n_tiles, 2) : 2 * fp8block_ceil_div(m_tiles, 2) * n_tiles;
         /* Stream-K for a partial last wave after full ones; below one wave, cutting K into
          * short ranges (512^3: one K block each) measured 1.6x slower than idle SMs. */
         int streamk = bm < 256 && tiles >= sms && wave_fill(tiles, sms) < STREAMK_BELOW_FILL; /* see the kernel */
@@ -708,7 +712,8 @@ typedef struct {
 
 /* Development knobs, read once: FP8BLOCK_GEMM_LOG=1 prints each call's plan to stderr;
  * FP8BLOCK_GEMM_PLAN="bm,bn,cluster,streamk[,role]" forces a plan (for tuning the heuristic; role
- * as cluster_role: 0 the cluster shares B, 1 splits K, 2 shares A). */
+ * as cluster_role: 0 the cluster shares B, 1 splits K, 2 shares A; without it, what the
+ * heuristic gives that tile: A for 256 rows, else B). */
 static int plan_log_enabled;
 static gemm_plan plan_override;
 static pthread_once_t knobs_once = PTHREAD_ONCE_INIT;
@@ -718,9 +723,13 @@ static void read_knobs(void)
     const char *log = getenv("FP8BLOCK_GEMM_LOG");
     plan_log_enabled = log && *log && *log != '0';
     const char *forced = getenv("FP8BLOCK_GEMM_PLAN");
-    if (forced && sscanf(forced, "%d,%d,%d,%d,%d", &plan_override.bm, &plan_override.bn, &plan_override.cluster,
-                         &plan_override.streamk, &plan_override.role) < 4) {
-        fprintf(stderr, "fp8block: FP8BLOCK_GEMM_PLAN='%s' ignored (want bm,bn,cluster,streamk[,role])\n", forced);
+    if (!forced) return;
+    int fields = sscanf(forced, "%d,%d,%d,%d,%d", &plan_override.bm, &plan_override.bn, &plan_override.cluster,
+                        &plan_override.streamk, &plan_override.role);
+    if (fields == 4) plan_override.role = plan_override.bm == 256 ? CLUSTER_SHARES_A : CLUSTER_SHARES_B;
+    if (fields < 4 || plan_override.role < CLUSTER_SHARES_B || plan_override.role > CLUSTER_SHARES_A) {
+        fprintf(stderr, "fp8block: FP8BLOCK_GEMM_PLAN='%s' ignored (want bm,bn,cluster,streamk[,role], role 0-2)\n",
+                forced);
         memset(&plan_override, 0, sizeof plan_override);
     }
 }
@@ -829,9 +838,9 @@ static fp8block_status plan_kernel(const cuda_device *dev, fp8block_dtype dtype,
                                    gemm_kernel *kernel, int *max_clusters)
 {
     if (!find_kernel_for_dtype(dtype, plan, kernel))
-        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "internal: no GEMM kernel for tile %dx%d, cluster %d%s, %s out",
-                             plan->bm, plan->bn, plan->cluster, role_name(plan->role),
-                             fp8block_dtype_name(dtype));
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED,
+                             "internal: no GEMM kernel for tile %dx%d, cluster %d (role %d%s), %s out", plan->bm,
+                             plan->bn, plan->cluster, plan->role, role_name(plan->role), fp8block_dtype_name(dtype));
     return kernel_max_clusters(dev, kernel, max_clusters);
 }
 

@@ -416,10 +416,12 @@ int main(int argc, char **argv)
     /* The shapes the heuristics treat specially come first, then random ones: 64x2112x7168
      * and 128x2048x7168 are 32-wide tiles with K cut in CTA pairs, 128x4096x7168 64-wide
      * ones, 64x1024x7168 is stream-K at small M, 4096x2112x7168 at large M, 4096^3 runs
-     * 256-row pairs sharing A. */
+     * 256-row pairs sharing A, 2048x1856x1000 such pairs over an odd number of N tiles
+     * (the last pair's second tile lies past N) and a ragged last K block. */
     static const int64_t fixed[][3] = {{128, 128, 128},   {1, 1, 1},          {17, 17, 17},       {129, 2112, 255},
                                        {64, 2112, 7168},  {128, 4096, 7168},  {4096, 2112, 7168}, {255, 4096, 129},
-                                       {4096, 4096, 4096}, {2112, 7168, 64},  {128, 2048, 7168},  {64, 1024, 7168}};
+                                       {4096, 4096, 4096}, {2112, 7168, 64},  {128, 2048, 7168},  {64, 1024, 7168},
+                                       {2048, 1856, 1000}};
     int n_fixed = (int)(sizeof fixed / sizeof fixed[0]);
     for (int i = 0; i < cases; i++) {
         gemm_case c = draw_case(i);
