@@ -79,16 +79,17 @@ int gpu_timing_medians(gpu_timing *t, gpu_timed_method *m, int count, int warmup
     cudaEvent_t *events = calloc(2 * slots, sizeof *events);
     double *seconds = calloc(slots, sizeof *seconds);
     size_t created = 0;
+    int rc = -1;
     char batch_why[200] = "";
     if (!events || !seconds) {
         why_printf(batch_why, sizeof batch_why, "out of host memory");
-        goto fail;
+        goto done;
     }
     for (; created < 2 * slots; created++) {
         cudaError_t e = cudaEventCreate(&events[created]);
         if (e != cudaSuccess) {
             why_printf(batch_why, sizeof batch_why, "cudaEventCreate: %s", cudaGetErrorString(e));
-            goto fail;
+            goto done;
         }
     }
     for (int i = 0; i < reps; i++)
@@ -98,7 +99,7 @@ int gpu_timing_medians(gpu_timing *t, gpu_timed_method *m, int count, int warmup
             cudaError_t flushed = flush_l2(t);
             if (flushed != cudaSuccess) {
                 why_printf(batch_why, sizeof batch_why, "L2 flush: %s", cudaGetErrorString(flushed));
-                goto fail;
+                goto done;
             }
             cudaError_t started = cudaEventRecord(events[2 * slot], 0);
             m[j].failed = m[j].fn(m[j].arg, m[j].why, sizeof m[j].why) != 0;
@@ -107,14 +108,14 @@ int gpu_timing_medians(gpu_timing *t, gpu_timed_method *m, int count, int warmup
             if (started != cudaSuccess || ended != cudaSuccess) {
                 why_printf(batch_why, sizeof batch_why, "cudaEventRecord: %s",
                            cudaGetErrorString(started != cudaSuccess ? started : ended));
-                goto fail;
+                goto done;
             }
         }
     cudaError_t e = cudaDeviceSynchronize();
     if (e == cudaSuccess) e = cudaGetLastError();
     if (e != cudaSuccess) {
         why_printf(batch_why, sizeof batch_why, "CUDA error in the timed work: %s", cudaGetErrorString(e));
-        goto fail;
+        goto done;
     }
     for (int j = 0; j < count; j++) {
         if (m[j].failed) continue;
@@ -125,25 +126,24 @@ int gpu_timing_medians(gpu_timing *t, gpu_timed_method *m, int count, int warmup
             cudaError_t timed = cudaEventElapsedTime(&ms, events[2 * slot], events[2 * slot + 1]);
             if (timed != cudaSuccess) {
                 why_printf(batch_why, sizeof batch_why, "cudaEventElapsedTime: %s", cudaGetErrorString(timed));
-                goto fail;
+                goto done;
             }
             mine[i] = 1e-3 * ms;
         }
         qsort(mine, (size_t)reps, sizeof *mine, compare_double);
         m[j].median_s = reps % 2 ? mine[reps / 2] : 0.5 * (mine[reps / 2 - 1] + mine[reps / 2]);
     }
+    rc = 0;
+done:
+    if (rc != 0) {
+        cudaDeviceSynchronize(); /* leave nothing in flight behind a failure */
+        for (int j = 0; j < count; j++)
+            if (!m[j].failed) m[j].failed = 1, why_printf(m[j].why, sizeof m[j].why, "%s", batch_why);
+    }
     for (size_t i = 0; i < created; i++) cudaEventDestroy(events[i]);
     free(events);
     free(seconds);
-    return 0;
-fail:
-    cudaDeviceSynchronize(); /* leave nothing in flight behind a failure */
-    for (int j = 0; j < count; j++)
-        if (!m[j].failed) m[j].failed = 1, why_printf(m[j].why, sizeof m[j].why, "%s", batch_why);
-    for (size_t i = 0; i < created; i++) cudaEventDestroy(events[i]);
-    free(events);
-    free(seconds);
-    return -1;
+    return rc;
 }
 
 int gpu_timing_median(gpu_timing *t, gpu_timed_fn fn, void *arg, int warmup, int reps, double *median_s, char *why,

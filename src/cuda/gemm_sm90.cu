@@ -596,6 +596,14 @@ static const char *role_name(int role)
     return role == CLUSTER_SPLITS_K ? " splitting K" : role == CLUSTER_SHARES_A ? " sharing A" : "";
 }
 
+/* What a CTA pair of a bm-row tile shares: a 256-row tile's A block (32 KB per K block,
+ * twice its B block; measured 3-4% faster than sharing B, bench/NOTES.md v14), else B. */
+static int pair_role(int bm) { return bm == 256 ? CLUSTER_SHARES_A : CLUSTER_SHARES_B; }
+
+/* How many CTAs load each A (B) tile together, each a slice multicast to all (1: alone). */
+static int a_sharers(const gemm_plan *p) { return p->role == CLUSTER_SHARES_A ? p->cluster : 1; }
+static int b_sharers(const gemm_plan *p) { return p->role == CLUSTER_SHARES_B ? p->cluster : 1; }
+
 #define ROWS256_FACTOR 0.88 /* fitted: 256x128 vs 128x128 at equal waves, v7 sweep in bench/NOTES.md */
 #define STREAMK_TILE_COST 0.1 /* guessed: the partials' round trip, in tiles */
 #define STREAMK_BELOW_FILL 0.9
@@ -650,22 +658,19 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
         int bm, bn;
     } shapes[] = {{128, 128}, {128, 64}, {256, 128}};
     double best = 0;
-    plan.cluster = 2; /* m_tiles >= 2 here */
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         int bm = shapes[i].bm, bn = shapes[i].bn;
         if (bm == 256 && (g->m <= 256 || g->dtype == FP8BLOCK_F32)) continue;
-        int64_t m_tiles = fp8block_ceil_div(g->m, bm), n_tiles = fp8block_ceil_div(g->n, bn);
-        int64_t tiles = bm == 256 ? m_tiles * 2 * fp8block_ceil_div(n_tiles, 2) : 2 * fp8block_ceil_div(m_tiles, 2) * n_tiles;
+        const gemm_plan pair = {bm, bn, 2, 0, pair_role(bm)};
+        int64_t ctas = pair.cluster * fp8block_ceil_div(fp8block_ceil_div(g->m, bm), b_sharers(&pair)) *
+                       fp8block_ceil_div(fp8block_ceil_div(g->n, bn), a_sharers(&pair));
         /* Stream-K for a partial last wave after full ones; below one wave, cutting K into
          * short ranges (512^3: one K block each) measured 1.6x slower than idle SMs. */
-        int streamk = bm < 256 && tiles >= sms && wave_fill(tiles, sms) < STREAMK_BELOW_FILL; /* see the kernel */
-        double waves = streamk ? (double)tiles / sms + STREAMK_TILE_COST : (double)fp8block_ceil_div(tiles, sms);
+        int streamk = bm < 256 && ctas >= sms && wave_fill(ctas, sms) < STREAMK_BELOW_FILL; /* see the kernel */
+        double waves = streamk ? (double)ctas / sms + STREAMK_TILE_COST : (double)fp8block_ceil_div(ctas, sms);
         double cost = waves * (bm / 128) * (bn + 104) * (straddles(bn) ? 1.05 : 1.0) * (bm == 256 ? ROWS256_FACTOR : 1.0);
-        if (i == 0 || cost < best) best = cost, plan.bm = bm, plan.bn = bn, plan.streamk = streamk;
+        if (i == 0 || cost < best) best = cost, plan = pair, plan.streamk = streamk;
     }
-    /* A 256-row pair shares its A tile (32 KB per K block, twice B's): measured 3-4% faster
-     * than sharing B (bench/NOTES.md v14). */
-    plan.role = plan.bm == 256 ? CLUSTER_SHARES_A : CLUSTER_SHARES_B;
     return plan;
 }
 
@@ -726,7 +731,7 @@ static void read_knobs(void)
     if (!forced) return;
     int fields = sscanf(forced, "%d,%d,%d,%d,%d", &plan_override.bm, &plan_override.bn, &plan_override.cluster,
                         &plan_override.streamk, &plan_override.role);
-    if (fields == 4) plan_override.role = plan_override.bm == 256 ? CLUSTER_SHARES_A : CLUSTER_SHARES_B;
+    if (fields == 4) plan_override.role = pair_role(plan_override.bm);
     if (fields < 4 || plan_override.role < CLUSTER_SHARES_B || plan_override.role > CLUSTER_SHARES_A) {
         fprintf(stderr, "fp8block: FP8BLOCK_GEMM_PLAN='%s' ignored (want bm,bn,cluster,streamk[,role], role 0-2)\n",
                 forced);
@@ -899,12 +904,12 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, co
 {
     uint64_t kb_total = (uint64_t)fp8block_ceil_div(g->k, GEMM_BLOCK_K);
     uint64_t a_dims[2] = {(uint64_t)g->k, (uint64_t)g->m}, a_strides[1] = {(uint64_t)g->lda};
-    uint32_t a_box[2] = {GEMM_BLOCK_K, (uint32_t)(plan->bm / (plan->role == CLUSTER_SHARES_A ? plan->cluster : 1))};
+    uint32_t a_box[2] = {GEMM_BLOCK_K, (uint32_t)(plan->bm / a_sharers(plan))};
     fp8block_status st = tma_encode(&maps->a, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, g->a, a_dims, a_strides, a_box,
                                     CU_TENSOR_MAP_SWIZZLE_128B, "A");
     if (st != FP8BLOCK_OK) return st;
     uint64_t b_dims[2] = {(uint64_t)g->k, (uint64_t)g->n}, b_strides[1] = {(uint64_t)g->ldb};
-    uint32_t b_box[2] = {GEMM_BLOCK_K, (uint32_t)(plan->bn / (plan->role == CLUSTER_SHARES_B ? plan->cluster : 1))};
+    uint32_t b_box[2] = {GEMM_BLOCK_K, (uint32_t)(plan->bn / b_sharers(plan))};
     st = tma_encode(&maps->b, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, g->b, b_dims, b_strides, b_box,
                     CU_TENSOR_MAP_SWIZZLE_128B, "B");
     if (st != FP8BLOCK_OK) return st;
@@ -965,8 +970,8 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     const int ksplit = plan.role == CLUSTER_SPLITS_K;
     s->cluster = ksplit ? 1 : plan.cluster;
     s->ksplit = ksplit ? plan.cluster : 1;
-    s->m_groups = (int)fp8block_ceil_div(s->m_tiles, plan.role == CLUSTER_SHARES_B ? s->cluster : 1);
-    s->n_groups = (int)fp8block_ceil_div(s->n_tiles, plan.role == CLUSTER_SHARES_A ? s->cluster : 1);
+    s->m_groups = (int)fp8block_ceil_div(s->m_tiles, b_sharers(&plan));
+    s->n_groups = (int)fp8block_ceil_div(s->n_tiles, a_sharers(&plan));
     s->kb_total = (int)kb_total;
     s->group_n = 8;
     schedule_tiles(s, &plan, max_clusters);
