@@ -92,23 +92,44 @@ struct kblock_scales {
 };
 
 /* Promotion: acc += tmp · scale. A tile whose N range straddles B scale blocks (BN does
- * not divide 128) picks per 8-column group among up to three products. */
-template <int BN, int SB_COUNT>
-__device__ __forceinline__ void promote(float *acc, const float *tmp, const kblock_scales<SB_COUNT> &s,
-                                        int first_col_in_block)
+ * not divide 128) picks per 8-column group among up to three products; with the tile's
+ * first column in its scale block a constant, each pick is made by the compiler. */
+template <int BN, int SB_COUNT, int FIRST_COL_IN_BLOCK>
+__device__ __forceinline__ void promote_from(float *acc, const float *tmp, const kblock_scales<SB_COUNT> &s)
 {
 #pragma unroll
     for (int j = 0; j < BN / 8; j++) {
-        float top = s.top[0], bottom = s.bottom[0];
-        if (SB_COUNT > 1) {
-            int block = (first_col_in_block + 8 * j) >> 7;
-            top = block == 0 ? s.top[0] : (block == 1 ? s.top[1] : s.top[SB_COUNT - 1]);
-            bottom = block == 0 ? s.bottom[0] : (block == 1 ? s.bottom[1] : s.bottom[SB_COUNT - 1]);
-        }
+        const int block = (FIRST_COL_IN_BLOCK + 8 * j) >> 7;
+        const float top = s.top[block < SB_COUNT ? block : SB_COUNT - 1];
+        const float bottom = s.bottom[block < SB_COUNT ? block : SB_COUNT - 1];
         acc[4 * j + 0] = fmaf(tmp[4 * j + 0], top, acc[4 * j + 0]);
         acc[4 * j + 1] = fmaf(tmp[4 * j + 1], top, acc[4 * j + 1]);
         acc[4 * j + 2] = fmaf(tmp[4 * j + 2], bottom, acc[4 * j + 2]);
         acc[4 * j + 3] = fmaf(tmp[4 * j + 3], bottom, acc[4 * j + 3]);
+    }
+}
+
+/* The tile's first column in its scale block (a multiple of 16: BN is) chooses one of
+ * eight unrolled promotions. Picking per group at run time cost a 176-wide tile ~190
+ * instructions per K block (compares, shifts, selects) next to its 88 FFMA: the math
+ * warps ran out of issue slots (bench/NOTES.md v16). */
+template <int BN, int SB_COUNT>
+__device__ __forceinline__ void promote(float *acc, const float *tmp, const kblock_scales<SB_COUNT> &s,
+                                        int first_col_in_block)
+{
+    if constexpr (SB_COUNT == 1) {
+        promote_from<BN, 1, 0>(acc, tmp, s);
+    } else {
+        switch (first_col_in_block >> 4) {
+        case 0: promote_from<BN, SB_COUNT, 0>(acc, tmp, s); break;
+        case 1: promote_from<BN, SB_COUNT, 16>(acc, tmp, s); break;
+        case 2: promote_from<BN, SB_COUNT, 32>(acc, tmp, s); break;
+        case 3: promote_from<BN, SB_COUNT, 48>(acc, tmp, s); break;
+        case 4: promote_from<BN, SB_COUNT, 64>(acc, tmp, s); break;
+        case 5: promote_from<BN, SB_COUNT, 80>(acc, tmp, s); break;
+        case 6: promote_from<BN, SB_COUNT, 96>(acc, tmp, s); break;
+        default: promote_from<BN, SB_COUNT, 112>(acc, tmp, s); break;
+        }
     }
 }
 
