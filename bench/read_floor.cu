@@ -1,5 +1,7 @@
 /* The floor under a small-M GEMM: how fast can the H100 stream a weight matrix out of HBM
- * at all, timed the way `fp8block bench` times a GEMM (memset flush, CUDA events, median)?
+ * at all, timed as `fp8block bench` times a GEMM (a memset flushes L2 before each call,
+ * CUDA events around it, the median), except that the flush is 256 MB, the median is of 13
+ * calls and each call is waited for?
  *
  *   fp8block_read_floor        B = 7168 x 16384 fp8 (117 MB: 128x7168x16384's weights)
  *
@@ -7,8 +9,8 @@
  * shared-memory stages in flight and only waits for them to land:
  *  - gemm-b: the GEMM's B stream, one TMA box of 64 rows x 128 bytes per K block, each
  *    of 112 CTAs its 64 rows (16 boxes in flight);
- *  - gemm-b-4kb: a 4D box fetching 4 K blocks of 8 rows at once, so each row's 512 bytes
- *    reach DRAM together (the page-locality alternative);
+ *  - gemm-b-4kb: a 4D box of 64 rows (8 groups of 8) x 4 K blocks, so that each row's
+ *    512 bytes are requested together (the page-locality alternative);
  *  - bulk-112 / bulk-132: contiguous 32 KB bulk copies over 112 and 132 CTAs (4 in flight);
  *  - empty: the same launch with nothing to read (what any call costs between the events).
  * bench/NOTES.md uses these numbers as the memory floor of the M <= 128 shapes. */
@@ -147,6 +149,9 @@ int main(void)
     check(cudaFuncSetAttribute(read_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, RING_BYTES + 1024),
           "cudaFuncSetAttribute");
     const CUtensorMap box_2d = b_map(b, 0), box_4d = b_map(b, 1);
+    /* read_kernel's ring has one barrier per 8 KB and takes whole stages */
+    static_assert(RING_BYTES % BULK_BYTES == 0 && RING_BYTES % (4 * ROWS * 128) == 0 && ROWS * 128 == 8 * 1024,
+                  "every reader's stage must divide the ring and be at least 8 KB");
     const int kb = K_BYTES / 128, chunks = (int)(bytes / BULK_BYTES);
     const struct {
         const char *name;

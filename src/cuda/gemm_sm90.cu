@@ -117,6 +117,7 @@ template <int BN, int SB_COUNT>
 __device__ __forceinline__ void promote(float *acc, const float *tmp, const kblock_scales<SB_COUNT> &s,
                                         int first_col_in_block)
 {
+    static_assert(BN % 16 == 0, "the tile's first column in its scale block must be a multiple of 16");
     if constexpr (SB_COUNT == 1) {
         promote_from<BN, 1, 0>(acc, tmp, s);
     } else {
