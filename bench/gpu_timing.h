@@ -16,6 +16,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct gpu_timing gpu_timing;
 
 typedef enum { GPU_FLUSH_WRITE, GPU_FLUSH_READ } gpu_flush;
@@ -59,5 +63,9 @@ int gpu_timing_medians(gpu_timing *t, gpu_timed_method *methods, int count, int 
 /* Enqueues a device-to-device copy on the default stream: the bandwidth baseline for
  * the quantize kernels. 0 on success. */
 int gpu_copy(void *dst, const void *src, size_t bytes);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,7 +1,6 @@
 /* The floor under a small-M GEMM: how fast can the H100 stream a weight matrix out of HBM
- * at all, timed as `fp8block bench` times a GEMM (a memset flushes L2 before each call,
- * CUDA events around it, the median), except that the flush is 256 MB, the median is of 13
- * calls and each call is waited for?
+ * at all, timed as `fp8block bench` times a GEMM (bench/gpu_timing.h: a memset of twice
+ * L2 before each call, CUDA events around it, the median of 30)?
  *
  *   fp8block_read_floor        B = 7168 x 16384 fp8 (117 MB: 128x7168x16384's weights)
  *
@@ -20,6 +19,7 @@
 
 #include <cuda_runtime.h>
 
+#include "gpu_timing.h"
 #include "ptx.cuh"
 #include "tma.h"
 
@@ -28,8 +28,7 @@
 #define K_BYTES 16384
 #define RING_BYTES (128 * 1024)     /* in flight per CTA */
 #define BULK_BYTES (32 * 1024)
-#define FLUSH_BYTES ((size_t)256 << 20)
-#define REPEATS 13
+#define REPEATS 30
 #define WARMUPS 3
 
 enum reader { GEMM_B, GEMM_B_4KB, BULK, EMPTY };
@@ -81,35 +80,21 @@ static void check(cudaError_t e, const char *what)
     exit(1);
 }
 
-static int by_value(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
+typedef struct {
+    const char *name;
+    const CUtensorMap *map;
+    int reader, grid, loads, stage_bytes;
+    const uint8_t *b;
+} read_run;
 
-/* Median microseconds of REPEATS timed launches after WARMUPS, L2 flushed by a memset before each. */
-static float time_reader(const CUtensorMap *map, int reader, const uint8_t *b, int grid, int loads, int stage_bytes,
-                         uint8_t *flush)
+static int launch_reader(void *arg, char *why, size_t why_size)
 {
-    cudaEvent_t start, stop;
-    check(cudaEventCreate(&start), "cudaEventCreate");
-    check(cudaEventCreate(&stop), "cudaEventCreate");
-    float us[REPEATS];
-    for (int rep = 0; rep < WARMUPS + REPEATS; rep++) {
-        check(cudaMemset(flush, rep, FLUSH_BYTES), "flush");
-        check(cudaEventRecord(start, 0), "cudaEventRecord");
-        read_kernel<<<grid, 32, RING_BYTES + 1024>>>(*map, reader, b, loads, stage_bytes);
-        check(cudaGetLastError(), "launch");
-        check(cudaEventRecord(stop, 0), "cudaEventRecord");
-        check(cudaEventSynchronize(stop), "read_kernel");
-        float ms;
-        check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-        if (rep >= WARMUPS) us[rep - WARMUPS] = ms * 1000.0f;
-    }
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-    qsort(us, REPEATS, sizeof us[0], by_value);
-    return us[REPEATS / 2];
+    const read_run *r = (const read_run *)arg;
+    read_kernel<<<r->grid, 32, RING_BYTES + 1024>>>(*r->map, r->reader, r->b, r->loads, r->stage_bytes);
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess) return 0;
+    snprintf(why, why_size, "read_kernel launch: %s", cudaGetErrorString(e));
+    return -1;
 }
 
 static CUtensorMap b_map(const uint8_t *b, int four_k_blocks)
@@ -142,9 +127,14 @@ int main(void)
         return 77;
     }
     const size_t bytes = (size_t)N_ROWS * K_BYTES;
-    uint8_t *b, *flush;
+    char why[200] = "";
+    gpu_timing *timing = gpu_timing_create(0, GPU_FLUSH_WRITE, why, sizeof why);
+    if (!timing) {
+        fprintf(stderr, "fp8block_read_floor: %s\n", why);
+        return 1;
+    }
+    uint8_t *b;
     check(cudaMalloc(&b, bytes), "cudaMalloc B");
-    check(cudaMalloc(&flush, FLUSH_BYTES), "cudaMalloc flush");
     check(cudaMemset(b, 0x3c, bytes), "cudaMemset B");
     check(cudaFuncSetAttribute(read_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, RING_BYTES + 1024),
           "cudaFuncSetAttribute");
@@ -153,27 +143,29 @@ int main(void)
     static_assert(RING_BYTES % BULK_BYTES == 0 && RING_BYTES % (4 * ROWS * 128) == 0 && ROWS * 128 == 8 * 1024,
                   "every reader's stage must divide the ring and be at least 8 KB");
     const int kb = K_BYTES / 128, chunks = (int)(bytes / BULK_BYTES);
-    const struct {
-        const char *name;
-        const CUtensorMap *map;
-        int reader, grid, loads, stage_bytes;
-    } runs[] = {
-        {"gemm-b", &box_2d, GEMM_B, N_ROWS / ROWS, kb, ROWS * 128},
-        {"gemm-b-4kb", &box_4d, GEMM_B_4KB, N_ROWS / ROWS, kb / 4, 4 * ROWS * 128},
-        {"bulk-112", &box_2d, BULK, 112, chunks / 112, BULK_BYTES},
-        {"bulk-132", &box_2d, BULK, 132, chunks / 132, BULK_BYTES},
-        {"empty", &box_2d, EMPTY, 132, 0, BULK_BYTES},
+    read_run runs[] = {
+        {"gemm-b", &box_2d, GEMM_B, N_ROWS / ROWS, kb, ROWS * 128, b},
+        {"gemm-b-4kb", &box_4d, GEMM_B_4KB, N_ROWS / ROWS, kb / 4, 4 * ROWS * 128, b},
+        {"bulk-112", &box_2d, BULK, 112, chunks / 112, BULK_BYTES, b},
+        {"bulk-132", &box_2d, BULK, 132, chunks / 132, BULK_BYTES, b},
+        {"empty", &box_2d, EMPTY, 132, 0, BULK_BYTES, b},
     };
-    printf("HBM read floor: %d x %d bytes, memset flush of %zu MB before each call, median of %d\n", N_ROWS, K_BYTES,
-           FLUSH_BYTES >> 20, REPEATS);
+    printf("HBM read floor: %d x %d bytes, %.0f MB memset flush before each call, median of %d\n", N_ROWS, K_BYTES,
+           gpu_timing_flush_bytes(timing) / 1e6, REPEATS);
     printf("reader        CTAs  in flight      time      read\n");
+    int rc = 0;
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
-        float us = time_reader(runs[i].map, runs[i].reader, b, runs[i].grid, runs[i].loads, runs[i].stage_bytes, flush);
+        double seconds = 0;
+        if (gpu_timing_median(timing, launch_reader, &runs[i], WARMUPS, REPEATS, &seconds, why, sizeof why) != 0) {
+            fprintf(stderr, "fp8block_read_floor: %s: %s\n", runs[i].name, why);
+            rc = 1;
+            break;
+        }
         double moved = (double)runs[i].grid * runs[i].loads * runs[i].stage_bytes;
-        printf("%-12s %5d %7d KB %8.2f us %6.0f GB/s\n", runs[i].name, runs[i].grid, RING_BYTES / 1024, us,
-               moved > 0 ? moved / (us * 1e3) : 0.0);
+        printf("%-12s %5d %7d KB %8.2f us %6.0f GB/s\n", runs[i].name, runs[i].grid, RING_BYTES / 1024, 1e6 * seconds,
+               moved / seconds * 1e-9);
     }
     cudaFree(b);
-    cudaFree(flush);
-    return 0;
+    gpu_timing_destroy(timing);
+    return rc;
 }

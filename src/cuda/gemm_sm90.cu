@@ -158,22 +158,24 @@ typedef struct {
     const float *sb0; /* stage 0's B scales */
 } stage_addressing;
 
-/* Waits for the next stage (K block kb), reads its scales and starts its four wgmma, a
- * fresh accumulation in tmp. The scale products are ready before the wgmma finish. */
-template <int BM, int BN, int STAGES, int SB_COUNT, int SB_SLOT>
-__device__ __forceinline__ void kblock_issue(float *tmp, kblock_scales<SB_COUNT> &scales, ring_position &issue,
-                                             uint64_t *full, const stage_addressing &at)
+/* The scale products of a stage for the thread's fragment rows of the 64-row wave whose
+ * A scales start at sa (sa[row] · sb[block] for each B scale block of the tile). */
+template <int SB_COUNT>
+__device__ __forceinline__ void stage_scales(kblock_scales<SB_COUNT> &scales, const float *sa, const float *sb)
 {
-    mbarrier_wait(&full[issue.stage], issue.phase);
-    const float *sa = at.sa0 + issue.stage * BM, *sb = at.sb0 + issue.stage * SB_SLOT;
     float sa_top = ld_shared_f32(sa), sa_bottom = ld_shared_f32(sa + 8);
 #pragma unroll
     for (int i = 0; i < SB_COUNT; i++) {
         float sbi = ld_shared_f32(sb + i);
         scales.top[i] = sa_top * sbi, scales.bottom[i] = sa_bottom * sbi;
     }
-    uint32_t desc_a = at.desc_a0 + issue.stage * (BM * GEMM_BLOCK_K >> 4);
-    uint32_t desc_b = at.desc_b0 + issue.stage * (BN * GEMM_BLOCK_K >> 4);
+}
+
+/* Starts a wave's four wgmma over one K block (lower descriptor halves of its A rows
+ * and of the B tile), a fresh accumulation in tmp. */
+template <int BN>
+__device__ __forceinline__ void issue_wave(float *tmp, uint32_t desc_a, uint32_t desc_b)
+{
 #pragma unroll
     for (int i = 0; i < BN / 2; i++) fence_registers(tmp[i]);
     wgmma_fence();
@@ -181,6 +183,18 @@ __device__ __forceinline__ void kblock_issue(float *tmp, kblock_scales<SB_COUNT>
     for (int ks = 0; ks < GEMM_BLOCK_K / 32; ks++)
         wgmma_m64k32_e4m3<BN>(tmp, desc_with_start(desc_a + 2 * ks), desc_with_start(desc_b + 2 * ks), ks > 0);
     wgmma_commit();
+}
+
+/* Waits for the next stage (K block kb), reads its scales and starts its four wgmma, a
+ * fresh accumulation in tmp. The scale products are ready before the wgmma finish. */
+template <int BM, int BN, int STAGES, int SB_COUNT, int SB_SLOT>
+__device__ __forceinline__ void kblock_issue(float *tmp, kblock_scales<SB_COUNT> &scales, ring_position &issue,
+                                             uint64_t *full, const stage_addressing &at)
+{
+    mbarrier_wait(&full[issue.stage], issue.phase);
+    stage_scales<SB_COUNT>(scales, at.sa0 + issue.stage * BM, at.sb0 + issue.stage * SB_SLOT);
+    issue_wave<BN>(tmp, at.desc_a0 + issue.stage * (BM * GEMM_BLOCK_K >> 4),
+                   at.desc_b0 + issue.stage * (BN * GEMM_BLOCK_K >> 4));
     ring_advance<STAGES>(issue);
 }
 
@@ -224,29 +238,14 @@ __device__ __forceinline__ void kblock_waves(float (*acc)[BN / 2], float *tmp, r
 {
     mbarrier_wait(&full[ring.stage], ring.phase);
     kblock_scales<SB_COUNT> scales[WAVES];
-    const float *sb = at.sb0 + ring.stage * SB_SLOT;
 #pragma unroll
-    for (int v = 0; v < WAVES; v++) {
-        const float *sa = at.sa0 + ring.stage * BM + v * 64;
-        float sa_top = ld_shared_f32(sa), sa_bottom = ld_shared_f32(sa + 8);
-#pragma unroll
-        for (int i = 0; i < SB_COUNT; i++) {
-            float sbi = ld_shared_f32(sb + i);
-            scales[v].top[i] = sa_top * sbi, scales[v].bottom[i] = sa_bottom * sbi;
-        }
-    }
+    for (int v = 0; v < WAVES; v++)
+        stage_scales<SB_COUNT>(scales[v], at.sa0 + ring.stage * BM + v * 64, at.sb0 + ring.stage * SB_SLOT);
     const uint32_t desc_a = at.desc_a0 + ring.stage * (BM * GEMM_BLOCK_K >> 4);
     const uint32_t desc_b = at.desc_b0 + ring.stage * (BN * GEMM_BLOCK_K >> 4);
 #pragma unroll
     for (int v = 0; v < WAVES; v++) {
-#pragma unroll
-        for (int i = 0; i < BN / 2; i++) fence_registers(tmp[i]);
-        wgmma_fence();
-#pragma unroll
-        for (int ks = 0; ks < GEMM_BLOCK_K / 32; ks++)
-            wgmma_m64k32_e4m3<BN>(tmp, desc_with_start(desc_a + v * (64 * GEMM_BLOCK_K >> 4) + 2 * ks),
-                                  desc_with_start(desc_b + 2 * ks), ks > 0);
-        wgmma_commit();
+        issue_wave<BN>(tmp, desc_a + v * (64 * GEMM_BLOCK_K >> 4), desc_b);
         wgmma_wait_all();
 #pragma unroll
         for (int i = 0; i < BN / 2; i++) fence_registers(tmp[i]);
@@ -611,8 +610,6 @@ typedef struct {
  * tiles plus 66 clusters, 128 KB per partial id); a plan needing more runs data-parallel. */
 #define STREAMK_PARTIAL_BYTES ((size_t)32 << 20)
 
-static int straddles(int bn) { return 128 % bn != 0; }
-
 static const char *role_name(int role)
 {
     return role == CLUSTER_SPLITS_K ? " splitting K" : role == CLUSTER_SHARES_A ? " sharing A" : "";
@@ -669,8 +666,9 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
         if (cuts == 2) plan.cluster = 2, plan.streamk = 0, plan.role = CLUSTER_SPLITS_K;
         return plan;
     }
-    /* BN = 176 (straddles B scale blocks) measured slower than 128 on every DeepSeek
-     * shape (bench/NOTES.md, v3): it stays reachable through FP8BLOCK_GEMM_PLAN only. A
+    /* BN = 176 (straddles B scale blocks) measured 19% slower per FLOP than 256x128 pairs
+     * even with v16's compile-time scale picks (bench/NOTES.md): it stays reachable through
+     * FP8BLOCK_GEMM_PLAN only. A
      * 256-row tile ingests a quarter less per FLOP (the limit at large M, bench/NOTES.md
      * v6/v7), costed at ROWS256_FACTOR of two 128-row tiles; it needs a 16-bit output and
      * is left out up to M = 256 (one tile of mostly padding; not measured there). Waves
@@ -690,7 +688,7 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
          * short ranges (512^3: one K block each) measured 1.6x slower than idle SMs. */
         int streamk = bm < 256 && ctas >= sms && wave_fill(ctas, sms) < STREAMK_BELOW_FILL; /* see the kernel */
         double waves = streamk ? (double)ctas / sms + STREAMK_TILE_COST : (double)fp8block_ceil_div(ctas, sms);
-        double cost = waves * (bm / 128) * (bn + 104) * (straddles(bn) ? 1.05 : 1.0) * (bm == 256 ? ROWS256_FACTOR : 1.0);
+        double cost = waves * (bm / 128) * (bn + 104) * (bm == 256 ? ROWS256_FACTOR : 1.0);
         if (i == 0 || cost < best) best = cost, plan = pair, plan.streamk = streamk;
     }
     return plan;
@@ -822,6 +820,24 @@ static int find_kernel_for_dtype(fp8block_dtype dtype, const gemm_plan *plan, ge
     }
 }
 
+/* A launch of `clusters` clusters of kernel k on `stream`; *attribute holds the cluster
+ * shape the configuration points at. */
+static cudaLaunchConfig_t launch_config(const gemm_kernel *k, int clusters, cudaStream_t stream,
+                                        cudaLaunchAttribute *attribute)
+{
+    cudaLaunchConfig_t config;
+    memset(&config, 0, sizeof config);
+    attribute->id = cudaLaunchAttributeClusterDimension;
+    attribute->val.clusterDim.x = k->cluster, attribute->val.clusterDim.y = 1, attribute->val.clusterDim.z = 1;
+    config.gridDim = dim3(clusters * k->cluster, 1, 1);
+    config.blockDim = dim3(k->threads, 1, 1);
+    config.dynamicSmemBytes = k->smem_bytes;
+    config.stream = stream;
+    config.attrs = attribute;
+    config.numAttrs = 1;
+    return config;
+}
+
 /* Per kernel and device, once: the shared-memory opt-in, and how many clusters fit at
  * once (an SM count not divisible by the cluster size, or GPCs with an odd number of
  * SMs, leave some SMs out); *out = 0 when none does (the caller decides what then). */
@@ -839,16 +855,8 @@ static fp8block_status kernel_max_clusters(const cuda_device *dev, const gemm_ke
     if (st != FP8BLOCK_OK) return st;
     int clusters = dev->sm_count / k->cluster;
     if (k->cluster > 1) {
-        cudaLaunchConfig_t config;
-        memset(&config, 0, sizeof config);
         cudaLaunchAttribute attribute;
-        attribute.id = cudaLaunchAttributeClusterDimension;
-        attribute.val.clusterDim.x = k->cluster, attribute.val.clusterDim.y = 1, attribute.val.clusterDim.z = 1;
-        config.gridDim = dim3(clusters * k->cluster, 1, 1);
-        config.blockDim = dim3(k->threads, 1, 1);
-        config.dynamicSmemBytes = k->smem_bytes;
-        config.attrs = &attribute;
-        config.numAttrs = 1;
+        cudaLaunchConfig_t config = launch_config(k, clusters, 0, &attribute);
         /* An error here (a cluster size the device refuses) counts as "none fits". */
         if (cudaOccupancyMaxActiveClusters(&clusters, k->fn, &config) != cudaSuccess) {
             (void)cudaGetLastError();
@@ -874,17 +882,8 @@ static fp8block_status plan_kernel(const cuda_device *dev, fp8block_dtype dtype,
 static fp8block_status launch_kernel(const gemm_kernel *k, const gemm_maps *maps, const gemm_params *params,
                                      cudaStream_t stream)
 {
-    cudaLaunchConfig_t config;
-    memset(&config, 0, sizeof config);
     cudaLaunchAttribute attribute;
-    attribute.id = cudaLaunchAttributeClusterDimension;
-    attribute.val.clusterDim.x = k->cluster, attribute.val.clusterDim.y = 1, attribute.val.clusterDim.z = 1;
-    config.gridDim = dim3(params->sched.clusters * k->cluster, 1, 1);
-    config.blockDim = dim3(k->threads, 1, 1);
-    config.dynamicSmemBytes = k->smem_bytes;
-    config.stream = stream;
-    config.attrs = &attribute;
-    config.numAttrs = 1;
+    cudaLaunchConfig_t config = launch_config(k, params->sched.clusters, stream, &attribute);
     return cuda_check(cudaLaunchKernelEx(&config, k->fn, maps->a, maps->b, maps->sa, maps->d, *params),
                       "gemm kernel launch");
 }
