@@ -7,9 +7,9 @@
  *    shared-memory slots, guarded by full/empty mbarriers (in a CTA pair it loads half of
  *    the tile the pair shares, A or B, and multicasts it to both), and one warp puts B's
  *    scales for the same K block into the slot (so the math loop has no global load);
- *  - two math warpgroups (one for BM = 64) raise their registers; each owns one or two
- *    64-row waves of the BM x BN tile. Per K block and wave it runs four wgmma
- *    m64nBNk32 into a temporary accumulator (a fresh
+ *  - math warpgroups raise their registers; each owns one or two 64-row waves of the
+ *    BM x BN tile (one warpgroup for BM = 64, two for 128 and 256, three for 192). Per
+ *    K block and wave it runs four wgmma m64nBNk32 into a temporary accumulator (a fresh
  *    one every 128 of K: Hopper's fp8 tensor-core accumulation keeps ~14 bits), then
  *    promotes it on the CUDA cores: acc += tmp · (sa[row] · sb[col block]), the product
  *    formed while the wgmma run.
@@ -38,8 +38,6 @@
 #define GEMM_BLOCK_K 128 /* = the scale block: one promotion per pipeline stage */
 #define GEMM_MAX_STAGES 10
 #define GEMM_SMEM_LIMIT (227 * 1024)
-#define PRODUCER_REGS 40
-#define MATH_REGS 232
 
 typedef struct {
     int m, n;
@@ -66,10 +64,16 @@ struct gemm_layout {
     static constexpr int b_bytes = BN * GEMM_BLOCK_K;
     static constexpr int sa_bytes = BM * 4;
     static constexpr int d_bytes = BM * BN * out_traits<OUT>::bytes;
-    /* At most two math warpgroups; a 256-row tile gives each two 64-row waves. */
-    static constexpr int math_wgs = BM / 64 < 2 ? BM / 64 : 2;
+    /* A math warpgroup per 64-row wave up to three (192 rows); a 256-row tile gives each
+     * of two warpgroups two waves. */
+    static constexpr int math_wgs = BM == 192 ? 3 : BM / 64 < 2 ? BM / 64 : 2;
     static constexpr int waves = BM / 64 / math_wgs;
     static constexpr int threads = (math_wgs + 1) * 128;
+    /* setmaxnreg shares the 64K registers: three math warpgroups get 160 each (a wave's
+     * accumulator and one temporary) with the producer at the minimum of 24. */
+    static constexpr int producer_regs = math_wgs == 3 ? 24 : 40;
+    static constexpr int math_regs = math_wgs == 3 ? 160 : 232;
+    static_assert(math_wgs * 128 * math_regs + 128 * producer_regs <= 65536, "register file");
     static constexpr int stage_bytes = a_bytes + b_bytes + sa_bytes; /* what TMA brings per stage */
     static constexpr int sb_slot_floats = 4;                           /* B scales of a stage (<= 3) */
     static constexpr int fixed_bytes = d_bytes + 1024 /* alignment slack */ +
@@ -328,8 +332,9 @@ template <int BN, int MATH_WGS, int CLUSTER>
 __device__ __forceinline__ bool ksplit_gather(float *acc, uint32_t scratch, uint32_t k_rank, int wg)
 {
     const uint32_t mine = scratch + ((uint32_t)wg * 128 * (BN / 8) + threadIdx.x % 128) * 16;
-    /* Every math warpgroup's last wgmma has read the ring before it is overwritten. */
-    named_barrier_sync(3, MATH_WGS * 128);
+    /* Every math warpgroup's last wgmma has read the ring before it is overwritten (ids
+     * 1..MATH_WGS are the warpgroups' own epilogue barriers). */
+    named_barrier_sync(1 + MATH_WGS, MATH_WGS * 128);
     if (k_rank != 0) {
 #pragma unroll
         for (int j = 0; j < BN / 8; j++)
@@ -378,8 +383,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
     constexpr int SB_SLOT = L::sb_slot_floats;
     static_assert(SB_COUNT <= SB_SLOT, "a stage's B scales must fit its slot");
     /* Two temporary accumulators fit the registers up to BN = 128, next to one wave's
-     * accumulator. */
-    constexpr bool PIPELINED = BN <= 128 && WAVES == 1;
+     * accumulator, with at most two math warpgroups. */
+    constexpr bool PIPELINED = BN <= 128 && WAVES == 1 && MATH_WGS <= 2;
     /* With a pair, each CTA loads half of the shared tile and multicasts it to both. */
     constexpr int A_SHARERS = ROLE == CLUSTER_SHARES_A ? PAIR : 1, B_SHARERS = ROLE == CLUSTER_SHARES_B ? PAIR : 1;
     static_assert(L::a_bytes / A_SHARERS % 1024 == 0 && L::b_bytes / B_SHARERS % 1024 == 0,
@@ -415,7 +420,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
 
     const gemm_schedule &sched = p.sched;
     if (wg == MATH_WGS) {
-        setmaxnreg_dec<PRODUCER_REGS>();
+        setmaxnreg_dec<L::producer_regs>();
         const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
         if (warp == 0 && lane == 0) {
             tma_prefetch_descriptor(&tmap_a);
@@ -483,7 +488,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
         /* The K-split gather's barrier (each cluster has one tile, so one arrival). */
         if constexpr (KSPLIT) cluster_sync();
     } else {
-        setmaxnreg_inc<MATH_REGS>();
+        setmaxnreg_inc<L::math_regs>();
         const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
         const int frag_row = warp * 16 + lane / 4; /* and frag_row + 8 */
         const bool store_leader = threadIdx.x % 128 == 0;
@@ -615,15 +620,18 @@ static const char *role_name(int role)
     return role == CLUSTER_SPLITS_K ? " splitting K" : role == CLUSTER_SHARES_A ? " sharing A" : "";
 }
 
-/* What a CTA pair of a bm-row tile shares: a 256-row tile's A block (32 KB per K block,
- * twice its B block; measured 3-4% faster than sharing B, bench/NOTES.md v14), else B. */
-static int pair_role(int bm) { return bm == 256 ? CLUSTER_SHARES_A : CLUSTER_SHARES_B; }
+/* What a CTA pair of a bm-row tile shares: a tall tile's A block (32 KB per K block at
+ * 256 rows, twice its B block; measured 3-4% faster than sharing B, bench/NOTES.md v14),
+ * else B. */
+static int pair_role(int bm) { return bm >= 192 ? CLUSTER_SHARES_A : CLUSTER_SHARES_B; }
 
 /* How many CTAs load each A (B) tile together, each a slice multicast to all (1: alone). */
 static int a_sharers(const gemm_plan *p) { return p->role == CLUSTER_SHARES_A ? p->cluster : 1; }
 static int b_sharers(const gemm_plan *p) { return p->role == CLUSTER_SHARES_B ? p->cluster : 1; }
 
-#define ROWS256_FACTOR 0.88 /* fitted: 256x128 vs 128x128 at equal waves, v7 sweep in bench/NOTES.md */
+/* fitted: 256x128 vs 128x128 at equal waves (v7 sweep in bench/NOTES.md); 192x128 measured
+ * within 1% of 256x128 per FLOP where both fill their rounds alike (v17) */
+#define TALL_TILE_FACTOR 0.88
 #define STREAMK_TILE_COST 0.1 /* guessed: the partials' round trip, in tiles */
 #define STREAMK_BELOW_FILL 0.9
 
@@ -644,9 +652,8 @@ static double wave_fill(int64_t tiles, int64_t ctas)
 /* Deterministic tile choice.
  * M ≤ 128: the time is reading B once from HBM, so what matters is that every SM
  * streams: BN = 64 tiles (or 32, below), K cut when there are too few of them.
- * Larger M: CTA pairs (256-row tiles share A, 128-row ones B), and the tile shape whose
- * waves cost least, counting a
- * wider tile's lower per-FLOP overhead (the +104: measured, a 128x64 tile costs 1.45x a
+ * Larger M: CTA pairs (tall tiles share A, 128-row ones B), and the tile shape whose
+ * waves cost least, counting a wider tile's lower per-FLOP overhead (the +104: measured, a 128x64 tile costs 1.45x a
  * 128x128 one per FLOP on 4096^3) and a partial last wave (stream-K spreads it over all
  * SMs for a small overhead). */
 static gemm_plan choose_plan(const gemm_args *g, int sms)
@@ -668,27 +675,30 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
     }
     /* BN = 176 (straddles B scale blocks) measured 19% slower per FLOP than 256x128 pairs
      * even with v16's compile-time scale picks (bench/NOTES.md): it stays reachable through
-     * FP8BLOCK_GEMM_PLAN only. A
-     * 256-row tile ingests a quarter less per FLOP (the limit at large M, bench/NOTES.md
-     * v6/v7), costed at ROWS256_FACTOR of two 128-row tiles; it needs a 16-bit output and
-     * is left out up to M = 256 (one tile of mostly padding; not measured there). Waves
-     * count the CTAs a plan occupies: a pair along N (256 rows) or M (128 rows) whose
-     * second tile lies past the edge still holds two SMs. */
+     * FP8BLOCK_GEMM_PLAN only. Tall tiles (256 rows: two waves per math warpgroup; 192:
+     * three math warpgroups) ingest less per FLOP (the limit at large M, bench/NOTES.md
+     * v6/v7) and run at the same rate per FLOP (v17), costed at TALL_TILE_FACTOR of
+     * 128-row tiles; the choice between them is how their rounds fill the grid (4096 rows
+     * are 16 of 256 but 21.3 of 192; N = 2112 puts 144 pairs of 256-row tiles on 66
+     * clusters, 198 of 192-row tiles). They need a 16-bit output and are left out up to
+     * M = 256 (one tile of mostly padding; not measured there). Waves count the CTAs a
+     * plan occupies: a pair along N (tall tiles) or M (128 rows) whose second tile lies
+     * past the edge still holds two SMs. */
     static const struct {
         int bm, bn;
-    } shapes[] = {{128, 128}, {128, 64}, {256, 128}};
+    } shapes[] = {{128, 128}, {128, 64}, {256, 128}, {192, 128}};
     double best = 0;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         int bm = shapes[i].bm, bn = shapes[i].bn;
-        if (bm == 256 && (g->m <= 256 || g->dtype == FP8BLOCK_F32)) continue;
+        if (bm > 128 && (g->m <= 256 || g->dtype == FP8BLOCK_F32)) continue;
         const gemm_plan pair = {bm, bn, 2, 0, pair_role(bm)};
         int64_t ctas = pair.cluster * fp8block_ceil_div(fp8block_ceil_div(g->m, bm), b_sharers(&pair)) *
                        fp8block_ceil_div(fp8block_ceil_div(g->n, bn), a_sharers(&pair));
         /* Stream-K for a partial last wave after full ones; below one wave, cutting K into
          * short ranges (512^3: one K block each) measured 1.6x slower than idle SMs. */
-        int streamk = bm < 256 && ctas >= sms && wave_fill(ctas, sms) < STREAMK_BELOW_FILL; /* see the kernel */
+        int streamk = streamk_capable(bm, pair.role) && ctas >= sms && wave_fill(ctas, sms) < STREAMK_BELOW_FILL;
         double waves = streamk ? (double)ctas / sms + STREAMK_TILE_COST : (double)fp8block_ceil_div(ctas, sms);
-        double cost = waves * (bm / 128) * (bn + 104) * (bm == 256 ? ROWS256_FACTOR : 1.0);
+        double cost = waves * (bm / 128.0) * (bn + 104) * (bm > 128 ? TALL_TILE_FACTOR : 1.0);
         if (i == 0 || cost < best) best = cost, plan = pair, plan.streamk = streamk;
     }
     return plan;
@@ -738,7 +748,7 @@ typedef struct {
 /* Development knobs, read once: FP8BLOCK_GEMM_LOG=1 prints each call's plan to stderr;
  * FP8BLOCK_GEMM_PLAN="bm,bn,cluster,streamk[,role]" forces a plan (for tuning the heuristic; role
  * as cluster_role: 0 the cluster shares B, 1 splits K, 2 shares A; without it, what the
- * heuristic gives that tile: A for 256 rows, else B). */
+ * heuristic gives that tile: A for 192 or 256 rows, else B). */
 static int plan_log_enabled;
 static gemm_plan plan_override;
 static pthread_once_t knobs_once = PTHREAD_ONCE_INIT;
@@ -793,9 +803,11 @@ static int find_kernel(const gemm_plan *plan, gemm_kernel *k)
         return 1;
     }
     if (plan->role == CLUSTER_SHARES_A) {
-        /* (a 256-row tile's fp32 staging leaves no room for two stages) */
+        /* (a 256-row tile's fp32 staging leaves no room for two stages; 192 rows would
+         * keep three, not measured) */
         if constexpr (OUT != FP8BLOCK_F32) {
             if (bm == 256 && bn == 128 && cluster == 2) return *k = kernel_for<256, 128, 2, CLUSTER_SHARES_A, OUT>(), 1;
+            if (bm == 192 && bn == 128 && cluster == 2) return *k = kernel_for<192, 128, 2, CLUSTER_SHARES_A, OUT>(), 1;
         }
         return 0;
     }

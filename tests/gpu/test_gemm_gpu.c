@@ -13,7 +13,7 @@
  *   test_gemm_gpu quick N              the first N cases only (for the sanitizers)
  *   test_gemm_gpu concurrent           the two-stream stream-K check only
  *   test_gemm_gpu bench M N K [dtype]  times one shape: L2 flushed, median of 30
- * FP8BLOCK_TEST_16BIT_OUT=1 draws bf16 where f32 would be (for a forced 256-row plan).
+ * FP8BLOCK_TEST_16BIT_OUT=1 draws bf16 where f32 would be (for a forced 192- or 256-row plan).
  *
  * Then two threads run stream-K (K-cut) shapes at once, each on its own stream, several calls in
  * flight without a sync between them: the stream-K workspace is shared by the context's
@@ -415,13 +415,15 @@ int main(int argc, char **argv)
     printf("seed 0x%" PRIx64 "\n", seed);
     /* The shapes the heuristics treat specially come first, then random ones: 64x2112x7168
      * and 128x2048x7168 are 32-wide tiles with K cut in CTA pairs, 128x4096x7168 64-wide
-     * ones, 64x1024x7168 is stream-K at small M, 4096x2112x7168 at large M, 4096^3 runs
+     * ones, 64x1024x7168 is stream-K at small M, 1024x2112x2000 at large M, 4096^3 runs
      * 256-row pairs sharing A, 2048x1856x1000 such pairs over an odd number of N tiles
-     * (the last pair's second tile lies past N) and a ragged last K block. */
+     * (the last pair's second tile lies past N) and a ragged last K block, 4096x2112x7168
+     * and 2112x7168x64 192-row pairs (three math warpgroups; 4096 rows end in a third of
+     * a tile). */
     static const int64_t fixed[][3] = {{128, 128, 128},   {1, 1, 1},          {17, 17, 17},       {129, 2112, 255},
                                        {64, 2112, 7168},  {128, 4096, 7168},  {4096, 2112, 7168}, {255, 4096, 129},
                                        {4096, 4096, 4096}, {2112, 7168, 64},  {128, 2048, 7168},  {64, 1024, 7168},
-                                       {2048, 1856, 1000}};
+                                       {2048, 1856, 1000}, {1024, 2112, 2000}};
     int n_fixed = (int)(sizeof fixed / sizeof fixed[0]);
     for (int i = 0; i < cases; i++) {
         gemm_case c = draw_case(i);
