@@ -1,5 +1,6 @@
 #include "gpu_timing.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -64,6 +65,21 @@ static int compare_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* A fresh shuffle of the methods for each round (Fisher-Yates on a xorshift stream): in
+ * one fixed order each method would always follow the same other one, and at the largest
+ * shapes a GEMM's time depends on the clock the previous one leaves behind. */
+static void round_order(int *order, int count, uint32_t *state)
+{
+    for (int j = 0; j < count; j++) order[j] = j;
+    for (int j = count - 1; j > 0; j--) {
+        uint32_t x = *state;
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        *state = x;
+        int pick = (int)(x % (uint32_t)(j + 1)), kept = order[j];
+        order[j] = order[pick], order[pick] = kept;
+    }
+}
+
 int gpu_timing_medians(gpu_timing *t, gpu_timed_method *m, int count, int warmup, int reps)
 {
     if (reps < 1) reps = 1;
@@ -92,8 +108,16 @@ int gpu_timing_medians(gpu_timing *t, gpu_timed_method *m, int count, int warmup
             goto done;
         }
     }
-    for (int i = 0; i < reps; i++)
-        for (int j = 0; j < count; j++) {
+    int order[64];
+    if (count > (int)(sizeof order / sizeof order[0])) {
+        why_printf(batch_why, sizeof batch_why, "at most %d methods are timed in turn", (int)(sizeof order / sizeof order[0]));
+        goto done;
+    }
+    uint32_t shuffle_state = 0x9e3779b9u; /* fixed: the same orders on every run */
+    for (int i = 0; i < reps; i++) {
+        round_order(order, count, &shuffle_state);
+        for (int turn = 0; turn < count; turn++) {
+            const int j = order[turn];
             if (m[j].failed) continue;
             size_t slot = (size_t)i * (size_t)count + (size_t)j;
             cudaError_t flushed = flush_l2(t);
@@ -111,6 +135,7 @@ int gpu_timing_medians(gpu_timing *t, gpu_timed_method *m, int count, int warmup
                 goto done;
             }
         }
+    }
     cudaError_t e = cudaDeviceSynchronize();
     if (e == cudaSuccess) e = cudaGetLastError();
     if (e != cudaSuccess) {

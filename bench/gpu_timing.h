@@ -9,7 +9,8 @@
  *   - every call bracketed by CUDA events, all of them queued before one wait, so the
  *     host's launch cost hides behind the flush instead of being timed;
  *   - warm-up calls first, then the median of the timed ones; methods compared with each
- *     other can be timed in turn, call by call (gpu_timing_medians).
+ *     other can be timed in turn, call by call, in a new shuffled order each round
+ *     (gpu_timing_medians).
  * Work is enqueued on the default stream. */
 #ifndef FP8BLOCK_BENCH_GPU_TIMING_H
 #define FP8BLOCK_BENCH_GPU_TIMING_H
@@ -55,7 +56,8 @@ typedef struct {
 } gpu_timed_method;
 
 /* Each method's warm-up calls first (a method that fails there is left out of the timed
- * rounds), then `reps` rounds. Returns 0, or -1 when the batch failed as a whole (a CUDA
+ * rounds), then `reps` rounds, each calling every method once in a shuffled order (the
+ * same orders on every run). At most 64 methods. Returns 0, or -1 when the batch failed as a whole (a CUDA
  * error in the timed work or the events, or no host memory): then every method not
  * failed before is marked failed with that reason. */
 int gpu_timing_medians(gpu_timing *t, gpu_timed_method *methods, int count, int warmup, int reps);

@@ -8,8 +8,9 @@
  *   - the pipeline a layer runs (quantize A 1x128 + GEMM; B is quantized once, as weights
  *     are) against a bf16 GEMM;
  *   - the memory of the operands: bf16 against e4m3 codes + fp32 scales.
- * The GEMMs of a shape are timed in turn, call by call, so that a slow stretch of the
- * device falls on all of them alike.
+ * The GEMMs of a shape are timed in turn, call by call, in a shuffled order each round,
+ * so that a slow stretch of the device, or the clock one GEMM leaves to the next, falls on
+ * all of them alike.
  * Progress goes to stderr, the table to stdout, the full results to CSV/JSON, and plots
  * through bench/plot.py. A method whose backend is missing (cuBLASLt on the CPU backend, a
  * kernel not built yet) is reported as unavailable, with the reason. */
@@ -482,9 +483,10 @@ typedef struct {
     void *arg;
 } timed_method;
 
-/* The GEMMs compared with each other: on a GPU timed in turn, call by call, so that a
- * slow stretch of the device falls on all of them alike (measured once on an H100: one
- * method's 30 consecutive calls at a third of their speed); on the CPU one after another. */
+/* The GEMMs compared with each other: on a GPU timed in turn, call by call and shuffled
+ * each round, so that a slow stretch of the device (measured once on an H100: one
+ * method's 30 consecutive calls at a third of their speed) or the clock the previous GEMM
+ * leaves falls on all of them alike; on the CPU one after another. */
 static void time_gemms(operands *o, shape_result *res, const timed_method *list, int count)
 {
 #ifdef FP8BLOCK_HAVE_BASELINES
@@ -862,7 +864,7 @@ static int open_env(bench_env *env, const bench_options *o)
         if (!env->lt) snprintf(env->lt_missing, sizeof env->lt_missing, "%s", why);
         snprintf(env->timing_note, sizeof env->timing_note,
                  "CUDA events around each call, median of %d after %d warm-up, the GEMMs of a shape in turn "
-                 "call by call; before each call a %.0f MB %s (2x L2, not timed) flushes L2",
+                 "call by call, shuffled each round; before each call a %.0f MB %s (2x L2, not timed) flushes L2",
                  env->reps, env->warmup, gpu_timing_flush_bytes(env->timing) / 1e6,
                  gpu_timing_flush_name(env->timing));
     }
