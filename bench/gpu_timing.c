@@ -65,6 +65,8 @@ static int compare_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+#define MAX_METHODS 64
+
 /* A fresh shuffle of the methods for each round (Fisher-Yates on a xorshift stream): in
  * one fixed order each method would always follow the same other one, and at the largest
  * shapes a GEMM's time depends on the clock the previous one leaves behind. */
@@ -84,6 +86,13 @@ int gpu_timing_medians(gpu_timing *t, gpu_timed_method *m, int count, int warmup
 {
     if (reps < 1) reps = 1;
     if (count < 1) return 0;
+    if (count > MAX_METHODS) {
+        for (int j = 0; j < count; j++) {
+            m[j].median_s = 0, m[j].failed = 1;
+            why_printf(m[j].why, sizeof m[j].why, "at most %d methods are timed in turn", MAX_METHODS);
+        }
+        return -1;
+    }
     for (int j = 0; j < count; j++) {
         m[j].median_s = 0, m[j].failed = 0, m[j].why[0] = '\0';
         for (int i = 0; i < warmup && !m[j].failed; i++) m[j].failed = m[j].fn(m[j].arg, m[j].why, sizeof m[j].why) != 0;
@@ -108,11 +117,7 @@ int gpu_timing_medians(gpu_timing *t, gpu_timed_method *m, int count, int warmup
             goto done;
         }
     }
-    int order[64];
-    if (count > (int)(sizeof order / sizeof order[0])) {
-        why_printf(batch_why, sizeof batch_why, "at most %d methods are timed in turn", (int)(sizeof order / sizeof order[0]));
-        goto done;
-    }
+    int order[MAX_METHODS];
     uint32_t shuffle_state = 0x9e3779b9u; /* fixed: the same orders on every run */
     for (int i = 0; i < reps; i++) {
         round_order(order, count, &shuffle_state);

@@ -50,7 +50,7 @@ typedef struct {
 
 /* Whether a kernel takes stream-K tiles: one-wave tiles (with two accumulators the
  * gather's registers would spill in the main loop) whose cluster shares B (a K-split
- * cluster sums its tile in shared memory instead; the only A-sharing tile has 256 rows).
+ * cluster sums its tile in shared memory instead; the A-sharing tiles have 192 or 256 rows).
  * The host schedules by the same rule, or the tiles would be left unwritten. */
 __host__ __device__ constexpr bool streamk_capable(int bm, int role) { return bm <= 128 && role == CLUSTER_SHARES_B; }
 

@@ -58,15 +58,18 @@ typedef struct {
 /* Shared memory: STAGES x A tile, STAGES x B tile, the epilogue tile, STAGES x A scales,
  * STAGES x B scales, then the barriers. A and B tiles and each warpgroup's staging tile
  * are 1024-byte aligned (128-byte swizzle atoms). */
+/* Math warpgroups of a BM-row tile: one per 64-row wave up to three (192 rows); a
+ * 256-row tile gives each of two warpgroups two waves. The host sizes per-warpgroup
+ * bookkeeping (stream-K counters) by the same rule. */
+__host__ __device__ constexpr int math_warpgroups(int bm) { return bm == 192 ? 3 : bm / 64 < 2 ? bm / 64 : 2; }
+
 template <int BM, int BN, int OUT>
 struct gemm_layout {
     static constexpr int a_bytes = BM * GEMM_BLOCK_K;
     static constexpr int b_bytes = BN * GEMM_BLOCK_K;
     static constexpr int sa_bytes = BM * 4;
     static constexpr int d_bytes = BM * BN * out_traits<OUT>::bytes;
-    /* A math warpgroup per 64-row wave up to three (192 rows); a 256-row tile gives each
-     * of two warpgroups two waves. */
-    static constexpr int math_wgs = BM == 192 ? 3 : BM / 64 < 2 ? BM / 64 : 2;
+    static constexpr int math_wgs = math_warpgroups(BM);
     static constexpr int waves = BM / 64 / math_wgs;
     static constexpr int threads = (math_wgs + 1) * 128;
     /* setmaxnreg shares the 64K registers: three math warpgroups get 160 each (a wave's
@@ -733,7 +736,7 @@ static void schedule_tiles(gemm_schedule *s, const gemm_plan *plan, int max_clus
     int64_t sk = tiles - dp;
     int64_t partial_ids = sk + clusters; /* bound, see gemm_scheduler.cuh */
     int64_t partial_bytes = partial_ids * plan->cluster * plan->bm * plan->bn * (int64_t)sizeof(float);
-    int64_t counters = sk * plan->cluster * (plan->bm / 64 < 2 ? plan->bm / 64 : 2);
+    int64_t counters = sk * plan->cluster * math_warpgroups(plan->bm);
     if (sk * s->kb_total < clusters || sk * s->kb_total > INT32_MAX ||
         partial_bytes > (int64_t)STREAMK_PARTIAL_BYTES || counters > STREAMK_MAX_COUNTERS)
         return;

@@ -11,6 +11,8 @@
  *
  *   test_gemm_gpu                      the test (seed from FP8BLOCK_TEST_SEED or fixed)
  *   test_gemm_gpu quick N              the first N cases only (for the sanitizers)
+ *   test_gemm_gpu shape M N K          that shape alone, in the three dtypes (a sanitizer
+ *                                      run on a chosen plan's ring wrap and tile changes)
  *   test_gemm_gpu concurrent           the two-stream stream-K check only
  *   test_gemm_gpu bench M N K [dtype]  times one shape: L2 flushed, median of 30
  * FP8BLOCK_TEST_16BIT_OUT=1 draws bf16 where f32 would be (for a forced 192- or 256-row plan).
@@ -412,14 +414,24 @@ int main(int argc, char **argv)
     int cases = CASES;
     if (argc >= 3 && !strcmp(argv[1], "quick")) cases = atoi(argv[2]);
     if (argc >= 2 && !strcmp(argv[1], "concurrent")) cases = 0;
+    int64_t only[3] = {0, 0, 0};
+    if (argc >= 2 && !strcmp(argv[1], "shape")) {
+        if (argc < 5 || (only[0] = atoll(argv[2])) < 1 || (only[1] = atoll(argv[3])) < 1 ||
+            (only[2] = atoll(argv[4])) < 1) {
+            fprintf(stderr, "usage: test_gemm_gpu shape M N K (each >= 1)\n");
+            fp8block_destroy(ctx);
+            return 2;
+        }
+        cases = 3;
+    }
     printf("seed 0x%" PRIx64 "\n", seed);
     /* The shapes the heuristics treat specially come first, then random ones: 64x2112x7168
      * and 128x2048x7168 are 32-wide tiles with K cut in CTA pairs, 128x4096x7168 64-wide
      * ones, 64x1024x7168 is stream-K at small M, 1024x2112x2000 at large M, 4096^3 runs
      * 256-row pairs sharing A, 2048x1856x1000 such pairs over an odd number of N tiles
      * (the last pair's second tile lies past N) and a ragged last K block, 4096x2112x7168
-     * and 2112x7168x64 192-row pairs (three math warpgroups; 4096 rows end in a third of
-     * a tile). */
+     * and 2112x7168x64 192-row pairs with 16-bit outputs (three math warpgroups; 4096 rows
+     * end in a third of a tile). */
     static const int64_t fixed[][3] = {{128, 128, 128},   {1, 1, 1},          {17, 17, 17},       {129, 2112, 255},
                                        {64, 2112, 7168},  {128, 4096, 7168},  {4096, 2112, 7168}, {255, 4096, 129},
                                        {4096, 4096, 4096}, {2112, 7168, 64},  {128, 2048, 7168},  {64, 1024, 7168},
@@ -427,8 +439,8 @@ int main(int argc, char **argv)
     int n_fixed = (int)(sizeof fixed / sizeof fixed[0]);
     for (int i = 0; i < cases; i++) {
         gemm_case c = draw_case(i);
-        if (i < 3 * n_fixed) { /* each fixed shape in the three dtypes */
-            const int64_t *f = fixed[i / 3];
+        if (i < 3 * n_fixed || only[0]) { /* each fixed shape (or the one asked for) in the three dtypes */
+            const int64_t *f = only[0] ? only : fixed[i / 3];
             c = draw_case(i);
             c.m = f[0], c.n = f[1], c.k = f[2];
             c.lda = round_up(c.k, 16), c.ldb = c.lda, c.ldsa = round_up(c.m, 4), c.ldsb = ceil_div(c.k, BLOCK);
