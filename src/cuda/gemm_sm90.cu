@@ -679,12 +679,12 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
     /* BN = 176 (straddles B scale blocks) measured 19% slower per FLOP than 256x128 pairs
      * even with v16's compile-time scale picks (bench/NOTES.md): it stays reachable through
      * FP8BLOCK_GEMM_PLAN only. Tall tiles (256 rows: two waves per math warpgroup; 192:
-     * three math warpgroups) ingest less per FLOP (the limit at large M, bench/NOTES.md
-     * v6/v7) and run at the same rate per FLOP (v17), costed at TALL_TILE_FACTOR of
-     * 128-row tiles; the choice between them is how their rounds fill the grid (4096 rows
-     * are 16 of 256 but 21.3 of 192; N = 2112 puts 144 pairs of 256-row tiles on 66
-     * clusters, 198 of 192-row tiles). They need a 16-bit output and are left out up to
-     * M = 256 (one tile of mostly padding; not measured there). Waves count the CTAs a
+     * three math warpgroups) ingest less per FLOP (bench/NOTES.md v6/v7) and run at the
+     * same rate per FLOP (v17; 192 rows with fp32 output too), costed at TALL_TILE_FACTOR
+     * of 128-row tiles; the choice between them is how their rounds fill the grid (4096
+     * rows are 16 of 256 but 21.3 of 192; N = 2112 puts 144 pairs of 256-row tiles on 66
+     * clusters, 198 of 192-row tiles). 256 rows need a 16-bit output; both are left out
+     * up to M = 256 (one tile of mostly padding; not measured there). Waves count the CTAs a
      * plan occupies: a pair along N (tall tiles) or M (128 rows) whose second tile lies
      * past the edge still holds two SMs. */
     static const struct {
@@ -693,7 +693,7 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
     double best = 0;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         int bm = shapes[i].bm, bn = shapes[i].bn;
-        if (bm > 128 && (g->m <= 256 || g->dtype == FP8BLOCK_F32)) continue;
+        if (bm > 128 && (g->m <= 256 || (bm == 256 && g->dtype == FP8BLOCK_F32))) continue;
         const gemm_plan pair = {bm, bn, 2, 0, pair_role(bm)};
         int64_t ctas = pair.cluster * fp8block_ceil_div(fp8block_ceil_div(g->m, bm), b_sharers(&pair)) *
                        fp8block_ceil_div(fp8block_ceil_div(g->n, bn), a_sharers(&pair));
@@ -806,12 +806,11 @@ static int find_kernel(const gemm_plan *plan, gemm_kernel *k)
         return 1;
     }
     if (plan->role == CLUSTER_SHARES_A) {
-        /* (a 256-row tile's fp32 staging leaves no room for two stages; 192 rows would
-         * keep three, not measured) */
+        /* (a 256-row tile's fp32 staging leaves no room for two stages; 192 rows keep three) */
         if constexpr (OUT != FP8BLOCK_F32) {
             if (bm == 256 && bn == 128 && cluster == 2) return *k = kernel_for<256, 128, 2, CLUSTER_SHARES_A, OUT>(), 1;
-            if (bm == 192 && bn == 128 && cluster == 2) return *k = kernel_for<192, 128, 2, CLUSTER_SHARES_A, OUT>(), 1;
         }
+        if (bm == 192 && bn == 128 && cluster == 2) return *k = kernel_for<192, 128, 2, CLUSTER_SHARES_A, OUT>(), 1;
         return 0;
     }
     if (plan->role != CLUSTER_SHARES_B) return 0;

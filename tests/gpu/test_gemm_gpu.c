@@ -15,7 +15,7 @@
  *                                      run on a chosen plan's ring wrap and tile changes)
  *   test_gemm_gpu concurrent           the two-stream stream-K check only
  *   test_gemm_gpu bench M N K [dtype]  times one shape: L2 flushed, median of 30
- * FP8BLOCK_TEST_16BIT_OUT=1 draws bf16 where f32 would be (for a forced 192- or 256-row plan).
+ * FP8BLOCK_TEST_16BIT_OUT=1 draws bf16 where f32 would be (for a forced 256-row plan).
  *
  * Then two threads run stream-K (K-cut) shapes at once, each on its own stream, several calls in
  * flight without a sync between them: the stream-K workspace is shared by the context's
@@ -341,8 +341,10 @@ static void *concurrent_worker(void *arg)
 
 static void test_concurrent_streamk(void)
 {
-    /* Both use the stream-K workspace: 16 tiles cut 8 ways in K, and a partial last wave. */
-    static const int64_t shapes[2][3] = {{64, 1024, 7168}, {4096, 2112, 1024}};
+    /* Both use the stream-K workspace: 16 tiles cut 8 ways in K, and a partial last wave
+     * (68 pairs of 128-row tiles on 66 clusters; 4096 rows would take 192-row tiles,
+     * which have no stream-K). */
+    static const int64_t shapes[2][3] = {{64, 1024, 7168}, {1024, 2112, 1024}};
     concurrent_job jobs[2];
     memset(jobs, 0, sizeof jobs);
     host_operands h[2];
@@ -430,8 +432,8 @@ int main(int argc, char **argv)
      * ones, 64x1024x7168 is stream-K at small M, 1024x2112x2000 at large M, 4096^3 runs
      * 256-row pairs sharing A, 2048x1856x1000 such pairs over an odd number of N tiles
      * (the last pair's second tile lies past N) and a ragged last K block, 4096x2112x7168
-     * and 2112x7168x64 192-row pairs with 16-bit outputs (three math warpgroups; 4096 rows
-     * end in a third of a tile). */
+     * and 2112x7168x64 192-row pairs (three math warpgroups; 4096 rows end in a third of
+     * a tile). */
     static const int64_t fixed[][3] = {{128, 128, 128},   {1, 1, 1},          {17, 17, 17},       {129, 2112, 255},
                                        {64, 2112, 7168},  {128, 4096, 7168},  {4096, 2112, 7168}, {255, 4096, 129},
                                        {4096, 4096, 4096}, {2112, 7168, 64},  {128, 2048, 7168},  {64, 1024, 7168},
