@@ -51,7 +51,10 @@ void gpu_timing_destroy(gpu_timing *t)
 
 size_t gpu_timing_flush_bytes(const gpu_timing *t) { return t->flush_bytes; }
 
-const char *gpu_timing_flush_name(const gpu_timing *t) { return t->kind == GPU_FLUSH_READ ? "read-only pass" : "memset"; }
+const char *gpu_timing_flush_name(const gpu_timing *t)
+{
+    return t->kind == GPU_FLUSH_READ ? "read-only pass" : "memset";
+}
 
 static cudaError_t flush_l2(gpu_timing *t)
 {
@@ -95,7 +98,8 @@ int gpu_timing_medians(gpu_timing *t, gpu_timed_method *m, int count, int warmup
     }
     for (int j = 0; j < count; j++) {
         m[j].median_s = 0, m[j].failed = 0, m[j].why[0] = '\0';
-        for (int i = 0; i < warmup && !m[j].failed; i++) m[j].failed = m[j].fn(m[j].arg, m[j].why, sizeof m[j].why) != 0;
+        for (int i = 0; i < warmup && !m[j].failed; i++)
+            m[j].failed = m[j].fn(m[j].arg, m[j].why, sizeof m[j].why) != 0;
         /* A launch refused by the runtime leaves its error behind: it is this method's
          * (in its why), not the batch's. */
         if (m[j].failed) (void)cudaGetLastError();

@@ -44,9 +44,9 @@ typedef int (*gpu_timed_fn)(void *arg, char *why, size_t why_size);
 int gpu_timing_median(gpu_timing *t, gpu_timed_fn fn, void *arg, int warmup, int reps, double *median_s,
                       char *why, size_t why_size);
 
-/* Methods compared against each other, timed in turn call by call (flush, method 0,
- * flush, method 1, ..., then again): a slow stretch of the device, which a run of one
- * method's calls would absorb alone, falls on all of them alike. */
+/* Methods compared against each other, timed in turn call by call (flush, one method,
+ * flush, the next, ..., round after round): a slow stretch of the device, which a run of
+ * one method's calls would absorb alone, falls on all of them alike. */
 typedef struct {
     gpu_timed_fn fn;
     void *arg;
@@ -57,9 +57,9 @@ typedef struct {
 
 /* Each method's warm-up calls first (a method that fails there is left out of the timed
  * rounds), then `reps` rounds, each calling every method once in a shuffled order (the
- * same orders on every run). At most 64 methods. Returns 0, or -1 when the batch failed as a whole (a CUDA
- * error in the timed work or the events, or no host memory): then every method not
- * failed before is marked failed with that reason. */
+ * same orders on every run). At most 64 methods. Returns 0, or -1 when the batch failed
+ * as a whole (a CUDA error in the timed work or the events, no host memory, too many
+ * methods): then every method not failed before is marked failed with that reason. */
 int gpu_timing_medians(gpu_timing *t, gpu_timed_method *methods, int count, int warmup, int reps);
 
 /* Enqueues a device-to-device copy on the default stream: the bandwidth baseline for

@@ -34,6 +34,11 @@ enum cluster_role {
     CLUSTER_SHARES_A = 2  /* CTAs along N */
 };
 
+/* How many CTAs of a cluster load each A (B) tile together, each a slice multicast to
+ * all (1: alone). */
+__host__ __device__ constexpr int a_sharers(int role, int cluster) { return role == CLUSTER_SHARES_A ? cluster : 1; }
+__host__ __device__ constexpr int b_sharers(int role, int cluster) { return role == CLUSTER_SHARES_B ? cluster : 1; }
+
 typedef struct {
     int m_tiles, n_tiles;
     int cluster;   /* CTAs sharing an operand (1 or 2; 1 when the cluster splits K) */

@@ -55,14 +55,14 @@ typedef struct {
     int *sk_counters;
 } gemm_params;
 
-/* Shared memory: STAGES x A tile, STAGES x B tile, the epilogue tile, STAGES x A scales,
- * STAGES x B scales, then the barriers. A and B tiles and each warpgroup's staging tile
- * are 1024-byte aligned (128-byte swizzle atoms). */
 /* Math warpgroups of a BM-row tile: one per 64-row wave up to three (192 rows); a
  * 256-row tile gives each of two warpgroups two waves. The host sizes per-warpgroup
  * bookkeeping (stream-K counters) by the same rule. */
 __host__ __device__ constexpr int math_warpgroups(int bm) { return bm == 192 ? 3 : bm / 64 < 2 ? bm / 64 : 2; }
 
+/* Shared memory: STAGES x A tile, STAGES x B tile, the epilogue tile, STAGES x A scales,
+ * STAGES x B scales, then the barriers. A and B tiles and each warpgroup's staging tile
+ * are 1024-byte aligned (128-byte swizzle atoms). */
 template <int BM, int BN, int OUT>
 struct gemm_layout {
     static constexpr int a_bytes = BM * GEMM_BLOCK_K;
@@ -276,7 +276,6 @@ __device__ __forceinline__ float4 *partial_of(const gemm_params &p, int piece_id
  * warpgroup that counts last goes on: it sums all pieces' partials in K order, so the
  * bits do not depend on which piece finished last, and re-arms the counter for the
  * next call (calls that share the workspace are stream-ordered). */
-
 template <int BN, int MATH_WGS, int CLUSTER>
 __device__ __forceinline__ bool streamk_gather(float *acc, const gemm_params &p, const gemm_piece &w, int sk_tile,
                                                int cta_rank, int wg, int *arrived_flag)
@@ -389,7 +388,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
      * accumulator, with at most two math warpgroups. */
     constexpr bool PIPELINED = BN <= 128 && WAVES == 1 && MATH_WGS <= 2;
     /* With a pair, each CTA loads half of the shared tile and multicasts it to both. */
-    constexpr int A_SHARERS = ROLE == CLUSTER_SHARES_A ? PAIR : 1, B_SHARERS = ROLE == CLUSTER_SHARES_B ? PAIR : 1;
+    constexpr int A_SHARERS = a_sharers(ROLE, CLUSTER), B_SHARERS = b_sharers(ROLE, CLUSTER);
     static_assert(L::a_bytes / A_SHARERS % 1024 == 0 && L::b_bytes / B_SHARERS % 1024 == 0,
                   "a multicast slice must keep the 128-byte swizzle atoms whole");
 
@@ -628,9 +627,68 @@ static const char *role_name(int role)
  * else B. */
 static int pair_role(int bm) { return bm >= 192 ? CLUSTER_SHARES_A : CLUSTER_SHARES_B; }
 
-/* How many CTAs load each A (B) tile together, each a slice multicast to all (1: alone). */
-static int a_sharers(const gemm_plan *p) { return p->role == CLUSTER_SHARES_A ? p->cluster : 1; }
-static int b_sharers(const gemm_plan *p) { return p->role == CLUSTER_SHARES_B ? p->cluster : 1; }
+
+typedef void (*gemm_kernel_fn)(const CUtensorMap, const CUtensorMap, const CUtensorMap, const CUtensorMap,
+                               const gemm_params);
+
+/* One compiled tile configuration. */
+typedef struct {
+    gemm_kernel_fn fn;
+    int threads, smem_bytes, stages, cluster;
+    int waves; /* 64-row waves per math warpgroup: the rows of one D store */
+    int *max_clusters; /* per device ordinal (see kernel_max_clusters) */
+} gemm_kernel;
+
+template <int BM, int BN, int CLUSTER, int ROLE, int OUT>
+static gemm_kernel kernel_for(void)
+{
+    typedef gemm_layout<BM, BN, OUT> L;
+    static int max_clusters[64];
+    gemm_kernel k = {gemm_fp8_block_kernel<BM, BN, CLUSTER, ROLE, OUT>,
+                     L::threads, L::smem_bytes, L::stages, CLUSTER, L::waves, max_clusters};
+    return k;
+}
+
+template <int OUT>
+static int find_kernel(const gemm_plan *plan, gemm_kernel *k)
+{
+    int bm = plan->bm, bn = plan->bn, cluster = plan->cluster;
+    if (plan->role == CLUSTER_SPLITS_K) {
+        if (bm == 64 && bn == 64 && cluster == 2) *k = kernel_for<64, 64, 2, CLUSTER_SPLITS_K, OUT>();
+        else if (bm == 64 && bn == 32 && cluster == 2) *k = kernel_for<64, 32, 2, CLUSTER_SPLITS_K, OUT>();
+        else if (bm == 128 && bn == 64 && cluster == 2) *k = kernel_for<128, 64, 2, CLUSTER_SPLITS_K, OUT>();
+        else if (bm == 128 && bn == 32 && cluster == 2) *k = kernel_for<128, 32, 2, CLUSTER_SPLITS_K, OUT>();
+        else return 0;
+        return 1;
+    }
+    if (plan->role == CLUSTER_SHARES_A) {
+        /* (a 256-row tile's fp32 staging leaves no room for two stages; 192 rows keep three) */
+        if constexpr (OUT != FP8BLOCK_F32) {
+            if (bm == 256 && bn == 128 && cluster == 2) return *k = kernel_for<256, 128, 2, CLUSTER_SHARES_A, OUT>(), 1;
+        }
+        if (bm == 192 && bn == 128 && cluster == 2) return *k = kernel_for<192, 128, 2, CLUSTER_SHARES_A, OUT>(), 1;
+        return 0;
+    }
+    if (plan->role != CLUSTER_SHARES_B) return 0;
+    if (bm == 64 && bn == 64 && cluster == 1) *k = kernel_for<64, 64, 1, CLUSTER_SHARES_B, OUT>();
+    else if (bm == 64 && bn == 128 && cluster == 1) *k = kernel_for<64, 128, 1, CLUSTER_SHARES_B, OUT>();
+    else if (bm == 128 && bn == 64 && cluster == 1) *k = kernel_for<128, 64, 1, CLUSTER_SHARES_B, OUT>();
+    else if (bm == 128 && bn == 128 && cluster == 1) *k = kernel_for<128, 128, 1, CLUSTER_SHARES_B, OUT>();
+    else if (bm == 128 && bn == 64 && cluster == 2) *k = kernel_for<128, 64, 2, CLUSTER_SHARES_B, OUT>();
+    else if (bm == 128 && bn == 128 && cluster == 2) *k = kernel_for<128, 128, 2, CLUSTER_SHARES_B, OUT>();
+    else if (bm == 128 && bn == 176 && cluster == 2) *k = kernel_for<128, 176, 2, CLUSTER_SHARES_B, OUT>();
+    else return 0;
+    return 1;
+}
+
+static int find_kernel_for_dtype(fp8block_dtype dtype, const gemm_plan *plan, gemm_kernel *k)
+{
+    switch (dtype) {
+    case FP8BLOCK_F32: return find_kernel<FP8BLOCK_F32>(plan, k);
+    case FP8BLOCK_BF16: return find_kernel<FP8BLOCK_BF16>(plan, k);
+    default: return find_kernel<FP8BLOCK_F16>(plan, k);
+    }
+}
 
 /* fitted: 256x128 vs 128x128 at equal waves (v7 sweep in bench/NOTES.md); 192x128 measured
  * within 1% of 256x128 per FLOP where both fill their rounds alike (v17) */
@@ -656,9 +714,9 @@ static double wave_fill(int64_t tiles, int64_t ctas)
  * M ≤ 128: the time is reading B once from HBM, so what matters is that every SM
  * streams: BN = 64 tiles (or 32, below), K cut when there are too few of them.
  * Larger M: CTA pairs (tall tiles share A, 128-row ones B), and the tile shape whose
- * waves cost least, counting a wider tile's lower per-FLOP overhead (the +104: measured, a 128x64 tile costs 1.45x a
- * 128x128 one per FLOP on 4096^3) and a partial last wave (stream-K spreads it over all
- * SMs for a small overhead). */
+ * waves cost least, counting a wider tile's lower per-FLOP overhead (the +104: measured,
+ * a 128x64 tile costs 1.45x a 128x128 one per FLOP on 4096^3) and a partial last wave
+ * (stream-K spreads it over all SMs for a small overhead). */
 static gemm_plan choose_plan(const gemm_args *g, int sms)
 {
     gemm_plan plan = {g->m <= 64 ? 64 : 128, 128, 1, 0, CLUSTER_SHARES_B};
@@ -683,20 +741,23 @@ static gemm_plan choose_plan(const gemm_args *g, int sms)
      * same rate per FLOP (v17; 192 rows with fp32 output too), costed at TALL_TILE_FACTOR
      * of 128-row tiles; the choice between them is how their rounds fill the grid (4096
      * rows are 16 of 256 but 21.3 of 192; N = 2112 puts 144 pairs of 256-row tiles on 66
-     * clusters, 198 of 192-row tiles). 256 rows need a 16-bit output; both are left out
-     * up to M = 256 (one tile of mostly padding; not measured there). Waves count the CTAs a
-     * plan occupies: a pair along N (tall tiles) or M (128 rows) whose second tile lies
-     * past the edge still holds two SMs. */
+     * clusters, 198 of 192-row tiles). Both are left out up to M = 256 (one tile of mostly
+     * padding; not measured there), and a shape is costed only where a kernel exists for
+     * it and the output dtype (256 rows: 16-bit only). Waves count the CTAs a plan
+     * occupies: a pair along N (tall tiles) or M (128 rows) whose second tile lies past
+     * the edge still holds two SMs. */
     static const struct {
         int bm, bn;
     } shapes[] = {{128, 128}, {128, 64}, {256, 128}, {192, 128}};
     double best = 0;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         int bm = shapes[i].bm, bn = shapes[i].bn;
-        if (bm > 128 && (g->m <= 256 || (bm == 256 && g->dtype == FP8BLOCK_F32))) continue;
         const gemm_plan pair = {bm, bn, 2, 0, pair_role(bm)};
-        int64_t ctas = pair.cluster * fp8block_ceil_div(fp8block_ceil_div(g->m, bm), b_sharers(&pair)) *
-                       fp8block_ceil_div(fp8block_ceil_div(g->n, bn), a_sharers(&pair));
+        gemm_kernel compiled;
+        if ((bm > 128 && g->m <= 256) || !find_kernel_for_dtype(g->dtype, &pair, &compiled)) continue;
+        int64_t m_groups = fp8block_ceil_div(fp8block_ceil_div(g->m, bm), b_sharers(pair.role, pair.cluster));
+        int64_t n_groups = fp8block_ceil_div(fp8block_ceil_div(g->n, bn), a_sharers(pair.role, pair.cluster));
+        int64_t ctas = pair.cluster * m_groups * n_groups;
         /* Stream-K for a partial last wave after full ones; below one wave, cutting K into
          * short ranges (512^3: one K block each) measured 1.6x slower than idle SMs. */
         int streamk = streamk_capable(bm, pair.role) && ctas >= sms && wave_fill(ctas, sms) < STREAMK_BELOW_FILL;
@@ -769,68 +830,6 @@ static void read_knobs(void)
         fprintf(stderr, "fp8block: FP8BLOCK_GEMM_PLAN='%s' ignored (want bm,bn,cluster,streamk[,role], role 0-2)\n",
                 forced);
         memset(&plan_override, 0, sizeof plan_override);
-    }
-}
-
-typedef void (*gemm_kernel_fn)(const CUtensorMap, const CUtensorMap, const CUtensorMap, const CUtensorMap,
-                               const gemm_params);
-
-/* One compiled tile configuration. */
-typedef struct {
-    gemm_kernel_fn fn;
-    int threads, smem_bytes, stages, cluster;
-    int waves; /* 64-row waves per math warpgroup: the rows of one D store */
-    int *max_clusters; /* per device ordinal (see kernel_max_clusters) */
-} gemm_kernel;
-
-template <int BM, int BN, int CLUSTER, int ROLE, int OUT>
-static gemm_kernel kernel_for(void)
-{
-    typedef gemm_layout<BM, BN, OUT> L;
-    static int max_clusters[64];
-    gemm_kernel k = {gemm_fp8_block_kernel<BM, BN, CLUSTER, ROLE, OUT>,
-                     L::threads, L::smem_bytes, L::stages, CLUSTER, L::waves, max_clusters};
-    return k;
-}
-
-template <int OUT>
-static int find_kernel(const gemm_plan *plan, gemm_kernel *k)
-{
-    int bm = plan->bm, bn = plan->bn, cluster = plan->cluster;
-    if (plan->role == CLUSTER_SPLITS_K) {
-        if (bm == 64 && bn == 64 && cluster == 2) *k = kernel_for<64, 64, 2, CLUSTER_SPLITS_K, OUT>();
-        else if (bm == 64 && bn == 32 && cluster == 2) *k = kernel_for<64, 32, 2, CLUSTER_SPLITS_K, OUT>();
-        else if (bm == 128 && bn == 64 && cluster == 2) *k = kernel_for<128, 64, 2, CLUSTER_SPLITS_K, OUT>();
-        else if (bm == 128 && bn == 32 && cluster == 2) *k = kernel_for<128, 32, 2, CLUSTER_SPLITS_K, OUT>();
-        else return 0;
-        return 1;
-    }
-    if (plan->role == CLUSTER_SHARES_A) {
-        /* (a 256-row tile's fp32 staging leaves no room for two stages; 192 rows keep three) */
-        if constexpr (OUT != FP8BLOCK_F32) {
-            if (bm == 256 && bn == 128 && cluster == 2) return *k = kernel_for<256, 128, 2, CLUSTER_SHARES_A, OUT>(), 1;
-        }
-        if (bm == 192 && bn == 128 && cluster == 2) return *k = kernel_for<192, 128, 2, CLUSTER_SHARES_A, OUT>(), 1;
-        return 0;
-    }
-    if (plan->role != CLUSTER_SHARES_B) return 0;
-    if (bm == 64 && bn == 64 && cluster == 1) *k = kernel_for<64, 64, 1, CLUSTER_SHARES_B, OUT>();
-    else if (bm == 64 && bn == 128 && cluster == 1) *k = kernel_for<64, 128, 1, CLUSTER_SHARES_B, OUT>();
-    else if (bm == 128 && bn == 64 && cluster == 1) *k = kernel_for<128, 64, 1, CLUSTER_SHARES_B, OUT>();
-    else if (bm == 128 && bn == 128 && cluster == 1) *k = kernel_for<128, 128, 1, CLUSTER_SHARES_B, OUT>();
-    else if (bm == 128 && bn == 64 && cluster == 2) *k = kernel_for<128, 64, 2, CLUSTER_SHARES_B, OUT>();
-    else if (bm == 128 && bn == 128 && cluster == 2) *k = kernel_for<128, 128, 2, CLUSTER_SHARES_B, OUT>();
-    else if (bm == 128 && bn == 176 && cluster == 2) *k = kernel_for<128, 176, 2, CLUSTER_SHARES_B, OUT>();
-    else return 0;
-    return 1;
-}
-
-static int find_kernel_for_dtype(fp8block_dtype dtype, const gemm_plan *plan, gemm_kernel *k)
-{
-    switch (dtype) {
-    case FP8BLOCK_F32: return find_kernel<FP8BLOCK_F32>(plan, k);
-    case FP8BLOCK_BF16: return find_kernel<FP8BLOCK_BF16>(plan, k);
-    default: return find_kernel<FP8BLOCK_F16>(plan, k);
     }
 }
 
@@ -939,12 +938,12 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, co
 {
     uint64_t kb_total = (uint64_t)fp8block_ceil_div(g->k, GEMM_BLOCK_K);
     uint64_t a_dims[2] = {(uint64_t)g->k, (uint64_t)g->m}, a_strides[1] = {(uint64_t)g->lda};
-    uint32_t a_box[2] = {GEMM_BLOCK_K, (uint32_t)(plan->bm / a_sharers(plan))};
+    uint32_t a_box[2] = {GEMM_BLOCK_K, (uint32_t)(plan->bm / a_sharers(plan->role, plan->cluster))};
     fp8block_status st = tma_encode(&maps->a, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, g->a, a_dims, a_strides, a_box,
                                     CU_TENSOR_MAP_SWIZZLE_128B, "A");
     if (st != FP8BLOCK_OK) return st;
     uint64_t b_dims[2] = {(uint64_t)g->k, (uint64_t)g->n}, b_strides[1] = {(uint64_t)g->ldb};
-    uint32_t b_box[2] = {GEMM_BLOCK_K, (uint32_t)(plan->bn / b_sharers(plan))};
+    uint32_t b_box[2] = {GEMM_BLOCK_K, (uint32_t)(plan->bn / b_sharers(plan->role, plan->cluster))};
     st = tma_encode(&maps->b, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, g->b, b_dims, b_strides, b_box,
                     CU_TENSOR_MAP_SWIZZLE_128B, "B");
     if (st != FP8BLOCK_OK) return st;
@@ -1005,8 +1004,8 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     const int ksplit = plan.role == CLUSTER_SPLITS_K;
     s->cluster = ksplit ? 1 : plan.cluster;
     s->ksplit = ksplit ? plan.cluster : 1;
-    s->m_groups = (int)fp8block_ceil_div(s->m_tiles, b_sharers(&plan));
-    s->n_groups = (int)fp8block_ceil_div(s->n_tiles, a_sharers(&plan));
+    s->m_groups = (int)fp8block_ceil_div(s->m_tiles, b_sharers(plan.role, plan.cluster));
+    s->n_groups = (int)fp8block_ceil_div(s->n_tiles, a_sharers(plan.role, plan.cluster));
     s->kb_total = (int)kb_total;
     s->group_n = 8;
     schedule_tiles(s, &plan, max_clusters);

@@ -223,12 +223,14 @@ static void compare_quantized(const char *what, const quant_case *c, const outpu
         if (!inside) {
             touched += got->q[i] != poison;
         } else if (got->q[i] != want->q[i] && code_diffs++ < 3) {
-            float xv = load_element(xm, c->xtype, r * c->ldx + col), sv = want->s[scale_index(c->block, c->lds, r, col)];
+            float xv = load_element(xm, c->xtype, r * c->ldx + col);
+            float sv = want->s[scale_index(c->block, c->lds, r, col)];
             CHECK(0, "%s: q[%lld][%lld] = 0x%02x, CPU 0x%02x (x = %a, s = %a, x/s = %a)", what, (long long)r,
                   (long long)col, got->q[i], want->q[i], (double)xv, (double)sv, (double)(xv / sv));
         }
     }
-    int64_t line = scale_line_length(c->block, c->rows, c->cols), count = scale_lines(c->block, c->rows, c->cols) * c->lds;
+    int64_t line = scale_line_length(c->block, c->rows, c->cols);
+    int64_t count = scale_lines(c->block, c->rows, c->cols) * c->lds;
     const unsigned char *sbytes = (const unsigned char *)got->s;
     for (size_t i = 0; i < got->s_bytes / sizeof(float); i++) {
         if ((int64_t)i >= count || (int64_t)i % c->lds >= line) {
