@@ -31,6 +31,7 @@
 #include "device.h"
 #include "gemm_epilogue.cuh"
 #include "gemm_scheduler.cuh"
+#include "launch_order.cuh"
 #include "ptx.cuh"
 #include "tma.h"
 #include "wgmma_fp8.cuh"
@@ -419,6 +420,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
     /* The peer's barriers must be initialised before its multicasts and arrivals reach us. */
     if (PAIR > 1) cluster_sync();
     else __syncthreads();
+    grid_dependency_wait(); /* A, B and the workspace may still be the previous kernel's */
 
     const gemm_schedule &sched = p.sched;
     if (wg == MATH_WGS) {
@@ -833,21 +835,22 @@ static void read_knobs(void)
     }
 }
 
-/* A launch of `clusters` clusters of kernel k on `stream`; *attribute holds the cluster
- * shape the configuration points at. */
+/* A launch of `clusters` clusters of kernel k on `stream`; attributes[2] hold the cluster
+ * shape and the early start (launch_order.cuh) the configuration points at. */
 static cudaLaunchConfig_t launch_config(const gemm_kernel *k, int clusters, cudaStream_t stream,
-                                        cudaLaunchAttribute *attribute)
+                                        cudaLaunchAttribute *attributes)
 {
     cudaLaunchConfig_t config;
     memset(&config, 0, sizeof config);
-    attribute->id = cudaLaunchAttributeClusterDimension;
-    attribute->val.clusterDim.x = k->cluster, attribute->val.clusterDim.y = 1, attribute->val.clusterDim.z = 1;
+    attributes[0].id = cudaLaunchAttributeClusterDimension;
+    attributes[0].val.clusterDim.x = k->cluster, attributes[0].val.clusterDim.y = 1, attributes[0].val.clusterDim.z = 1;
     config.gridDim = dim3(clusters * k->cluster, 1, 1);
     config.blockDim = dim3(k->threads, 1, 1);
     config.dynamicSmemBytes = k->smem_bytes;
     config.stream = stream;
-    config.attrs = attribute;
-    config.numAttrs = 1;
+    attributes[1] = early_launch_attribute();
+    config.attrs = attributes;
+    config.numAttrs = 2;
     return config;
 }
 
@@ -868,8 +871,8 @@ static fp8block_status kernel_max_clusters(const cuda_device *dev, const gemm_ke
     if (st != FP8BLOCK_OK) return st;
     int clusters = dev->sm_count / k->cluster;
     if (k->cluster > 1) {
-        cudaLaunchAttribute attribute;
-        cudaLaunchConfig_t config = launch_config(k, clusters, 0, &attribute);
+        cudaLaunchAttribute attributes[2];
+        cudaLaunchConfig_t config = launch_config(k, clusters, 0, attributes);
         /* An error here (a cluster size the device refuses) counts as "none fits". */
         if (cudaOccupancyMaxActiveClusters(&clusters, k->fn, &config) != cudaSuccess) {
             (void)cudaGetLastError();
@@ -895,8 +898,8 @@ static fp8block_status plan_kernel(const cuda_device *dev, fp8block_dtype dtype,
 static fp8block_status launch_kernel(const gemm_kernel *k, const gemm_maps *maps, const gemm_params *params,
                                      cudaStream_t stream)
 {
-    cudaLaunchAttribute attribute;
-    cudaLaunchConfig_t config = launch_config(k, params->sched.clusters, stream, &attribute);
+    cudaLaunchAttribute attributes[2];
+    cudaLaunchConfig_t config = launch_config(k, params->sched.clusters, stream, attributes);
     return cuda_check(cudaLaunchKernelEx(&config, k->fn, maps->a, maps->b, maps->sa, maps->d, *params),
                       "gemm kernel launch");
 }

@@ -22,6 +22,7 @@
 #include "device.h"
 #include "fp8_convert.cuh"
 #include "lane_transpose.cuh"
+#include "launch_order.cuh"
 #include "scale_rule.h"
 
 enum {
@@ -138,6 +139,7 @@ template <fp8block_dtype T, int ROWS, bool ALIGNED>
 __global__ void __launch_bounds__(TASK_WARPS * 32)
     quantize_1x128_kernel(const quantize_args a, int64_t col_tasks, int64_t tasks)
 {
+    grid_dependency_wait();
     const int64_t task = (int64_t)blockIdx.x * TASK_WARPS + threadIdx.x / 32;
     if (task >= tasks) return;
     const int lane = threadIdx.x % 32;
@@ -156,6 +158,7 @@ __global__ void __launch_bounds__(TASK_WARPS * 32)
 template <fp8block_dtype T, bool ALIGNED>
 __global__ void __launch_bounds__(TILE_WARPS * 32, 2) quantize_128x128_kernel(const quantize_args a, int64_t col_tiles)
 {
+    grid_dependency_wait();
     using S = task_shape<T>;
     __shared__ uint32_t warp_amax[TILE_WARPS][S::BLOCKS];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -272,6 +275,7 @@ template <fp8block_dtype T, fp8block_block B, bool ALIGNED>
 __global__ void __launch_bounds__(TASK_WARPS * 32)
     dequantize_kernel(const dequantize_args a, int64_t col_tasks, int64_t tasks)
 {
+    grid_dependency_wait();
     const int64_t task = (int64_t)blockIdx.x * TASK_WARPS + threadIdx.x / 32;
     if (task >= tasks) return;
     const int lane = threadIdx.x % 32;
@@ -292,15 +296,18 @@ static bool rows_aligned16(const void *base, int64_t ld, int64_t elem_size)
     return (uintptr_t)base % 16 == 0 && ld * elem_size % 16 == 0;
 }
 
-static cudaError_t config_grid(cudaLaunchConfig_t *cfg, int64_t ctas, int threads, cudaStream_t stream)
+/* *attribute must live until the launch (it allows an early start, launch_order.cuh). */
+static cudaError_t config_grid(cudaLaunchConfig_t *cfg, cudaLaunchAttribute *attribute, int64_t ctas, int threads,
+                               cudaStream_t stream)
 {
     if (ctas > INT_MAX) return cudaErrorInvalidConfiguration;
     cfg->gridDim = dim3((unsigned)ctas);
     cfg->blockDim = dim3((unsigned)threads);
     cfg->dynamicSmemBytes = 0;
     cfg->stream = stream;
-    cfg->attrs = NULL;
-    cfg->numAttrs = 0;
+    *attribute = early_launch_attribute();
+    cfg->attrs = attribute;
+    cfg->numAttrs = 1;
     return cudaSuccess;
 }
 
@@ -309,7 +316,8 @@ static cudaError_t launch_quantize_1x128(const quantize_args &a, int64_t col_tas
 {
     const int64_t tasks = fp8block_ceil_div(a.rows, ROWS) * col_tasks;
     cudaLaunchConfig_t cfg;
-    cudaError_t err = config_grid(&cfg, fp8block_ceil_div(tasks, TASK_WARPS), TASK_WARPS * 32, stream);
+    cudaLaunchAttribute attribute;
+    cudaError_t err = config_grid(&cfg, &attribute, fp8block_ceil_div(tasks, TASK_WARPS), TASK_WARPS * 32, stream);
     if (err != cudaSuccess) return err;
     return cudaLaunchKernelEx(&cfg, quantize_1x128_kernel<T, ROWS, ALIGNED>, a, col_tasks, tasks);
 }
@@ -339,7 +347,9 @@ static cudaError_t launch_quantize(const cuda_device *dev, const quantize_args &
         }
     }
     cudaLaunchConfig_t cfg;
-    cudaError_t err = config_grid(&cfg, fp8block_ceil_div(a.rows, BLOCK) * col_tasks, TILE_WARPS * 32, stream);
+    cudaLaunchAttribute attribute;
+    cudaError_t err =
+        config_grid(&cfg, &attribute, fp8block_ceil_div(a.rows, BLOCK) * col_tasks, TILE_WARPS * 32, stream);
     if (err != cudaSuccess) return err;
     return cudaLaunchKernelEx(&cfg, quantize_128x128_kernel<T, ALIGNED>, a, col_tasks);
 }
@@ -350,7 +360,8 @@ static cudaError_t launch_dequantize(const dequantize_args &a, cudaStream_t stre
     const int64_t col_tasks = fp8block_ceil_div(a.cols, task_shape<T>::COLS);
     const int64_t tasks = fp8block_ceil_div(a.rows, TASK_ROWS) * col_tasks;
     cudaLaunchConfig_t cfg;
-    cudaError_t err = config_grid(&cfg, fp8block_ceil_div(tasks, TASK_WARPS), TASK_WARPS * 32, stream);
+    cudaLaunchAttribute attribute;
+    cudaError_t err = config_grid(&cfg, &attribute, fp8block_ceil_div(tasks, TASK_WARPS), TASK_WARPS * 32, stream);
     if (err != cudaSuccess) return err;
     if (a.block == FP8BLOCK_BLOCK_1x128)
         return cudaLaunchKernelEx(&cfg, dequantize_kernel<T, FP8BLOCK_BLOCK_1x128, ALIGNED>, a, col_tasks, tasks);
