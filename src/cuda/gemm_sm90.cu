@@ -873,6 +873,7 @@ static fp8block_status kernel_max_clusters(const cuda_device *dev, const gemm_ke
     if (k->cluster > 1) {
         cudaLaunchAttribute attributes[2];
         cudaLaunchConfig_t config = launch_config(k, clusters, 0, attributes);
+        config.numAttrs = 1; /* the cluster shape alone: the early start does not change what fits */
         /* An error here (a cluster size the device refuses) counts as "none fits". */
         if (cudaOccupancyMaxActiveClusters(&clusters, k->fn, &config) != cudaSuccess) {
             (void)cudaGetLastError();
