@@ -835,8 +835,8 @@ static void read_knobs(void)
     }
 }
 
-/* A launch of `clusters` clusters of kernel k on `stream`; attributes[2] hold the cluster
- * shape and the early start (launch_order.cuh) the configuration points at. */
+/* A launch of `clusters` clusters of kernel k on `stream`; attributes[0] holds the cluster
+ * shape the configuration points at (the caller may add more after it). */
 static cudaLaunchConfig_t launch_config(const gemm_kernel *k, int clusters, cudaStream_t stream,
                                         cudaLaunchAttribute *attributes)
 {
@@ -848,9 +848,8 @@ static cudaLaunchConfig_t launch_config(const gemm_kernel *k, int clusters, cuda
     config.blockDim = dim3(k->threads, 1, 1);
     config.dynamicSmemBytes = k->smem_bytes;
     config.stream = stream;
-    attributes[1] = early_launch_attribute();
     config.attrs = attributes;
-    config.numAttrs = 2;
+    config.numAttrs = 1;
     return config;
 }
 
@@ -871,9 +870,8 @@ static fp8block_status kernel_max_clusters(const cuda_device *dev, const gemm_ke
     if (st != FP8BLOCK_OK) return st;
     int clusters = dev->sm_count / k->cluster;
     if (k->cluster > 1) {
-        cudaLaunchAttribute attributes[2];
-        cudaLaunchConfig_t config = launch_config(k, clusters, 0, attributes);
-        config.numAttrs = 1; /* the cluster shape alone: the early start does not change what fits */
+        cudaLaunchAttribute attribute;
+        cudaLaunchConfig_t config = launch_config(k, clusters, 0, &attribute);
         /* An error here (a cluster size the device refuses) counts as "none fits". */
         if (cudaOccupancyMaxActiveClusters(&clusters, k->fn, &config) != cudaSuccess) {
             (void)cudaGetLastError();
@@ -901,6 +899,7 @@ static fp8block_status launch_kernel(const gemm_kernel *k, const gemm_maps *maps
 {
     cudaLaunchAttribute attributes[2];
     cudaLaunchConfig_t config = launch_config(k, params->sched.clusters, stream, attributes);
+    attributes[config.numAttrs++] = early_launch_attribute();
     return cuda_check(cudaLaunchKernelEx(&config, k->fn, maps->a, maps->b, maps->sa, maps->d, *params),
                       "gemm kernel launch");
 }
