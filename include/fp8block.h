@@ -38,7 +38,11 @@ typedef enum {
     FP8BLOCK_ERR_MISALIGNED,
     FP8BLOCK_ERR_UNSUPPORTED,
     FP8BLOCK_ERR_CUDA,
-    FP8BLOCK_ERR_OUT_OF_MEMORY
+    FP8BLOCK_ERR_OUT_OF_MEMORY,
+    /* A failure of the library itself (a plan with no compiled kernel, say): a bug to report,
+     * never an answer about the request; UNSUPPORTED is only for valid requests this build or
+     * device cannot run. */
+    FP8BLOCK_ERR_INTERNAL
 } fp8block_status;
 
 typedef enum { FP8BLOCK_F32, FP8BLOCK_BF16, FP8BLOCK_F16, FP8BLOCK_E4M3 } fp8block_dtype;

@@ -52,6 +52,7 @@ const char *fp8block_status_string(fp8block_status s)
     case FP8BLOCK_ERR_UNSUPPORTED: return "FP8BLOCK_ERR_UNSUPPORTED";
     case FP8BLOCK_ERR_CUDA: return "FP8BLOCK_ERR_CUDA";
     case FP8BLOCK_ERR_OUT_OF_MEMORY: return "FP8BLOCK_ERR_OUT_OF_MEMORY";
+    case FP8BLOCK_ERR_INTERNAL: return "FP8BLOCK_ERR_INTERNAL";
     }
     return "unknown fp8block_status";
 }

@@ -25,6 +25,7 @@ class Status(enum.IntEnum):
     ERR_UNSUPPORTED = 3
     ERR_CUDA = 4
     ERR_OUT_OF_MEMORY = 5
+    ERR_INTERNAL = 6
 
 
 # fp8block_dtype

@@ -888,7 +888,7 @@ static fp8block_status plan_kernel(const cuda_device *dev, fp8block_dtype dtype,
                                    gemm_kernel *kernel, int *max_clusters)
 {
     if (!find_kernel_for_dtype(dtype, plan, kernel))
-        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED,
+        return fp8block_fail(FP8BLOCK_ERR_INTERNAL,
                              "internal: no GEMM kernel for tile %dx%d, cluster %d (role %d%s), %s out", plan->bm,
                              plan->bn, plan->cluster, plan->role, role_name(plan->role), fp8block_dtype_name(dtype));
     return kernel_max_clusters(dev, kernel, max_clusters);
@@ -994,7 +994,7 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
         if (st != FP8BLOCK_OK) return st;
     }
     if (max_clusters < 1)
-        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "no GEMM cluster of %d CTAs (tile %dx%d, %d bytes of shared "
+        return fp8block_fail(FP8BLOCK_ERR_INTERNAL, "internal: no GEMM cluster of %d CTAs (tile %dx%d, %d bytes of shared "
                              "memory each) fits on the device", kernel.cluster, plan.bm, plan.bn, kernel.smem_bytes);
 
     gemm_params params;

@@ -368,7 +368,8 @@ static void test_gemm_errors(void)
 static void test_contexts_and_strings(void)
 {
     fp8block_status all[] = {FP8BLOCK_OK, FP8BLOCK_ERR_INVALID_ARGUMENT, FP8BLOCK_ERR_MISALIGNED,
-                             FP8BLOCK_ERR_UNSUPPORTED, FP8BLOCK_ERR_CUDA, FP8BLOCK_ERR_OUT_OF_MEMORY};
+                             FP8BLOCK_ERR_UNSUPPORTED, FP8BLOCK_ERR_CUDA, FP8BLOCK_ERR_OUT_OF_MEMORY,
+                             FP8BLOCK_ERR_INTERNAL};
     const int count = sizeof all / sizeof all[0];
     for (int i = 0; i < count; i++) {
         const char *text = fp8block_status_string(all[i]);
