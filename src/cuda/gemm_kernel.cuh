@@ -1,0 +1,282 @@
+/* The Hopper block-scaled FP8 GEMM kernel: D = A · Bᵀ with 1x128 scales on A and 128x128 on B.
+ *
+ * Persistent CTAs, one per SM at most (as few as take the same number of rounds). Warpgroup
+ * roles (DeepGEMM's shape, our code):
+ *  - the producer warpgroup (the last one) lowers its registers; one thread issues the
+ *    TMA loads of A, B and A's scales for each 128-wide K block into a ring of STAGES
+ *    shared-memory slots, guarded by full/empty mbarriers (in a CTA pair it loads half of
+ *    the tile the pair shares, A or B, and multicasts it to both), and one warp puts B's
+ *    scales for the same K block into the slot (so the math loop has no global load);
+ *  - math warpgroups raise their registers; each owns one or two 64-row waves of the
+ *    BM x BN tile (one warpgroup for BM = 64, two for 128 and 256, three for 192). Per
+ *    K block and wave it runs four wgmma m64nBNk32 into a temporary accumulator (a fresh
+ *    one every 128 of K: Hopper's fp8 tensor-core accumulation keeps ~14 bits), then
+ *    promotes it on the CUDA cores: acc += tmp · (sa[row] · sb[col block]), the product
+ *    formed while the wgmma run.
+ *  - Epilogue: registers → swizzled shared memory → TMA store, left in flight while the
+ *    next tile's main loop runs (the producer is already loading it).
+ * Stream-K (gemm_scheduler.cuh) spreads a partial last wave of tiles over every CTA by
+ * K blocks, and with fewer tiles than SMs (M ≤ 128) every tile's K is cut evenly: a
+ * tile cut between CTAs leaves fp32 partials in a per-device workspace, and the last
+ * of its pieces to finish sums them in K order and stores D (streamk_gather). A tile
+ * cut in two whose pieces fit as a CTA pair sums them through distributed shared memory
+ * instead (ksplit_gather). Either way results are identical from run to
+ * run and no second kernel is launched. */
+#ifndef FP8BLOCK_GEMM_KERNEL_CUH
+#define FP8BLOCK_GEMM_KERNEL_CUH
+
+#include <stdint.h>
+
+#include "gemm_epilogue.cuh"
+#include "gemm_gather.cuh"
+#include "gemm_layout.cuh"
+#include "gemm_mainloop.cuh"
+#include "gemm_params.h"
+#include "gemm_scheduler.cuh"
+#include "launch_order.cuh"
+#include "ptx.cuh"
+#include "tma.h"
+
+/* CLUSTER 2 with ROLE CLUSTER_SHARES_B (A): CTA pairs along M (N) each loading half of
+ * the B (A) tile and multicasting it to both. CLUSTER_SPLITS_K: the cluster's CTAs split
+ * one tile's K and meet in ksplit_gather. */
+template <int BM, int BN, int CLUSTER, int ROLE, int OUT>
+__global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
+    gemm_fp8_block_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
+                          const __grid_constant__ CUtensorMap tmap_sa, const __grid_constant__ CUtensorMap tmap_d,
+                          const gemm_params p)
+{
+    typedef gemm_layout<BM, BN, OUT> L;
+    constexpr int MATH_WGS = L::math_wgs;
+    constexpr int WAVES = L::waves;
+    static_assert(WAVES <= 2, "the epilogue writes at most two waves");
+    constexpr bool KSPLIT = ROLE == CLUSTER_SPLITS_K;
+    constexpr bool STREAMK = streamk_capable(BM, ROLE);
+    static_assert(!KSPLIT || (WAVES == 1 && L::stages * L::a_bytes >= BM * BN * 4),
+                  "a K-split CTA leaves its accumulators in its A ring");
+    /* CTAs sharing a tile by multicast: the cluster, unless it splits K. */
+    constexpr int PAIR = KSPLIT ? 1 : CLUSTER;
+    constexpr int STAGES = L::stages;
+    constexpr bool STRADDLES = 128 % BN != 0;
+    constexpr int SB_COUNT = STRADDLES ? (BN > 128 ? 3 : 2) : 1;
+    constexpr int SB_SLOT = L::sb_slot_floats;
+    static_assert(SB_COUNT <= SB_SLOT, "a stage's B scales must fit its slot");
+    /* Two temporary accumulators fit the registers up to BN = 128, next to one wave's
+     * accumulator, with at most two math warpgroups. */
+    constexpr bool PIPELINED = BN <= 128 && WAVES == 1 && MATH_WGS <= 2;
+    /* With a pair, each CTA loads half of the shared tile and multicasts it to both. */
+    constexpr int A_SHARERS = a_sharers(ROLE, CLUSTER), B_SHARERS = b_sharers(ROLE, CLUSTER);
+    static_assert(L::a_bytes / A_SHARERS % 1024 == 0 && L::b_bytes / B_SHARERS % 1024 == 0,
+                  "a multicast slice must keep the 128-byte swizzle atoms whole");
+
+    extern __shared__ uint8_t smem_raw[];
+    uint8_t *smem = (uint8_t *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
+    uint8_t *smem_a = smem;
+    uint8_t *smem_b = smem_a + STAGES * L::a_bytes;
+    uint8_t *smem_d = smem_b + STAGES * L::b_bytes;
+    float *smem_sa = (float *)(smem_d + L::d_bytes);
+    float *smem_sb = smem_sa + STAGES * BM;
+    uint64_t *full = (uint64_t *)(smem_sb + STAGES * SB_SLOT);
+    uint64_t *empty = full + STAGES;
+    int *arrived_flags = (int *)(empty + STAGES); /* one per math warpgroup (stream-K) */
+
+    const int wg = threadIdx.x / 128;
+    const uint32_t cta_rank = PAIR > 1 ? cluster_cta_rank() : 0;
+    const uint32_t k_rank = KSPLIT ? cluster_cta_rank() : 0;
+    const int cluster_id = blockIdx.x / CLUSTER; /* the grid has exactly p.sched.clusters */
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < STAGES; s++) {
+            /* the TMA thread (with the stage's byte count) and the B-scale warp */
+            mbarrier_init(&full[s], 2);
+            /* every local math thread, and one lane per math warp of the peer CTA */
+            mbarrier_init(&empty[s], MATH_WGS * 128 + MATH_WGS * 4 * (PAIR - 1));
+        }
+        mbarrier_init_fence();
+    }
+    /* The peer's barriers must be initialised before its multicasts and arrivals reach us. */
+    if (PAIR > 1) cluster_sync();
+    else __syncthreads();
+    grid_dependency_wait(); /* A, B and the workspace may still be the previous kernel's */
+
+    const gemm_schedule &sched = p.sched;
+    if (wg == MATH_WGS) {
+        setmaxnreg_dec<L::producer_regs>();
+        const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
+        if (warp == 0 && lane == 0) {
+            tma_prefetch_descriptor(&tmap_a);
+            tma_prefetch_descriptor(&tmap_b);
+            tma_prefetch_descriptor(&tmap_sa);
+            int stage = 0;
+            uint32_t phase = 0;
+            gemm_cursor cursor = schedule_start(sched, cluster_id, k_rank);
+            const uint16_t pair_mask = (uint16_t)((1u << PAIR) - 1);
+            for (gemm_unit w; schedule_next<STREAMK, ROLE>(sched, cursor, cta_rank, w);) {
+                int m0 = w.m_tile * BM, n0 = w.n_tile * BN;
+                for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
+                    mbarrier_wait(&empty[stage], phase ^ 1);
+                    mbarrier_arrive_expect_tx(&full[stage], L::stage_bytes);
+                    int k0 = kb * GEMM_BLOCK_K;
+                    tma_load_2d(smem_sa + stage * BM, &tmap_sa, &full[stage], m0, kb);
+                    uint8_t *a_slice = smem_a + stage * L::a_bytes, *b_slice = smem_b + stage * L::b_bytes;
+                    if (A_SHARERS > 1)
+                        tma_load_2d_multicast(a_slice + cta_rank * (L::a_bytes / A_SHARERS), &tmap_a, &full[stage],
+                                              k0, m0 + cta_rank * (BM / A_SHARERS), pair_mask);
+                    else
+                        tma_load_2d(a_slice, &tmap_a, &full[stage], k0, m0);
+                    if (B_SHARERS > 1)
+                        tma_load_2d_multicast(b_slice + cta_rank * (L::b_bytes / B_SHARERS), &tmap_b, &full[stage],
+                                              k0, n0 + cta_rank * (BN / B_SHARERS), pair_mask);
+                    else
+                        tma_load_2d(b_slice, &tmap_b, &full[stage], k0, n0);
+                    if (++stage == STAGES) stage = 0, phase ^= 1;
+                }
+            }
+        } else if (warp == 1) {
+            /* B's scales, which no TMA can fetch (ldsb need not be a multiple of 4): the
+             * warp loads those of 32 K blocks at once, a lane each, and lane 0 puts each
+             * into its stage's slot once the ring frees it, then counts as the stage's
+             * second arrival. The math warps read them from shared memory with the A
+             * scales: no global load in their loop. */
+            int stage = 0;
+            uint32_t phase = 0;
+            gemm_cursor cursor = schedule_start(sched, cluster_id, k_rank);
+            for (gemm_unit w; schedule_next<STREAMK, ROLE>(sched, cursor, cta_rank, w);) {
+                const int n0 = w.n_tile * BN;
+                const float *rows[SB_COUNT];
+#pragma unroll
+                for (int i = 0; i < SB_COUNT; i++) rows[i] = p.sb + (int64_t)min(n0 / 128 + i, p.sb_rows - 1) * p.ldsb;
+                for (int kb0 = w.kb_begin; kb0 < w.kb_end; kb0 += 32) {
+                    const int kb = kb0 + lane, count = min(32, w.kb_end - kb0);
+                    float mine[SB_COUNT];
+#pragma unroll
+                    for (int i = 0; i < SB_COUNT; i++) mine[i] = kb < w.kb_end ? __ldg(rows[i] + kb) : 0.0f;
+                    for (int j = 0; j < count; j++) {
+                        float v[SB_COUNT];
+#pragma unroll
+                        for (int i = 0; i < SB_COUNT; i++) v[i] = __shfl_sync(0xffffffffu, mine[i], j);
+                        if (lane == 0) {
+                            mbarrier_wait(&empty[stage], phase ^ 1);
+#pragma unroll
+                            for (int i = 0; i < SB_COUNT; i++) st_shared_f32(smem_sb + stage * SB_SLOT + i, v[i]);
+                            mbarrier_arrive(&full[stage]);
+                        }
+                        if (++stage == STAGES) stage = 0, phase ^= 1;
+                    }
+                }
+            }
+        }
+        /* The K-split gather's barrier (each cluster has one tile, so one arrival). */
+        if constexpr (KSPLIT) cluster_sync();
+    } else {
+        setmaxnreg_inc<L::math_regs>();
+        const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
+        const int frag_row = warp * 16 + lane / 4; /* and frag_row + 8 */
+        const bool store_leader = threadIdx.x % 128 == 0;
+        const uint32_t d_tile = smem_addr(smem_d + wg * (L::d_bytes / MATH_WGS));
+        stage_addressing at;
+        at.desc_a0 = (uint32_t)wgmma_desc_k128_sw128(smem_addr(smem_a + wg * WAVES * 64 * GEMM_BLOCK_K));
+        at.desc_b0 = (uint32_t)wgmma_desc_k128_sw128(smem_addr(smem_b));
+        at.sa0 = smem_sa + wg * WAVES * 64 + frag_row;
+        at.sb0 = smem_sb;
+        /* tmp_next is used only when PIPELINED (otherwise the compiler drops it). */
+        float acc_waves[WAVES][BN / 2], tmp[BN / 2], tmp_next[BN / 2];
+        float *acc = acc_waves[0]; /* the accumulator when WAVES == 1 */
+        kblock_scales<SB_COUNT> scales, scales_next;
+#pragma unroll
+        for (int i = 0; i < BN / 2; i++) tmp[i] = tmp_next[i] = 0.0f;
+        ring_position issue = {0, 0}, release = {0, 0}; /* the next stage to compute, to give back */
+        bool store_in_flight = false;
+
+        gemm_cursor cursor = schedule_start(sched, cluster_id, k_rank);
+        for (gemm_unit w; schedule_next<STREAMK, ROLE>(sched, cursor, cta_rank, w);) {
+            const int m0 = w.m_tile * BM, n0 = w.n_tile * BN;
+            const int first_col_in_block = n0 % 128;
+#pragma unroll
+            for (int v = 0; v < WAVES; v++)
+#pragma unroll
+                for (int i = 0; i < BN / 2; i++) acc_waves[v][i] = 0.0f;
+
+            if constexpr (WAVES > 1) {
+                for (int kb = w.kb_begin; kb < w.kb_end; kb++)
+                    kblock_waves<BM, BN, STAGES, SB_COUNT, SB_SLOT, WAVES, PAIR>(
+                        acc_waves, tmp, issue, full, empty, at, lane, cta_rank, first_col_in_block);
+            } else if constexpr (PIPELINED) {
+                /* Two temporaries: K block kb+1's wgmma runs on the tensor cores while
+                 * kb's result is promoted on the CUDA cores. K blocks go in pairs so
+                 * that each temporary has a fixed role (register arrays cannot swap). */
+                const int kb_count = w.kb_end - w.kb_begin;
+                kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp, scales, issue, full, at);
+                int left = kb_count; /* K blocks issued or to issue, not yet promoted */
+                for (; left > 2; left -= 2) { /* here tmp holds the oldest K block, in flight */
+                    kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp_next, scales_next, issue, full, at);
+                    wgmma_wait_all_but_last();
+                    kblock_finish<BN, STAGES, SB_COUNT, PAIR>(acc, tmp, scales, release, empty, lane, cta_rank,
+                                                                first_col_in_block);
+                    kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp, scales, issue, full, at);
+                    wgmma_wait_all_but_last();
+                    kblock_finish<BN, STAGES, SB_COUNT, PAIR>(acc, tmp_next, scales_next, release, empty, lane,
+                                                                cta_rank, first_col_in_block);
+                }
+                if (left == 2) {
+                    kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp_next, scales_next, issue, full, at);
+                    wgmma_wait_all_but_last();
+                    kblock_finish<BN, STAGES, SB_COUNT, PAIR>(acc, tmp, scales, release, empty, lane, cta_rank,
+                                                                first_col_in_block);
+                    wgmma_wait_all();
+                    kblock_finish<BN, STAGES, SB_COUNT, PAIR>(acc, tmp_next, scales_next, release, empty, lane,
+                                                                cta_rank, first_col_in_block);
+                } else {
+                    wgmma_wait_all();
+                    kblock_finish<BN, STAGES, SB_COUNT, PAIR>(acc, tmp, scales, release, empty, lane, cta_rank,
+                                                                first_col_in_block);
+                }
+            } else {
+                for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
+                    kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp, scales, issue, full, at);
+                    wgmma_wait_all();
+                    kblock_finish<BN, STAGES, SB_COUNT, PAIR>(acc, tmp, scales, release, empty, lane, cta_rank,
+                                                                first_col_in_block);
+                }
+            }
+
+            if constexpr (KSPLIT) {
+                if (!ksplit_gather<BN, MATH_WGS, CLUSTER>(acc, smem_addr(smem_a), k_rank, wg)) continue;
+            }
+            if constexpr (STREAMK) {
+                if (w.sk_tile >= 0) {
+                    const gemm_piece piece = schedule_piece(sched, w, cluster_id);
+                    if (piece.pieces > 1 && !streamk_gather<BN, MATH_WGS, PAIR>(acc, p, piece, w.sk_tile, cta_rank,
+                                                                                   wg, arrived_flags + wg))
+                        continue;
+                }
+            }
+
+            /* The previous tile's TMA store must have read the staging tile before it is
+             * overwritten; everyone in the warpgroup waits for the leader's word. */
+            if (store_leader && store_in_flight) tma_store_wait_read();
+            named_barrier_sync(1 + wg, 128);
+#pragma unroll
+            for (int v = 0; v < WAVES; v++)
+                epilogue_stage_fragment<BN, OUT, WAVES>(d_tile, acc_waves[v], v, warp, lane);
+            fence_proxy_async_smem();
+            named_barrier_sync(1 + wg, 128);
+            const int row0 = m0 + wg * WAVES * 64; /* the warpgroup's waves go out together */
+            if (store_leader && row0 < p.m && n0 < p.tma_cols) {
+                epilogue_store_tile<BN, OUT, WAVES>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), row0, n0,
+                                                    p.tma_cols);
+                store_in_flight = true;
+            }
+            /* Written out rather than looped over v: nvcc left that loop rolled and put the
+             * accumulators in local memory. */
+            epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc_waves[0], p.m, p.n, p.tma_cols, row0, n0, warp, lane);
+            if constexpr (WAVES > 1)
+                epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc_waves[1], p.m, p.n, p.tma_cols, row0 + 64, n0, warp, lane);
+        }
+        if (store_leader && store_in_flight) tma_store_wait_all();
+    }
+    /* A CTA may not leave while its peer can still multicast into it, arrive on its
+     * barriers or (K split) read its shared memory. */
+    if (CLUSTER > 1) cluster_sync();
+}
+
+#endif

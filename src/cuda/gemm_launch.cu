@@ -1,0 +1,306 @@
+/* The GEMM's host side on the GPU: one kernel per row of GEMM_CONFIGS and output type,
+ * the planner's launch plan (src/gemm_planner.c) made into tensor maps, the stream-K
+ * workspace and a launch. Only what is CUDA-specific is checked here (32-bit TMA
+ * extents, 16-byte TMA alignment); the descriptor was validated before (src/gemm_api.c). */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "gemm_configs.h"
+#include "gemm_kernel.cuh"
+#include "gemm_planner.h"
+#include "launch_order.cuh"
+#include "tma.h"
+
+typedef void (*gemm_kernel_fn)(const CUtensorMap, const CUtensorMap, const CUtensorMap, const CUtensorMap,
+                               const gemm_params);
+
+/* One compiled kernel: a configuration for one output type. */
+typedef struct {
+    gemm_kernel_fn fn;
+    int threads, smem_bytes, stages, cluster;
+    int waves; /* 64-row waves per math warpgroup: the rows of one D store */
+    int *max_clusters; /* per device ordinal (see kernel_max_clusters) */
+} gemm_kernel;
+
+/* The kernel of a configuration and output type; an empty entry (fn NULL) where the row
+ * is not compiled for that type. */
+template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool COMPILED>
+static gemm_kernel kernel_for(void)
+{
+    gemm_kernel k;
+    memset(&k, 0, sizeof k);
+    if constexpr (COMPILED) {
+        typedef gemm_layout<BM, BN, OUT> L;
+        static int max_clusters[64];
+        k.fn = gemm_fp8_block_kernel<BM, BN, CLUSTER, ROLE, OUT>;
+        k.threads = L::threads, k.smem_bytes = L::smem_bytes, k.stages = L::stages;
+        k.cluster = CLUSTER, k.waves = L::waves, k.max_clusters = max_clusters;
+    }
+    return k;
+}
+
+/* The output types in the order of the table's columns; every fp8block_dtype the GEMM
+ * writes has one, and gemm_output_column says which. */
+enum { GEMM_OUTPUT_COLUMNS = 3 };
+
+static int gemm_output_column(fp8block_dtype dtype)
+{
+    switch (dtype) {
+    case FP8BLOCK_F32: return 0;
+    case FP8BLOCK_BF16: return 1;
+    case FP8BLOCK_F16: return 2;
+    case FP8BLOCK_E4M3: return -1;
+    }
+    return -1;
+}
+
+static CUtensorMapDataType out_map_type(fp8block_dtype dtype)
+{
+    switch (dtype) {
+    case FP8BLOCK_F32: return CU_TENSOR_MAP_DATA_TYPE_FLOAT32;
+    case FP8BLOCK_BF16: return CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+    case FP8BLOCK_F16: return CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+    case FP8BLOCK_E4M3: break;
+    }
+    return CU_TENSOR_MAP_DATA_TYPE_UINT8; /* never asked: run_gemm refuses the type first */
+}
+
+#define GEMM_KERNEL_ROW(bm, bn, cluster, role, outputs)                          \
+    {kernel_for<bm, bn, cluster, role, FP8BLOCK_F32, ((outputs) & GEMM_OUT_F32) != 0>(),   \
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_BF16, ((outputs) & GEMM_OUT_BF16) != 0>(), \
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_F16, ((outputs) & GEMM_OUT_F16) != 0>()},
+static const gemm_kernel gemm_kernels[GEMM_CONFIG_COUNT][GEMM_OUTPUT_COLUMNS] = {GEMM_CONFIGS(GEMM_KERNEL_ROW)};
+
+typedef struct {
+    CUtensorMap a, b, sa, d;
+} gemm_maps;
+
+/* Development knobs, read once: FP8BLOCK_GEMM_LOG=1 prints each call's plan to stderr;
+ * FP8BLOCK_GEMM_PLAN="bm,bn,cluster,streamk[,role]" forces a plan (for tuning the heuristic; role
+ * as cluster_role: 0 the cluster shares B, 1 splits K, 2 shares A; without it, what the
+ * heuristic gives that tile: A for 192 or 256 rows, else B). A forced plan goes through the
+ * same completion (gemm_plan_launch) as a chosen one. */
+static int plan_log_enabled;
+static int plan_forced;
+static gemm_plan plan_override;
+static pthread_once_t knobs_once = PTHREAD_ONCE_INIT;
+
+static void read_knobs(void)
+{
+    const char *log = getenv("FP8BLOCK_GEMM_LOG");
+    plan_log_enabled = log && *log && *log != '0';
+    const char *forced = getenv("FP8BLOCK_GEMM_PLAN");
+    if (!forced) return;
+    plan_forced = gemm_plan_parse(forced, &plan_override);
+    if (!plan_forced)
+        fprintf(stderr, "fp8block: FP8BLOCK_GEMM_PLAN='%s' ignored (want bm,bn,cluster,streamk[,role], role 0-2)\n",
+                forced);
+}
+
+/* A launch of `clusters` clusters of kernel k on `stream`; attributes[0] holds the cluster
+ * shape the configuration points at (the caller may add more after it). */
+static cudaLaunchConfig_t launch_config(const gemm_kernel *k, int clusters, cudaStream_t stream,
+                                        cudaLaunchAttribute *attributes)
+{
+    cudaLaunchConfig_t config;
+    memset(&config, 0, sizeof config);
+    attributes[0].id = cudaLaunchAttributeClusterDimension;
+    attributes[0].val.clusterDim.x = k->cluster, attributes[0].val.clusterDim.y = 1, attributes[0].val.clusterDim.z = 1;
+    config.gridDim = dim3(clusters * k->cluster, 1, 1);
+    config.blockDim = dim3(k->threads, 1, 1);
+    config.dynamicSmemBytes = k->smem_bytes;
+    config.stream = stream;
+    config.attrs = attributes;
+    config.numAttrs = 1;
+    return config;
+}
+
+/* Per kernel and device, once: the shared-memory opt-in, and how many clusters fit at
+ * once (an SM count not divisible by the cluster size, or GPCs with an odd number of
+ * SMs, leave some SMs out); *out = 0 when none does (the caller decides what then). */
+static fp8block_status kernel_max_clusters(const cuda_device *dev, const gemm_kernel *k, int *out)
+{
+    int ordinal = dev->ordinal < 64 ? dev->ordinal : 63;
+    int known = __atomic_load_n(&k->max_clusters[ordinal], __ATOMIC_RELAXED); /* 0: not asked yet, -1: none */
+    if (known) {
+        *out = known > 0 ? known : 0;
+        return FP8BLOCK_OK;
+    }
+    fp8block_status st =
+        cuda_check(cudaFuncSetAttribute(k->fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k->smem_bytes),
+                   "cudaFuncSetAttribute(gemm shared memory)");
+    if (st != FP8BLOCK_OK) return st;
+    int clusters = dev->sm_count / k->cluster;
+    if (k->cluster > 1) {
+        cudaLaunchAttribute attribute;
+        cudaLaunchConfig_t config = launch_config(k, clusters, 0, &attribute);
+        /* An error here (a cluster size the device refuses) counts as "none fits". */
+        if (cudaOccupancyMaxActiveClusters(&clusters, k->fn, &config) != cudaSuccess) {
+            (void)cudaGetLastError();
+            clusters = 0;
+        }
+    }
+    __atomic_store_n(&k->max_clusters[ordinal], clusters > 0 ? clusters : -1, __ATOMIC_RELAXED);
+    *out = clusters > 0 ? clusters : 0;
+    return FP8BLOCK_OK;
+}
+
+typedef struct {
+    const cuda_device *dev;
+    int column;
+} max_clusters_query;
+
+/* gemm_target's question to the device, for the planner. */
+static fp8block_status config_max_clusters(void *user, int config, int *out)
+{
+    const max_clusters_query *q = (const max_clusters_query *)user;
+    const gemm_kernel *k = &gemm_kernels[config][q->column];
+    if (!k->fn) return fp8block_fail(FP8BLOCK_ERR_INTERNAL, "internal: GEMM configuration %d has no kernel", config);
+    return kernel_max_clusters(q->dev, k, out);
+}
+
+static fp8block_status launch_kernel(const gemm_kernel *k, const gemm_maps *maps, const gemm_params *params,
+                                     cudaStream_t stream)
+{
+    cudaLaunchAttribute attributes[2];
+    cudaLaunchConfig_t config = launch_config(k, params->sched.clusters, stream, attributes);
+    attributes[config.numAttrs++] = early_launch_attribute();
+    return cuda_check(cudaLaunchKernelEx(&config, k->fn, maps->a, maps->b, maps->sa, maps->d, *params),
+                      "gemm kernel launch");
+}
+
+/* Called with dev->gemm_workspace_lock held. A new workspace's counters are zeroed on
+ * `stream`, ahead of the kernel that first uses them. */
+static fp8block_status ensure_workspace(cuda_device *dev, cudaStream_t stream)
+{
+    if (!dev->gemm_workspace_idle) {
+        fp8block_status st = cuda_check(cudaEventCreateWithFlags(&dev->gemm_workspace_idle, cudaEventDisableTiming),
+                                        "cudaEventCreate(stream-K workspace)");
+        if (st != FP8BLOCK_OK) {
+            dev->gemm_workspace_idle = NULL;
+            return st;
+        }
+    }
+    if (dev->gemm_workspace) return FP8BLOCK_OK;
+    fp8block_status st = cuda_check(cudaMalloc(&dev->gemm_workspace, STREAMK_COUNTER_BYTES + STREAMK_PARTIAL_BYTES),
+                                    "cudaMalloc(stream-K workspace)");
+    if (st == FP8BLOCK_OK)
+        st = cuda_check(cudaMemsetAsync(dev->gemm_workspace, 0, STREAMK_COUNTER_BYTES, stream),
+                        "cudaMemsetAsync(stream-K counters)");
+    if (st != FP8BLOCK_OK) {
+        cudaFree(dev->gemm_workspace);
+        dev->gemm_workspace = NULL;
+    }
+    return st;
+}
+
+static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, const gemm_kernel *kernel,
+                                   CUtensorMapDataType d_type, int64_t tma_cols, gemm_maps *maps)
+{
+    uint64_t kb_total = (uint64_t)fp8block_ceil_div(g->k, GEMM_BLOCK_K);
+    uint64_t a_dims[2] = {(uint64_t)g->k, (uint64_t)g->m}, a_strides[1] = {(uint64_t)g->lda};
+    uint32_t a_box[2] = {GEMM_BLOCK_K, (uint32_t)(plan->bm / a_sharers(plan->role, plan->cluster))};
+    fp8block_status st = tma_encode(&maps->a, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, g->a, a_dims, a_strides, a_box,
+                                    CU_TENSOR_MAP_SWIZZLE_128B, "A");
+    if (st != FP8BLOCK_OK) return st;
+    uint64_t b_dims[2] = {(uint64_t)g->k, (uint64_t)g->n}, b_strides[1] = {(uint64_t)g->ldb};
+    uint32_t b_box[2] = {GEMM_BLOCK_K, (uint32_t)(plan->bn / b_sharers(plan->role, plan->cluster))};
+    st = tma_encode(&maps->b, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, g->b, b_dims, b_strides, b_box,
+                    CU_TENSOR_MAP_SWIZZLE_128B, "B");
+    if (st != FP8BLOCK_OK) return st;
+    uint64_t sa_dims[2] = {(uint64_t)g->m, kb_total}, sa_strides[1] = {(uint64_t)g->ldsa * 4};
+    uint32_t sa_box[2] = {(uint32_t)plan->bm, 1};
+    st = tma_encode(&maps->sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 2, g->sa, sa_dims, sa_strides, sa_box,
+                    CU_TENSOR_MAP_SWIZZLE_NONE, "A scales");
+    if (st != FP8BLOCK_OK) return st;
+    uint64_t esize = fp8block_dtype_size(g->dtype);
+    uint64_t d_dims[2] = {(uint64_t)tma_cols, (uint64_t)g->m}, d_strides[1] = {(uint64_t)g->ldd * esize};
+    int chunk = epilogue_chunk_bytes(plan->bn, (int)esize);
+    uint32_t d_box[2] = {(uint32_t)(chunk / esize), (uint32_t)(EPILOGUE_ROWS * kernel->waves)};
+    return tma_encode(&maps->d, d_type, 2, g->d, d_dims, d_strides, d_box,
+                      chunk == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_32B, "D");
+}
+
+static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream_t stream)
+{
+    pthread_once(&knobs_once, read_knobs);
+    const int column = gemm_output_column(g->dtype);
+    if (column < 0)
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "GEMM output dtype %s is not supported on the GPU",
+                             fp8block_dtype_name(g->dtype));
+    /* The descriptor's validation enforces docs/DESIGN.md's alignment rules; these are the
+     * ones TMA cannot live without. */
+    size_t esize = fp8block_dtype_size(g->dtype);
+    if (((uintptr_t)g->a | (uintptr_t)g->b | (uintptr_t)g->sa | (uintptr_t)g->d) % 16 != 0 || g->lda % 16 != 0 ||
+        g->ldb % 16 != 0 || g->ldsa % 4 != 0 || (g->ldd * esize) % 16 != 0)
+        return fp8block_fail(FP8BLOCK_ERR_MISALIGNED,
+                             "GEMM on the GPU needs 16-byte aligned A, B, sa and D, lda and ldb multiples of "
+                             "16, ldsa a multiple of 4 and D rows a multiple of 16 bytes");
+
+    const gemm_shape shape = {g->m, g->n, g->k, g->dtype};
+    max_clusters_query query = {dev, column};
+    const gemm_target target = {dev->sm_count, config_max_clusters, &query};
+    gemm_launch_plan lp;
+    fp8block_status st = gemm_plan_launch(&shape, plan_forced ? plan_override : gemm_choose_plan(&shape, dev->sm_count),
+                                          &target, &lp);
+    if (st != FP8BLOCK_OK) return st;
+    const gemm_plan plan = lp.plan;
+    const gemm_kernel kernel = gemm_kernels[lp.config][column];
+
+    gemm_params params;
+    params.m = (int)g->m, params.n = (int)g->n;
+    params.sb = g->sb, params.ldsb = g->ldsb;
+    params.sb_rows = (int)fp8block_ceil_div(g->n, 128);
+    params.sched = lp.sched;
+    const gemm_schedule *s = &params.sched;
+
+    if (plan_log_enabled)
+        fprintf(stderr,
+                "fp8block gemm %lldx%lldx%lld: tile %dx%d cluster %d%s, %d stages, %d bytes shared; grid %d clusters "
+                "(max %d): %d tiles whole, %d by stream-K\n",
+                (long long)g->m, (long long)g->n, (long long)g->k, plan.bm, plan.bn, plan.cluster,
+                gemm_role_name(plan.role), kernel.stages, kernel.smem_bytes, s->clusters, lp.max_clusters,
+                s->dp_tiles, s->sk_tiles);
+    /* TMA stores whole 16-byte pieces of a row (see epilogue_store_tail). */
+    int64_t per_16_bytes = 16 / (int64_t)esize;
+    params.tma_cols = (int)(g->n / per_16_bytes * per_16_bytes);
+    params.d = g->d, params.ldd = g->ldd;
+    params.partials = NULL, params.sk_counters = NULL;
+    gemm_maps maps;
+    st = encode_maps(g, &plan, &kernel, out_map_type(g->dtype), params.tma_cols ? params.tma_cols : g->n, &maps);
+    if (st != FP8BLOCK_OK) return st;
+    if (s->sk_tiles == 0) return launch_kernel(&kernel, &maps, &params, stream);
+    /* The workspace is the context's, shared by all its streams: this stream waits until
+     * the previous user's kernel is done with it, and the next user waits for ours. */
+    pthread_mutex_lock(&dev->gemm_workspace_lock);
+    st = ensure_workspace(dev, stream);
+    if (st == FP8BLOCK_OK)
+        st = cuda_check(cudaStreamWaitEvent(stream, dev->gemm_workspace_idle, 0),
+                        "cudaStreamWaitEvent(stream-K workspace)");
+    if (st == FP8BLOCK_OK) {
+        params.sk_counters = (int *)dev->gemm_workspace;
+        params.partials = (float *)((uint8_t *)dev->gemm_workspace + STREAMK_COUNTER_BYTES);
+        st = launch_kernel(&kernel, &maps, &params, stream);
+        fp8block_status recorded = cuda_check(cudaEventRecord(dev->gemm_workspace_idle, stream),
+                                              "cudaEventRecord(stream-K workspace)");
+        if (st == FP8BLOCK_OK) st = recorded;
+    }
+    pthread_mutex_unlock(&dev->gemm_workspace_lock);
+    return st;
+}
+
+extern "C" fp8block_status cuda_gemm(cuda_device *dev, const gemm_args *args, void *stream)
+{
+    if (args->m > INT32_MAX || args->n > INT32_MAX || args->k > INT32_MAX)
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "GEMM dimensions above 2^31-1 are not supported on the GPU");
+    device_scope scope;
+    fp8block_status st = device_scope_enter(dev, &scope);
+    if (st != FP8BLOCK_OK) return st;
+    st = run_gemm(dev, args, (cudaStream_t)stream);
+    device_scope_leave(&scope);
+    return st;
+}

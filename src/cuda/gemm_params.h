@@ -1,0 +1,26 @@
+/* The kernel's one by-value argument besides its tensor maps: what the host planned and
+ * where the operands the tensor maps do not cover are. Included from C and from CUDA. */
+#ifndef FP8BLOCK_GEMM_PARAMS_H
+#define FP8BLOCK_GEMM_PARAMS_H
+
+#include <stdint.h>
+
+#include "gemm_geometry.h"
+
+typedef struct {
+    int m, n;
+    const float *sb;
+    int64_t ldsb;
+    int sb_rows; /* ceil(N / 128) */
+    int tma_cols; /* columns [0, tma_cols) leave by TMA store, the rest by plain stores */
+    void *d;      /* for the plain stores */
+    int64_t ldd;
+    gemm_schedule sched;
+    /* stream-K only: per (partial id, CTA rank, math warpgroup) the warpgroup's 64 x BN
+     * fp32 partial; one arrival counter per (stream-K tile, CTA rank, math
+     * warpgroup), zero between calls */
+    float *partials;
+    int *sk_counters;
+} gemm_params;
+
+#endif

@@ -1,0 +1,47 @@
+/* The compiled tile configurations of the Hopper GEMM, as one table: the planner
+ * (src/gemm_planner.c) costs and checks plans against it, and the launcher
+ * (src/cuda/gemm_launch.cu) instantiates one kernel per row and output type from it.
+ * Adding a tile is adding a row.
+ *
+ * GEMM_CONFIGS(X) calls X(bm, bn, cluster, role, outputs) once per configuration:
+ *   bm x bn   the output tile of one CTA
+ *   cluster   CTAs per cluster (1 or 2)
+ *   role      what a cluster's CTAs share or split (enum cluster_role, gemm_geometry.h)
+ *   outputs   the output types it is compiled for (GEMM_OUT_* bits)
+ * Why each row exists is in bench/NOTES.md under the version that added it; the planner
+ * says which rows its heuristic reaches. */
+#ifndef FP8BLOCK_GEMM_CONFIGS_H
+#define FP8BLOCK_GEMM_CONFIGS_H
+
+#include "gemm_geometry.h"
+
+/* Output types as bits, one per fp8block_dtype the GEMM can write. */
+#define GEMM_OUT_F32 (1 << 0)
+#define GEMM_OUT_BF16 (1 << 1)
+#define GEMM_OUT_F16 (1 << 2)
+#define GEMM_OUT_16BIT (GEMM_OUT_BF16 | GEMM_OUT_F16)
+#define GEMM_OUT_ALL (GEMM_OUT_F32 | GEMM_OUT_16BIT)
+
+/* K-split pairs (M <= 128, too few tiles for the SMs); tall tiles in pairs sharing A (a
+ * 256-row tile's fp32 staging leaves no room for two ring stages, 192 rows keep three);
+ * 128-row and 64-row tiles alone or in pairs sharing B. 128x176 straddles B's scale
+ * blocks: reachable through FP8BLOCK_GEMM_PLAN only. */
+#define GEMM_CONFIGS(X)                                  \
+    X(64, 64, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL)         \
+    X(64, 32, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL)         \
+    X(128, 64, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL)        \
+    X(128, 32, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL)        \
+    X(256, 128, 2, CLUSTER_SHARES_A, GEMM_OUT_16BIT)     \
+    X(192, 128, 2, CLUSTER_SHARES_A, GEMM_OUT_ALL)       \
+    X(64, 64, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL)         \
+    X(64, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL)        \
+    X(128, 64, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL)        \
+    X(128, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL)       \
+    X(128, 64, 2, CLUSTER_SHARES_B, GEMM_OUT_ALL)        \
+    X(128, 128, 2, CLUSTER_SHARES_B, GEMM_OUT_ALL)       \
+    X(128, 176, 2, CLUSTER_SHARES_B, GEMM_OUT_ALL)
+
+#define GEMM_CONFIG_COUNT_ROW(bm, bn, cluster, role, outputs) +1
+enum { GEMM_CONFIG_COUNT = 0 GEMM_CONFIGS(GEMM_CONFIG_COUNT_ROW) };
+
+#endif

@@ -1,0 +1,219 @@
+/* The GEMM planner: see gemm_planner.h. Measurements behind each rule are in
+ * bench/NOTES.md under the version named beside it. */
+#include "gemm_planner.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define GEMM_CONFIG_ROW(bm, bn, cluster, role, outputs) {bm, bn, cluster, role, outputs},
+const gemm_config gemm_configs[GEMM_CONFIG_COUNT] = {GEMM_CONFIGS(GEMM_CONFIG_ROW)};
+
+int gemm_output_bit(fp8block_dtype dtype)
+{
+    switch (dtype) {
+    case FP8BLOCK_F32: return GEMM_OUT_F32;
+    case FP8BLOCK_BF16: return GEMM_OUT_BF16;
+    case FP8BLOCK_F16: return GEMM_OUT_F16;
+    case FP8BLOCK_E4M3: return 0;
+    }
+    return 0;
+}
+
+int gemm_config_find(const gemm_plan *plan, fp8block_dtype dtype)
+{
+    const int bit = gemm_output_bit(dtype);
+    for (int i = 0; i < GEMM_CONFIG_COUNT; i++) {
+        const gemm_config *c = &gemm_configs[i];
+        if (c->bm == plan->bm && c->bn == plan->bn && c->cluster == plan->cluster && c->role == plan->role &&
+            (c->outputs & bit))
+            return i;
+    }
+    return -1;
+}
+
+const char *gemm_role_name(int role)
+{
+    return role == CLUSTER_SPLITS_K ? " splitting K" : role == CLUSTER_SHARES_A ? " sharing A" : "";
+}
+
+/* What a CTA pair of a bm-row tile shares: a tall tile's A block (32 KB per K block at
+ * 256 rows, twice its B block; measured 3-4% faster than sharing B, bench/NOTES.md v14),
+ * else B. */
+static int pair_role(int bm) { return bm >= 192 ? CLUSTER_SHARES_A : CLUSTER_SHARES_B; }
+/* fitted: 256x128 vs 128x128 at equal waves (v7 sweep in bench/NOTES.md); 192x128 measured
+ * within 1% of 256x128 per FLOP where both fill their rounds alike (v17) */
+#define TALL_TILE_FACTOR 0.88
+#define STREAMK_TILE_COST 0.1 /* guessed: the partials' round trip, in tiles */
+#define STREAMK_BELOW_FILL 0.9
+
+/* Into how many K ranges each of `tiles` tiles is cut so that they fill `ctas` CTAs
+ * (1: no cut), at most one per K block. */
+static int64_t k_cuts(int64_t tiles, int64_t ctas, int64_t kb_total)
+{
+    int64_t cuts = tiles < ctas ? ctas / tiles : 1;
+    return cuts < kb_total ? cuts : kb_total;
+}
+
+/* Tiles over the grid's last wave: 1 when every wave is full. */
+static double wave_fill(int64_t tiles, int64_t ctas)
+{
+    return (double)tiles / (double)(fp8block_ceil_div(tiles, ctas) * ctas);
+}
+
+/* Deterministic tile choice.
+ * M ≤ 128: the time is reading B once from HBM, so what matters is that every SM
+ * streams: BN = 64 tiles (or 32, below), K cut when there are too few of them.
+ * Larger M: CTA pairs (tall tiles share A, 128-row ones B), and the tile shape whose
+ * waves cost least, counting a wider tile's lower per-FLOP overhead (the +104: measured,
+ * a 128x64 tile costs 1.45x a 128x128 one per FLOP on 4096^3) and a partial last wave
+ * (stream-K spreads it over all SMs for a small overhead). */
+gemm_plan gemm_choose_plan(const gemm_shape *g, int sms)
+{
+    gemm_plan plan = {g->m <= 64 ? 64 : 128, 128, 1, 0, CLUSTER_SHARES_B};
+    if (g->m <= 128) {
+        plan.bn = 64;
+        int64_t n_tiles = fp8block_ceil_div(g->n, plan.bn);
+        plan.streamk = n_tiles < sms; /* more tiles: stream-K measured slower */
+        /* Where each tile's K is cut in two, the pieces meet in a CTA pair's shared memory
+         * instead (gemm_plan_launch falls back when the pairs do not all fit). Where 64-wide tiles
+         * need more cuts, 32-wide ones cut in two do the same: measured 5-11% faster than
+         * 64-wide tiles cut 4 ways by stream-K at N = 2048-2112 (bench/NOTES.md v15; 4-CTA
+         * clusters for that cut do not all fit on an H100). */
+        int64_t kb_total = fp8block_ceil_div(g->k, GEMM_BLOCK_K), cuts = k_cuts(n_tiles, sms, kb_total);
+        if (cuts > 2 && k_cuts(fp8block_ceil_div(g->n, 32), sms, kb_total) == 2) plan.bn = 32, cuts = 2;
+        if (cuts == 2) plan.cluster = 2, plan.streamk = 0, plan.role = CLUSTER_SPLITS_K;
+        return plan;
+    }
+    /* BN = 176 (straddles B scale blocks) measured 19% slower per FLOP than 256x128 pairs
+     * even with v16's compile-time scale picks (bench/NOTES.md): it stays reachable through
+     * FP8BLOCK_GEMM_PLAN only. Tall tiles (256 rows: two waves per math warpgroup; 192:
+     * three math warpgroups) ingest less per FLOP (bench/NOTES.md v6/v7) and run at the
+     * same rate per FLOP (v17; 192 rows with fp32 output too), costed at TALL_TILE_FACTOR
+     * of 128-row tiles; the choice between them is how their rounds fill the grid (4096
+     * rows are 16 of 256 but 21.3 of 192; N = 2112 puts 144 pairs of 256-row tiles on 66
+     * clusters, 198 of 192-row tiles). Both are left out up to M = 256 (one tile of mostly
+     * padding; not measured there), and a shape is costed only where a kernel exists for
+     * it and the output dtype (256 rows: 16-bit only). Waves count the CTAs a plan
+     * occupies: a pair along N (tall tiles) or M (128 rows) whose second tile lies past
+     * the edge still holds two SMs. */
+    static const struct {
+        int bm, bn;
+    } shapes[] = {{128, 128}, {128, 64}, {256, 128}, {192, 128}};
+    double best = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        int bm = shapes[i].bm, bn = shapes[i].bn;
+        const gemm_plan pair = {bm, bn, 2, 0, pair_role(bm)};
+        if ((bm > 128 && g->m <= 256) || gemm_config_find(&pair, g->dtype) < 0) continue;
+        int64_t m_groups = fp8block_ceil_div(fp8block_ceil_div(g->m, bm), b_sharers(pair.role, pair.cluster));
+        int64_t n_groups = fp8block_ceil_div(fp8block_ceil_div(g->n, bn), a_sharers(pair.role, pair.cluster));
+        int64_t ctas = pair.cluster * m_groups * n_groups;
+        /* Stream-K for a partial last wave after full ones; below one wave, cutting K into
+         * short ranges (512^3: one K block each) measured 1.6x slower than idle SMs. */
+        int streamk = streamk_capable(bm, pair.role) && ctas >= sms && wave_fill(ctas, sms) < STREAMK_BELOW_FILL;
+        double waves = streamk ? (double)ctas / sms + STREAMK_TILE_COST : (double)fp8block_ceil_div(ctas, sms);
+        double cost = waves * (bm / 128.0) * (bn + 104) * (bm > 128 ? TALL_TILE_FACTOR : 1.0);
+        if (i == 0 || cost < best) best = cost, plan = pair, plan.streamk = streamk;
+    }
+    return plan;
+}
+
+/* Splits the tiles between the data-parallel rounds and stream-K (gemm_scheduler.cuh)
+ * for a grid of at most max_clusters clusters:
+ *  - fewer tiles than clusters (M <= 128): every tile's K is cut into the same number of
+ *    ranges, as many as fill the grid (none when that is one: a tile's pieces cost a
+ *    partial round trip and a later start of its gather, measured to outweigh the idle
+ *    SMs at 112 tiles on 132, bench/NOTES.md v9);
+ *  - otherwise the last partial wave and one full wave before it are spread over all
+ *    clusters, so that each cluster's range is over a tile long and cuts few tiles.
+ * Falls back to data-parallel when there is too little K to spread or the workspace is
+ * too small. */
+static void schedule_tiles(gemm_schedule *s, const gemm_plan *plan, int max_clusters)
+{
+    int64_t tiles = (int64_t)s->m_groups * s->n_groups;
+    /* The fewest clusters that take as many rounds: idle SMs draw no power, which the
+     * busy ones get as clock. */
+    s->clusters = (int)fp8block_ceil_div(tiles, fp8block_ceil_div(tiles, max_clusters));
+    s->dp_tiles = (int)tiles, s->sk_tiles = 0, s->sk_blocks = 0;
+    if (!plan->streamk || !streamk_capable(plan->bm, plan->role) || tiles % max_clusters == 0) return;
+    int64_t clusters = max_clusters, dp = 0;
+    if (tiles < max_clusters) {
+        int64_t cuts = k_cuts(tiles, max_clusters, s->kb_total);
+        if (cuts < 2) return;
+        clusters = tiles * cuts;
+    } else {
+        dp = (tiles / max_clusters - 1) * max_clusters;
+    }
+    int64_t sk = tiles - dp;
+    int64_t partial_ids = sk + clusters; /* bound, see gemm_scheduler.cuh */
+    int64_t partial_bytes = partial_ids * plan->cluster * plan->bm * plan->bn * (int64_t)sizeof(float);
+    int64_t counters = sk * plan->cluster * math_warpgroups(plan->bm);
+    if (sk * s->kb_total < clusters || sk * s->kb_total > INT32_MAX ||
+        partial_bytes > (int64_t)STREAMK_PARTIAL_BYTES || counters > STREAMK_MAX_COUNTERS)
+        return;
+    s->clusters = (int)clusters;
+    s->dp_tiles = (int)dp, s->sk_tiles = (int)sk, s->sk_blocks = sk * s->kb_total;
+}
+
+/* The configuration of a plan and how many of its clusters fit at once. */
+static fp8block_status plan_config(const gemm_shape *g, const gemm_plan *plan, const gemm_target *target,
+                                   int *config, int *max_clusters)
+{
+    *config = gemm_config_find(plan, g->dtype);
+    if (*config < 0)
+        return fp8block_fail(FP8BLOCK_ERR_INTERNAL,
+                             "internal: no GEMM kernel for tile %dx%d, cluster %d (role %d%s), %s out", plan->bm,
+                             plan->bn, plan->cluster, plan->role, gemm_role_name(plan->role),
+                             fp8block_dtype_name(g->dtype));
+    return target->max_clusters(target->user, *config, max_clusters);
+}
+
+fp8block_status gemm_plan_launch(const gemm_shape *g, gemm_plan plan, const gemm_target *target,
+                                 gemm_launch_plan *out)
+{
+    const int64_t kb_total = fp8block_ceil_div(g->k, GEMM_BLOCK_K);
+    int config = -1, max_clusters = 0;
+    fp8block_status st = plan_config(g, &plan, target, &config, &max_clusters);
+    if (st != FP8BLOCK_OK) return st;
+    int64_t tiles = fp8block_ceil_div(g->m, plan.bm) * fp8block_ceil_div(g->n, plan.bn);
+    if (plan.role == CLUSTER_SPLITS_K && (tiles > max_clusters || plan.cluster > kb_total)) {
+        /* A K-split cluster must hold its one tile with every K range non-empty, and all
+         * of them must fit at once; otherwise the K cut goes through the workspace (with
+         * 64-wide tiles: the narrower ones exist only for K-split pairs). */
+        plan.cluster = 1, plan.streamk = 1, plan.role = CLUSTER_SHARES_B;
+        if (plan.bn < 64) plan.bn = 64;
+        st = plan_config(g, &plan, target, &config, &max_clusters);
+        if (st != FP8BLOCK_OK) return st;
+    }
+    if (max_clusters < 1)
+        return fp8block_fail(FP8BLOCK_ERR_INTERNAL,
+                             "internal: no GEMM cluster of %d CTAs (tile %dx%d) fits on the device",
+                             plan.cluster, plan.bm, plan.bn);
+
+    gemm_schedule *s = &out->sched;
+    memset(s, 0, sizeof *s);
+    s->m_tiles = (int)fp8block_ceil_div(g->m, plan.bm);
+    s->n_tiles = (int)fp8block_ceil_div(g->n, plan.bn);
+    const int ksplit = plan.role == CLUSTER_SPLITS_K;
+    s->cluster = ksplit ? 1 : plan.cluster;
+    s->ksplit = ksplit ? plan.cluster : 1;
+    s->m_groups = (int)fp8block_ceil_div(s->m_tiles, b_sharers(plan.role, plan.cluster));
+    s->n_groups = (int)fp8block_ceil_div(s->n_tiles, a_sharers(plan.role, plan.cluster));
+    s->kb_total = (int)kb_total;
+    s->group_n = 8;
+    schedule_tiles(s, &plan, max_clusters);
+    out->plan = plan, out->config = config, out->max_clusters = max_clusters;
+    return FP8BLOCK_OK;
+}
+
+int gemm_plan_parse(const char *text, gemm_plan *out)
+{
+    gemm_plan p;
+    memset(&p, 0, sizeof p);
+    int fields = sscanf(text, "%d,%d,%d,%d,%d", &p.bm, &p.bn, &p.cluster, &p.streamk, &p.role);
+    if (fields == 4) p.role = pair_role(p.bm);
+    if (fields < 4 || p.role < CLUSTER_SHARES_B || p.role > CLUSTER_SHARES_A) return 0;
+    *out = p;
+    return 1;
+}

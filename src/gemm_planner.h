@@ -1,0 +1,91 @@
+/* The GEMM planner, host-only C: which compiled tile configuration runs a GEMM, whether its
+ * K is cut (stream-K or K-split pairs), and how its tiles are laid on the grid. The CUDA
+ * launcher (src/cuda/gemm_launch.cu) only executes what it returns; the planner's tests
+ * (tests/cpu/test_gemm_planner.c) run without a GPU. */
+#ifndef FP8BLOCK_GEMM_PLANNER_H
+#define FP8BLOCK_GEMM_PLANNER_H
+
+#include <stdint.h>
+
+#include "fp8block.h"
+#include "gemm_configs.h"
+#include "gemm_geometry.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A tile choice: the shape, the cluster and its role, and whether the last wave (or, with
+ * fewer tiles than SMs, every tile) is spread over the grid by K blocks. */
+typedef struct {
+    int bm, bn;
+    int cluster; /* CTAs per cluster */
+    int streamk; /* spread the last wave (or all tiles) over every CTA by K blocks */
+    int role;    /* cluster_role: what the cluster's CTAs share (B, A) or split (K) */
+} gemm_plan;
+
+/* One row of GEMM_CONFIGS. */
+typedef struct {
+    int bm, bn, cluster, role, outputs;
+} gemm_config;
+
+extern const gemm_config gemm_configs[GEMM_CONFIG_COUNT];
+
+/* The GEMM_OUT_* bit of an output type; 0 for a type no kernel writes (E4M3 today). */
+int gemm_output_bit(fp8block_dtype dtype);
+/* The row of gemm_configs compiled for the plan's tile, cluster and role and for dtype,
+ * or -1. */
+int gemm_config_find(const gemm_plan *plan, fp8block_dtype dtype);
+
+/* The stream-K workspace: arrival counters, then the partials. The largest need of a
+ * chosen plan is ~25 MB (128x128 CTA pairs: < 2 waves of 66 stream-K tiles plus 66
+ * clusters, 128 KB per partial id); a plan needing more runs data-parallel. */
+#define STREAMK_MAX_COUNTERS 16384
+#define STREAMK_COUNTER_BYTES ((size_t)STREAMK_MAX_COUNTERS * sizeof(int))
+#define STREAMK_PARTIAL_BYTES ((size_t)32 << 20)
+
+typedef struct {
+    int64_t m, n, k;
+    fp8block_dtype dtype;
+} gemm_shape;
+
+/* What the planner needs from the device: its SM count, and how many clusters of a
+ * configuration fit at once (0: none; a failure of the query is the call's status). */
+typedef fp8block_status (*gemm_max_clusters_fn)(void *user, int config, int *max_clusters);
+typedef struct {
+    int sm_count;
+    gemm_max_clusters_fn max_clusters;
+    void *user;
+} gemm_target;
+
+/* Everything a launch needs: the plan as it will run, its configuration's row, and the
+ * schedule the kernel walks (gemm_scheduler.cuh). */
+typedef struct {
+    gemm_plan plan;
+    int config;
+    int max_clusters;
+    gemm_schedule sched;
+} gemm_launch_plan;
+
+/* The heuristic's tile choice for a shape on `sms` SMs. Deterministic. */
+gemm_plan gemm_choose_plan(const gemm_shape *g, int sms);
+
+/* Completes a plan, the heuristic's or a forced one, into a launch: a K-split plan whose
+ * clusters do not all fit, or whose K is too short, falls back to stream-K; then the tiles
+ * are split between data-parallel rounds and stream-K. FP8BLOCK_ERR_INTERNAL when no
+ * kernel is compiled for the plan or no cluster of it fits. */
+fp8block_status gemm_plan_launch(const gemm_shape *g, gemm_plan plan, const gemm_target *target,
+                                 gemm_launch_plan *out);
+
+/* "bm,bn,cluster,streamk[,role]" (FP8BLOCK_GEMM_PLAN): 1 and *out on success, 0 if the
+ * text is not such a plan. Without role, the one the heuristic gives that tile. */
+int gemm_plan_parse(const char *text, gemm_plan *out);
+
+/* " sharing A", " splitting K" or "" (for the plan log). */
+const char *gemm_role_name(int role);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
