@@ -1,7 +1,7 @@
 /* fp8block — FP8 (e4m3) GEMM with 2D dynamic block quantization.
  *
  * One header, C11, no CUDA needed to include it. The numeric contract and the
- * layouts are those of DESIGN.md:
+ * layouts are those of docs/DESIGN.md:
  *
  *   A codes   M×K e4m3, row-major, lda >= K, lda % 16 == 0, base 16-byte aligned
  *   A scales  ceil(K/128) × M fp32, M contiguous: sa[kb*ldsa + i], ldsa >= M, ldsa % 4 == 0
@@ -24,6 +24,7 @@
 #ifndef FP8BLOCK_H
 #define FP8BLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -94,7 +95,70 @@ fp8block_status fp8block_dequantize_128x128(fp8block_ctx *ctx, const uint8_t *q,
                                             int64_t cols, void *y, fp8block_dtype ytype,
                                             int64_t ldy, void *stream);
 
-/* D = A · Bᵀ with the layouts above; dtype F32, BF16 or F16. */
+/* ---- GEMM ---------------------------------------------------------------------------- */
+
+/* How B's scales are blocked: 128x128 (weights; the default) or 1x128 (reserved: the
+ * weight-gradient GEMM's second activation operand). */
+typedef enum { FP8BLOCK_B_SCALES_128x128 = 0, FP8BLOCK_B_SCALES_1x128 = 1 } fp8block_b_scales;
+
+/* How a grouped (mixture-of-experts) GEMM lays out its groups: reserved, see the descriptor. */
+typedef enum {
+    FP8BLOCK_GROUPS_NONE = 0,
+    FP8BLOCK_GROUPS_CONTIGUOUS = 1, /* A's rows sorted by group; group_rows: G+1 row offsets */
+    FP8BLOCK_GROUPS_MASKED = 2      /* A is [G][max_m][K]; group_rows: G valid counts */
+} fp8block_group_layout;
+
+/* One GEMM, described by a plain struct: D = A · Bᵀ with the layouts above.
+ *
+ * Zero-initialised means default; struct_size (first) says which version of this struct
+ * the caller compiled, so the struct can grow at its end without breaking binaries:
+ *
+ *     fp8block_gemm_desc g = FP8BLOCK_GEMM_DESC_INIT;
+ *     g.m = m, g.n = n, g.k = k; g.a = a, g.lda = k; ...; g.d_dtype = FP8BLOCK_BF16;
+ *     fp8block_gemm_ex(ctx, &g, stream);
+ *
+ * The fields after ldd are reserved for variants being built (e4m3 D with its scales,
+ * C and bias, B scaled 1x128, grouped layouts): until then a non-zero value answers
+ * FP8BLOCK_ERR_UNSUPPORTED with a message naming the field. docs/DESIGN.md is the
+ * contract for every field. */
+typedef struct fp8block_gemm_desc {
+    size_t struct_size; /* sizeof(fp8block_gemm_desc) as compiled by the caller */
+    int64_t m, n, k;
+    const uint8_t *a; /* M×K e4m3 codes */
+    int64_t lda;
+    const float *sa; /* A's 1x128 scales */
+    int64_t ldsa;
+    const uint8_t *b; /* N×K e4m3 codes */
+    int64_t ldb;
+    const float *sb; /* B's scales, blocked as b_scales says */
+    int64_t ldsb;
+    fp8block_b_scales b_scales; /* FP8BLOCK_B_SCALES_128x128 (0, the default); 1x128: reserved */
+    void *d;                /* M×N */
+    fp8block_dtype d_dtype; /* F32 (0, the default), BF16 or F16; E4M3: reserved */
+    int64_t ldd;
+    /* reserved: zero until built */
+    float *sd; /* e4m3 D's 1x128 scales */
+    int64_t ldsd;
+    const void *c; /* D = A·Bᵀ + C */
+    fp8block_dtype c_dtype;
+    int64_t ldc;
+    const void *bias; /* N values added to each row */
+    fp8block_dtype bias_dtype;
+    fp8block_group_layout group_layout;
+    int64_t groups;
+    const int32_t *group_rows; /* device array: G+1 row offsets (contiguous) or G counts (masked) */
+    int64_t max_m;             /* masked: rows of each group in A and D */
+    int64_t group_stride_b;    /* elements between two groups' B codes */
+    int64_t group_stride_sb;   /* floats between two groups' B scales */
+} fp8block_gemm_desc;
+
+#define FP8BLOCK_GEMM_DESC_INIT {sizeof(fp8block_gemm_desc)}
+
+/* Runs the GEMM desc describes on ctx (stream: a cudaStream_t on a CUDA context). */
+fp8block_status fp8block_gemm_ex(fp8block_ctx *ctx, const fp8block_gemm_desc *desc, void *stream);
+
+/* D = A · Bᵀ with the layouts above; dtype F32, BF16 or F16. The same as
+ * fp8block_gemm_ex with these fields and the rest zero. */
 fp8block_status fp8block_gemm(fp8block_ctx *ctx, int64_t m, int64_t n, int64_t k,
                               const uint8_t *a, int64_t lda, const float *sa, int64_t ldsa,
                               const uint8_t *b, int64_t ldb, const float *sb, int64_t ldsb,

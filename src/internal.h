@@ -60,6 +60,15 @@ typedef struct {
     int64_t ldd;
 } gemm_args;
 
+/* Starts an entry point's call: its name prefixes the messages of fp8block_fail, and
+ * fp8block_last_error(ctx) reports them for this context. */
+void fp8block_begin_call(const char *function, const fp8block_ctx *ctx);
+
+/* The one validation of a GEMM descriptor (src/gemm_api.c): every check of
+ * docs/DESIGN.md, then *out for the backend. dtype_name: what the caller calls D's dtype. */
+fp8block_status gemm_desc_validate(fp8block_ctx *ctx, const fp8block_gemm_desc *desc, const char *dtype_name,
+                                   gemm_args *out);
+
 /* Records a failure for fp8block_last_error (printf-style) and returns st. */
 fp8block_status fp8block_fail(fp8block_status st, const char *fmt, ...)
 #if defined(__GNUC__)

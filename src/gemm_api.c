@@ -1,0 +1,133 @@
+/* The GEMM entry points and the one validation of a GEMM descriptor that every backend
+ * trusts: after gemm_desc_validate, a backend checks only what is its own (the CUDA
+ * backend: 32-bit TMA extents). */
+#include <inttypes.h>
+#include <string.h>
+
+#include "checks.h"
+#include "cpu/cpu_backend.h"
+#include "cuda_backend.h"
+#include "internal.h"
+
+/* A descriptor larger than this is not a descriptor (an uninitialised struct_size). */
+#define GEMM_DESC_MAX_SIZE 4096
+
+/* Reserved fields answer UNSUPPORTED, each by its name, until its variant is built. */
+static fp8block_status check_reserved(const fp8block_gemm_desc *g)
+{
+#define RESERVED(field, what)                                                                                     \
+    do {                                                                                                          \
+        if (g->field)                                                                                             \
+            return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "%s is set: %s is not supported yet; leave it zero", \
+                                 #field, what);                                                                   \
+    } while (0)
+    RESERVED(b_scales, "B scaled 1x128 (the weight-gradient GEMM)");
+    RESERVED(sd, "e4m3 output with its scales");
+    RESERVED(ldsd, "e4m3 output with its scales");
+    RESERVED(c, "accumulating into C");
+    RESERVED(c_dtype, "accumulating into C");
+    RESERVED(ldc, "accumulating into C");
+    RESERVED(bias, "a bias");
+    RESERVED(bias_dtype, "a bias");
+    RESERVED(group_layout, "a grouped GEMM");
+    RESERVED(groups, "a grouped GEMM");
+    RESERVED(group_rows, "a grouped GEMM");
+    RESERVED(max_m, "a grouped GEMM");
+    RESERVED(group_stride_b, "a grouped GEMM");
+    RESERVED(group_stride_sb, "a grouped GEMM");
+#undef RESERVED
+    return FP8BLOCK_OK;
+}
+
+/* The caller's descriptor, copied whole: struct_size must cover this library's struct,
+ * and bytes past it (a newer header's fields) must be zero. */
+static fp8block_status read_desc(const fp8block_gemm_desc *desc, fp8block_gemm_desc *g)
+{
+    if (!desc) return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "desc is NULL");
+    if (desc->struct_size < sizeof *g || desc->struct_size > GEMM_DESC_MAX_SIZE)
+        return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT,
+                             "desc->struct_size = %zu; expected sizeof(fp8block_gemm_desc) = %zu (initialise the "
+                             "descriptor with FP8BLOCK_GEMM_DESC_INIT)",
+                             desc->struct_size, sizeof *g);
+    const unsigned char *newer = (const unsigned char *)desc + sizeof *g;
+    for (size_t i = 0; i < desc->struct_size - sizeof *g; i++)
+        if (newer[i])
+            return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED,
+                                 "desc->struct_size = %zu sets fields past the %zu bytes this fp8block knows: the "
+                                 "caller was built against a newer fp8block",
+                                 desc->struct_size, sizeof *g);
+    memcpy(g, desc, sizeof *g);
+    return FP8BLOCK_OK;
+}
+
+fp8block_status gemm_desc_validate(fp8block_ctx *ctx, const fp8block_gemm_desc *desc, const char *dtype_name,
+                                   gemm_args *out)
+{
+    call_env env;
+    TRY(check_ctx(ctx, &env));
+    fp8block_gemm_desc g;
+    TRY(read_desc(desc, &g));
+    TRY(check_reserved(&g));
+    if (g.d_dtype == FP8BLOCK_E4M3)
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED,
+                             "%s = FP8BLOCK_E4M3: fp8 output needs an output scale and is not supported yet; "
+                             "use F32, BF16 or F16",
+                             dtype_name);
+    TRY(check_float_type(dtype_name, g.d_dtype));
+    TRY(check_dim("m", g.m));
+    TRY(check_dim("n", g.n));
+    TRY(check_dim("k", g.k));
+    const int64_t k_blocks = fp8block_ceil_div(g.k, 128);
+    const size_t d_elem = fp8block_dtype_size(g.d_dtype);
+    TRY(check_ld("lda", g.lda, "k", g.k));
+    TRY(check_ld("ldb", g.ldb, "k", g.k));
+    TRY(check_ld("ldsa", g.ldsa, "m", g.m));
+    TRY(check_ld("ldsb", g.ldsb, "ceil(k/128)", k_blocks));
+    TRY(check_ld("ldd", g.ldd, "n", g.n));
+    int64_t a_bytes, b_bytes, sa_bytes, sb_bytes, d_bytes;
+    TRY(check_extent("a", g.m, g.lda, g.k, 1, &a_bytes));
+    TRY(check_extent("b", g.n, g.ldb, g.k, 1, &b_bytes));
+    TRY(check_extent("sa", k_blocks, g.ldsa, g.m, sizeof(float), &sa_bytes));
+    TRY(check_extent("sb", fp8block_ceil_div(g.n, 128), g.ldsb, k_blocks, sizeof(float), &sb_bytes));
+    TRY(check_extent("d", g.m, g.ldd, g.n, d_elem, &d_bytes));
+    TRY(check_multiple("lda", g.lda, 16, "rows of A must be 16-byte aligned for TMA"));
+    TRY(check_multiple("ldb", g.ldb, 16, "rows of B must be 16-byte aligned for TMA"));
+    TRY(check_multiple("ldsa", g.ldsa, 4, "rows of A's scales must be 16-byte aligned for TMA"));
+    TRY(check_multiple("ldd", g.ldd, (int64_t)(16 / d_elem), "rows of D must be 16-byte aligned for the TMA store"));
+    TRY(check_pointer(&env, "a", g.a, a_bytes, 16, "TMA loads need 16-byte aligned rows"));
+    TRY(check_pointer(&env, "sa", g.sa, sa_bytes, 16, "TMA loads need 16-byte aligned rows"));
+    TRY(check_pointer(&env, "b", g.b, b_bytes, 16, "TMA loads need 16-byte aligned rows"));
+    TRY(check_pointer(&env, "sb", g.sb, sb_bytes, sizeof(float), "fp32 scales"));
+    TRY(check_pointer(&env, "d", g.d, d_bytes, 16, "the TMA store needs 16-byte aligned rows"));
+    const gemm_args args = {g.m, g.n, g.k, g.a, g.lda, g.sa, g.ldsa, g.b, g.ldb, g.sb, g.ldsb, g.d, g.d_dtype, g.ldd};
+    *out = args;
+    return FP8BLOCK_OK;
+}
+
+static fp8block_status run(fp8block_ctx *ctx, const fp8block_gemm_desc *desc, const char *dtype_name, void *stream)
+{
+    gemm_args args;
+    TRY(gemm_desc_validate(ctx, desc, dtype_name, &args));
+    return ctx->cuda ? cuda_gemm(ctx->cuda, &args, stream) : cpu_gemm(&args);
+}
+
+fp8block_status fp8block_gemm_ex(fp8block_ctx *ctx, const fp8block_gemm_desc *desc, void *stream)
+{
+    fp8block_begin_call("fp8block_gemm_ex", ctx);
+    return run(ctx, desc, "d_dtype", stream);
+}
+
+fp8block_status fp8block_gemm(fp8block_ctx *ctx, int64_t m, int64_t n, int64_t k, const uint8_t *a, int64_t lda,
+                              const float *sa, int64_t ldsa, const uint8_t *b, int64_t ldb, const float *sb,
+                              int64_t ldsb, void *d, fp8block_dtype dtype, int64_t ldd, void *stream)
+{
+    fp8block_begin_call("fp8block_gemm", ctx);
+    fp8block_gemm_desc g;
+    memset(&g, 0, sizeof g);
+    g.struct_size = sizeof g;
+    g.m = m, g.n = n, g.k = k;
+    g.a = a, g.lda = lda, g.sa = sa, g.ldsa = ldsa;
+    g.b = b, g.ldb = ldb, g.sb = sb, g.ldsb = ldsb;
+    g.d = d, g.d_dtype = dtype, g.ldd = ldd;
+    return run(ctx, &g, "dtype", stream);
+}
