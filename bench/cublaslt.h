@@ -4,7 +4,7 @@
  *
  * Every GEMM is fp8block's row-major problem D (M×N) = A (M×K) · Bᵀ (B is N×K), with
  * packed operands (lda = ldb = K, ldd = N), D in bf16 and fp32 accumulation. Block scales
- * use DESIGN.md's layouts with the leading dimensions cuBLASLt assumes (it takes none):
+ * use docs/DESIGN.md's layouts with the leading dimensions cuBLASLt assumes (it takes none):
  *   sa[kb*M + i]          M contiguous, M % 4 == 0
  *   sb[nb*ldsb + kb]      ldsb = baseline_block_scale_ld(K): ceil(K/128) rounded up to 4,
  *                         i.e. 16-byte rows (measured on an H100 with cuBLASLt 13.1: with

@@ -1,4 +1,4 @@
-/* The scale rule of DESIGN.md, one definition for the CPU and the GPU so that
+/* The scale rule of docs/DESIGN.md, one definition for the CPU and the GPU so that
  * both backends produce the same scale bits.
  *
  *   amax NaN or infinite  -> s = NaN (the block's codes become NaN and stay visible)

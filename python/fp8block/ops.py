@@ -5,7 +5,7 @@ reference backend; CUDA tensors run on the CUDA backend of their device, asynchr
 ``torch.cuda.current_stream(device)``, like any torch operation. Outputs are of the same
 kind and on the same device as the inputs.
 
-Layouts (DESIGN.md), for A = M×K activations and B = N×K weights:
+Layouts (docs/DESIGN.md), for A = M×K activations and B = N×K weights:
 
     codes            M×K e4m3 (torch.float8_e4m3fn, or uint8 for NumPy), rows 16-byte aligned
     1x128 scales     (ceil(K/128), M) float32, M contiguous

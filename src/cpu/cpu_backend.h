@@ -1,4 +1,4 @@
-/* The reference backend: the numeric definition of DESIGN.md, multi-threaded. */
+/* The reference backend: the numeric definition of docs/DESIGN.md, multi-threaded. */
 #ifndef FP8BLOCK_CPU_BACKEND_H
 #define FP8BLOCK_CPU_BACKEND_H
 

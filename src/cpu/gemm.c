@@ -1,5 +1,5 @@
 /* Reference block-scaled GEMM: D = A·Bᵀ with the inner sum of each 128-wide K block taken
- * in fp32 and promoted with sa[row]·sb[col/128] once per block, as DESIGN.md defines it.
+ * in fp32 and promoted with sa[row]·sb[col/128] once per block, as docs/DESIGN.md defines it.
  *
  * Work is split into panels of PANEL_M rows × PANEL_N columns; PANEL_N divides 128, so one
  * B scale covers a panel. Each K block of the panel's operands is decoded to fp32 once
