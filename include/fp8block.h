@@ -152,7 +152,7 @@ typedef struct fp8block_gemm_desc {
     int64_t group_stride_sb;   /* floats between two groups' B scales */
 } fp8block_gemm_desc;
 
-#define FP8BLOCK_GEMM_DESC_INIT {sizeof(fp8block_gemm_desc)}
+#define FP8BLOCK_GEMM_DESC_INIT {.struct_size = sizeof(fp8block_gemm_desc)}
 
 /* Runs the GEMM desc describes on ctx (stream: a cudaStream_t on a CUDA context). */
 fp8block_status fp8block_gemm_ex(fp8block_ctx *ctx, const fp8block_gemm_desc *desc, void *stream);

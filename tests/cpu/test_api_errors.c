@@ -363,6 +363,128 @@ static void test_gemm_errors(void)
     CHECK(st == FP8BLOCK_OK, "fp8block_gemm with minimal leading dimensions: %s", fp8block_last_error(ctx));
 }
 
+/* ---- the GEMM descriptor (fp8block_gemm_ex) ---- */
+
+static void expect_desc(const fp8block_gemm_desc *g, const char *what, fp8block_status want, const char *argument)
+{
+    reset_arena();
+    expect_failure("fp8block_gemm_ex", what, fp8block_gemm_ex(ctx, g, NULL), want, ctx, argument);
+}
+
+#define DESC_FAILS(change, status, argument)                                                    \
+    FAILS(fp8block_gemm_desc, change, expect_desc(&c, #change, FP8BLOCK_ERR_##status, argument))
+
+/* A descriptor followed by fields a newer header might have added. */
+typedef struct {
+    fp8block_gemm_desc desc;
+    uint64_t newer[4];
+} newer_desc;
+
+static void test_gemm_desc(void)
+{
+    unsigned char *in = inputs + (ARENA_BYTES / 2), *out = arena;
+    const int64_t m = 130, n = 130, k = 300, lda = 304, ldb = 304, ldsa = 132, ldsb = 3, ldd = 136;
+    uint8_t *a = carve(&in, (size_t)(m * lda)), *b = carve(&in, (size_t)(n * ldb));
+    float *sa = carve(&in, (size_t)(3 * ldsa) * 4), *sb = carve(&in, (size_t)(2 * ldsb) * 4);
+    for (int64_t i = 0; i < m * lda; i++) a[i] = (uint8_t)(i * 37 % 251 & 0x7e); /* no NaN codes */
+    for (int64_t i = 0; i < n * ldb; i++) b[i] = (uint8_t)(i * 53 % 241 & 0xfe);
+    for (int i = 0; i < 3 * ldsa; i++) sa[i] = 0.25f + i % 7;
+    for (int i = 0; i < 2 * ldsb; i++) sb[i] = 2.0f + i;
+    void *d = carve(&out, (size_t)(m * ldd) * 4);
+    unsigned char *d_old = malloc((size_t)(m * ldd) * 4);
+
+    /* The old entry point is the descriptor with the same fields: the same bytes of D. */
+    fp8block_gemm_desc base = FP8BLOCK_GEMM_DESC_INIT;
+    base.m = m, base.n = n, base.k = k;
+    base.a = a, base.lda = lda, base.sa = sa, base.ldsa = ldsa;
+    base.b = b, base.ldb = ldb, base.sb = sb, base.ldsb = ldsb;
+    base.d = d, base.d_dtype = FP8BLOCK_BF16, base.ldd = ldd;
+    reset_arena();
+    fp8block_status st = fp8block_gemm(ctx, m, n, k, a, lda, sa, ldsa, b, ldb, sb, ldsb, d, FP8BLOCK_BF16, ldd, NULL);
+    CHECK(st == FP8BLOCK_OK, "fp8block_gemm: %s", fp8block_last_error(ctx));
+    memcpy(d_old, d, (size_t)(m * ldd) * 4);
+    reset_arena();
+    st = fp8block_gemm_ex(ctx, &base, NULL);
+    CHECK(st == FP8BLOCK_OK, "fp8block_gemm_ex baseline: %s", fp8block_last_error(ctx));
+    CHECK(memcmp(d, d_old, (size_t)(m * ldd) * 2) == 0, "fp8block_gemm_ex and fp8block_gemm wrote different D");
+    CHECK(memcmp(d_old, pristine, (size_t)(m * ldd) * 2) != 0, "the baseline GEMM wrote nothing");
+    /* Zero means default: F32 output. */
+    fp8block_gemm_desc f32 = base;
+    f32.d_dtype = 0;
+    st = fp8block_gemm_ex(ctx, &f32, NULL);
+    CHECK(st == FP8BLOCK_OK, "fp8block_gemm_ex with d_dtype 0 (F32): %s", fp8block_last_error(ctx));
+    /* A caller built against a newer header that leaves the newer fields zero runs. */
+    newer_desc newer;
+    memset(&newer, 0, sizeof newer);
+    newer.desc = base;
+    newer.desc.struct_size = sizeof newer;
+    st = fp8block_gemm_ex(ctx, &newer.desc, NULL);
+    CHECK(st == FP8BLOCK_OK, "fp8block_gemm_ex with zero newer fields: %s", fp8block_last_error(ctx));
+    newer.newer[3] = 1;
+    reset_arena();
+    expect_failure("fp8block_gemm_ex", "a newer field set", fp8block_gemm_ex(ctx, &newer.desc, NULL),
+                   FP8BLOCK_ERR_UNSUPPORTED, ctx, "struct_size");
+
+    reset_arena();
+    expect_failure("fp8block_gemm_ex", "desc = NULL", fp8block_gemm_ex(ctx, NULL, NULL),
+                   FP8BLOCK_ERR_INVALID_ARGUMENT, ctx, "desc");
+    DESC_FAILS(c.struct_size = 0, INVALID_ARGUMENT, "struct_size");
+    DESC_FAILS(c.struct_size = sizeof c - 8, INVALID_ARGUMENT, "struct_size");
+    DESC_FAILS(c.struct_size = (size_t)1 << 40, INVALID_ARGUMENT, "struct_size");
+    /* Reserved fields, each by its name. */
+    float scales[4];
+    DESC_FAILS(c.b_scales = FP8BLOCK_B_SCALES_1x128, UNSUPPORTED, "b_scales");
+    DESC_FAILS(c.sd = scales, UNSUPPORTED, "sd");
+    DESC_FAILS(c.ldsd = 132, UNSUPPORTED, "ldsd");
+    DESC_FAILS(c.c = d_old, UNSUPPORTED, "c");
+    DESC_FAILS(c.c_dtype = FP8BLOCK_BF16, UNSUPPORTED, "c_dtype");
+    DESC_FAILS(c.ldc = 136, UNSUPPORTED, "ldc");
+    DESC_FAILS(c.bias = scales, UNSUPPORTED, "bias");
+    DESC_FAILS(c.bias_dtype = FP8BLOCK_BF16, UNSUPPORTED, "bias_dtype");
+    DESC_FAILS(c.group_layout = FP8BLOCK_GROUPS_CONTIGUOUS, UNSUPPORTED, "group_layout");
+    DESC_FAILS(c.groups = 4, UNSUPPORTED, "groups");
+    DESC_FAILS(c.group_rows = (const int32_t *)scales, UNSUPPORTED, "group_rows");
+    DESC_FAILS(c.max_m = 64, UNSUPPORTED, "max_m");
+    DESC_FAILS(c.group_stride_b = 1 << 20, UNSUPPORTED, "group_stride_b");
+    DESC_FAILS(c.group_stride_sb = 1 << 10, UNSUPPORTED, "group_stride_sb");
+    DESC_FAILS(c.d_dtype = FP8BLOCK_E4M3, UNSUPPORTED, "d_dtype");
+    DESC_FAILS(c.d_dtype = (fp8block_dtype)7, INVALID_ARGUMENT, "d_dtype");
+    /* The same rules as fp8block_gemm, through the one validation. */
+    DESC_FAILS(c.a = NULL, INVALID_ARGUMENT, "a");
+    DESC_FAILS(c.ldsa = 128, INVALID_ARGUMENT, "ldsa");
+    DESC_FAILS(c.ldd = 137, MISALIGNED, "ldd");
+    DESC_FAILS(c.ldb = HUGE_LD, INVALID_ARGUMENT, "b");
+    free(d_old);
+}
+
+/* Issue 15's reproducers: sizes whose byte extents fit in 64 bits but not in any address
+ * space passed every check and crashed the CPU backend. Buffers of 4 KiB, as there. */
+static void test_address_space(void)
+{
+    unsigned char *in = inputs;
+    uint8_t *a = carve(&in, 4096), *b = carve(&in, 4096);
+    float *sa = carve(&in, 4096), *sb = carve(&in, 4096);
+    void *d = arena;
+    const int64_t k62 = (int64_t)1 << 62, k48 = (int64_t)1 << 48;
+    reset_arena();
+    expect_failure("fp8block_gemm", "k = lda = ldb = 2^62", fp8block_gemm(ctx, 1, 1, k62, a, k62, sa, 4, b, k62, sb,
+                                                                         (int64_t)1 << 55, d, FP8BLOCK_BF16, 8, NULL),
+                   FP8BLOCK_ERR_INVALID_ARGUMENT, ctx, "a");
+    reset_arena();
+    expect_failure("fp8block_gemm", "k = lda = ldb = 2^48", fp8block_gemm(ctx, 1, 1, k48, a, k48, sa, 4, b, k48, sb,
+                                                                         (int64_t)1 << 41, d, FP8BLOCK_BF16, 8, NULL),
+                   FP8BLOCK_ERR_INVALID_ARGUMENT, ctx, "a");
+#if defined(__x86_64__)
+    /* A buffer whose end runs past the address space from a high base (x86-64: 2^47). */
+    reset_arena();
+    const float *high = (const float *)(uintptr_t)(((uint64_t)1 << 47) - 64);
+    expect_failure("fp8block_quantize_1x128", "x near the top of the address space",
+                   fp8block_quantize_1x128(ctx, high, FP8BLOCK_F32, 1, 128, 128, arena + 64, 128, (float *)arena, 1,
+                                           NULL),
+                   FP8BLOCK_ERR_INVALID_ARGUMENT, ctx, "x");
+#endif
+}
+
 /* ---- contexts and strings ---- */
 
 static void test_contexts_and_strings(void)
@@ -436,6 +558,8 @@ int main(void)
     test_quantize_errors();
     test_dequantize_errors();
     test_gemm_errors();
+    test_gemm_desc();
+    test_address_space();
     test_contexts_and_strings();
     fp8block_destroy(ctx);
     free(arena);
