@@ -1,0 +1,314 @@
+/* The GEMM planner (src/gemm_planner.c), without a GPU: golden plans for the bench shapes
+ * on 132 SMs (H100 SXM, H200) and 114 (H100 PCIe), and invariants of the plans and their
+ * schedules over random shapes. cudaOccupancyMaxActiveClusters is modelled as SMs / cluster
+ * (measured on the H100 and H200 for the 2-CTA clusters: 66 of 132).
+ *
+ * The golden rows were checked against the plans the GPU runs logged (FP8BLOCK_GEMM_LOG,
+ * bench/NOTES.md: 256x128 pairs at 4096x7168x16384 on 128 CTAs, 64x32 K-split pairs at
+ * 64x2112x7168 on 132, 128x64 K-split pairs at 128x4096x7168 on 128, 192x128 pairs at
+ * 4096x2112x7168 and 8192^3) and against the planner's code before it moved out of the CUDA
+ * file (experiments/planner-equivalence). A change to the heuristic changes them on purpose:
+ * update the rows with the measurement that justified it. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm_planner.h"
+#include "internal.h"
+#include "testutil.h"
+
+static fp8block_status model_max_clusters(void *user, int config, int *out)
+{
+    *out = *(const int *)user / gemm_configs[config].cluster;
+    return FP8BLOCK_OK;
+}
+
+static fp8block_status plan(int sms, int64_t m, int64_t n, int64_t k, fp8block_dtype dtype, gemm_launch_plan *lp)
+{
+    const gemm_shape g = {m, n, k, dtype};
+    const gemm_target target = {sms, model_max_clusters, &sms};
+    return gemm_plan_launch(&g, gemm_choose_plan(&g, sms), &target, lp);
+}
+
+typedef struct {
+    int sms;
+    int64_t m, n, k;
+    int bm, bn, cluster, role, streamk;
+    int clusters, dp_tiles, sk_tiles;
+} golden_plan;
+
+/* bf16 output; columns: SMs, M, N, K, tile, cluster, role (0 shares B, 1 splits K, 2
+ * shares A), stream-K, clusters in the grid, tiles whole, tiles by stream-K. */
+static const golden_plan GOLDEN[] = {
+    {132, 4096, 4096, 4096, 256, 128, 2, 2, 0, 64, 256, 0},
+    {132, 8192, 8192, 8192, 192, 128, 2, 2, 0, 66, 1376, 0},
+    {132, 4096, 2112, 7168, 192, 128, 2, 2, 0, 66, 198, 0},
+    {132, 4096, 24576, 1536, 256, 128, 2, 2, 0, 64, 1536, 0},
+    {132, 4096, 32768, 512, 256, 128, 2, 2, 0, 64, 2048, 0},
+    {132, 4096, 7168, 16384, 256, 128, 2, 2, 0, 64, 448, 0},
+    {132, 4096, 4096, 7168, 256, 128, 2, 2, 0, 64, 256, 0},
+    {132, 4096, 7168, 2048, 256, 128, 2, 2, 0, 64, 448, 0},
+    {132, 128, 2112, 7168, 128, 32, 2, 1, 0, 66, 66, 0},
+    {132, 128, 24576, 1536, 128, 64, 1, 0, 0, 128, 384, 0},
+    {132, 128, 32768, 512, 128, 64, 1, 0, 0, 128, 512, 0},
+    {132, 128, 7168, 16384, 128, 64, 1, 0, 1, 112, 112, 0},
+    {132, 128, 4096, 7168, 128, 64, 2, 1, 0, 64, 64, 0},
+    {132, 128, 7168, 2048, 128, 64, 1, 0, 1, 112, 112, 0},
+    {132, 64, 2112, 7168, 64, 32, 2, 1, 0, 66, 66, 0},
+    {132, 64, 24576, 1536, 64, 64, 1, 0, 0, 128, 384, 0},
+    {132, 64, 32768, 512, 64, 64, 1, 0, 0, 128, 512, 0},
+    {132, 64, 7168, 16384, 64, 64, 1, 0, 1, 112, 112, 0},
+    {132, 64, 4096, 7168, 64, 64, 2, 1, 0, 64, 64, 0},
+    {132, 64, 7168, 2048, 64, 64, 1, 0, 1, 112, 112, 0},
+    {132, 1, 7168, 2048, 64, 64, 1, 0, 1, 112, 112, 0},
+    {132, 17, 4096, 7168, 64, 64, 2, 1, 0, 64, 64, 0},
+    {132, 127, 2112, 7168, 128, 32, 2, 1, 0, 66, 66, 0},
+    {132, 129, 24576, 1536, 128, 128, 2, 0, 0, 64, 192, 0},
+    {132, 255, 4097, 4100, 128, 64, 2, 0, 0, 65, 65, 0},
+    {132, 2112, 2112, 2112, 128, 128, 2, 0, 1, 66, 66, 87},
+    {132, 4095, 7168, 2047, 256, 128, 2, 2, 0, 64, 448, 0},
+    {132, 256, 2112, 7168, 128, 64, 2, 0, 0, 33, 33, 0},
+    {114, 4096, 4096, 4096, 256, 128, 2, 2, 0, 52, 256, 0},
+    {114, 8192, 8192, 8192, 256, 128, 2, 2, 0, 57, 1024, 0},
+    {114, 4096, 2112, 7168, 128, 128, 2, 0, 0, 55, 272, 0},
+    {114, 4096, 24576, 1536, 256, 128, 2, 2, 0, 57, 1536, 0},
+    {114, 4096, 32768, 512, 256, 128, 2, 2, 0, 57, 2048, 0},
+    {114, 4096, 7168, 16384, 256, 128, 2, 2, 0, 56, 448, 0},
+    {114, 4096, 4096, 7168, 256, 128, 2, 2, 0, 52, 256, 0},
+    {114, 4096, 7168, 2048, 256, 128, 2, 2, 0, 56, 448, 0},
+    {114, 128, 2112, 7168, 128, 64, 1, 0, 1, 99, 0, 33},
+    {114, 128, 24576, 1536, 128, 64, 1, 0, 0, 96, 384, 0},
+    {114, 128, 32768, 512, 128, 64, 1, 0, 0, 103, 512, 0},
+    {114, 128, 7168, 16384, 128, 64, 1, 0, 1, 112, 112, 0},
+    {114, 128, 4096, 7168, 128, 64, 1, 0, 1, 64, 64, 0},
+    {114, 128, 7168, 2048, 128, 64, 1, 0, 1, 112, 112, 0},
+    {114, 64, 2112, 7168, 64, 64, 1, 0, 1, 99, 0, 33},
+    {114, 64, 24576, 1536, 64, 64, 1, 0, 0, 96, 384, 0},
+    {114, 64, 32768, 512, 64, 64, 1, 0, 0, 103, 512, 0},
+    {114, 64, 7168, 16384, 64, 64, 1, 0, 1, 112, 112, 0},
+    {114, 64, 4096, 7168, 64, 64, 1, 0, 1, 64, 64, 0},
+    {114, 64, 7168, 2048, 64, 64, 1, 0, 1, 112, 112, 0},
+    {114, 1, 7168, 2048, 64, 64, 1, 0, 1, 112, 112, 0},
+    {114, 17, 4096, 7168, 64, 64, 1, 0, 1, 64, 64, 0},
+    {114, 127, 2112, 7168, 128, 64, 1, 0, 1, 99, 0, 33},
+    {114, 129, 24576, 1536, 128, 128, 2, 0, 1, 57, 114, 78},
+    {114, 255, 4097, 4100, 128, 64, 2, 0, 1, 57, 0, 65},
+    {114, 2112, 2112, 2112, 192, 128, 2, 2, 0, 50, 99, 0},
+    {114, 4095, 7168, 2047, 256, 128, 2, 2, 0, 56, 448, 0},
+    {114, 256, 2112, 7168, 128, 64, 2, 0, 0, 33, 33, 0},
+};
+
+static void test_golden(void)
+{
+    for (size_t i = 0; i < sizeof GOLDEN / sizeof GOLDEN[0]; i++) {
+        const golden_plan *want = &GOLDEN[i];
+        gemm_launch_plan lp;
+        fp8block_status st = plan(want->sms, want->m, want->n, want->k, FP8BLOCK_BF16, &lp);
+        CHECK(st == FP8BLOCK_OK, "%lldx%lldx%lld on %d SMs: %s", (long long)want->m, (long long)want->n,
+              (long long)want->k, want->sms, fp8block_last_error(NULL));
+        if (st != FP8BLOCK_OK) continue;
+        golden_plan got = {want->sms, want->m, want->n, want->k, lp.plan.bm, lp.plan.bn, lp.plan.cluster,
+                           lp.plan.role, lp.plan.streamk, lp.sched.clusters, lp.sched.dp_tiles, lp.sched.sk_tiles};
+        CHECK(memcmp(&got, want, sizeof got) == 0,
+              "%lldx%lldx%lld on %d SMs: got %dx%d cluster %d role %d streamk %d, %d clusters, %d + %d tiles; "
+              "want %dx%d cluster %d role %d streamk %d, %d clusters, %d + %d tiles",
+              (long long)want->m, (long long)want->n, (long long)want->k, want->sms, got.bm, got.bn, got.cluster,
+              got.role, got.streamk, got.clusters, got.dp_tiles, got.sk_tiles, want->bm, want->bn, want->cluster,
+              want->role, want->streamk, want->clusters, want->dp_tiles, want->sk_tiles);
+    }
+}
+
+/* Walks the schedule as gemm_scheduler.cuh documents it (data-parallel tiles c, c + P, ...;
+ * then cluster c's share of the stream-K K blocks laid end to end; a K-split cluster's rank
+ * r takes the r-th of ksplit K ranges) and checks that every output tile's K blocks are
+ * computed exactly once, in K order, by CTAs that exist. Returns the failures. */
+#define COVERAGE_FAIL(...)                                                                      \
+    do {                                                                                        \
+        if (!quiet) {                                                                           \
+            fprintf(stderr, "FAIL coverage: " __VA_ARGS__);                                    \
+            fputc('\n', stderr);                                                               \
+        }                                                                                       \
+        failures++;                                                                             \
+    } while (0)
+
+static int check_coverage(const gemm_launch_plan *lp, const char *what, int quiet)
+{
+    const gemm_schedule *s = &lp->sched;
+    const int64_t tiles = (int64_t)s->m_tiles * s->n_tiles;
+    int *next_kb = calloc((size_t)tiles, sizeof *next_kb);
+    int failures = 0;
+    const int ctas = lp->plan.cluster; /* CTAs per cluster: the pair, or the K-split ranks */
+    const int64_t band_span = (int64_t)s->group_n * s->m_groups;
+    for (int c = 0; c < s->clusters && !failures; c++) {
+        for (int rank = 0; rank < ctas && !failures; rank++) {
+            const int cta_rank = s->ksplit > 1 ? 0 : rank, k_rank = s->ksplit > 1 ? rank : 0;
+            int64_t next_dp = c;
+            const int64_t sk_end = (int64_t)(c + 1) * s->sk_blocks / s->clusters;
+            int64_t sk_pos = (int64_t)c * s->sk_blocks / s->clusters;
+            for (;;) {
+                int64_t t;
+                int kb_begin, kb_end;
+                if (next_dp < s->dp_tiles) {
+                    t = next_dp;
+                    next_dp += s->clusters;
+                    kb_begin = 0, kb_end = s->kb_total;
+                    if (s->ksplit > 1)
+                        kb_begin = k_rank * s->kb_total / s->ksplit, kb_end = (k_rank + 1) * s->kb_total / s->ksplit;
+                } else if (sk_pos < sk_end) {
+                    const int64_t sk_tile = sk_pos / s->kb_total, tile_begin = sk_tile * s->kb_total;
+                    kb_begin = (int)(sk_pos - tile_begin);
+                    kb_end = (int)(sk_end - tile_begin < s->kb_total ? sk_end - tile_begin : s->kb_total);
+                    sk_pos = tile_begin + kb_end;
+                    t = s->dp_tiles + sk_tile;
+                } else {
+                    break;
+                }
+                if (t >= (int64_t)s->m_groups * s->n_groups) {
+                    COVERAGE_FAIL("%s: cluster %d reaches unit %lld of %d x %d groups", what, c, (long long)t,
+                                  s->m_groups, s->n_groups);
+                    break;
+                }
+                const int64_t band = t / band_span, in_band = t - band * band_span;
+                const int64_t band_width =
+                    s->group_n < s->n_groups - band * s->group_n ? s->group_n : s->n_groups - band * s->group_n;
+                const int64_t n_group = band * s->group_n + in_band % band_width, m_group = in_band / band_width;
+                const int64_t m_tile = lp->plan.role == CLUSTER_SHARES_B ? m_group * s->cluster + cta_rank : m_group;
+                const int64_t n_tile = lp->plan.role == CLUSTER_SHARES_A ? n_group * s->cluster + cta_rank : n_group;
+                if (m_group >= s->m_groups || n_group >= s->n_groups) {
+                    COVERAGE_FAIL("%s: cluster %d reaches unit (%lld, %lld) outside %d x %d groups", what, c,
+                                  (long long)m_group, (long long)n_group, s->m_groups, s->n_groups);
+                    break;
+                }
+                if (m_tile >= s->m_tiles || n_tile >= s->n_tiles) continue; /* a pair's CTA past the edge loads only */
+                int *next = &next_kb[m_tile * s->n_tiles + n_tile];
+                if (kb_begin != *next || kb_end <= kb_begin) {
+                    COVERAGE_FAIL("%s: tile (%lld, %lld) gets K blocks [%d, %d) after %d", what,
+                                  (long long)m_tile, (long long)n_tile, kb_begin, kb_end, *next);
+                    break;
+                }
+                *next = kb_end;
+            }
+        }
+    }
+    for (int64_t t = 0; t < tiles && !failures; t++)
+        if (next_kb[t] != s->kb_total) {
+            COVERAGE_FAIL("%s: tile %lld has K blocks up to %d of %d", what, (long long)t, next_kb[t], s->kb_total);
+        }
+    free(next_kb);
+    return failures;
+}
+
+static void test_invariants(void)
+{
+    srand(12345);
+    const int sm_counts[] = {132, 114, 78, 16};
+    int checked = 0;
+    for (size_t si = 0; si < sizeof sm_counts / sizeof sm_counts[0]; si++) {
+        int sms = sm_counts[si];
+        for (int i = 0; i < 400; i++) {
+            const int64_t m = i % 3 == 0 ? 1 + rand() % 300 : 1 + rand() % 9000;
+            const int64_t n = 1 + rand() % 20000, k = 1 + rand() % 20000;
+            const fp8block_dtype dtype = (fp8block_dtype)(rand() % 3);
+            char what[96];
+            snprintf(what, sizeof what, "%lldx%lldx%lld %s on %d SMs", (long long)m, (long long)n, (long long)k,
+                     fp8block_dtype_name(dtype), sms);
+            gemm_launch_plan lp;
+            fp8block_status st = plan(sms, m, n, k, dtype, &lp);
+            CHECK(st == FP8BLOCK_OK, "%s: %s", what, fp8block_last_error(NULL));
+            if (st != FP8BLOCK_OK) continue;
+            const gemm_plan *p = &lp.plan;
+            const gemm_schedule *s = &lp.sched;
+            const gemm_config *cfg = &gemm_configs[lp.config];
+            CHECK(cfg->bm == p->bm && cfg->bn == p->bn && cfg->cluster == p->cluster && cfg->role == p->role &&
+                      (cfg->outputs & gemm_output_bit(dtype)),
+                  "%s: the plan's configuration row does not match it", what);
+            CHECK(p->cluster == 1 || p->cluster == 2, "%s: cluster %d", what, p->cluster);
+            CHECK(s->clusters >= 1 && s->clusters <= lp.max_clusters, "%s: %d clusters of at most %d", what,
+                  s->clusters, lp.max_clusters);
+            CHECK(s->kb_total == (k + 127) / 128, "%s: kb_total %d", what, s->kb_total);
+            CHECK(s->m_tiles == (m + p->bm - 1) / p->bm && s->n_tiles == (n + p->bn - 1) / p->bn,
+                  "%s: %d x %d tiles", what, s->m_tiles, s->n_tiles);
+            CHECK((int64_t)s->dp_tiles + s->sk_tiles == (int64_t)s->m_groups * s->n_groups,
+                  "%s: %d + %d units of %d x %d", what, s->dp_tiles, s->sk_tiles, s->m_groups, s->n_groups);
+            if (s->sk_tiles > 0) {
+                CHECK(p->streamk && streamk_capable(p->bm, p->role), "%s: stream-K tiles for a kernel without it", what);
+                CHECK(s->sk_blocks == (int64_t)s->sk_tiles * s->kb_total && s->sk_blocks >= s->clusters &&
+                          s->sk_blocks <= INT32_MAX,
+                      "%s: sk_blocks %lld", what, (long long)s->sk_blocks);
+                CHECK(s->dp_tiles % s->clusters == 0, "%s: %d whole tiles on %d clusters before stream-K", what,
+                      s->dp_tiles, s->clusters);
+                const int64_t partial_bytes =
+                    ((int64_t)s->sk_tiles + s->clusters) * p->cluster * p->bm * p->bn * (int64_t)sizeof(float);
+                CHECK(partial_bytes <= (int64_t)STREAMK_PARTIAL_BYTES, "%s: %lld bytes of partials", what,
+                      (long long)partial_bytes);
+                CHECK((int64_t)s->sk_tiles * p->cluster * math_warpgroups(p->bm) <= STREAMK_MAX_COUNTERS,
+                      "%s: too many stream-K counters", what);
+            }
+            if (p->role == CLUSTER_SPLITS_K) {
+                CHECK(s->ksplit == p->cluster && s->cluster == 1 && s->m_tiles * s->n_tiles <= lp.max_clusters &&
+                          p->cluster <= s->kb_total && s->sk_tiles == 0,
+                      "%s: an invalid K-split plan", what);
+            } else {
+                CHECK(s->ksplit == 1 && s->cluster == p->cluster, "%s: ksplit %d, cluster %d", what, s->ksplit,
+                      s->cluster);
+            }
+            CHECK(check_coverage(&lp, what, 0) == 0, "%s: the schedule does not cover D once", what);
+            checked++;
+        }
+    }
+    printf("planner invariants: %d random plans checked\n", checked);
+}
+
+/* Forced plans (FP8BLOCK_GEMM_PLAN) go through the same completion: a K-split plan whose
+ * clusters cannot all hold a tile falls back to stream-K on 64-wide tiles. */
+static void test_forced(void)
+{
+    gemm_plan forced;
+    CHECK(gemm_plan_parse("64,32,2,0,1", &forced) && forced.role == CLUSTER_SPLITS_K, "parse a K-split plan");
+    CHECK(gemm_plan_parse("256,128,2,0", &forced) && forced.role == CLUSTER_SHARES_A, "parse without a role");
+    CHECK(!gemm_plan_parse("64,32", &forced) && !gemm_plan_parse("64,32,2,0,7", &forced), "reject bad plans");
+    int sms = 132;
+    const gemm_shape g = {4096, 4096, 4096, FP8BLOCK_BF16};
+    const gemm_target target = {sms, model_max_clusters, &sms};
+    gemm_launch_plan lp;
+    CHECK(gemm_plan_parse("64,32,2,0,1", &forced), "parse");
+    CHECK(gemm_plan_launch(&g, forced, &target, &lp) == FP8BLOCK_OK && lp.plan.bn == 64 && lp.plan.cluster == 1 &&
+              lp.plan.role == CLUSTER_SHARES_B && check_coverage(&lp, "forced fallback", 0) == 0,
+          "a forced K-split plan with too many tiles falls back to stream-K");
+    /* A plan no kernel is compiled for is the library's fault: INTERNAL, with a message. */
+    const gemm_plan none = {96, 96, 1, 0, CLUSTER_SHARES_B};
+    CHECK(gemm_plan_launch(&g, none, &target, &lp) == FP8BLOCK_ERR_INTERNAL, "a plan without a kernel");
+    /* E4M3 output has no configuration row: the heuristic never reaches one. */
+    CHECK(gemm_output_bit(FP8BLOCK_E4M3) == 0 && gemm_config_find(&lp.plan, FP8BLOCK_E4M3) < 0,
+          "E4M3 output has no kernel");
+}
+
+/* The coverage walk must catch a broken schedule: a tile left out, a tile done twice, a
+ * K range cut wrong. (It is the only thing between a planner bug and unwritten D tiles.) */
+static void test_coverage_catches(void)
+{
+    gemm_launch_plan lp, broken;
+    CHECK(plan(132, 4096, 4096, 4096, FP8BLOCK_BF16, &lp) == FP8BLOCK_OK, "plan 4096^3");
+    CHECK(check_coverage(&lp, "4096^3 as planned", 0) == 0, "4096^3 as planned is covered");
+    broken = lp, broken.sched.dp_tiles--;
+    CHECK(check_coverage(&broken, "one tile dropped", 1) > 0, "a dropped tile is not caught");
+    broken = lp, broken.sched.dp_tiles++;
+    CHECK(check_coverage(&broken, "one unit too many", 1) > 0, "a unit past the groups is not caught");
+    CHECK(plan(132, 2112, 2112, 2112, FP8BLOCK_BF16, &lp) == FP8BLOCK_OK && lp.sched.sk_tiles > 0, "plan stream-K");
+    CHECK(check_coverage(&lp, "2112^3 as planned", 0) == 0, "2112^3 as planned is covered");
+    broken = lp, broken.sched.sk_blocks -= 3;
+    CHECK(check_coverage(&broken, "stream-K short of K", 1) > 0, "stream-K ranges short of K are not caught");
+    CHECK(plan(132, 64, 2112, 7168, FP8BLOCK_BF16, &lp) == FP8BLOCK_OK && lp.sched.ksplit == 2, "plan a K split");
+    broken = lp, broken.sched.ksplit = 3;
+    CHECK(check_coverage(&broken, "K split in 3 ranges over 2 CTAs", 1) > 0, "a K split short of K is not caught");
+}
+
+int main(void)
+{
+    test_coverage_catches();
+    test_golden();
+    test_invariants();
+    test_forced();
+    return test_finish("test_gemm_planner");
+}
