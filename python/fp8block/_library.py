@@ -86,6 +86,34 @@ _ptr = ctypes.c_void_p
 _status = ctypes.c_int
 _ctx_p = ctypes.c_void_p
 
+class GemmDesc(ctypes.Structure):
+    """fp8block_gemm_desc (include/fp8block.h), field for field; ``struct_size`` is set by
+    ``gemm_desc()``. A test checks the layout against the header's sizeof."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("m", _i64), ("n", _i64), ("k", _i64),
+        ("a", _ptr), ("lda", _i64), ("sa", _ptr), ("ldsa", _i64),
+        ("b", _ptr), ("ldb", _i64), ("sb", _ptr), ("ldsb", _i64),
+        ("b_scales", ctypes.c_int),
+        ("d", _ptr), ("d_dtype", ctypes.c_int), ("ldd", _i64),
+        ("sd", _ptr), ("ldsd", _i64),
+        ("c", _ptr), ("c_dtype", ctypes.c_int), ("ldc", _i64),
+        ("bias", _ptr), ("bias_dtype", ctypes.c_int),
+        ("group_layout", ctypes.c_int), ("groups", _i64),
+        ("group_rows", _ptr), ("max_m", _i64),
+        ("group_stride_b", _i64), ("group_stride_sb", _i64),
+    ]
+
+
+def gemm_desc(**fields):
+    """A GemmDesc with struct_size set and the given fields (the rest zero: the defaults)."""
+    desc = GemmDesc(struct_size=ctypes.sizeof(GemmDesc))
+    for name, value in fields.items():
+        setattr(desc, name, value)
+    return desc
+
+
 _PROTOTYPES = {
     "fp8block_create": (_status, [ctypes.POINTER(_ctx_p), ctypes.c_int]),
     "fp8block_destroy": (None, [_ctx_p]),
@@ -105,6 +133,7 @@ _PROTOTYPES = {
         _status,
         [_ctx_p, _ptr, _i64, _ptr, _i64, _i64, _i64, _ptr, ctypes.c_int, _i64, _ptr],
     ),
+    "fp8block_gemm_ex": (_status, [_ctx_p, ctypes.POINTER(GemmDesc), _ptr]),
     "fp8block_gemm": (
         _status,
         [_ctx_p, _i64, _i64, _i64, _ptr, _i64, _ptr, _i64, _ptr, _i64, _ptr, _i64,

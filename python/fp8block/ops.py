@@ -94,9 +94,10 @@ def gemm(a, sa, b, sb, out_dtype=None):
     elem = 4 if code == L.F32 else 2
     ldd = T.round_up(n, 16 // elem)
     _, d = T.empty(am, m, n, ldd, code)
-    _call(device, torch_tensor, "fp8block_gemm",
-          m, n, k, am.ptr, am.ld, sam.ptr, sam.ld, bm.ptr, bm.ld, sbm.ptr, sbm.ld,
-          T.pointer(d), code, ldd)
+    desc = L.gemm_desc(m=m, n=n, k=k, a=am.ptr, lda=am.ld, sa=sam.ptr, ldsa=sam.ld,
+                       b=bm.ptr, ldb=bm.ld, sb=sbm.ptr, ldsb=sbm.ld,
+                       d=T.pointer(d), d_dtype=code, ldd=ldd)
+    _call(device, torch_tensor, "fp8block_gemm_ex", L.ctypes.byref(desc))
     return d
 
 

@@ -1,0 +1,60 @@
+"""The ctypes mirror of fp8block_gemm_desc matches the header: its size is the library's
+(a smaller struct_size is refused, its own is accepted), and every reserved field lands
+where the library reads it (the library names the field it finds set)."""
+
+import ctypes
+
+import numpy as np
+import pytest
+
+import fp8block
+from fp8block import _library as L
+
+
+@pytest.fixture(scope="module")
+def operands():
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((8, 256)).astype(np.float32)
+    w = rng.standard_normal((32, 256)).astype(np.float32)
+    (a, sa), (b, sb) = fp8block.quantize_1x128(x), fp8block.quantize_128x128(w)
+    d = np.zeros((8, 32), np.float32)
+    return a, sa, b, sb, d
+
+
+def _desc(operands, **extra):
+    a, sa, b, sb, d = operands
+    ptr = lambda arr: arr.ctypes.data  # noqa: E731
+    return L.gemm_desc(m=8, n=32, k=256, a=ptr(a), lda=a.strides[0], sa=ptr(sa), ldsa=sa.strides[0] // 4,
+                       b=ptr(b), ldb=b.strides[0], sb=ptr(sb), ldsb=sb.strides[0] // 4,
+                       d=ptr(d), d_dtype=L.F32, ldd=32, **extra)
+
+
+def _run(desc):
+    lib, ctx = L.library(), L.context(L.DEVICE_CPU)
+    status = lib.fp8block_gemm_ex(ctx, ctypes.byref(desc), None)
+    return status, lib.fp8block_last_error(ctx).decode()
+
+
+def test_size_matches_the_library(operands):
+    desc = _desc(operands)
+    assert _run(desc) == (L.Status.OK, "")
+    desc.struct_size = ctypes.sizeof(L.GemmDesc) - 8
+    status, message = _run(desc)
+    assert status == L.Status.ERR_INVALID_ARGUMENT and "struct_size" in message
+
+
+def test_the_result_is_the_gemm(operands):
+    a, sa, b, sb, d = operands
+    assert _run(_desc(operands))[0] == L.Status.OK
+    np.testing.assert_array_equal(d, fp8block.gemm(a, sa, b, sb))
+
+
+@pytest.mark.parametrize("field, value", [
+    ("b_scales", 1), ("sd", 16), ("ldsd", 8), ("c", 16), ("c_dtype", 1), ("ldc", 32),
+    ("bias", 16), ("bias_dtype", 1), ("group_layout", 1), ("groups", 4), ("group_rows", 16),
+    ("max_m", 64), ("group_stride_b", 4096), ("group_stride_sb", 8),
+])
+def test_reserved_fields_land_where_the_library_reads_them(operands, field, value):
+    status, message = _run(_desc(operands, **{field: value}))
+    assert status == L.Status.ERR_UNSUPPORTED
+    assert message.startswith(f"fp8block_gemm_ex: {field} is set"), message
