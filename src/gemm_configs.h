@@ -8,7 +8,7 @@
  *   cluster   CTAs per cluster (1 or 2)
  *   role      what a cluster's CTAs share or split (enum cluster_role, gemm_geometry.h)
  *   outputs   the output types it is compiled for (GEMM_OUT_* bits)
- * Why each row exists is in bench/NOTES.md under the version that added it; the planner
+ * Why each row exists is in bench/NOTES.md (search its tile, e.g. "192x128"); the planner
  * says which rows its heuristic reaches. */
 #ifndef FP8BLOCK_GEMM_CONFIGS_H
 #define FP8BLOCK_GEMM_CONFIGS_H

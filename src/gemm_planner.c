@@ -1,5 +1,5 @@
 /* The GEMM planner: see gemm_planner.h. Measurements behind each rule are in
- * bench/NOTES.md under the version named beside it. */
+ * bench/NOTES.md, found by the names quoted beside each rule. */
 #include "gemm_planner.h"
 
 #include <stdio.h>
@@ -39,11 +39,12 @@ const char *gemm_role_name(int role)
 }
 
 /* What a CTA pair of a bm-row tile shares: a tall tile's A block (32 KB per K block at
- * 256 rows, twice its B block; measured 3-4% faster than sharing B, bench/NOTES.md v14),
+ * 256 rows, twice its B block; measured 3-4% faster than sharing B, bench/NOTES.md "256x128 pairs sharing A"),
  * else B. */
 static int pair_role(int bm) { return bm >= 192 ? CLUSTER_SHARES_A : CLUSTER_SHARES_B; }
-/* fitted: 256x128 vs 128x128 at equal waves (v7 sweep in bench/NOTES.md); 192x128 measured
- * within 1% of 256x128 per FLOP where both fill their rounds alike (v17) */
+/* TALL_TILE_FACTOR: fitted, 256x128 vs 128x128 tiles at equal waves (bench/NOTES.md "256x128
+ * tiles"); 192x128 measured within 1% of 256x128 per FLOP where both fill their rounds alike
+ * (bench/NOTES.md "192x128 tiles"). */
 #define TALL_TILE_FACTOR 0.88
 #define STREAMK_TILE_COST 0.1 /* guessed: the partials' round trip, in tiles */
 #define STREAMK_BELOW_FILL 0.9
@@ -79,7 +80,7 @@ gemm_plan gemm_choose_plan(const gemm_shape *g, int sms)
         /* Where each tile's K is cut in two, the pieces meet in a CTA pair's shared memory
          * instead (gemm_plan_launch falls back when the pairs do not all fit). Where 64-wide tiles
          * need more cuts, 32-wide ones cut in two do the same: measured 5-11% faster than
-         * 64-wide tiles cut 4 ways by stream-K at N = 2048-2112 (bench/NOTES.md v15; 4-CTA
+         * 64-wide tiles cut 4 ways by stream-K at N = 2048-2112 (bench/NOTES.md "32-wide K-split pairs"; 4-CTA
          * clusters for that cut do not all fit on an H100). */
         int64_t kb_total = fp8block_ceil_div(g->k, GEMM_BLOCK_K), cuts = k_cuts(n_tiles, sms, kb_total);
         if (cuts > 2 && k_cuts(fp8block_ceil_div(g->n, 32), sms, kb_total) == 2) plan.bn = 32, cuts = 2;
@@ -87,9 +88,9 @@ gemm_plan gemm_choose_plan(const gemm_shape *g, int sms)
         return plan;
     }
     /* BN = 176 (straddles B scale blocks) measured 19% slower per FLOP than 256x128 pairs
-     * even with v16's compile-time scale picks (bench/NOTES.md): it stays reachable through
+     * even with compile-time scale picks (bench/NOTES.md "128x176"): it stays reachable through
      * FP8BLOCK_GEMM_PLAN only. Tall tiles (256 rows: two waves per math warpgroup; 192:
-     * three math warpgroups) ingest less per FLOP (bench/NOTES.md v6/v7) and run at the
+     * three math warpgroups) ingest less per FLOP (bench/NOTES.md "256x128 tiles") and run at the
      * same rate per FLOP (v17; 192 rows with fp32 output too), costed at TALL_TILE_FACTOR
      * of 128-row tiles; the choice between them is how their rounds fill the grid (4096
      * rows are 16 of 256 but 21.3 of 192; N = 2112 puts 144 pairs of 256-row tiles on 66
@@ -124,7 +125,7 @@ gemm_plan gemm_choose_plan(const gemm_shape *g, int sms)
  *  - fewer tiles than clusters (M <= 128): every tile's K is cut into the same number of
  *    ranges, as many as fill the grid (none when that is one: a tile's pieces cost a
  *    partial round trip and a later start of its gather, measured to outweigh the idle
- *    SMs at 112 tiles on 132, bench/NOTES.md v9);
+ *    SMs at 112 tiles on 132, bench/NOTES.md "stream-K");
  *  - otherwise the last partial wave and one full wave before it are spread over all
  *    clusters, so that each cluster's range is over a tile long and cuts few tiles.
  * Falls back to data-parallel when there is too little K to spread or the workspace is

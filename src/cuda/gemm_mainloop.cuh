@@ -41,7 +41,7 @@ __device__ __forceinline__ void promote_from(float *acc, const float *tmp, const
 /* The tile's first column in its scale block (a multiple of 16: BN is) chooses one of
  * eight unrolled promotions. Picking per group at run time cost a 176-wide tile ~190
  * instructions per K block (compares, shifts, selects) next to its 88 FFMA: the math
- * warps ran out of issue slots (bench/NOTES.md v16). */
+ * warps ran out of issue slots (bench/NOTES.md, "128x176")). */
 template <int BN, int SB_COUNT>
 __device__ __forceinline__ void promote(float *acc, const float *tmp, const kblock_scales<SB_COUNT> &s,
                                         int first_col_in_block)

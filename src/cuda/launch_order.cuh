@@ -6,7 +6,7 @@
  * touches no global memory before grid_dependency_wait, which returns once the previous
  * grid has finished and its writes are visible (at once when the launch was an ordinary
  * one: after an event, a copy, a host call). Measured: a quantize of A and the GEMM after
- * it take 0.8-1.9 us less (bench/NOTES.md v19); tests/gpu/test_back_to_back_gpu.c checks
+ * it take 0.8-1.9 us less (bench/NOTES.md, "programmatic dependent launch"); tests/gpu/test_back_to_back_gpu.c checks
  * the rule. */
 #ifndef FP8BLOCK_LAUNCH_ORDER_CUH
 #define FP8BLOCK_LAUNCH_ORDER_CUH

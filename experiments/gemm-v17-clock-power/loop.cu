@@ -1,4 +1,4 @@
-// The measurement program of run18-clock-power.txt (experiment code kept with its result, not built
+// The measurement program of bench/results/gemm-v17-h100-20261125/run18-clock-power.txt (experiment code kept with its result, not built
 // by the project): nvcc -O2 -arch=sm_90a run18-loop.cu -I include libfp8block.a -lcuda -lpthread
 // Steady-load loop for clock/power sampling: one GEMM shape called back to back for ~SECONDS.
 // Usage: loop M N K SECONDS   (plan from FP8BLOCK_GEMM_PLAN)

@@ -1,4 +1,4 @@
-// The measurement program of run19-wgmma-rate.txt (experiment code kept with its result, not built by
+// The measurement program of bench/results/gemm-v17-h100-20261125/run19-wgmma-rate.txt (experiment code kept with its result, not built by
 // the project): nvcc -O3 -gencode arch=compute_90a,code=sm_90a -std=c++17 -I src/cuda -I include run19-wgmma-rate.cu
 // Microbenchmark: wgmma e4m3 throughput per SM cycle for instruction shapes the GEMM could use.
 // Every CTA (one per SM) runs WGS warpgroups, each looping over K blocks of four k32 wgmma on
