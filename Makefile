@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all build run test test-cpu gpu-check bench accuracy resources python-deps clean
+.PHONY: all build run test test-cpu gpu-check bench accuracy resources sass-compare python-deps clean
 
 all: build
 
@@ -40,6 +40,12 @@ accuracy: build
 resources:
 	cmake -S . -B $(BUILD)-ptxas $(CMAKE_FLAGS) -DFP8BLOCK_PTXAS_VERBOSE=ON
 	cmake --build $(BUILD)-ptxas -j $(JOBS) --target fp8block_objects --clean-first 2>&1 | grep -E 'Compiling entry|registers|spill' || true
+
+# Same machine code for every kernel as commit BASE (builds both sides, compares
+# cuobjdump -sass per kernel): make sass-compare BASE=8dc6f85 [SASS_FLAGS=--resources]
+BASE ?= HEAD
+sass-compare:
+	scripts/sass-compare $(SASS_FLAGS) $(BASE)
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-ptxas
