@@ -13,7 +13,10 @@
  * all of them alike.
  * Progress goes to stderr, the table to stdout, the full results to CSV/JSON, and plots
  * through bench/plot.py. A method whose backend is missing (cuBLASLt on the CPU backend, a
- * kernel not built yet) is reported as unavailable, with the reason. */
+ * kernel not built yet) is reported as unavailable, with the reason, and makes the exit
+ * status 3 unless --allow-missing (a failed measurement: 1). Every shape a geomean leaves out
+ * is listed under it with the reason. fp8block's D is compared with cuBLASLt block-scaled's
+ * on every element. */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <math.h>
@@ -32,7 +35,7 @@
 #include "gpu_timing.h"
 #endif
 
-enum { REPS_GPU = 30, WARMUP_GPU = 3, REPS_CPU = 3, WARMUP_CPU = 1, CHECK_ROWS = 64 };
+enum { REPS_GPU = 30, WARMUP_GPU = 3, REPS_CPU = 3, WARMUP_CPU = 1, EXIT_MISSING = 3 };
 
 typedef enum {
     M_FP8BLOCK,
@@ -87,6 +90,7 @@ typedef struct {
     const char *device, *shapes, *csv, *json, *plot, *flush;
     int64_t reps, warmup;
     int64_t seed;
+    int allow_missing; /* --allow-missing: unavailable methods do not change the exit status */
 } bench_options;
 
 typedef struct {
@@ -202,7 +206,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: fp8block bench [--device auto|cpu|cuda[:N]] [--shapes square|deepseek|all|small|FILE]\n"
             "                      [--reps N] [--warmup N] [--flush memset|read] [--csv F] [--json F]\n"
-            "                      [--plot DIR] [--seed S]\n"
+            "                      [--plot DIR] [--seed S] [--allow-missing]\n"
             "Times fp8block's GEMM against cuBLASLt block-scaled FP8, per-tensor FP8 and bf16; the\n"
             "quantize kernels against a copy; quantize+GEMM against a bf16 GEMM; and the operands'\n"
             "memory. Table on stdout, progress on stderr.\n"
@@ -213,19 +217,31 @@ static void usage(FILE *f)
             "  --flush    how L2 is flushed before each timed call on a GPU: memset (default, leaves\n"
             "             L2 dirty: the timed call pays the write-back) or read (leaves it clean)\n"
             "  --plot     writes DIR/bench.json (unless --json) and PNGs through bench/plot.py\n"
+            "  --allow-missing  exit 0 even when a method is unavailable (cuBLASLt on the CPU backend);\n"
+            "             without it that exits %d. A failed measurement exits 1 either way.\n"
             "The JSON records $FP8BLOCK_COMMIT as the commit when it is set.\n",
-            REPS_GPU, REPS_CPU);
+            REPS_GPU, REPS_CPU, EXIT_MISSING);
 }
 
 static int parse_options(int argc, char **argv, bench_options *o)
 {
     *o = (bench_options){.device = "auto", .flush = "memset", .reps = -1, .warmup = -1, .seed = 1};
+    /* --allow-missing takes no value: taken out before the generic parser sees the rest. */
+    char **rest = malloc((size_t)(argc + 1) * sizeof *rest);
+    if (!rest) return -1;
+    int kept = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && !strcmp(argv[i], "--allow-missing")) o->allow_missing = 1;
+        else rest[kept++] = argv[i];
+    }
+    rest[kept] = NULL;
     const cli_option options[] = {
         {"--device", CLI_TEXT, &o->device, 0}, {"--shapes", CLI_TEXT, &o->shapes, 0}, {"--csv", CLI_TEXT, &o->csv, 0},
         {"--json", CLI_TEXT, &o->json, 0},     {"--plot", CLI_TEXT, &o->plot, 0},     {"--reps", CLI_INT, &o->reps, 1},
         {"--warmup", CLI_INT, &o->warmup, 0},  {"--seed", CLI_INT, &o->seed, 0},   {"--flush", CLI_TEXT, &o->flush, 0},
     };
-    int rc = cli_parse_options("bench", argc, argv, options, (int)(sizeof options / sizeof options[0]), usage);
+    int rc = cli_parse_options("bench", kept, rest, options, (int)(sizeof options / sizeof options[0]), usage);
+    free(rest);
     if (rc == 0 && strcmp(o->flush, "memset") && strcmp(o->flush, "read")) {
         fprintf(stderr, "fp8block bench: --flush must be memset or read, not '%s'\n", o->flush);
         return -1;
@@ -507,10 +523,10 @@ static void time_gemms(operands *o, shape_result *res, const timed_method *list,
  * by a few bf16 ulps at most (gemm_check's limit against fp64 is 4e-3 for each). */
 static const double AGREEMENT_LIMIT = 1e-2;
 
-/* Relative Frobenius difference of the first rows of fp8block's and cuBLASLt's D. */
+/* Relative Frobenius difference of fp8block's and cuBLASLt's D, every element. */
 static double compare_outputs(operands *o)
 {
-    int64_t rows = o->s.m < CHECK_ROWS ? o->s.m : CHECK_ROWS, n = o->s.n;
+    int64_t rows = o->s.m, n = o->s.n;
     uint16_t *ours = malloc((size_t)(rows * o->ldd) * 2), *theirs = malloc((size_t)(rows * n) * 2);
     double diff2 = 0, ref2 = 0;
     if (ours && theirs && devmem_sync(o->env->ctx) == 0 &&
@@ -703,17 +719,36 @@ static void print_row(const shape_result *r)
 typedef struct {
     const char *label;
     int64_t m_min, m_max;
-    int count;
+    int count, left_out;
     double log_sum, min;
 } geomean;
 
-static void summarize(const shape_result *res, size_t count, method fast, method slow, geomean *g)
+/* Why a shape has no speedup of fast over slow: the first of the two without a time. */
+static const char *left_out_because(const shape_result *r, method fast, method slow, char *buf, size_t size)
 {
-    g->count = 0, g->log_sum = 0, g->min = INFINITY;
+    method m = ok(r, fast) ? slow : fast;
+    if (ok(r, fast) && ok(r, slow)) snprintf(buf, size, "no finite ratio (%.3g s / %.3g s)", r->r[slow].seconds,
+                                             r->r[fast].seconds);
+    else snprintf(buf, size, "%s %s: %s", method_info[m].name, status_names[r->r[m].status], r->r[m].detail);
+    return buf;
+}
+
+/* The geomean of fast over slow on the group's DeepSeek shapes; with f, every shape of the
+ * group that has no ratio is listed there, with why. */
+static void summarize(const shape_result *res, size_t count, method fast, method slow, geomean *g, FILE *f)
+{
+    g->count = 0, g->left_out = 0, g->log_sum = 0, g->min = INFINITY;
     for (size_t i = 0; i < count; i++) {
         if (res[i].s.m < g->m_min || res[i].s.m > g->m_max || !strstr(res[i].s.set, "deepseek")) continue;
         double x = speedup(&res[i], fast, slow);
-        if (!isfinite(x)) continue;
+        if (!isfinite(x) || x <= 0) {
+            char why[300];
+            g->left_out++;
+            if (f)
+                fprintf(f, "    left out: %" PRId64 "x%" PRId64 "x%" PRId64 ": %s\n", res[i].s.m, res[i].s.n, res[i].s.k,
+                        left_out_because(&res[i], fast, slow, why, sizeof why));
+            continue;
+        }
         g->count++, g->log_sum += log(x);
         if (x < g->min) g->min = x;
     }
@@ -723,15 +758,20 @@ static void summarize(const shape_result *res, size_t count, method fast, method
  * M >= 4096 and M <= 128 separately. */
 static void print_summary(FILE *f, const shape_result *res, size_t count)
 {
-    geomean groups[] = {{"M >= 4096", 4096, INT64_MAX, 0, 0, 0}, {"M <= 128", 1, 128, 0, 0, 0}};
+    geomean groups[] = {{"M >= 4096", 4096, INT64_MAX, 0, 0, 0, 0}, {"M <= 128", 1, 128, 0, 0, 0, 0}};
     static const method baselines[] = {M_LT_BLOCK, M_LT_TENSOR, M_LT_BF16};
     for (size_t b = 0; b < 3; b++)
         for (size_t g = 0; g < 2; g++) {
-            summarize(res, count, M_FP8BLOCK, baselines[b], &groups[g]);
-            if (groups[g].count == 0) continue;
-            fprintf(f, "fp8block vs %-20s DeepSeek shapes %-9s: geomean %.3fx over %d shapes (lowest %.3fx)\n",
-                    method_info[baselines[b]].name, groups[g].label, exp(groups[g].log_sum / groups[g].count),
-                    groups[g].count, groups[g].min);
+            summarize(res, count, M_FP8BLOCK, baselines[b], &groups[g], NULL);
+            if (groups[g].count + groups[g].left_out == 0) continue; /* no DeepSeek shape in this group */
+            if (groups[g].count == 0)
+                fprintf(f, "fp8block vs %-20s DeepSeek shapes %-9s: no geomean, all %d shapes left out\n",
+                        method_info[baselines[b]].name, groups[g].label, groups[g].left_out);
+            else
+                fprintf(f, "fp8block vs %-20s DeepSeek shapes %-9s: geomean %.3fx over %d shapes (lowest %.3fx)%s\n",
+                        method_info[baselines[b]].name, groups[g].label, exp(groups[g].log_sum / groups[g].count),
+                        groups[g].count, groups[g].min, groups[g].left_out ? ", LEAVING OUT:" : "");
+            if (groups[g].left_out) summarize(res, count, M_FP8BLOCK, baselines[b], &groups[g], f);
         }
 }
 
@@ -903,14 +943,20 @@ int cmd_bench(int argc, char **argv)
     print_header();
     rng_state rng;
     rng_seed(&rng, o.seed);
-    int failures = 0;
+    int failures = 0, missing = 0;
+    char first_missing[300] = "";
     for (size_t i = 0; i < shapes.count; i++) {
         res[i].s = shapes.v[i];
         fprintf(stderr, "[%zu/%zu] %" PRId64 "x%" PRId64 "x%" PRId64 " (%s)\n", i + 1, shapes.count, shapes.v[i].m,
                 shapes.v[i].n, shapes.v[i].k, shapes.v[i].set);
         bench_shape(&env, &rng, &res[i]);
         print_row(&res[i]);
-        for (int m = 0; m < METHODS; m++) failures += res[i].r[m].status == RESULT_FAILED;
+        for (int m = 0; m < METHODS; m++) {
+            failures += res[i].r[m].status == RESULT_FAILED;
+            if (res[i].r[m].status == RESULT_UNAVAILABLE && missing++ == 0)
+                snprintf(first_missing, sizeof first_missing, "%s on %" PRId64 "x%" PRId64 "x%" PRId64 ": %.200s",
+                         method_info[m].name, shapes.v[i].m, shapes.v[i].n, shapes.v[i].k, res[i].r[m].detail);
+        }
     }
     print_summary(stdout, res, shapes.count);
     printf("n/a: unavailable here (see the JSON/CSV detail); FAIL: the call failed. Speedups are fp8block's (time of\n"
@@ -931,6 +977,10 @@ int cmd_bench(int argc, char **argv)
     else if (json && write_json(json, &env, res, shapes.count)) rc = 1;
     else if (o.plot && report_plot("bench", json, o.plot)) rc = 1;
     if (failures) fprintf(stderr, "fp8block bench: %d measurements failed (FAIL in the table)\n", failures);
+    if (missing)
+        fprintf(stderr, "fp8block bench: %d measurements unavailable (n/a in the table), the first %s%s\n", missing,
+                first_missing, o.allow_missing ? " (allowed by --allow-missing)" : "; exit 3 (--allow-missing accepts it)");
+    if (missing && !o.allow_missing && rc == 0) rc = EXIT_MISSING;
     free(res);
     free(shapes.v);
     close_env(&env);

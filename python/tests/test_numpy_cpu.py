@@ -69,7 +69,7 @@ def test_codes_rows_are_16_byte_aligned(rng):
 @pytest.mark.parametrize("shape", [(1, 1), (17, 130), (300, 400)])
 def test_dequantize_matches_reference(rng, shape, out):
     if out == "bfloat16" and data.ml_dtypes is None:
-        pytest.skip("bfloat16 NumPy arrays need ml_dtypes, which is not installed")
+        pytest.skip(data.ML_DTYPES_MISSING)
     x = data.matrix(rng, *shape, specials=True)
     rows, cols = shape
     for quantize, dequantize, expand in (
@@ -102,7 +102,7 @@ GEMM_SHAPES = [(1, 1, 1), (1, 17, 128), (17, 33, 130), (64, 200, 257), (130, 256
 @pytest.mark.parametrize("mnk", GEMM_SHAPES)
 def test_gemm_matches_fp64_reference(rng, mnk, out):
     if out == "bfloat16" and data.ml_dtypes is None:
-        pytest.skip("bfloat16 NumPy arrays need ml_dtypes, which is not installed")
+        pytest.skip(data.ML_DTYPES_MISSING)
     m, n, k = mnk
     qa, sa = fp8block.quantize_1x128(data.matrix(rng, m, k, scale_range=1.0))
     qb, sb = fp8block.quantize_128x128(data.matrix(rng, n, k, scale_range=1.0))

@@ -1,128 +1,39 @@
-"""The binding on PyTorch tensors: CPU tensors on the reference backend, CUDA tensors on
-the CUDA backend (skipped without a GPU, or where the library answers UNSUPPORTED), the
-CUDA results against the CPU backend and against torch._scaled_mm fed the same codes and
-scales."""
+"""The binding on PyTorch CUDA tensors, on the CUDA backend: the results against the CPU
+backend and against torch._scaled_mm fed the same codes and scales. Skipped without torch,
+without a CUDA device, on a device that is not sm_90, or with a library built without CUDA;
+on an sm_90 device any UNSUPPORTED (or other error) from the library is a failure. The
+CPU-tensor tests are in test_torch_cpu.py."""
 
-import zlib
-
-import numpy as np
-import pytest
-
-import data
 import fp8block
+import pytest
 import reference as ref
 from fp8block import _library
+from torch_util import QUANTIZERS, TORCH_DTYPES, as_numpy, rng, tensor, torch  # noqa: F401 (rng: a fixture)
 
-torch = pytest.importorskip("torch")
-
-TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-@pytest.fixture
-def rng(request):
-    return np.random.default_rng(zlib.crc32(request.node.name.encode()))
-
-
-def tensor(rng, rows, cols, dtype="float32", specials=False, device="cpu", scale_range=3.0):
-    x = data.matrix(rng, rows, cols, "float32", specials=specials, scale_range=scale_range)
-    if dtype == "float16":
-        x = np.clip(x, -60000, 60000)
-    return torch.from_numpy(x).to(device=device, dtype=TORCH_DTYPES[dtype])
-
-
-def as_numpy(t):
-    """Tensor -> NumPy with the same bits: codes as uint8, bfloat16 as its uint16 bits."""
-    t = t.detach().cpu()
-    if t.dtype == torch.float8_e4m3fn:
-        t = t.view(torch.uint8)
-    elif t.dtype == torch.bfloat16:
-        t = t.view(torch.int16)
-        return t.numpy().view(np.uint16)
-    return t.numpy()
-
-
-QUANTIZERS = {
-    "1x128": (fp8block.quantize_1x128, fp8block.dequantize_1x128, ref.quantize_1x128, ref.expand_1x128),
-    "128x128": (fp8block.quantize_128x128, fp8block.dequantize_128x128, ref.quantize_128x128,
-                ref.expand_128x128),
-}
-
-
-# ---- CPU tensors ----------------------------------------------------------------------
-
-@pytest.mark.parametrize("block", QUANTIZERS)
-@pytest.mark.parametrize("dtype", TORCH_DTYPES)
-def test_cpu_tensors_match_reference(rng, block, dtype):
-    quantize, dequantize, ref_quantize, expand = QUANTIZERS[block]
-    x = tensor(rng, 130, 300, dtype, specials=True)
-    codes, scales = quantize(x)
-    assert codes.dtype == torch.float8_e4m3fn and codes.device.type == "cpu"
-    assert scales.dtype == torch.float32
-    want_codes, want_scales = ref_quantize(x.float().numpy())
-    assert ref.same_bits(as_numpy(codes), want_codes)
-    assert ref.same_bits(as_numpy(scales), want_scales)
-    y = dequantize(codes, scales, out_dtype=torch.bfloat16)
-    assert y.dtype == torch.bfloat16
-    assert ref.same_bits(as_numpy(y), ref.dequantize(want_codes, expand(want_scales, 130, 300), "bfloat16"))
-
-
-def test_cpu_gemm_defaults_to_bfloat16(rng):
-    qa, sa = fp8block.quantize_1x128(tensor(rng, 16, 256, "bfloat16"))
-    qb, sb = fp8block.quantize_128x128(tensor(rng, 24, 256, "bfloat16"))
-    d = fp8block.gemm(qa, sa, qb, sb)
-    assert d.dtype == torch.bfloat16 and d.shape == (16, 24)
-    expected, magnitude = ref.gemm(as_numpy(qa), as_numpy(sa), as_numpy(qb), as_numpy(sb))
-    got = d.float().numpy().astype(np.float64)
-    assert np.all(np.abs(got - expected) <= ref.gemm_tolerance(expected, magnitude, "bfloat16"))
-
-
-def test_codes_accepted_as_uint8_tensors(rng):
-    qa, sa = fp8block.quantize_1x128(tensor(rng, 8, 128))
-    qb, sb = fp8block.quantize_128x128(tensor(rng, 16, 128))
-    want = fp8block.gemm(qa, sa, qb, sb, out_dtype=torch.float32)
-    got = fp8block.gemm(qa.view(torch.uint8), sa, qb.view(torch.uint8), sb, out_dtype="float32")
-    assert torch.equal(got, want)
-
-
-def test_mixing_numpy_and_torch_is_refused(rng):
-    qa, sa = fp8block.quantize_1x128(tensor(rng, 8, 128))
-    qb, sb = fp8block.quantize_128x128(tensor(rng, 16, 128).numpy())
-    with pytest.raises(TypeError, match="pass all operands of one kind"):
-        fp8block.gemm(qa, sa, qb, sb)
-
-
-def test_column_strided_tensor_is_refused(rng):
-    x = tensor(rng, 256, 64)
-    with pytest.raises(ValueError, match="must be contiguous"):
-        fp8block.quantize_1x128(x.t())
-    with pytest.raises(TypeError, match="expected float32, bfloat16 or float16"):
-        fp8block.quantize_1x128(x.double())
-
-
-# ---- CUDA tensors ---------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def cuda():
-    """CUDA device 0 with an fp8block context, or a skip saying why there is none."""
+    """CUDA device 0 with an fp8block context. A skip, with why, only without a CUDA device,
+    on a device that is not sm_90, or with a library built without CUDA: on sm_90 a failure
+    to make the context (UNSUPPORTED included) fails the tests."""
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device visible to torch")
+    capability = torch.cuda.get_device_capability(0)
+    if tuple(capability) != (9, 0):
+        pytest.skip(f"device 0 is sm_{capability[0]}{capability[1]}; the CUDA backend is for sm_90")
     try:
         _library.context(0)
     except fp8block.Fp8BlockError as e:
-        if e.status == fp8block.Status.ERR_UNSUPPORTED:
-            pytest.skip(f"fp8block has no CUDA backend for device 0: {e}")
+        if e.status == fp8block.Status.ERR_UNSUPPORTED and "has no CUDA backend" in str(e):
+            pytest.skip(f"this libfp8block was built without CUDA: {e}")
         raise
     return torch.device("cuda", 0)
 
 
 def on_gpu(fn, *args, **kwargs):
-    """fn(...) on CUDA tensors; a library that lacks the kernel (UNSUPPORTED) is a skip."""
-    try:
-        out = fn(*args, **kwargs)
-    except fp8block.Fp8BlockError as e:
-        if e.status == fp8block.Status.ERR_UNSUPPORTED:
-            pytest.skip(f"{fn.__name__} is not available on the CUDA backend yet: {e}")
-        raise
+    """fn(...) on CUDA tensors, then a device sync. An error, UNSUPPORTED included, fails:
+    the cuda fixture has made sure this is an sm_90 device."""
+    out = fn(*args, **kwargs)
     torch.cuda.synchronize()
     return out
 

@@ -2,7 +2,9 @@
 # `fp8block bench` on the CPU backend, small shapes: a table with a row per shape, the
 # cuBLASLt columns marked unavailable (not a crash), CSV and JSON that hold every shape and
 # method with the right statuses, PNG plots when matplotlib is there, and a non-zero exit
-# with a message for bad options and bad shape files.
+# with a message for bad options and bad shape files. The cuBLASLt methods are unavailable
+# here: without --allow-missing that exits 3 and says so; DeepSeek shapes (a file named
+# deepseek.txt) left out of a geomean are listed with the reason.
 # Usage: test_bench.sh path/to/fp8block
 set -u
 
@@ -19,7 +21,7 @@ nshapes=$(grep -cE '^[[:space:]]*[0-9]' "$shapes")
 # A good run.
 checks=$((checks + 1))
 if ! "$cli" bench --device cpu --shapes "$shapes" --reps 2 --warmup 0 --csv "$work/b.csv" --json "$work/b.json" \
-    >"$work/b.out" 2>"$work/b.err"; then
+    --allow-missing >"$work/b.out" 2>"$work/b.err"; then
     fail "fp8block bench exited non-zero: $(tail -5 "$work/b.err")"
 fi
 check grep -q 'TFLOP/s' "$work/b.out" "the table names its units"
@@ -27,6 +29,28 @@ check test "$(grep -cE '^ +[0-9]+ +[0-9]+ +[0-9]+ \|' "$work/b.out")" -eq "$nsha
 check grep -qE '^ +100 +264 +400 \| +[0-9.e-]+ +n/a +n/a +n/a' "$work/b.out" \
     "fp8block measured, cuBLASLt columns n/a on the CPU backend"
 check grep -q '\[3/3\] 100x264x400' "$work/b.err" "progress on stderr"
+check grep -q 'measurements unavailable.*cublaslt.*allowed by --allow-missing' "$work/b.err" \
+    "--allow-missing: the unavailable methods are still named"
+
+# Without --allow-missing a missing method is exit 3, named on stderr, the table still printed.
+checks=$((checks + 1))
+"$cli" bench --device cpu --shapes "$shapes" --reps 1 --warmup 0 >"$work/m.out" 2>"$work/m.err"
+status=$?
+[ "$status" -eq 3 ] || fail "bench with cuBLASLt unavailable and no --allow-missing exited $status, want 3"
+check grep -q 'measurements unavailable.*the first cublaslt_fp8_block on 64x128x256: the CPU backend has no cuBLASLt; exit 3' \
+    "$work/m.err" "the exit-3 message names the first missing method, shape and reason"
+check test "$(grep -cE '^ +[0-9]+ +[0-9]+ +[0-9]+ \|' "$work/m.out")" -eq "$nshapes" "the table is printed all the same"
+
+# Every DeepSeek shape left out of a geomean is listed with why.
+mkdir -p "$work/ds"
+printf '64 128 256\n4096 128 128\n' >"$work/ds/deepseek.txt"
+"$cli" bench --device cpu --shapes "$work/ds/deepseek.txt" --reps 1 --warmup 0 --allow-missing >"$work/g.out" 2>"$work/g.err" ||
+    fail "bench on deepseek.txt exited non-zero: $(tail -3 "$work/g.err")"
+check test "$(grep -c 'no geomean, all 1 shapes left out' "$work/g.out")" -eq 6 "3 baselines x 2 M groups, no geomean"
+check grep -q '^    left out: 64x128x256: cublaslt_fp8_block unavailable: the CPU backend has no cuBLASLt' "$work/g.out" \
+    "the small-M shape is listed as left out, with why"
+check grep -q '^    left out: 4096x128x128: cublaslt_bf16 unavailable: the CPU backend has no cuBLASLt' "$work/g.out" \
+    "the large-M shape is listed as left out, with why"
 check grep -q "bench-quant's sweep" "$work/b.out" "the quantize/dequantize sweep follows the GEMM table"
 check test "$(wc -l <"$work/b.csv")" -eq $((1 + nshapes * methods)) "CSV: a header and a line per shape and method"
 check grep -q '^small,100,264,400,fp8block,ok,[0-9]' "$work/b.csv" "CSV: fp8block's time"
@@ -55,7 +79,7 @@ fi
 # Plots, where matplotlib is installed (scripts/ensure-python-deps installs it).
 if command -v python3 >/dev/null && python3 -c 'import matplotlib' 2>/dev/null; then
     checks=$((checks + 1))
-    if "$cli" bench --device cpu --shapes "$shapes" --reps 1 --plot "$work/plots" >/dev/null 2>"$work/p.err"; then
+    if "$cli" bench --device cpu --shapes "$shapes" --reps 1 --plot "$work/plots" --allow-missing >/dev/null 2>"$work/p.err"; then
         for png in bench-tflops bench-speedup bench-quant; do
             check test -s "$work/plots/$png.png" "--plot wrote $png.png"
         done

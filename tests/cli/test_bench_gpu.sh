@@ -4,7 +4,8 @@
 # sharing A with an odd number of N tiles, 192-row pairs; the plans are checked): every GEMM method is
 # timed (fp8block and the three cuBLASLt baselines), fp8block's D agrees with cuBLASLt's
 # block-scaled D on each shape (the JSON's relative difference, at most 1e-2), nothing
-# fails, exit 0. Skips (77) where no GPU can be opened.
+# fails, nothing is unavailable (no --allow-missing: a missing method would exit 3), exit 0.
+# fp8block's D is compared with cuBLASLt's on every element. Skips (77) where no GPU can be opened.
 # Usage: test_bench_gpu.sh path/to/fp8block
 set -u
 
@@ -23,7 +24,8 @@ if [ "$status" -ne 0 ] && grep -q 'cannot open the GPU' "$work/b.err"; then
 fi
 
 checks=$((checks + 1))
-[ "$status" -eq 0 ] || fail "fp8block bench --device cuda exited $status: $(tail -3 "$work/b.err")"
+[ "$status" -eq 0 ] || fail "fp8block bench --device cuda exited $status (3: a method unavailable): $(tail -3 "$work/b.err")"
+check test "$(grep -c 'measurements unavailable' "$work/b.err")" -eq 0 "no method unavailable on the GPU"
 check grep -q 'GEMMs of a shape in turn' "$work/b.out" "the header says the GEMMs are timed in turn"
 for shape in '256 +256 +256' '64 +2112 +1024' '128 +1024 +2048' '2048 +1856 +512' '1152 +2112 +512'; do
     check grep -qE "^ +${shape} \\| +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ \\|" "$work/b.out" \

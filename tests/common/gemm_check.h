@@ -32,11 +32,32 @@ typedef struct {
 } gemm_check_result;
 
 /* Checks rows 0, row_step, 2·row_step, ... and always the last row (row_step <= 1: all),
- * every column. */
+ * every column. Runs on all cores (FP8BLOCK_NUM_THREADS, if set, or the online ones); the
+ * result does not depend on the number of threads. */
 gemm_check_result gemm_check(int64_t m, int64_t n, int64_t k, const uint8_t *a, int64_t lda,
                              const float *sa, int64_t ldsa, const uint8_t *b, int64_t ldb,
                              const float *sb, int64_t ldsb, const void *d, fp8block_dtype dtype,
                              int64_t ldd, int64_t row_step);
+
+/* The reference alone, every element, on all cores: ref[i·ldr + j] the fp64 product and
+ * magnitude[i·ldr + j] = Σ_k |a_k·b_k| (scales included), summed in k order within each
+ * 128-block, block sums scaled and added in block order, no fused multiply-add; a GPU
+ * reference that sums the same way gives the same bits. 0 on success. */
+int gemm_reference(int64_t m, int64_t n, int64_t k, const uint8_t *a, int64_t lda, const float *sa,
+                   int64_t ldsa, const uint8_t *b, int64_t ldb, const float *sb, int64_t ldsb,
+                   double *ref, double *magnitude, int64_t ldr);
+
+/* gemm_check against a reference computed elsewhere (gemm_reference, or the tests' GPU
+ * one): every element of the m×n output, the same bounds, on all cores. */
+gemm_check_result gemm_check_against(int64_t m, int64_t n, const double *ref, const double *magnitude,
+                                     int64_t ldr, const void *d, fp8block_dtype dtype, int64_t ldd);
+
+/* The planted defect that proves a checker: rows 100..109 of every 128-row tile of D
+ * multiplied by 1.5 (rounded to the output type). Tests apply it when
+ * gemm_plant_rows_requested() (FP8BLOCK_TEST_PLANT_ROWS=1), and the checker must then fail.
+ * Returns the number of elements changed. */
+int64_t gemm_plant_row_corruption(int64_t m, int64_t n, void *d, fp8block_dtype dtype, int64_t ldd);
+int gemm_plant_rows_requested(void);
 
 /* 1 when there is no violation and the Frobenius error is within its limit. */
 int gemm_check_passed(const gemm_check_result *r);

@@ -50,7 +50,10 @@ int test_finish(const char *name);
 /* Prints "SKIP: <why>" and exits 77, which ctest reports as skipped. */
 void test_skip(const char *why);
 
-/* A CUDA context on device 0, or a clean skip saying why there is none. */
+/* A CUDA context on device 0, or a clean skip saying why there is none: a build without CUDA,
+ * no device, or a device that is not sm_90. On an sm_90 device any failure to create the
+ * context (FP8BLOCK_ERR_UNSUPPORTED and FP8BLOCK_ERR_INTERNAL included) exits 1: from there
+ * on, UNSUPPORTED from a call on the context is a failure of the test, never a skip. */
 fp8block_ctx *test_gpu_ctx_or_skip(void);
 
 #endif

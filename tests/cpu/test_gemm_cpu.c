@@ -1,7 +1,11 @@
 /* fp8block_gemm on the CPU context against gemm_check's fp64 product of the dequantized
  * operands: awkward shapes (M, N, K from 1, 17, 127, 128, 129, 2112 and K that is not a
  * multiple of 128), every output type, leading dimensions above the minimum, outputs
- * poisoned with 0xff bytes before each call, and NaN scales that must reach the output. */
+ * poisoned with 0xff bytes before each call, and NaN scales that must reach the output.
+ * The checker itself is tested here too (no GPU needed): the row corruption that
+ * FP8BLOCK_TEST_PLANT_ROWS=1 plants in test_gemm_gpu (rows 100..109 of every 128-row tile
+ * ×1.5) must fail both gemm_check and gemm_check_against, which the GPU test uses; with the
+ * variable set, every case of this test is planted too (and the test must then fail). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +134,7 @@ static void check_case(const gemm_case *c, int verbose)
     operands ops;
     if (!make_operands(c, 0, &ops)) return;
     unsigned char *d = run_gemm(c, &ops, what);
+    if (d && gemm_plant_rows_requested()) gemm_plant_row_corruption(c->m, c->n, d, c->dtype, c->ldd);
     if (d) {
         gemm_check_result r = gemm_check(c->m, c->n, c->k, ops.a, c->lda, ops.sa, c->ldsa, ops.b, c->ldb, ops.sb,
                                          c->ldsb, d, c->dtype, c->ldd, c->row_step);
@@ -236,6 +241,59 @@ static void test_nan_scales(void)
     }
 }
 
+/* The checkers against the planted row corruption, on CPU-backend outputs: gemm_check (all
+ * rows) and gemm_check_against with gemm_reference pass on the clean D and agree; after
+ * gemm_plant_row_corruption both fail, on (nearly) every planted element. Shapes with one,
+ * two and three 128-row tiles, the last one ragged; the three output types. */
+static void test_checker_planted_rows(void)
+{
+    static const int64_t shapes[][3] = {{128, 64, 128}, {300, 257, 333}, {239, 130, 1000}};
+    for (int t = FP8BLOCK_F32; t <= FP8BLOCK_F16; t++)
+        for (int s = 0; s < 3; s++) {
+            gemm_case c = make_case(shapes[s][0], shapes[s][1], shapes[s][2], (fp8block_dtype)t, s % 2);
+            char what[240];
+            describe(what, sizeof what, &c, " planted rows");
+            operands ops;
+            if (!make_operands(&c, 0, &ops)) return;
+            unsigned char *d = run_gemm(&c, &ops, what);
+            size_t elements = (size_t)(c.m * c.n);
+            double *ref = malloc(elements * sizeof *ref), *magnitude = malloc(elements * sizeof *magnitude);
+            if (d && ref && magnitude) {
+                CHECK(gemm_reference(c.m, c.n, c.k, ops.a, c.lda, ops.sa, c.ldsa, ops.b, c.ldb, ops.sb, c.ldsb, ref,
+                                     magnitude, c.n) == 0, "%s: gemm_reference failed", what);
+                gemm_check_result clean = gemm_check(c.m, c.n, c.k, ops.a, c.lda, ops.sa, c.ldsa, ops.b, c.ldb,
+                                                     ops.sb, c.ldsb, d, c.dtype, c.ldd, 1);
+                gemm_check_result clean_against = gemm_check_against(c.m, c.n, ref, magnitude, c.n, d, c.dtype, c.ldd);
+                CHECK(gemm_check_passed(&clean) && gemm_check_passed(&clean_against), "%s: the clean D fails", what);
+                CHECK(clean.elements_checked == c.m * c.n && clean_against.elements_checked == c.m * c.n &&
+                          clean.max_error_ratio == clean_against.max_error_ratio &&
+                          clean.rel_frobenius == clean_against.rel_frobenius,
+                      "%s: gemm_check and gemm_check_against disagree on the clean D", what);
+
+                int64_t tiles = ceil_div(c.m, BLOCK), planted_rows = 0;
+                for (int64_t i = 0; i < c.m; i++) planted_rows += i % BLOCK >= 100 && i % BLOCK <= 109;
+                int64_t planted = gemm_plant_row_corruption(c.m, c.n, d, c.dtype, c.ldd);
+                CHECK(planted == planted_rows * c.n && planted > 0, "%s: %lld elements planted, want %lld", what,
+                      (long long)planted, (long long)(planted_rows * c.n));
+                gemm_check_result r = gemm_check(c.m, c.n, c.k, ops.a, c.lda, ops.sa, c.ldsa, ops.b, c.ldb, ops.sb,
+                                                 c.ldsb, d, c.dtype, c.ldd, 1);
+                gemm_check_result ra = gemm_check_against(c.m, c.n, ref, magnitude, c.n, d, c.dtype, c.ldd);
+                /* ×1.5 of a value is off by half of it: only values within ~2 bounds of 0 can pass. */
+                CHECK(!gemm_check_passed(&r) && !gemm_check_passed(&ra) && r.violations == ra.violations &&
+                          r.violations >= planted * 9 / 10 && r.violations <= planted,
+                      "%s: the planted corruption gave %lld / %lld violations of %lld planted", what,
+                      (long long)r.violations, (long long)ra.violations, (long long)planted);
+                CHECK(r.first_bad_row == 100, "%s: the first violation is in row %lld, want 100", what,
+                      (long long)r.first_bad_row);
+                printf("%s (%lld tile%s): %lld of %lld planted elements caught by gemm_check, %lld by "
+                       "gemm_check_against\n", what, (long long)tiles, tiles > 1 ? "s" : "", (long long)r.violations,
+                       (long long)planted, (long long)ra.violations);
+            }
+            free(ref), free(magnitude), free(d);
+            free_operands(&ops);
+        }
+}
+
 /* The GEMM reads its operands and must leave them as they were. */
 static void test_inputs_unchanged(void)
 {
@@ -271,6 +329,7 @@ int main(void)
     test_large_shapes();
     test_nan_scales();
     test_inputs_unchanged();
+    test_checker_planted_rows();
     fp8block_destroy(ctx);
     return test_finish("test_gemm_cpu");
 }

@@ -165,9 +165,10 @@ int main(void)
         const shape sh = {ROWS, COLS, LD, LDS};
         prepare((entry)e, device_buf);
         fp8block_status st = call(gpu, (entry)e, device_buf, sh);
-        if (st == FP8BLOCK_ERR_UNSUPPORTED) { /* the kernel is not there yet: checks need a working baseline */
+        if (st == FP8BLOCK_ERR_UNSUPPORTED) { /* a failure on sm_90; the checks need a working baseline */
             size_t used = strlen(unsupported);
             snprintf(unsupported + used, sizeof unsupported - used, "%s%s", used ? "; " : "", fp8block_last_error(NULL));
+            CHECK(0, "%s baseline answered UNSUPPORTED on an sm_90 device: %s", ENTRY_NAMES[e], fp8block_last_error(NULL));
             continue;
         }
         CHECK(st == FP8BLOCK_OK && devmem_sync(gpu) == 0, "%s baseline on the CUDA context: %s", ENTRY_NAMES[e],
@@ -180,10 +181,6 @@ int main(void)
     free(pristine), free(seen), free(staging);
     fp8block_destroy(cpu);
     fp8block_destroy(gpu);
-    if (unsupported[0] && test_failures == 0) {
-        char why[600];
-        snprintf(why, sizeof why, "GPU kernels not implemented yet: %s", unsupported);
-        test_skip(why);
-    }
+    if (unsupported[0]) fprintf(stderr, "test_api_errors_gpu: UNSUPPORTED on an sm_90 device: %s\n", unsupported);
     return test_finish("test_api_errors_gpu");
 }

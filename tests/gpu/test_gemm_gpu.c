@@ -6,8 +6,11 @@
  * whose padding holds NaN codes and NaN scales (a kernel that reads them poisons its
  * output), outputs poisoned with 0xff bytes (NaN in every dtype) before each call. Each
  * case runs twice and must give identical bits (no races, deterministic stream-K); the
- * padding columns of D must still hold the poison. Big shapes are checked on a sample of
- * rows (gemm_check's row step), but every element is checked to be written (finite).
+ * padding columns of D must still hold the poison. Every element of every case is checked
+ * against gemm_check's bounds (gemm_check_against), the fp64 reference computed on the GPU
+ * by the tests' own naive kernel (gemm_reference_gpu.h); on every case of at most
+ * CROSS_CHECK_MACS multiply-adds that reference must equal the CPU's (gemm_reference) bit for
+ * bit. 14 fixed shapes × 3 dtypes, then RANDOM_CASES random ones.
  *
  *   test_gemm_gpu                      the test (seed from FP8BLOCK_TEST_SEED or fixed)
  *   test_gemm_gpu quick N              the first N cases only (for the sanitizers)
@@ -16,6 +19,8 @@
  *   test_gemm_gpu concurrent           the two-stream stream-K check only
  *   test_gemm_gpu bench M N K [dtype]  times one shape: L2 flushed, median of 30
  * FP8BLOCK_TEST_16BIT_OUT=1 draws bf16 where f32 would be (for a forced 256-row plan).
+ * FP8BLOCK_TEST_PLANT_ROWS=1 multiplies rows 100..109 of every 128-row tile of each D by 1.5
+ * before the check (a test of the test: it must then fail on every case with M > 100).
  *
  * Then two threads run stream-K (K-cut) shapes at once, each on its own stream, several calls in
  * flight without a sync between them: the stream-K workspace is shared by the context's
@@ -33,19 +38,26 @@
 
 #include "devmem.h"
 #include "gemm_check.h"
+#if FP8BLOCK_HAVE_CUDA
+#include "gemm_reference_gpu.h"
+#endif
 #include "rng.h"
 #include "testutil.h"
 
 #define BLOCK 128
 #define POISON 0xff
-#define CASES 240
-#define CHECK_MACS_PER_CASE 60000000.0 /* CPU reference work per case: sample rows above it */
+#define RANDOM_CASES 204
+#define CROSS_CHECK_MACS 50000000.0 /* GPU reference == CPU reference on cases up to this size */
 
 static const int64_t SPECIAL[] = {1, 17, 64, 127, 128, 129, 255, 2112, 4096, 7168};
 static const char *const DTYPE_NAMES[] = {"F32", "BF16", "F16"};
 
 static fp8block_ctx *ctx;
 static rng_state rng;
+static int planting;                                   /* FP8BLOCK_TEST_PLANT_ROWS=1 */
+static int planted_cases, planted_caught;              /* cases with planted rows, and those failed */
+static int cross_checked, cross_differ;                /* GPU reference against the CPU one */
+static int64_t elements_checked;
 
 
 typedef struct {
@@ -223,6 +235,56 @@ static int is_nan_output(const uint8_t *p, fp8block_dtype t)
     return t == FP8BLOCK_BF16 ? (h & 0x7fff) > 0x7f80 : (h & 0x7fff) > 0x7c00;
 }
 
+/* The same bits, or both NaN (a GPU's NaN is canonical; the CPU's keeps the scale's payload). */
+static int same_double(double x, double y) { return memcmp(&x, &y, sizeof x) == 0 || (isnan(x) && isnan(y)); }
+
+/* Every element of D (host copy, planted first under FP8BLOCK_TEST_PLANT_ROWS) against the
+ * GPU reference; on small cases that reference must equal the CPU's bit for bit. */
+static gemm_check_result check_all(const gemm_case *c, const host_operands *h, void *d, const char *label)
+{
+    gemm_check_result failed;
+    memset(&failed, 0, sizeof failed);
+    failed.violations = 1, failed.rel_frobenius = INFINITY, failed.first_bad_row = failed.first_bad_col = -1;
+    size_t elements = (size_t)(c->m * c->n);
+    double *ref = malloc(elements * sizeof *ref), *magnitude = malloc(elements * sizeof *magnitude);
+    if (!ref || !magnitude) {
+        CHECK(0, "%s: no host memory for the reference", label);
+        free(ref), free(magnitude);
+        return failed;
+    }
+#if FP8BLOCK_HAVE_CUDA
+    int bad = gemm_reference_gpu(c->m, c->n, c->k, h->a, c->lda, h->sa, c->ldsa, h->b, c->ldb, h->sb, c->ldsb, ref,
+                                 magnitude, c->n);
+#else
+    int bad = gemm_reference(c->m, c->n, c->k, h->a, c->lda, h->sa, c->ldsa, h->b, c->ldb, h->sb, c->ldsb, ref,
+                             magnitude, c->n);
+#endif
+    CHECK(!bad, "%s: the GPU reference failed", label);
+    if (!bad && (double)c->m * (double)c->n * (double)c->k <= CROSS_CHECK_MACS) {
+        double *cpu_ref = malloc(elements * sizeof *cpu_ref), *cpu_magnitude = malloc(elements * sizeof *cpu_magnitude);
+        int cpu_bad = !cpu_ref || !cpu_magnitude ||
+                      gemm_reference(c->m, c->n, c->k, h->a, c->lda, h->sa, c->ldsa, h->b, c->ldb, h->sb, c->ldsb,
+                                     cpu_ref, cpu_magnitude, c->n) != 0;
+        int same = !cpu_bad;
+        for (size_t e = 0; same && e < elements; e++) same = same_double(ref[e], cpu_ref[e]) &&
+                                                           same_double(magnitude[e], cpu_magnitude[e]);
+        CHECK(same, "%s: the GPU reference differs from the CPU reference", label);
+        cross_checked++;
+        cross_differ += !same;
+        free(cpu_ref), free(cpu_magnitude);
+    }
+    int64_t planted = planting ? gemm_plant_row_corruption(c->m, c->n, d, c->dtype, c->ldd) : 0;
+    gemm_check_result r = bad ? failed : gemm_check_against(c->m, c->n, ref, magnitude, c->n, d, c->dtype, c->ldd);
+    if (planted) {
+        planted_cases++;
+        planted_caught += !gemm_check_passed(&r);
+        CHECK(gemm_check_passed(&r), "%s: planted: %lld elements of rows 100..109 (mod 128) x1.5", label,
+              (long long)planted);
+    }
+    free(ref), free(magnitude);
+    return r;
+}
+
 static void test_case(int index, const gemm_case *c)
 {
     char label[160];
@@ -248,11 +310,9 @@ static void test_case(int index, const gemm_case *c)
             CHECK(unwritten == 0, "%s: %" PRId64 " elements NaN (never written?)", label, unwritten);
             CHECK(padding_touched == 0, "%s: %" PRId64 " padding bytes of D overwritten", label, padding_touched);
             CHECK(memcmp(first, second, h.d_bytes) == 0, "%s: two runs differ (a race?)", label);
-            double macs = (double)c->m * (double)c->n * (double)c->k;
-            int64_t row_step = (int64_t)ceil(macs / CHECK_MACS_PER_CASE);
-            gemm_check_result r = gemm_check(c->m, c->n, c->k, h.a, c->lda, h.sa, c->ldsa, h.b, c->ldb, h.sb,
-                                             c->ldsb, first, c->dtype, c->ldd, row_step);
-            CHECK(gemm_check_passed(&r), "%s: outside the contract's bound", label);
+            gemm_check_result r = check_all(c, &h, first, label);
+            CHECK(planting || gemm_check_passed(&r), "%s: outside the contract's bound", label);
+            elements_checked += r.elements_checked;
             gemm_check_print(stdout, label, &r);
         }
         free(first);
@@ -413,7 +473,9 @@ int main(int argc, char **argv)
         fp8block_destroy(ctx);
         return rc;
     }
-    int cases = CASES;
+    planting = gemm_plant_rows_requested();
+    if (planting) printf("FP8BLOCK_TEST_PLANT_ROWS=1: rows 100..109 of every 128-row tile of D x1.5 before the check\n");
+    int cases = 0; /* set below from the fixed shapes */
     if (argc >= 3 && !strcmp(argv[1], "quick")) cases = atoi(argv[2]);
     if (argc >= 2 && !strcmp(argv[1], "concurrent")) cases = 0;
     int64_t only[3] = {0, 0, 0};
@@ -439,6 +501,9 @@ int main(int argc, char **argv)
                                        {4096, 4096, 4096}, {2112, 7168, 64},  {128, 2048, 7168},  {64, 1024, 7168},
                                        {2048, 1856, 1000}, {1024, 2112, 2000}};
     int n_fixed = (int)(sizeof fixed / sizeof fixed[0]);
+    if (cases == 0 && !(argc >= 2 && (!strcmp(argv[1], "concurrent") || !strcmp(argv[1], "quick") ||
+                                      !strcmp(argv[1], "shape"))))
+        cases = 3 * n_fixed + RANDOM_CASES;
     for (int i = 0; i < cases; i++) {
         gemm_case c = draw_case(i);
         if (i < 3 * n_fixed || only[0]) { /* each fixed shape (or the one asked for) in the three dtypes */
@@ -453,8 +518,16 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
 #if FP8BLOCK_HAVE_CUDA
-    if (argc < 3) test_concurrent_streamk();
+    if (argc < 3 && !planting) test_concurrent_streamk();
 #endif
+    printf("%d cases (%d fixed, %d random), %lld output elements checked, every one; GPU reference equal to the "
+           "CPU's on %d of %d cross-checked cases\n",
+           cases, cases < 3 * n_fixed ? cases : 3 * n_fixed, cases > 3 * n_fixed ? cases - 3 * n_fixed : 0,
+           (long long)elements_checked, cross_checked - cross_differ, cross_checked);
+    if (cases >= 3 * n_fixed) CHECK(cross_checked >= 20, "only %d cases cross-checked against the CPU reference", cross_checked);
+    if (planting)
+        printf("planted row corruption: the checker failed %d of the %d cases that had rows 100..109%s\n", planted_caught,
+               planted_cases, planted_caught == planted_cases ? "" : " (MISSED SOME)");
     fp8block_destroy(ctx);
     return test_finish("test_gemm_gpu");
 }
