@@ -4,7 +4,7 @@
  * shape, flags, context, null and misaligned pointers, hostile values such as 0, -1,
  * 2^31, INT64_MAX) and the bytes of the data (NaN, inf, denormals and everything else).
  *
- * The harness keeps its own model of the contract (DESIGN.md, include/fp8block.h): it
+ * The harness keeps its own model of the contract (docs/DESIGN.md, include/fp8block.h): it
  * computes whether the call is valid and how many bytes each buffer spans, allocates
  * exactly that much (AddressSanitizer then catches a read or write one byte past the end),
  * and fills every buffer with a canary first. It aborts when

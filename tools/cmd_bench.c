@@ -553,7 +553,7 @@ static void bench_shape(bench_env *env, rng_state *rng, shape_result *res)
     const shape s = res->s;
     operands o = {.env = env, .s = s};
     o.kb = cli_ceil_div(s.k, 128), o.nb = cli_ceil_div(s.n, 128);
-    o.ldq = cli_round_up(s.k, 16), o.ldsa = cli_round_up(s.m, 4), o.ldd = cli_round_up(s.n, 8); /* DESIGN.md's alignment */
+    o.ldq = cli_round_up(s.k, 16), o.ldsa = cli_round_up(s.m, 4), o.ldd = cli_round_up(s.n, 8); /* docs/DESIGN.md's alignment */
     o.ldsb = cli_round_up(o.kb, 4); /* the 16-byte scale rows cuBLASLt reads (bench/cublaslt.h) */
     double mk = (double)s.m * (double)s.k, nk = (double)s.n * (double)s.k, mn = (double)s.m * (double)s.n;
     double scales = 4.0 * ((double)o.kb * (double)s.m + (double)o.nb * (double)o.kb);

@@ -1,4 +1,4 @@
-"""An independent NumPy reference of DESIGN.md's numeric contract: e4m3 encoding and
+"""An independent NumPy reference of docs/DESIGN.md's numeric contract: e4m3 encoding and
 decoding, the block scale rule, quantization, dequantization and the GEMM (in fp64).
 It shares nothing with the C library, so agreement means both follow the document."""
 
@@ -54,7 +54,7 @@ def _pow2_ceil(s):
 
 
 def block_scale(amax_bits, pow2):
-    """DESIGN.md's scale of a block from the maximum of its |x| bit patterns."""
+    """docs/DESIGN.md's scale of a block from the maximum of its |x| bit patterns."""
     amax_bits = np.asarray(amax_bits, dtype=np.uint32)
     amax = amax_bits.view(np.float32)
     with np.errstate(all="ignore"):

@@ -2,7 +2,7 @@
  * tests' own e4m3/bf16/f16 decoders (reference_codec.h), so the check never leans on the
  * code it checks.
  *
- * Operands are host memory in the layouts of DESIGN.md: a codes M×K (lda), sa[kb*ldsa + i],
+ * Operands are host memory in the layouts of docs/DESIGN.md: a codes M×K (lda), sa[kb*ldsa + i],
  * b codes N×K (ldb), sb[nb*ldsb + kb]; d is M×N of dtype F32/BF16/F16 (ldd).
  *
  * Per element: |d - ref| <= 2^-10 · Σ_k |a_k·b_k| + |ref|·u + floor, u the output's unit

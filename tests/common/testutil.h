@@ -13,7 +13,7 @@ static inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b
 /* Bytes of an element of the floating-point types F32, BF16, F16. */
 static inline size_t dtype_size(fp8block_dtype t) { return t == FP8BLOCK_F32 ? 4 : 2; }
 
-/* DESIGN.md's scale layout: 1x128 has ceil(cols/128) lines of `rows` scales (M-contiguous),
+/* docs/DESIGN.md's scale layout: 1x128 has ceil(cols/128) lines of `rows` scales (M-contiguous),
  * 128x128 ceil(rows/128) lines of ceil(cols/128); lines are lds floats apart. */
 static inline int64_t scale_lines(fp8block_block b, int64_t rows, int64_t cols)
 {

@@ -1,5 +1,5 @@
 /* Block quantization and dequantization on the CPU context against a naive
- * implementation of DESIGN.md's rules, written here from the contract:
+ * implementation of docs/DESIGN.md's rules, written here from the contract:
  *
  *   amax over the block's existing elements; a NaN or inf in the block: s = NaN;
  *   amax == 0: s = 1; else s = amax / 448 in fp32, and if that underflows to 0, s = 1;
