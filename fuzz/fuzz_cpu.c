@@ -470,9 +470,27 @@ static void fuzz_gemm(input *in)
     fill_data(&sb, FP8BLOCK_F32, in);
     buffer_snapshot(&a), buffer_snapshot(&sa), buffer_snapshot(&b), buffer_snapshot(&sb), buffer_snapshot(&d);
 
-    fp8block_status st = fp8block_gemm(ctx, m, n, k, a.base, lda, (float *)sa.base, ldsa, b.base, ldb, (float *)sb.base,
-                                       ldsb, d.base, dtype, ldd, NULL);
-    const char *name = "fp8block_gemm";
+    /* Half the calls go through the descriptor (fp8block_gemm_ex), some of them with a
+     * reserved field set, which must be refused. */
+    const unsigned entry = take_u8(in);
+    const char *name = entry & 1 ? "fp8block_gemm_ex" : "fp8block_gemm";
+    fp8block_status st;
+    if (entry & 1) {
+        fp8block_gemm_desc g = FP8BLOCK_GEMM_DESC_INIT;
+        g.m = m, g.n = n, g.k = k, g.a = a.base, g.lda = lda, g.sa = (float *)sa.base, g.ldsa = ldsa;
+        g.b = b.base, g.ldb = ldb, g.sb = (float *)sb.base, g.ldsb = ldsb, g.d = d.base, g.d_dtype = dtype, g.ldd = ldd;
+        switch (entry >> 1 & 7) {
+        case 1: g.ldc = 8, v.valid = 0; break;
+        case 2: g.b_scales = FP8BLOCK_B_SCALES_1x128, v.valid = 0; break;
+        case 3: g.groups = 2, v.valid = 0; break;
+        case 4: g.struct_size = sizeof g - 8, v.valid = 0; break;
+        default: break;
+        }
+        st = fp8block_gemm_ex(ctx, &g, NULL);
+    } else {
+        st = fp8block_gemm(ctx, m, n, k, a.base, lda, (float *)sa.base, ldsa, b.base, ldb, (float *)sb.base, ldsb,
+                           d.base, dtype, ldd, NULL);
+    }
     count(ENTRY_GEMM, st);
     check_unchanged(&a, "a (an input)", name, st);
     check_unchanged(&sa, "sa (an input)", name, st);
