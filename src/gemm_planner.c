@@ -78,18 +78,17 @@ gemm_plan gemm_choose_plan(const gemm_shape *g, int sms)
     /* Up to M = 256, two rows of 128x64 tiles that leave half the SMs idle are cut along K
      * as one row is: 256x2112x7168 ran on 66 CTAs at 0.65x DeepGEMM (bench/NOTES.md
      * "DeepGEMM in the same run"). */
-    const int64_t small_tiles = fp8block_ceil_div(g->m, 128) * fp8block_ceil_div(g->n, 64);
-    if (g->m <= 128 || (g->m <= 256 && k_cuts(small_tiles, sms, kb_total) >= 2)) {
+    const int64_t m_tiles = fp8block_ceil_div(g->m, plan.bm), tiles = m_tiles * fp8block_ceil_div(g->n, 64);
+    if (g->m <= 128 || (g->m <= 256 && k_cuts(tiles, sms, kb_total) >= 2)) {
         plan.bn = 64;
-        int64_t n_tiles = fp8block_ceil_div(g->m, plan.bm) * fp8block_ceil_div(g->n, plan.bn);
-        plan.streamk = n_tiles < sms; /* more tiles: stream-K measured slower */
+        plan.streamk = tiles < sms; /* more tiles: stream-K measured slower */
         /* Where each tile's K is cut in two, the pieces meet in a CTA pair's shared memory
          * instead (gemm_plan_launch falls back when the pairs do not all fit). Where 64-wide tiles
          * need more cuts, 32-wide ones cut in two do the same: measured 5-11% faster than
          * 64-wide tiles cut 4 ways by stream-K at N = 2048-2112 (bench/NOTES.md "32-wide K-split pairs"; 4-CTA
          * clusters for that cut do not all fit on an H100). */
-        int64_t cuts = k_cuts(n_tiles, sms, kb_total);
-        if (cuts > 2 && k_cuts(fp8block_ceil_div(g->m, plan.bm) * fp8block_ceil_div(g->n, 32), sms, kb_total) == 2)
+        int64_t cuts = k_cuts(tiles, sms, kb_total);
+        if (cuts > 2 && k_cuts(m_tiles * fp8block_ceil_div(g->n, 32), sms, kb_total) == 2)
             plan.bn = 32, cuts = 2;
         if (cuts == 2) plan.cluster = 2, plan.streamk = 0, plan.role = CLUSTER_SPLITS_K;
         return plan;

@@ -43,19 +43,14 @@ static gemm_kernel kernel_for(void)
     return k;
 }
 
-/* The output types in the order of the table's columns; every fp8block_dtype the GEMM
- * writes has one, and gemm_output_column says which. */
+/* The table's columns are the GEMM_OUT_* bits in order (F32, BF16, F16): an output type's
+ * column is its bit's position, -1 for a type no kernel writes (gemm_output_bit). */
 enum { GEMM_OUTPUT_COLUMNS = 3 };
 
 static int gemm_output_column(fp8block_dtype dtype)
 {
-    switch (dtype) {
-    case FP8BLOCK_F32: return 0;
-    case FP8BLOCK_BF16: return 1;
-    case FP8BLOCK_F16: return 2;
-    case FP8BLOCK_E4M3: return -1;
-    }
-    return -1;
+    const int bit = gemm_output_bit(dtype);
+    return bit ? __builtin_ctz(bit) : -1;
 }
 
 static CUtensorMapDataType out_map_type(fp8block_dtype dtype)
