@@ -46,13 +46,8 @@ except Exception:
 
 import torch
 
-LARGE = [(4096, 4096, 4096), (8192, 8192, 8192)] + [
-    (4096, n, k) for n, k in [(2112, 7168), (24576, 1536), (32768, 512), (7168, 16384),
-                              (4096, 7168), (7168, 2048)]]
-SMALL = [(m, n, k) for m in (128, 64) for n, k in [(2112, 7168), (24576, 1536), (32768, 512),
-                                                   (7168, 16384), (4096, 7168), (7168, 2048)]]
-EXTRA = [(m, n, k) for m in (1, 16, 32, 256) for n, k in [(2112, 7168), (24576, 1536),
-                                                         (7168, 16384), (4096, 7168)]]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_shapes import EXTRA, LARGE, SMALL  # noqa: E402
 
 
 def ceil_div(a, b):
