@@ -117,10 +117,11 @@ typedef enum {
  *     g.m = m, g.n = n, g.k = k; g.a = a, g.lda = k; ...; g.d_dtype = FP8BLOCK_BF16;
  *     fp8block_gemm_ex(ctx, &g, stream);
  *
- * The fields after ldd are reserved for variants being built (e4m3 D with its scales,
- * C and bias, B scaled 1x128, grouped layouts): until then a non-zero value answers
- * FP8BLOCK_ERR_UNSUPPORTED with a message naming the field. docs/DESIGN.md is the
- * contract for every field. */
+ * E4M3 output: D holds e4m3 codes and sd their 1x128 scales, in A's scale layout, so D
+ * feeds the next GEMM as its A. C and bias are added in fp32 before D is rounded or
+ * quantized. The fields after bias_dtype are reserved for variants being built (B scaled
+ * 1x128, grouped layouts): until then a non-zero value answers FP8BLOCK_ERR_UNSUPPORTED
+ * with a message naming the field. docs/DESIGN.md is the contract for every field. */
 typedef struct fp8block_gemm_desc {
     size_t struct_size; /* sizeof(fp8block_gemm_desc) as compiled by the caller */
     int64_t m, n, k;
@@ -134,16 +135,17 @@ typedef struct fp8block_gemm_desc {
     int64_t ldsb;
     fp8block_b_scales b_scales; /* FP8BLOCK_B_SCALES_128x128 (0, the default); 1x128: reserved */
     void *d;                /* M×N */
-    fp8block_dtype d_dtype; /* F32 (0, the default), BF16 or F16; E4M3: reserved */
-    int64_t ldd;
+    fp8block_dtype d_dtype; /* F32 (0, the default), BF16, F16 or E4M3 (then sd too) */
+    int64_t ldd;            /* >= N; E4M3: a multiple of 16 */
+    float *sd;              /* E4M3 D only: its scales, sd[(j/128)*ldsd + i], ceil(N/128) x ldsd */
+    int64_t ldsd;           /* >= M, a multiple of 4 */
+    unsigned d_scale_flags; /* E4M3 D only: FP8BLOCK_SCALE_POW2 or 0, as fp8block_quantize_ex */
+    const void *c;          /* optional: D = A·Bᵀ + C; may be D itself (same dtype and ld, not E4M3) */
+    fp8block_dtype c_dtype; /* F32, BF16 or F16 */
+    int64_t ldc;            /* >= N */
+    const void *bias;       /* optional: N values added to every row */
+    fp8block_dtype bias_dtype; /* F32, BF16 or F16 */
     /* reserved: zero until built */
-    float *sd; /* e4m3 D's 1x128 scales */
-    int64_t ldsd;
-    const void *c; /* D = A·Bᵀ + C */
-    fp8block_dtype c_dtype;
-    int64_t ldc;
-    const void *bias; /* N values added to each row */
-    fp8block_dtype bias_dtype;
     fp8block_group_layout group_layout;
     int64_t groups;
     const int32_t *group_rows; /* device array: G+1 row offsets (contiguous) or G counts (masked) */

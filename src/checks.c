@@ -109,3 +109,13 @@ fp8block_status check_multiple(const char *name, int64_t v, int64_t of, const ch
     return FP8BLOCK_OK;
 }
 
+
+fp8block_status check_disjoint(const char *p_name, const void *p, int64_t p_bytes, const char *q_name, const void *q,
+                               int64_t q_bytes)
+{
+    uintptr_t p0 = (uintptr_t)p, q0 = (uintptr_t)q;
+    if (p0 < q0 + (uint64_t)q_bytes && q0 < p0 + (uint64_t)p_bytes)
+        return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "%s (%p, %" PRId64 " bytes) and %s (%p, %" PRId64
+                             " bytes) overlap", p_name, p, p_bytes, q_name, q, q_bytes);
+    return FP8BLOCK_OK;
+}

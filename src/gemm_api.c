@@ -22,13 +22,6 @@ static fp8block_status check_reserved(const fp8block_gemm_desc *g)
                                  #field, what);                                                                   \
     } while (0)
     RESERVED(b_scales, "B scaled 1x128 (the weight-gradient GEMM)");
-    RESERVED(sd, "e4m3 output with its scales");
-    RESERVED(ldsd, "e4m3 output with its scales");
-    RESERVED(c, "accumulating into C");
-    RESERVED(c_dtype, "accumulating into C");
-    RESERVED(ldc, "accumulating into C");
-    RESERVED(bias, "a bias");
-    RESERVED(bias_dtype, "a bias");
     RESERVED(group_layout, "a grouped GEMM");
     RESERVED(groups, "a grouped GEMM");
     RESERVED(group_rows, "a grouped GEMM");
@@ -41,6 +34,85 @@ static fp8block_status check_reserved(const fp8block_gemm_desc *g)
 
 /* The caller's descriptor, copied whole: struct_size must cover this library's struct,
  * and bytes past it (a newer header's fields) must be zero. */
+static fp8block_status check_output_type(const char *name, fp8block_dtype t)
+{
+    if (t == FP8BLOCK_E4M3) return FP8BLOCK_OK;
+    return check_float_type(name, t);
+}
+
+/* E4M3 D: sd in A's scale layout (docs/DESIGN.md, "E4M3 output"); other outputs: none. */
+static fp8block_status check_output_scales(const call_env *env, const fp8block_gemm_desc *g, int64_t d_bytes,
+                                           gemm_args *args)
+{
+    if (g->d_dtype != FP8BLOCK_E4M3) {
+        if (g->sd || g->ldsd || g->d_scale_flags)
+            return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT,
+                                 "%s is set but d_dtype is %s: output scales belong to an E4M3 D only",
+                                 g->sd ? "sd" : g->ldsd ? "ldsd" : "d_scale_flags", fp8block_dtype_name(g->d_dtype));
+        return FP8BLOCK_OK;
+    }
+    if (!g->sd)
+        return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT,
+                             "d_dtype = E4M3 but sd is NULL: an e4m3 D needs its 1x128 scales (sd, ldsd; "
+                             "fp8block_gemm_ex)");
+    if (g->d_scale_flags & ~(unsigned)FP8BLOCK_SCALE_POW2)
+        return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "d_scale_flags = 0x%x; expected 0 or FP8BLOCK_SCALE_POW2",
+                             g->d_scale_flags);
+    int64_t sd_bytes;
+    TRY(check_ld("ldsd", g->ldsd, "m", g->m));
+    TRY(check_extent("sd", fp8block_ceil_div(g->n, 128), g->ldsd, g->m, sizeof(float), &sd_bytes));
+    TRY(check_multiple("ldsd", g->ldsd, 4, "rows of D's scales are 16-byte aligned, as A's"));
+    TRY(check_pointer(env, "sd", g->sd, sd_bytes, 16, "rows of D's scales are 16-byte aligned, as A's"));
+    TRY(check_disjoint("sd", g->sd, sd_bytes, "d", g->d, d_bytes));
+    args->sd = g->sd, args->ldsd = g->ldsd, args->d_scale_flags = g->d_scale_flags;
+    return FP8BLOCK_OK;
+}
+
+/* C: its own dtype and ld; D itself (same dtype and ld) for in-place accumulation, and
+ * otherwise no byte shared with D. */
+static fp8block_status check_addend_c(const call_env *env, const fp8block_gemm_desc *g, int64_t d_bytes,
+                                      gemm_args *args)
+{
+    if (!g->c) {
+        if (g->c_dtype || g->ldc)
+            return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "%s is set but c is NULL",
+                                 g->c_dtype ? "c_dtype" : "ldc");
+        return FP8BLOCK_OK;
+    }
+    TRY(check_float_type("c_dtype", g->c_dtype));
+    TRY(check_ld("ldc", g->ldc, "n", g->n));
+    const size_t c_elem = fp8block_dtype_size(g->c_dtype);
+    int64_t c_bytes;
+    TRY(check_extent("c", g->m, g->ldc, g->n, c_elem, &c_bytes));
+    TRY(check_multiple("ldc", g->ldc, (int64_t)(16 / c_elem), "rows of C must be 16-byte aligned, as D's"));
+    TRY(check_pointer(env, "c", g->c, c_bytes, 16, "rows of C must be 16-byte aligned, as D's"));
+    if (g->c == g->d) {
+        if (g->d_dtype == FP8BLOCK_E4M3 || g->c_dtype != g->d_dtype || g->ldc != g->ldd)
+            return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT,
+                                 "c is d (in-place accumulation) but c_dtype = %s, ldc = %" PRId64
+                                 " and d_dtype = %s, ldd = %" PRId64 ": in place needs the same dtype and ld, not E4M3",
+                                 fp8block_dtype_name(g->c_dtype), g->ldc, fp8block_dtype_name(g->d_dtype), g->ldd);
+    } else {
+        TRY(check_disjoint("c", g->c, c_bytes, "d", g->d, d_bytes));
+    }
+    args->c = g->c, args->c_dtype = g->c_dtype, args->ldc = g->ldc;
+    return FP8BLOCK_OK;
+}
+
+static fp8block_status check_bias(const call_env *env, const fp8block_gemm_desc *g, gemm_args *args)
+{
+    if (!g->bias) {
+        if (g->bias_dtype) return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "bias_dtype is set but bias is NULL");
+        return FP8BLOCK_OK;
+    }
+    TRY(check_float_type("bias_dtype", g->bias_dtype));
+    int64_t bias_bytes;
+    TRY(check_extent("bias", 1, 1, g->n, fp8block_dtype_size(g->bias_dtype), &bias_bytes));
+    TRY(check_pointer(env, "bias", g->bias, bias_bytes, 16, "the epilogue loads the bias in vectors"));
+    args->bias = g->bias, args->bias_dtype = g->bias_dtype;
+    return FP8BLOCK_OK;
+}
+
 static fp8block_status read_desc(const fp8block_gemm_desc *desc, fp8block_gemm_desc *g)
 {
     if (!desc) return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "desc is NULL");
@@ -68,12 +140,7 @@ fp8block_status gemm_desc_validate(fp8block_ctx *ctx, const fp8block_gemm_desc *
     fp8block_gemm_desc g;
     TRY(read_desc(desc, &g));
     TRY(check_reserved(&g));
-    if (g.d_dtype == FP8BLOCK_E4M3)
-        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED,
-                             "%s = FP8BLOCK_E4M3: fp8 output needs an output scale and is not supported yet; "
-                             "use F32, BF16 or F16",
-                             dtype_name);
-    TRY(check_float_type(dtype_name, g.d_dtype));
+    TRY(check_output_type(dtype_name, g.d_dtype));
     TRY(check_dim("m", g.m));
     TRY(check_dim("n", g.n));
     TRY(check_dim("k", g.k));
@@ -101,7 +168,15 @@ fp8block_status gemm_desc_validate(fp8block_ctx *ctx, const fp8block_gemm_desc *
     TRY(check_pointer(&env, "b", g.b, b_bytes, 16, "TMA loads need 16-byte aligned rows"));
     TRY(check_pointer(&env, "sb", g.sb, sb_bytes, sizeof(float), "fp32 scales"));
     TRY(check_pointer(&env, "d", g.d, d_bytes, 16, "the TMA store needs 16-byte aligned rows"));
-    const gemm_args args = {g.m, g.n, g.k, g.a, g.lda, g.sa, g.ldsa, g.b, g.ldb, g.sb, g.ldsb, g.d, g.d_dtype, g.ldd};
+    gemm_args args;
+    memset(&args, 0, sizeof args);
+    args.m = g.m, args.n = g.n, args.k = g.k;
+    args.a = g.a, args.lda = g.lda, args.sa = g.sa, args.ldsa = g.ldsa;
+    args.b = g.b, args.ldb = g.ldb, args.sb = g.sb, args.ldsb = g.ldsb;
+    args.d = g.d, args.dtype = g.d_dtype, args.ldd = g.ldd;
+    TRY(check_output_scales(&env, &g, d_bytes, &args));
+    TRY(check_addend_c(&env, &g, d_bytes, &args));
+    TRY(check_bias(&env, &g, &args));
     *out = args;
     return FP8BLOCK_OK;
 }
@@ -124,6 +199,10 @@ fp8block_status fp8block_gemm(fp8block_ctx *ctx, int64_t m, int64_t n, int64_t k
                               int64_t ldsb, void *d, fp8block_dtype dtype, int64_t ldd, void *stream)
 {
     fp8block_begin_call("fp8block_gemm", ctx);
+    if (dtype == FP8BLOCK_E4M3)
+        return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT,
+                             "dtype = FP8BLOCK_E4M3: an e4m3 D comes with its scales, which fp8block_gemm has no "
+                             "place for; use fp8block_gemm_ex with sd and ldsd");
     fp8block_gemm_desc g;
     memset(&g, 0, sizeof g);
     g.struct_size = sizeof g;

@@ -58,6 +58,14 @@ typedef struct {
     void *d;
     fp8block_dtype dtype;
     int64_t ldd;
+    float *sd; /* E4M3 D only */
+    int64_t ldsd;
+    unsigned d_scale_flags;
+    const void *c; /* NULL: no C */
+    fp8block_dtype c_dtype;
+    int64_t ldc;
+    const void *bias; /* NULL: no bias */
+    fp8block_dtype bias_dtype;
 } gemm_args;
 
 /* Starts an entry point's call: its name prefixes the messages of fp8block_fail, and

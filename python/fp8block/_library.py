@@ -97,7 +97,7 @@ class GemmDesc(ctypes.Structure):
         ("b", _ptr), ("ldb", _i64), ("sb", _ptr), ("ldsb", _i64),
         ("b_scales", ctypes.c_int),
         ("d", _ptr), ("d_dtype", ctypes.c_int), ("ldd", _i64),
-        ("sd", _ptr), ("ldsd", _i64),
+        ("sd", _ptr), ("ldsd", _i64), ("d_scale_flags", ctypes.c_uint),
         ("c", _ptr), ("c_dtype", ctypes.c_int), ("ldc", _i64),
         ("bias", _ptr), ("bias_dtype", ctypes.c_int),
         ("group_layout", ctypes.c_int), ("groups", _i64),

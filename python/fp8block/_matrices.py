@@ -83,6 +83,28 @@ def float_dtype_code(dtype, what):
     return code
 
 
+_E4M3_NAMES = {"float8_e4m3fn", "e4m3", "fp8"}
+
+
+def output_dtype_code(dtype, what):
+    """A GEMM output dtype: float32, bfloat16, float16 or float8_e4m3fn -> fp8block_dtype."""
+    torch = _torch()
+    if torch is not None and dtype is torch.float8_e4m3fn:
+        return L.E4M3
+    if isinstance(dtype, str) and dtype.lower() in _E4M3_NAMES:
+        return L.E4M3
+    if ml_dtypes is not None and not isinstance(dtype, str) and (torch is None or not isinstance(dtype, torch.dtype)):
+        try:
+            if np.dtype(dtype) == np.dtype(ml_dtypes.float8_e4m3fn):
+                return L.E4M3
+        except TypeError:
+            pass
+    try:
+        return float_dtype_code(dtype, what)
+    except TypeError:
+        raise TypeError(f"{what} = {dtype!r}: expected float32, bfloat16, float16 or float8_e4m3fn") from None
+
+
 # ---- a matrix as (pointer, rows, cols, ld, dtype, device) -----------------------------
 
 class Matrix:

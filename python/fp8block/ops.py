@@ -65,14 +65,19 @@ def dequantize_128x128(codes, scales, *, out_dtype="float32"):
     return _dequantize(codes, scales, L.BLOCK_128x128, out_dtype)
 
 
-def gemm(a, sa, b, sb, out_dtype=None):
-    """D = A · Bᵀ from quantized operands.
+def gemm(a, sa, b, sb, out_dtype=None, *, c=None, bias=None, pow2=False):
+    """D = A · Bᵀ (+ C) (+ bias) from quantized operands.
 
     a: M×K codes with sa its 1x128 scales (ceil(K/128), M); b: N×K codes with sb its 128x128
     scales (ceil(N/128), ceil(K/128)): what quantize_1x128 and quantize_128x128 return.
-    out_dtype: float32, bfloat16 or float16 (a string, NumPy or torch dtype); by default
-    bfloat16 for torch tensors and float32 for NumPy arrays (NumPy has no bfloat16).
-    Returns D (M×N), a view of a buffer whose rows are 16-byte aligned.
+    out_dtype: float32, bfloat16, float16 or float8_e4m3fn (a string, NumPy or torch dtype);
+    by default bfloat16 for torch tensors and float32 for NumPy arrays (NumPy has no bfloat16).
+    c: an M×N float32/bfloat16/float16 matrix added to A·Bᵀ; bias: N float32/bfloat16/float16
+    values added to every row. Both are added in fp32 before D is rounded or quantized (c or
+    bias whose rows are not 16-byte aligned is copied once to rows that are).
+    Returns D (M×N), a view of a buffer whose rows are 16-byte aligned; for float8_e4m3fn,
+    (codes, scales) in the form quantize_1x128 returns, D quantized 1x128 (pow2: power-of-two
+    scales), ready to be the next GEMM's a.
     """
     am = T.matrix(a, "a", "codes")
     bm = T.matrix(b, "b", "codes")
@@ -83,22 +88,56 @@ def gemm(a, sa, b, sb, out_dtype=None):
     kb = T.ceil_div(k, 128)
     sam = _scales(sa, "sa", (kb, m), "1x128 scales of a", (m, kb))
     sbm = _scales(sb, "sb", (T.ceil_div(n, 128), kb), "128x128 scales of b", (kb, T.ceil_div(n, 128)))
-    device, torch_tensor = T.same_place(am, sam, bm, sbm)
+    operands = [am, sam, bm, sbm]
+    fields = {}
+    if c is not None:
+        cm = T.matrix(c, "c", "float")
+        if (cm.rows, cm.cols) != (m, n):
+            raise ValueError(f"c is {cm.rows}×{cm.cols}; D is {m}×{n}")
+        cm = _aligned_rows(cm, c, "c")
+        operands.append(cm)
+        fields.update(c=cm.ptr, c_dtype=cm.dtype, ldc=cm.ld)
+    if bias is not None:
+        if len(getattr(bias, "shape", ())) != 1 or bias.shape[0] != n:
+            raise ValueError(f"bias has shape {tuple(getattr(bias, 'shape', ()))}; expected ({n},)")
+        biasm = _aligned_rows(T.matrix(bias.reshape(1, n), "bias", "float"), bias.reshape(1, n), "bias")
+        operands.append(biasm)
+        fields.update(bias=biasm.ptr, bias_dtype=biasm.dtype)
+    device, torch_tensor = T.same_place(*operands)
     T.require_row_alignment(am, 16, "the GEMM loads rows of a with TMA")
     T.require_row_alignment(bm, 16, "the GEMM loads rows of b with TMA")
     T.require_row_alignment(sam, 4, "the GEMM loads rows of sa with TMA")
     if out_dtype is None:
         code = L.BF16 if torch_tensor else L.F32
     else:
-        code = T.float_dtype_code(out_dtype, "out_dtype")
-    elem = 4 if code == L.F32 else 2
+        code = T.output_dtype_code(out_dtype, "out_dtype")
+    elem = {L.F32: 4, L.E4M3: 1}.get(code, 2)
     ldd = T.round_up(n, 16 // elem)
     _, d = T.empty(am, m, n, ldd, code)
+    scales = None
+    if code == L.E4M3:
+        ldsd = T.round_up(m, 4)  # as quantize_1x128's scales: 16-byte rows
+        _, scales = T.empty(am, T.ceil_div(n, 128), m, ldsd, L.F32)
+        fields.update(sd=T.pointer(scales), ldsd=ldsd, d_scale_flags=L.SCALE_POW2 if pow2 else 0)
+    elif pow2:
+        raise ValueError("pow2 applies to float8_e4m3fn output only (its scales)")
     desc = L.gemm_desc(m=m, n=n, k=k, a=am.ptr, lda=am.ld, sa=sam.ptr, ldsa=sam.ld,
                        b=bm.ptr, ldb=bm.ld, sb=sbm.ptr, ldsb=sbm.ld,
-                       d=T.pointer(d), d_dtype=code, ldd=ldd)
+                       d=T.pointer(d), d_dtype=code, ldd=ldd, **fields)
     _call(device, torch_tensor, "fp8block_gemm_ex", L.ctypes.byref(desc))
-    return d
+    return (d, scales) if code == L.E4M3 else d
+
+
+def _aligned_rows(mat, x, name):
+    """mat itself when its rows are 16-byte aligned (as the C API wants C and bias), else a
+    Matrix of an aligned copy of x (a one-off copy, as the caller would have to make)."""
+    unit = 16 // (4 if mat.dtype == L.F32 else 2)
+    if mat.ptr % 16 == 0 and (mat.rows == 1 or mat.ld % unit == 0):
+        T.require_row_alignment(mat, unit, "")  # a single row: the smallest aligned stride
+        return mat
+    _, view = T.empty(mat, mat.rows, mat.cols, T.round_up(mat.cols, unit), mat.dtype)
+    view[...] = x
+    return T.matrix(view, name, "float")
 
 
 def _quantize(x, block, pow2):

@@ -76,9 +76,9 @@ def test_gemm_rejects_unaligned_rows(operands):
 
 
 def test_gemm_rejects_unknown_output_dtype(operands):
-    with pytest.raises(TypeError, match="out_dtype = 'int8': expected float32, bfloat16 or float16"):
+    with pytest.raises(TypeError, match="out_dtype = 'int8': expected float32, bfloat16, float16 or float8_e4m3fn"):
         fp8block.gemm(*operands, out_dtype="int8")
-    with pytest.raises(TypeError, match="expected float32, bfloat16 or float16"):
+    with pytest.raises(TypeError, match="expected float32, bfloat16, float16 or float8_e4m3fn"):
         fp8block.gemm(*operands, out_dtype=np.float64)
 
 

@@ -1,10 +1,12 @@
-/* Reference block-scaled GEMM: D = A·Bᵀ with the inner sum of each 128-wide K block taken
- * in fp32 and promoted with sa[row]·sb[col/128] once per block, as docs/DESIGN.md defines it.
+/* Reference block-scaled GEMM: D = A·Bᵀ (+ C) (+ bias) with the inner sum of each 128-wide K
+ * block taken in fp32 and promoted with sa[row]·sb[col/128] once per block, as
+ * docs/DESIGN.md defines it. An E4M3 D is, literally, the F32 D quantized 1x128.
  *
  * Work is split into panels of PANEL_M rows × PANEL_N columns; PANEL_N divides 128, so one
  * B scale covers a panel. Each K block of the panel's operands is decoded to fp32 once
  * and reused by every dot product in the panel. */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
@@ -83,15 +85,59 @@ static void gemm_panels(void *arg, int64_t begin, int64_t end)
         }
         for (int64_t i = 0; i < rows; i++) {
             void *d = (char *)g->d + (size_t)((m0 + i) * g->ldd) * d_elem;
-            for (int64_t j = 0; j < cols; j++) codec_store_f32(d, g->dtype, n0 + j, p.acc[i][j]);
+            const void *c = g->c ? (const char *)g->c + (size_t)((m0 + i) * g->ldc) * fp8block_dtype_size(g->c_dtype)
+                                 : NULL;
+            for (int64_t j = 0; j < cols; j++) {
+                float v = p.acc[i][j];
+                if (c) v += codec_load_f32(c, g->c_dtype, n0 + j); /* read before the write: C may be D */
+                if (g->bias) v += codec_load_f32(g->bias, g->bias_dtype, n0 + j);
+                codec_store_f32(d, g->dtype, n0 + j, v);
+            }
         }
     }
+}
+
+static void gemm_rows(const gemm_args *args)
+{
+    int64_t tasks = fp8block_ceil_div(args->m, PANEL_M) * fp8block_ceil_div(args->n, PANEL_N);
+    parallel_for(tasks, 2.0 * PANEL_M * PANEL_N * (double)args->k, gemm_panels, (void *)args);
+}
+
+/* Rows of an E4M3 D go through an fp32 scratch this large at most (one row at the least). */
+#define E4M3_SCRATCH_BYTES ((int64_t)64 << 20)
+
+/* E4M3 D: the F32 D of the same rows, then fp8block_quantize_1x128 of it, a band of rows at
+ * a time (the 1x128 blocks lie along a row, so bands quantize independently). */
+static fp8block_status gemm_e4m3(const gemm_args *args)
+{
+    int64_t band = E4M3_SCRATCH_BYTES / (args->n * (int64_t)sizeof(float));
+    if (band < 1) band = 1;
+    if (band > args->m) band = args->m;
+    float *scratch = malloc((size_t)(band * args->n) * sizeof(float));
+    if (!scratch)
+        return fp8block_fail(FP8BLOCK_ERR_OUT_OF_MEMORY, "no host memory for the fp32 rows of an E4M3 D (%lld bytes)",
+                             (long long)(band * args->n * (int64_t)sizeof(float)));
+    for (int64_t r0 = 0; r0 < args->m; r0 += band) {
+        int64_t rows = args->m - r0 < band ? args->m - r0 : band;
+        gemm_args f32 = *args;
+        f32.m = rows;
+        f32.a = args->a + r0 * args->lda;
+        f32.sa = args->sa + r0; /* sa[kb*ldsa + row]: the band's rows start at column r0 */
+        f32.d = scratch, f32.dtype = FP8BLOCK_F32, f32.ldd = args->n;
+        if (args->c) f32.c = (const char *)args->c + (size_t)(r0 * args->ldc) * fp8block_dtype_size(args->c_dtype);
+        gemm_rows(&f32);
+        quantize_args q = {FP8BLOCK_BLOCK_1x128, args->d_scale_flags, scratch, FP8BLOCK_F32, rows, args->n, args->n,
+                           (uint8_t *)args->d + r0 * args->ldd, args->ldd, args->sd + r0, args->ldsd};
+        cpu_quantize(&q);
+    }
+    free(scratch);
+    return FP8BLOCK_OK;
 }
 
 fp8block_status cpu_gemm(const gemm_args *args)
 {
     pthread_once(&e4m3_table_once, fill_e4m3_table);
-    int64_t tasks = fp8block_ceil_div(args->m, PANEL_M) * fp8block_ceil_div(args->n, PANEL_N);
-    parallel_for(tasks, 2.0 * PANEL_M * PANEL_N * (double)args->k, gemm_panels, (void *)args);
+    if (args->dtype == FP8BLOCK_E4M3) return gemm_e4m3(args);
+    gemm_rows(args);
     return FP8BLOCK_OK;
 }

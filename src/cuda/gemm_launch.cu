@@ -227,6 +227,9 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     if (column < 0)
         return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "GEMM output dtype %s is not supported on the GPU",
                              fp8block_dtype_name(g->dtype));
+    if (g->c || g->bias)
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "GEMM with %s is not supported on the GPU yet (the CPU backend "
+                             "has it)", g->c ? "C" : "a bias");
     /* The descriptor's validation enforces docs/DESIGN.md's alignment rules; these are the
      * ones TMA cannot live without. */
     size_t esize = fp8block_dtype_size(g->dtype);

@@ -327,19 +327,20 @@ int64_t gemm_plant_row_corruption(int64_t m, int64_t n, void *d, fp8block_dtype 
         for (int64_t j = 0; j < n; j++) {
             int64_t at = i * ldd + j;
             if (dtype == FP8BLOCK_F32) {
-                float v;
+                float v, w;
                 memcpy(&v, (char *)d + at * 4, 4);
-                v *= 1.5f;
-                memcpy((char *)d + at * 4, &v, 4);
+                w = v * 1.5f;
+                memcpy((char *)d + at * 4, &w, 4);
+                changed += memcmp(&v, &w, 4) != 0;
             } else {
-                uint16_t h;
+                uint16_t h, planted;
                 memcpy(&h, (char *)d + at * 2, 2);
                 double v = dtype == FP8BLOCK_BF16 ? ref_bf16_to_f64(h) : ref_f16_to_f64(h);
                 float x = (float)(v * 1.5); /* exact: 1.5 × a 16-bit value fits a float */
-                h = dtype == FP8BLOCK_BF16 ? ref_bf16_from_f32(x) : ref_f16_from_f32(x);
-                memcpy((char *)d + at * 2, &h, 2);
+                planted = dtype == FP8BLOCK_BF16 ? ref_bf16_from_f32(x) : ref_f16_from_f32(x);
+                memcpy((char *)d + at * 2, &planted, 2);
+                changed += planted != h;
             }
-            changed++;
         }
     }
     return changed;

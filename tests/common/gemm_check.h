@@ -55,7 +55,7 @@ gemm_check_result gemm_check_against(int64_t m, int64_t n, const double *ref, co
 /* The planted defect that proves a checker: rows 100..109 of every 128-row tile of D
  * multiplied by 1.5 (rounded to the output type). Tests apply it when
  * gemm_plant_rows_requested() (FP8BLOCK_TEST_PLANT_ROWS=1), and the checker must then fail.
- * Returns the number of elements changed. */
+ * Returns the number of elements whose bits changed (x1.5 leaves 0, inf and NaN as they were). */
 int64_t gemm_plant_row_corruption(int64_t m, int64_t n, void *d, fp8block_dtype dtype, int64_t ldd);
 int gemm_plant_rows_requested(void);
 

@@ -332,7 +332,7 @@ static void test_gemm_errors(void)
     GEMM_FAILS(c.d = (char *)d + 8, MISALIGNED, "d");
     GEMM_FAILS(c.sa = (const float *)((const char *)sa + 1), MISALIGNED, "sa");
     GEMM_FAILS(c.sb = (const float *)((const char *)sb + 2), MISALIGNED, "sb");
-    GEMM_FAILS(c.dtype = FP8BLOCK_E4M3, UNSUPPORTED, "dtype");
+    GEMM_FAILS(c.dtype = FP8BLOCK_E4M3, INVALID_ARGUMENT, "dtype"); /* its scales need fp8block_gemm_ex */
     GEMM_FAILS(c.dtype = (fp8block_dtype)99, INVALID_ARGUMENT, "dtype");
     GEMM_FAILS(c.m = INT64_MAX / 4; c.ldsa = INT64_MAX / 4 / 4 * 4 + 4, INVALID_ARGUMENT, NULL);
     GEMM_FAILS(c.ctx = destroyed, INVALID_ARGUMENT, "ctx");
@@ -434,20 +434,12 @@ static void test_gemm_desc(void)
     /* Reserved fields, each by its name. */
     float scales[4];
     DESC_FAILS(c.b_scales = FP8BLOCK_B_SCALES_1x128, UNSUPPORTED, "b_scales");
-    DESC_FAILS(c.sd = scales, UNSUPPORTED, "sd");
-    DESC_FAILS(c.ldsd = 132, UNSUPPORTED, "ldsd");
-    DESC_FAILS(c.c = d_old, UNSUPPORTED, "c");
-    DESC_FAILS(c.c_dtype = FP8BLOCK_BF16, UNSUPPORTED, "c_dtype");
-    DESC_FAILS(c.ldc = 136, UNSUPPORTED, "ldc");
-    DESC_FAILS(c.bias = scales, UNSUPPORTED, "bias");
-    DESC_FAILS(c.bias_dtype = FP8BLOCK_BF16, UNSUPPORTED, "bias_dtype");
     DESC_FAILS(c.group_layout = FP8BLOCK_GROUPS_CONTIGUOUS, UNSUPPORTED, "group_layout");
     DESC_FAILS(c.groups = 4, UNSUPPORTED, "groups");
     DESC_FAILS(c.group_rows = (const int32_t *)scales, UNSUPPORTED, "group_rows");
     DESC_FAILS(c.max_m = 64, UNSUPPORTED, "max_m");
     DESC_FAILS(c.group_stride_b = 1 << 20, UNSUPPORTED, "group_stride_b");
     DESC_FAILS(c.group_stride_sb = 1 << 10, UNSUPPORTED, "group_stride_sb");
-    DESC_FAILS(c.d_dtype = FP8BLOCK_E4M3, UNSUPPORTED, "d_dtype");
     DESC_FAILS(c.d_dtype = (fp8block_dtype)7, INVALID_ARGUMENT, "d_dtype");
     /* The same rules as fp8block_gemm, through the one validation. */
     DESC_FAILS(c.a = NULL, INVALID_ARGUMENT, "a");
@@ -455,6 +447,71 @@ static void test_gemm_desc(void)
     DESC_FAILS(c.ldd = 137, MISALIGNED, "ldd");
     DESC_FAILS(c.ldb = HUGE_LD, INVALID_ARGUMENT, "b");
     free(d_old);
+}
+
+/* E4M3 D with its scales, C and bias: a valid call of each, then every rule broken once. */
+static void test_gemm_epilogue_fields(void)
+{
+    unsigned char *in = inputs + (ARENA_BYTES / 2), *out = arena;
+    const int64_t m = 130, n = 130, k = 300, lda = 304, ldb = 304, ldsa = 132, ldsb = 3, ldd = 144, ldsd = 132;
+    uint8_t *a = carve(&in, (size_t)(m * lda)), *b = carve(&in, (size_t)(n * ldb));
+    float *sa = carve(&in, (size_t)(3 * ldsa) * 4), *sb = carve(&in, (size_t)(2 * ldsb) * 4);
+    float *c_f32 = carve(&in, (size_t)(m * ldd) * 4), *bias = carve(&in, (size_t)n * 4);
+    for (int64_t i = 0; i < m * lda; i++) a[i] = (uint8_t)(i * 37 % 251 & 0x7e);
+    for (int64_t i = 0; i < n * ldb; i++) b[i] = (uint8_t)(i * 53 % 241 & 0xfe);
+    for (int i = 0; i < 3 * ldsa; i++) sa[i] = 0.25f + i % 7;
+    for (int i = 0; i < 2 * ldsb; i++) sb[i] = 2.0f + i;
+    for (int64_t i = 0; i < m * ldd; i++) c_f32[i] = (float)(i % 13) - 6.0f;
+    for (int64_t i = 0; i < n; i++) bias[i] = 0.5f * (float)(i % 5);
+    void *d = carve(&out, (size_t)(m * ldd) * 4);
+    float *sd = carve(&out, (size_t)(2 * ldsd) * 4);
+
+    fp8block_gemm_desc e4m3 = FP8BLOCK_GEMM_DESC_INIT;
+    e4m3.m = m, e4m3.n = n, e4m3.k = k;
+    e4m3.a = a, e4m3.lda = lda, e4m3.sa = sa, e4m3.ldsa = ldsa;
+    e4m3.b = b, e4m3.ldb = ldb, e4m3.sb = sb, e4m3.ldsb = ldsb;
+    e4m3.d = d, e4m3.d_dtype = FP8BLOCK_E4M3, e4m3.ldd = ldd, e4m3.sd = sd, e4m3.ldsd = ldsd;
+    fp8block_gemm_desc plus = e4m3; /* F32 D = A·Bᵀ + C + bias */
+    plus.d_dtype = FP8BLOCK_F32, plus.sd = NULL, plus.ldsd = 0;
+    plus.c = c_f32, plus.c_dtype = FP8BLOCK_F32, plus.ldc = ldd, plus.bias = bias, plus.bias_dtype = FP8BLOCK_F32;
+    fp8block_status st = fp8block_gemm_ex(ctx, &e4m3, NULL);
+    CHECK(st == FP8BLOCK_OK, "fp8block_gemm_ex E4M3 baseline: %s", fp8block_last_error(ctx));
+    st = fp8block_gemm_ex(ctx, &plus, NULL);
+    CHECK(st == FP8BLOCK_OK, "fp8block_gemm_ex with C and bias: %s", fp8block_last_error(ctx));
+    fp8block_gemm_desc in_place = plus; /* C is D itself */
+    in_place.c = d;
+    st = fp8block_gemm_ex(ctx, &in_place, NULL);
+    CHECK(st == FP8BLOCK_OK, "fp8block_gemm_ex with C = D: %s", fp8block_last_error(ctx));
+
+    fp8block_gemm_desc base = e4m3;
+    DESC_FAILS(c.sd = NULL, INVALID_ARGUMENT, "sd");
+    DESC_FAILS(c.ldd = 136, MISALIGNED, "ldd");
+    DESC_FAILS(c.ldd = 128, INVALID_ARGUMENT, "ldd");
+    DESC_FAILS(c.ldsd = 128, INVALID_ARGUMENT, "ldsd");
+    DESC_FAILS(c.ldsd = 134, MISALIGNED, "ldsd");
+    DESC_FAILS(c.ldsd = HUGE_LD, INVALID_ARGUMENT, "sd");
+    DESC_FAILS(c.sd = (float *)((char *)sd + 4), MISALIGNED, "sd");
+    DESC_FAILS(c.sd = (float *)((char *)d + 256), INVALID_ARGUMENT, "sd"); /* inside D */
+    DESC_FAILS(c.d_scale_flags = 2, INVALID_ARGUMENT, "d_scale_flags");
+    DESC_FAILS(c.c = d; c.ldc = ldd, INVALID_ARGUMENT, "c"); /* E4M3 D cannot be its own C */
+    base = plus;
+    DESC_FAILS(c.sd = sd, INVALID_ARGUMENT, "sd"); /* scales of a D that has none */
+    DESC_FAILS(c.ldsd = ldsd, INVALID_ARGUMENT, "ldsd");
+    DESC_FAILS(c.d_scale_flags = FP8BLOCK_SCALE_POW2, INVALID_ARGUMENT, "d_scale_flags");
+    DESC_FAILS(c.c_dtype = FP8BLOCK_E4M3, INVALID_ARGUMENT, "c_dtype");
+    DESC_FAILS(c.c_dtype = (fp8block_dtype)9, INVALID_ARGUMENT, "c_dtype");
+    DESC_FAILS(c.ldc = 128, INVALID_ARGUMENT, "ldc");
+    DESC_FAILS(c.ldc = 138, MISALIGNED, "ldc");
+    DESC_FAILS(c.ldc = HUGE_LD, INVALID_ARGUMENT, "c");
+    DESC_FAILS(c.c = (char *)c_f32 + 4, MISALIGNED, "c");
+    DESC_FAILS(c.c = NULL; c.ldc = 0; c.c_dtype = FP8BLOCK_BF16, INVALID_ARGUMENT, "c_dtype");
+    DESC_FAILS(c.c = NULL, INVALID_ARGUMENT, "ldc"); /* c_dtype F32 is 0: ldc is what is left set */
+    DESC_FAILS(c.c = (char *)d + 1024, INVALID_ARGUMENT, "c"); /* overlaps D without being D */
+    DESC_FAILS(c.c = d; c.c_dtype = FP8BLOCK_BF16; c.ldc = 144, INVALID_ARGUMENT, "c");
+    DESC_FAILS(c.c = d; c.ldc = 160, INVALID_ARGUMENT, "c");
+    DESC_FAILS(c.bias_dtype = FP8BLOCK_E4M3, INVALID_ARGUMENT, "bias_dtype");
+    DESC_FAILS(c.bias = (char *)bias + 2, MISALIGNED, "bias");
+    DESC_FAILS(c.bias = NULL; c.bias_dtype = FP8BLOCK_BF16, INVALID_ARGUMENT, "bias_dtype");
 }
 
 /* Issue 15's reproducers: sizes whose byte extents fit in 64 bits but not in any address
@@ -559,6 +616,7 @@ int main(void)
     test_dequantize_errors();
     test_gemm_errors();
     test_gemm_desc();
+    test_gemm_epilogue_fields();
     test_address_space();
     test_contexts_and_strings();
     fp8block_destroy(ctx);
