@@ -14,6 +14,7 @@
 #include <cuda_fp16.h>
 
 #include "fp8block.h"
+#include "gemm_params.h"
 #include "ptx.cuh"
 
 #define EPILOGUE_ROWS 64
@@ -121,6 +122,38 @@ template <>
 __device__ __forceinline__ void epilogue_put_global<FP8BLOCK_F16>(void *d, int64_t at, float x)
 {
     ((__half *)d)[at] = __float2half_rn(x);
+}
+
+/* Element `at` of an addend (C or bias) of type t, widened exactly to fp32. */
+__device__ __forceinline__ float epilogue_load_addend(const void *base, int t, int64_t at)
+{
+    if (t == FP8BLOCK_F32) return __ldg((const float *)base + at);
+    unsigned short h = __ldg((const unsigned short *)base + at);
+    return t == FP8BLOCK_BF16 ? __uint_as_float((uint32_t)h << 16) : __half2float(__ushort_as_half(h));
+}
+
+/* D = (acc + C) + bias on a wave's fragment (rows from row0, columns from n0), in that
+ * order, before rounding (docs/DESIGN.md §1.6): each term only if present, each element
+ * only if inside M x N. C may be D itself: this reads the tile before its store writes it. */
+template <int BN>
+__device__ __forceinline__ void epilogue_add_addends(float *acc, const gemm_params &p, int row0, int n0, int warp,
+                                                     int lane)
+{
+    if (!p.c && !p.bias) return;
+    const int row = row0 + warp * 16 + lane / 4;
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+        const int col = n0 + 8 * j + 2 * (lane % 4);
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            const int r = row + (e >= 2 ? 8 : 0), c = col + (e & 1);
+            if (r >= p.m || c >= p.n) continue;
+            float v = acc[4 * j + e];
+            if (p.c) v += epilogue_load_addend(p.c, p.c_dtype, (int64_t)r * p.ldc + c);
+            if (p.bias) v += epilogue_load_addend(p.bias, p.bias_dtype, c);
+            acc[4 * j + e] = v;
+        }
+    }
 }
 
 /* The H100's TMA store clips a row at 16-byte granularity, not per element: it would

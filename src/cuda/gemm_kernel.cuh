@@ -255,6 +255,9 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
                 }
             }
 
+            const int row0 = m0 + wg * WAVES * 64; /* the warpgroup's waves go out together */
+            epilogue_add_addends<BN>(acc_waves[0], p, row0, n0, warp, lane);
+            if constexpr (WAVES > 1) epilogue_add_addends<BN>(acc_waves[1], p, row0 + 64, n0, warp, lane);
             /* The previous tile's TMA store must have read the staging tile before it is
              * overwritten; everyone in the warpgroup waits for the leader's word. */
             if (store_leader && store_in_flight) tma_store_wait_read();
@@ -264,7 +267,6 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
                 epilogue_stage_fragment<BN, OUT, WAVES>(d_tile, acc_waves[v], v, warp, lane);
             fence_proxy_async_smem();
             named_barrier_sync(1 + wg, 128);
-            const int row0 = m0 + wg * WAVES * 64; /* the warpgroup's waves go out together */
             if (store_leader && row0 < p.m && n0 < p.tma_cols) {
                 epilogue_store_tile<BN, OUT, WAVES>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), row0, n0,
                                                     p.tma_cols);

@@ -227,9 +227,6 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     if (column < 0)
         return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "GEMM output dtype %s is not supported on the GPU",
                              fp8block_dtype_name(g->dtype));
-    if (g->c || g->bias)
-        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "GEMM with %s is not supported on the GPU yet (the CPU backend "
-                             "has it)", g->c ? "C" : "a bias");
     /* The descriptor's validation enforces docs/DESIGN.md's alignment rules; these are the
      * ones TMA cannot live without. */
     size_t esize = fp8block_dtype_size(g->dtype);
@@ -267,6 +264,8 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     int64_t per_16_bytes = 16 / (int64_t)esize;
     params.tma_cols = (int)(g->n / per_16_bytes * per_16_bytes);
     params.d = g->d, params.ldd = g->ldd;
+    params.c = g->c, params.ldc = g->ldc, params.c_dtype = (int)g->c_dtype;
+    params.bias = g->bias, params.bias_dtype = (int)g->bias_dtype;
     params.partials = NULL, params.sk_counters = NULL;
     gemm_maps maps;
     st = encode_maps(g, &plan, &kernel, out_map_type(g->dtype), params.tma_cols ? params.tma_cols : g->n, &maps);

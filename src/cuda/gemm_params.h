@@ -15,6 +15,12 @@ typedef struct {
     int tma_cols; /* columns [0, tma_cols) leave by TMA store, the rest by plain stores */
     void *d;      /* for the plain stores */
     int64_t ldd;
+    /* Optional addends (docs/DESIGN.md §1.6): D = (acc + C) + bias before rounding. NULL: none. */
+    const void *c;
+    int64_t ldc;
+    int c_dtype; /* fp8block_dtype */
+    const void *bias;
+    int bias_dtype;
     gemm_schedule sched;
     /* stream-K only: per (partial id, CTA rank, math warpgroup) the warpgroup's 64 x BN
      * fp32 partial; one arrival counter per (stream-K tile, CTA rank, math

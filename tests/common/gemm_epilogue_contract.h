@@ -17,6 +17,10 @@
 
 #include "fp8block.h"
 
+/* Bytes after every host buffer that must keep their poison; a backend that copies buffers
+ * copies these too, so that a write past an output shows. */
+#define GEMM_EPILOGUE_GUARD 64
+
 /* Byte sizes of the buffers a descriptor points at, for a backend that copies them. */
 typedef struct {
     size_t a, sa, b, sb, d, sd, c, bias;
@@ -31,6 +35,7 @@ typedef struct {
     void *user;
     fp8block_ctx *host_ctx; /* a CPU context: quantizes operands and the E4M3 reference */
     int ulps;               /* tolerance of 16-bit outputs with C or bias (0: bit for bit) */
+    int skip_e4m3;          /* the backend has no E4M3 output yet: those variants are listed, not run */
 } gemm_epilogue_backend;
 
 /* Runs every case, CHECKing each rule; prints one line per shape. */

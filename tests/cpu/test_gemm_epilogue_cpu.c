@@ -19,7 +19,7 @@ int main(void)
         fprintf(stderr, "fp8block_create(CPU): %s: %s\n", fp8block_status_string(st), fp8block_last_error(NULL));
         return 1;
     }
-    gemm_epilogue_backend cpu = {"cpu", ctx, run_on_cpu, ctx, ctx, 0};
+    gemm_epilogue_backend cpu = {"cpu", ctx, run_on_cpu, ctx, ctx, 0, 0};
     gemm_epilogue_contract_run(&cpu, 0x16e4u);
     fp8block_destroy(ctx);
     return test_finish("test_gemm_epilogue_cpu");
