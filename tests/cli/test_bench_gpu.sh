@@ -14,7 +14,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/lib.sh"
 
-printf '256 256 256\n64 2112 1024\n128 1024 2048\n2048 1856 512\n1152 2112 512\n' >"$work/shapes.txt"
+printf '512 256 256\n64 2112 1024\n128 1024 2048\n2048 1856 512\n1152 2112 512\n' >"$work/shapes.txt"
 FP8BLOCK_GEMM_LOG=1 "$cli" bench --device cuda --shapes "$work/shapes.txt" --reps 3 --warmup 1 --csv "$work/b.csv" \
     --json "$work/b.json" >"$work/b.out" 2>"$work/b.err"
 status=$?
@@ -27,13 +27,13 @@ checks=$((checks + 1))
 [ "$status" -eq 0 ] || fail "fp8block bench --device cuda exited $status (3: a method unavailable): $(tail -3 "$work/b.err")"
 check test "$(grep -c 'measurements unavailable' "$work/b.err")" -eq 0 "no method unavailable on the GPU"
 check grep -q 'GEMMs of a shape in turn' "$work/b.out" "the header says the GEMMs are timed in turn"
-for shape in '256 +256 +256' '64 +2112 +1024' '128 +1024 +2048' '2048 +1856 +512' '1152 +2112 +512'; do
+for shape in '512 +256 +256' '64 +2112 +1024' '128 +1024 +2048' '2048 +1856 +512' '1152 +2112 +512'; do
     check grep -qE "^ +${shape} \\| +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ \\|" "$work/b.out" \
         "row $shape: fp8block and the three cuBLASLt GEMMs all timed"
 done
 check test "$(grep -cE '^shapes,[0-9]+,[0-9]+,[0-9]+,(fp8block|cublaslt_[a-z0-9_]+),ok,' "$work/b.csv")" -eq 20 \
     "CSV: 4 GEMM methods ok on each of the 5 shapes"
-check grep -q 'gemm 256x256x256: tile 128x64 cluster 2,' "$work/b.err" "256^3 runs 128-row pairs sharing B"
+check grep -q 'gemm 512x256x256: tile 128x64 cluster 2,' "$work/b.err" "512x256x256 runs 128-row pairs sharing B"
 check grep -q 'gemm 64x2112x1024: tile 64x32 cluster 2 splitting K' "$work/b.err" "64x2112x1024 splits K in pairs"
 check grep -qE 'gemm 128x1024x2048: .* [1-9][0-9]* by stream-K' "$work/b.err" "128x1024x2048 runs stream-K"
 check grep -q 'gemm 2048x1856x512: tile 256x128 cluster 2 sharing A' "$work/b.err" "2048x1856x512 runs 256-row pairs"
