@@ -19,8 +19,12 @@
 #define GEMM_OUT_F32 (1 << 0)
 #define GEMM_OUT_BF16 (1 << 1)
 #define GEMM_OUT_F16 (1 << 2)
+#define GEMM_OUT_E4M3 (1 << 3)
 #define GEMM_OUT_16BIT (GEMM_OUT_BF16 | GEMM_OUT_F16)
 #define GEMM_OUT_ALL (GEMM_OUT_F32 | GEMM_OUT_16BIT)
+/* E4M3 D runs the plan an F32 D would (its fp32 values are the F32 D's, docs/DESIGN.md
+ * §1.6), fused where that plan's tiles are 128 columns wide: one 1x128 scale block a row. */
+#define GEMM_OUT_ALL_E4M3 (GEMM_OUT_ALL | GEMM_OUT_E4M3)
 
 /* K-split pairs (M <= 128, too few tiles for the SMs); tall tiles in pairs sharing A (a
  * 256-row tile's fp32 staging leaves no room for two ring stages, 192 rows keep three);
@@ -32,13 +36,13 @@
     X(128, 64, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL)        \
     X(128, 32, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL)        \
     X(256, 128, 2, CLUSTER_SHARES_A, GEMM_OUT_16BIT)     \
-    X(192, 128, 2, CLUSTER_SHARES_A, GEMM_OUT_ALL)       \
+    X(192, 128, 2, CLUSTER_SHARES_A, GEMM_OUT_ALL_E4M3)  \
     X(64, 64, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL)         \
-    X(64, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL)        \
+    X(64, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3)   \
     X(128, 64, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL)        \
-    X(128, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL)       \
+    X(128, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3)  \
     X(128, 64, 2, CLUSTER_SHARES_B, GEMM_OUT_ALL)        \
-    X(128, 128, 2, CLUSTER_SHARES_B, GEMM_OUT_ALL)       \
+    X(128, 128, 2, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3)  \
     X(128, 176, 2, CLUSTER_SHARES_B, GEMM_OUT_ALL)
 
 #define GEMM_CONFIG_COUNT_ROW(bm, bn, cluster, role, outputs) +1

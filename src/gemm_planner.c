@@ -16,7 +16,7 @@ int gemm_output_bit(fp8block_dtype dtype)
     case FP8BLOCK_F32: return GEMM_OUT_F32;
     case FP8BLOCK_BF16: return GEMM_OUT_BF16;
     case FP8BLOCK_F16: return GEMM_OUT_F16;
-    case FP8BLOCK_E4M3: return 0;
+    case FP8BLOCK_E4M3: return GEMM_OUT_E4M3;
     }
     return 0;
 }

@@ -13,9 +13,11 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "fp8_convert.cuh"
 #include "fp8block.h"
 #include "gemm_params.h"
 #include "ptx.cuh"
+#include "scale_rule.h"
 
 #define EPILOGUE_ROWS 64
 
@@ -38,6 +40,10 @@ struct out_traits<FP8BLOCK_BF16> {
 template <>
 struct out_traits<FP8BLOCK_F16> {
     static constexpr int bytes = 2;
+};
+template <>
+struct out_traits<FP8BLOCK_E4M3> {
+    static constexpr int bytes = 1;
 };
 
 /* Shared address of element (row, col) of a warpgroup's staged tile, row < 64 * WAVES. */
@@ -71,6 +77,12 @@ __device__ __forceinline__ void epilogue_put_pair<FP8BLOCK_F16>(uint32_t addr, f
 {
     __half2 v = __floats2half2_rn(x, y);
     st_shared_b32(addr, *reinterpret_cast<uint32_t *>(&v));
+}
+/* E4M3: x and y are already divided by their row's scale (epilogue_quantize_wave). */
+template <>
+__device__ __forceinline__ void epilogue_put_pair<FP8BLOCK_E4M3>(uint32_t addr, float x, float y)
+{
+    st_shared_b16(addr, (uint16_t)e4m3x2_from_f32(x, y));
 }
 
 /* Writes the thread's fragment of wave `wave`'s 64 x BN accumulator into the staged
@@ -123,6 +135,11 @@ __device__ __forceinline__ void epilogue_put_global<FP8BLOCK_F16>(void *d, int64
 {
     ((__half *)d)[at] = __float2half_rn(x);
 }
+template <>
+__device__ __forceinline__ void epilogue_put_global<FP8BLOCK_E4M3>(void *d, int64_t at, float x)
+{
+    ((uint8_t *)d)[at] = (uint8_t)e4m3x2_from_f32(x, 0.0f);
+}
 
 /* Element `at` of an addend (C or bias) of type t, widened exactly to fp32. */
 __device__ __forceinline__ float epilogue_load_addend(const void *base, int t, int64_t at)
@@ -153,6 +170,50 @@ __device__ __forceinline__ void epilogue_add_addends(float *acc, const gemm_para
             if (p.bias) v += epilogue_load_addend(p.bias, p.bias_dtype, c);
             acc[4 * j + e] = v;
         }
+    }
+}
+
+/* E4M3 D: a 128-column tile is one 1x128 scale block per row. Each row's amax (over its
+ * real columns: col < N) is the maximum of |x| bit patterns, as scale_rule.h defines it,
+ * gathered from the four lanes of a quad that hold the row; the scale follows that rule
+ * exactly, the values are divided by it in IEEE fp32 (the quantize kernel's x / s), and
+ * the quad's first lane writes the row's scale. So the codes and scales are
+ * fp8block_quantize_1x128 of these fp32 values, which are the F32 D's (docs/DESIGN.md §1.6). */
+template <int BN>
+__device__ __forceinline__ void epilogue_quantize_wave(float *acc, const gemm_params &p, int row0, int n0, int warp,
+                                                       int lane)
+{
+    static_assert(BN == 128, "an E4M3 tile is one scale block wide");
+    uint32_t amax_top = 0, amax_bottom = 0;
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+        const int col = n0 + 8 * j + 2 * (lane % 4);
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            if (col + (e & 1) >= p.n) continue;
+            const uint32_t bits = fp8block_abs_bits(acc[4 * j + e]);
+            if (e < 2) amax_top = max(amax_top, bits);
+            else amax_bottom = max(amax_bottom, bits);
+        }
+    }
+#pragma unroll
+    for (int offset = 1; offset < 4; offset <<= 1) {
+        amax_top = max(amax_top, __shfl_xor_sync(0xffffffffu, amax_top, offset));
+        amax_bottom = max(amax_bottom, __shfl_xor_sync(0xffffffffu, amax_bottom, offset));
+    }
+    const float s_top = fp8block_block_scale(amax_top, p.sd_pow2), s_bottom = fp8block_block_scale(amax_bottom, p.sd_pow2);
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+        acc[4 * j + 0] = acc[4 * j + 0] / s_top;
+        acc[4 * j + 1] = acc[4 * j + 1] / s_top;
+        acc[4 * j + 2] = acc[4 * j + 2] / s_bottom;
+        acc[4 * j + 3] = acc[4 * j + 3] / s_bottom;
+    }
+    const int row = row0 + warp * 16 + lane / 4;
+    if (lane % 4 == 0) {
+        float *scales = p.sd + (int64_t)(n0 / 128) * p.ldsd;
+        if (row < p.m) scales[row] = s_top;
+        if (row + 8 < p.m) scales[row + 8] = s_bottom;
     }
 }
 

@@ -258,6 +258,10 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
             const int row0 = m0 + wg * WAVES * 64; /* the warpgroup's waves go out together */
             epilogue_add_addends<BN>(acc_waves[0], p, row0, n0, warp, lane);
             if constexpr (WAVES > 1) epilogue_add_addends<BN>(acc_waves[1], p, row0 + 64, n0, warp, lane);
+            if constexpr (OUT == FP8BLOCK_E4M3) {
+                epilogue_quantize_wave<BN>(acc_waves[0], p, row0, n0, warp, lane);
+                if constexpr (WAVES > 1) epilogue_quantize_wave<BN>(acc_waves[1], p, row0 + 64, n0, warp, lane);
+            }
             /* The previous tile's TMA store must have read the staging tile before it is
              * overwritten; everyone in the warpgroup waits for the leader's word. */
             if (store_leader && store_in_flight) tma_store_wait_read();

@@ -45,7 +45,7 @@ static gemm_kernel kernel_for(void)
 
 /* The table's columns are the GEMM_OUT_* bits in order (F32, BF16, F16): an output type's
  * column is its bit's position, -1 for a type no kernel writes (gemm_output_bit). */
-enum { GEMM_OUTPUT_COLUMNS = 3 };
+enum { GEMM_OUTPUT_COLUMNS = 4 };
 
 static int gemm_output_column(fp8block_dtype dtype)
 {
@@ -61,13 +61,14 @@ static CUtensorMapDataType out_map_type(fp8block_dtype dtype)
     case FP8BLOCK_F16: return CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
     case FP8BLOCK_E4M3: break;
     }
-    return CU_TENSOR_MAP_DATA_TYPE_UINT8; /* never asked: run_gemm refuses the type first */
+    return CU_TENSOR_MAP_DATA_TYPE_UINT8;
 }
 
 #define GEMM_KERNEL_ROW(bm, bn, cluster, role, outputs)                          \
     {kernel_for<bm, bn, cluster, role, FP8BLOCK_F32, ((outputs) & GEMM_OUT_F32) != 0>(),   \
      kernel_for<bm, bn, cluster, role, FP8BLOCK_BF16, ((outputs) & GEMM_OUT_BF16) != 0>(), \
-     kernel_for<bm, bn, cluster, role, FP8BLOCK_F16, ((outputs) & GEMM_OUT_F16) != 0>()},
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_F16, ((outputs) & GEMM_OUT_F16) != 0>(),   \
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_E4M3, ((outputs) & GEMM_OUT_E4M3) != 0>()},
 static const gemm_kernel gemm_kernels[GEMM_CONFIG_COUNT][GEMM_OUTPUT_COLUMNS] = {GEMM_CONFIGS(GEMM_KERNEL_ROW)};
 
 typedef struct {
@@ -220,12 +221,64 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, co
                       chunk == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_32B, "D");
 }
 
+/* The launch plan for D of type dtype: the planner's plan (or the forced one), completed. */
+static fp8block_status plan_for(cuda_device *dev, const gemm_args *g, fp8block_dtype dtype, gemm_launch_plan *lp)
+{
+    const gemm_shape shape = {g->m, g->n, g->k, dtype};
+    max_clusters_query query = {dev, gemm_output_column(dtype)};
+    const gemm_target target = {dev->sm_count, config_max_clusters, &query};
+    return gemm_plan_launch(&shape, plan_forced ? plan_override : gemm_choose_plan(&shape, dev->sm_count), &target,
+                            lp);
+}
+
+/* E4M3 D takes the launch plan of an F32 D, schedule included, so that every element is
+ * summed as the F32 D's (docs/DESIGN.md §1.6). *fused = 0 where that plan's tiles are not
+ * 128 columns wide (a scale block would span CTAs) or its clusters would not fit as
+ * E4M3 kernels: the caller then quantizes an F32 D (run_e4m3_through_f32). */
+static fp8block_status plan_e4m3(cuda_device *dev, const gemm_args *g, gemm_launch_plan *lp, int *fused)
+{
+    fp8block_status st = plan_for(dev, g, FP8BLOCK_F32, lp);
+    *fused = 0;
+    if (st != FP8BLOCK_OK || lp->plan.bn != 128) return st;
+    const int config = gemm_config_find(&lp->plan, FP8BLOCK_E4M3);
+    if (config < 0) return FP8BLOCK_OK;
+    int max_clusters = 0;
+    st = kernel_max_clusters(dev, &gemm_kernels[config][gemm_output_column(FP8BLOCK_E4M3)], &max_clusters);
+    if (st != FP8BLOCK_OK || max_clusters < lp->sched.clusters) return st;
+    lp->config = config, lp->max_clusters = max_clusters;
+    *fused = 1;
+    return FP8BLOCK_OK;
+}
+
+static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream_t stream);
+
+/* E4M3 D as the contract states it: the F32 D (in a stream-ordered scratch), then the
+ * library's own 1x128 quantizer, both on `stream`. */
+static fp8block_status run_e4m3_through_f32(cuda_device *dev, const gemm_args *g, cudaStream_t stream)
+{
+    const int64_t ld = (g->n + 3) / 4 * 4;
+    void *scratch = NULL;
+    fp8block_status st = cuda_check(cudaMallocAsync(&scratch, (size_t)(g->m * ld) * sizeof(float), stream),
+                                    "cudaMallocAsync(the fp32 D of an E4M3 GEMM)");
+    if (st != FP8BLOCK_OK) return st;
+    gemm_args f32 = *g;
+    f32.d = scratch, f32.dtype = FP8BLOCK_F32, f32.ldd = ld, f32.sd = NULL, f32.ldsd = 0, f32.d_scale_flags = 0;
+    st = run_gemm(dev, &f32, stream);
+    if (st == FP8BLOCK_OK) {
+        const quantize_args q = {FP8BLOCK_BLOCK_1x128, g->d_scale_flags, scratch, FP8BLOCK_F32, g->m, g->n, ld,
+                                 (uint8_t *)g->d, g->ldd, g->sd, g->ldsd};
+        st = cuda_quantize(dev, &q, stream);
+    }
+    fp8block_status freed = cuda_check(cudaFreeAsync(scratch, stream), "cudaFreeAsync(the fp32 D of an E4M3 GEMM)");
+    return st != FP8BLOCK_OK ? st : freed;
+}
+
 static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream_t stream)
 {
     pthread_once(&knobs_once, read_knobs);
     const int column = gemm_output_column(g->dtype);
     if (column < 0)
-        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "GEMM output dtype %s is not supported on the GPU",
+        return fp8block_fail(FP8BLOCK_ERR_INTERNAL, "internal: GEMM output dtype %s has no kernel column",
                              fp8block_dtype_name(g->dtype));
     /* The descriptor's validation enforces docs/DESIGN.md's alignment rules; these are the
      * ones TMA cannot live without. */
@@ -236,13 +289,17 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
                              "GEMM on the GPU needs 16-byte aligned A, B, sa and D, lda and ldb multiples of "
                              "16, ldsa a multiple of 4 and D rows a multiple of 16 bytes");
 
-    const gemm_shape shape = {g->m, g->n, g->k, g->dtype};
-    max_clusters_query query = {dev, column};
-    const gemm_target target = {dev->sm_count, config_max_clusters, &query};
     gemm_launch_plan lp;
-    fp8block_status st = gemm_plan_launch(&shape, plan_forced ? plan_override : gemm_choose_plan(&shape, dev->sm_count),
-                                          &target, &lp);
-    if (st != FP8BLOCK_OK) return st;
+    fp8block_status st;
+    if (g->dtype == FP8BLOCK_E4M3) {
+        int fused;
+        st = plan_e4m3(dev, g, &lp, &fused);
+        if (st != FP8BLOCK_OK) return st;
+        if (!fused) return run_e4m3_through_f32(dev, g, stream);
+    } else {
+        st = plan_for(dev, g, g->dtype, &lp);
+        if (st != FP8BLOCK_OK) return st;
+    }
     const gemm_plan plan = lp.plan;
     const gemm_kernel kernel = gemm_kernels[lp.config][column];
 
@@ -266,6 +323,7 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     params.d = g->d, params.ldd = g->ldd;
     params.c = g->c, params.ldc = g->ldc, params.c_dtype = (int)g->c_dtype;
     params.bias = g->bias, params.bias_dtype = (int)g->bias_dtype;
+    params.sd = g->sd, params.ldsd = g->ldsd, params.sd_pow2 = (g->d_scale_flags & FP8BLOCK_SCALE_POW2) != 0;
     params.partials = NULL, params.sk_counters = NULL;
     gemm_maps maps;
     st = encode_maps(g, &plan, &kernel, out_map_type(g->dtype), params.tma_cols ? params.tma_cols : g->n, &maps);

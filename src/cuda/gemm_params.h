@@ -21,6 +21,10 @@ typedef struct {
     int c_dtype; /* fp8block_dtype */
     const void *bias;
     int bias_dtype;
+    /* E4M3 D only: its 1x128 scales (sd[(col/128)*ldsd + row]) and their rule */
+    float *sd;
+    int64_t ldsd;
+    int sd_pow2;
     gemm_schedule sched;
     /* stream-K only: per (partial id, CTA rank, math warpgroup) the warpgroup's 64 x BN
      * fp32 partial; one arrival counter per (stream-K tile, CTA rank, math
