@@ -431,26 +431,70 @@ static void fuzz_dequantize(input *in, int is_128)
 
 /* ---- gemm ---- */
 
+/* The descriptor's epilogue fields (E4M3 D's scales, C, bias), each drawn or not, with what
+ * validity they leave; buffers of their own, so never overlapping D. */
+typedef struct {
+    int has_sd, has_c, has_bias;
+    int64_t ldsd, ldc;
+    fp8block_dtype c_dtype, bias_dtype;
+    unsigned flags;
+    size_t sd_mode, c_mode, bias_mode;
+} epilogue_draw;
+
+static epilogue_draw take_epilogue(input *in, int64_t m, int64_t n)
+{
+    epilogue_draw e;
+    memset(&e, 0, sizeof e);
+    unsigned what = take_u8(in);
+    e.has_sd = what & 1, e.has_c = (what >> 1) & 1, e.has_bias = (what >> 2) & 1;
+    e.flags = (what & 8 ? FP8BLOCK_SCALE_POW2 : 0) | (what & 16 ? 2u : 0);
+    if (e.has_sd) e.ldsd = take_ld(in, m, 4), e.sd_mode = take_pointer_mode(in);
+    if (e.has_c) e.c_dtype = take_dtype(in), e.ldc = take_ld(in, n, 8), e.c_mode = take_pointer_mode(in);
+    if (e.has_bias) e.bias_dtype = take_dtype(in), e.bias_mode = take_pointer_mode(in);
+    return e;
+}
+
 static void fuzz_gemm(input *in)
 {
     int live;
     fp8block_ctx *ctx = take_ctx(in, &live);
+    /* Bit 0: through the descriptor (fp8block_gemm_ex); bits 1-3 there: a defect of the
+     * descriptor itself; bit 4: the epilogue fields (E4M3 D with sd, C, bias). */
+    const unsigned entry = take_u8(in);
+    const int ex = entry & 1, epilogue = ex && (entry & 0x10);
     fp8block_dtype dtype = take_dtype(in);
     int64_t m = take_dim(in), n = take_dim(in), k = take_dim(in);
     int64_t k_blocks = k > 0 ? ceil_div(k, 128) : 0, n_blocks = n > 0 ? ceil_div(n, 128) : 0;
     int64_t lda = take_ld(in, k, 16), ldb = take_ld(in, k, 16), ldsa = take_ld(in, m, 4);
-    int64_t ldsb = take_ld(in, k_blocks, 1), ldd = take_ld(in, n, 8);
+    const int e4m3 = dtype == FP8BLOCK_E4M3;
+    int64_t ldsb = take_ld(in, k_blocks, 1), ldd = take_ld(in, n, e4m3 ? 16 : 8);
     size_t a_mode = take_pointer_mode(in), sa_mode = take_pointer_mode(in), b_mode = take_pointer_mode(in);
     size_t sb_mode = take_pointer_mode(in), d_mode = take_pointer_mode(in);
+    epilogue_draw e = epilogue ? take_epilogue(in, m, n) : (epilogue_draw){0};
 
-    size_t elem = float_type_size(dtype);
+    size_t elem = e4m3 ? 1 : float_type_size(dtype);
+    size_t c_elem = float_type_size(e.c_dtype), bias_elem = float_type_size(e.bias_dtype);
     verdict v = {live && elem && m > 0 && n > 0 && k > 0 && lda >= k && ldb >= k && ldsa >= m && ldsb >= k_blocks &&
                      ldd >= n && lda % 16 == 0 && ldb % 16 == 0 && ldsa % 4 == 0 && elem && ldd % (int64_t)(16 / elem) == 0,
                  1};
     int dims_ok = m > 0 && n > 0 && k > 0;
     int64_t ba = span(dims_ok, m, lda, k, 1, &v), bb = span(dims_ok, n, ldb, k, 1, &v);
     int64_t bsa = span(dims_ok, k_blocks, ldsa, m, 4, &v), bsb = span(dims_ok, n_blocks, ldsb, k_blocks, 4, &v);
-    int64_t bd = span(dims_ok, m, ldd, n, elem, &v);
+    int64_t bd = span(dims_ok, m, ldd, n, elem ? elem : 1, &v);
+    int64_t bsd = e.has_sd ? span(dims_ok, n_blocks, e.ldsd, m, 4, &v) : 0;
+    int64_t bc = e.has_c ? span(dims_ok, m, e.ldc, n, c_elem ? c_elem : 1, &v) : 0;
+    int64_t bbias = e.has_bias ? span(dims_ok, 1, n, n, bias_elem ? bias_elem : 1, &v) : 0;
+    /* E4M3 D: only through the descriptor, with sd (ldsd >= m, a multiple of 4) and flags of
+     * POW2 at most; any other D: no sd, ldsd or flags. C: F32/BF16/F16, ldc >= n and whole
+     * 16-byte rows; bias: F32/BF16/F16. */
+    if (e4m3) v.valid = v.valid && ex && e.has_sd && e.sd_mode != 1 && e.ldsd >= m && e.ldsd % 4 == 0 && !(e.flags & 2);
+    else v.valid = v.valid && !e.has_sd && !e.flags;
+    if (e.has_c && e.c_mode != 1)
+        v.valid = v.valid && c_elem && e.ldc >= n && e.ldc % (int64_t)(16 / (c_elem ? c_elem : 1)) == 0;
+    else if (e.has_c)
+        v.valid = v.valid && !e.c_dtype && !e.ldc; /* c NULL: "no C" only if the rest is unset */
+    if (e.has_bias && e.bias_mode != 1) v.valid = v.valid && bias_elem;
+    else if (e.has_bias) v.valid = v.valid && !e.bias_dtype;
     if (dims_ok && (m > MAX_GEMM_WORK || n > MAX_GEMM_WORK || k > MAX_GEMM_WORK ||
                     (double)m * (double)n * (double)k > MAX_GEMM_WORK))
         v.fits = 0;
@@ -460,27 +504,35 @@ static void fuzz_gemm(input *in)
             return;
         }
         ba = bb = bsa = bsb = bd = DUMMY_BYTES;
+        bsd = e.has_sd ? DUMMY_BYTES : 0, bc = e.has_c ? DUMMY_BYTES : 0, bbias = e.has_bias ? DUMMY_BYTES : 0;
     }
     buffer a = buffer_make((size_t)ba, a_mode), sa = buffer_make((size_t)bsa, sa_mode), b = buffer_make((size_t)bb, b_mode);
     buffer sb = buffer_make((size_t)bsb, sb_mode), d = buffer_make((size_t)bd, d_mode);
+    buffer sd = buffer_make((size_t)bsd, e.has_sd ? e.sd_mode : 1), c = buffer_make((size_t)bc, e.has_c ? e.c_mode : 1);
+    buffer bias = buffer_make((size_t)bbias, e.has_bias ? e.bias_mode : 1);
     v.valid = v.valid && aligned(&a, 16) && aligned(&sa, 16) && aligned(&b, 16) && aligned(&sb, 4) && aligned(&d, 16);
+    if (sd.base) v.valid = v.valid && aligned(&sd, 16);
+    if (c.base) v.valid = v.valid && aligned(&c, 16);
+    if (bias.base) v.valid = v.valid && aligned(&bias, 16);
     fill_data(&a, FP8BLOCK_E4M3, in);
     fill_data(&b, FP8BLOCK_E4M3, in);
     fill_data(&sa, FP8BLOCK_F32, in);
     fill_data(&sb, FP8BLOCK_F32, in);
+    fill_data(&c, c_elem ? e.c_dtype : FP8BLOCK_F32, in);
+    fill_data(&bias, bias_elem ? e.bias_dtype : FP8BLOCK_F32, in);
     buffer_snapshot(&a), buffer_snapshot(&sa), buffer_snapshot(&b), buffer_snapshot(&sb), buffer_snapshot(&d);
+    buffer_snapshot(&sd), buffer_snapshot(&c), buffer_snapshot(&bias);
 
-    /* Half the calls go through the descriptor (fp8block_gemm_ex), some of them with a
-     * reserved field set, which must be refused. */
-    const unsigned entry = take_u8(in);
-    const char *name = entry & 1 ? "fp8block_gemm_ex" : "fp8block_gemm";
+    const char *name = ex ? "fp8block_gemm_ex" : "fp8block_gemm";
     fp8block_status st;
-    if (entry & 1) {
+    if (ex) {
         fp8block_gemm_desc g = FP8BLOCK_GEMM_DESC_INIT;
         g.m = m, g.n = n, g.k = k, g.a = a.base, g.lda = lda, g.sa = (float *)sa.base, g.ldsa = ldsa;
         g.b = b.base, g.ldb = ldb, g.sb = (float *)sb.base, g.ldsb = ldsb, g.d = d.base, g.d_dtype = dtype, g.ldd = ldd;
+        g.sd = (float *)sd.base, g.ldsd = e.ldsd, g.d_scale_flags = e.flags;
+        g.c = c.base, g.c_dtype = e.c_dtype, g.ldc = e.ldc, g.bias = bias.base, g.bias_dtype = e.bias_dtype;
         switch (entry >> 1 & 7) {
-        case 1: g.ldc = 8, v.valid = 0; break;
+        case 1: g.max_m = 8, v.valid = 0; break;
         case 2: g.b_scales = FP8BLOCK_B_SCALES_1x128, v.valid = 0; break;
         case 3: g.groups = 2, v.valid = 0; break;
         case 4: g.struct_size = sizeof g - 8, v.valid = 0; break;
@@ -496,10 +548,18 @@ static void fuzz_gemm(input *in)
     check_unchanged(&sa, "sa (an input)", name, st);
     check_unchanged(&b, "b (an input)", name, st);
     check_unchanged(&sb, "sb (an input)", name, st);
+    check_unchanged(&c, "c (an input)", name, st);
+    check_unchanged(&bias, "bias (an input)", name, st);
     if (v.valid != (st == FP8BLOCK_OK)) fail(v.valid ? "a valid call was refused" : "an invalid call was accepted", name, st);
-    if (st != FP8BLOCK_OK) check_unchanged(&d, "d", name, st);
-    else check_gaps(&d, "d", m, ldd, n, elem, name);
+    if (st != FP8BLOCK_OK) {
+        check_unchanged(&d, "d", name, st);
+        check_unchanged(&sd, "sd", name, st);
+    } else {
+        check_gaps(&d, "d", m, ldd, n, elem, name);
+        if (sd.base) check_gaps(&sd, "sd", n_blocks, e.ldsd, m, 4, name);
+    }
     buffer_free(&a), buffer_free(&sa), buffer_free(&b), buffer_free(&sb), buffer_free(&d);
+    buffer_free(&sd), buffer_free(&c), buffer_free(&bias);
 }
 
 /* ---- contexts and strings ---- */
