@@ -86,6 +86,26 @@ fp8block_status fp8block_quantize_ex(fp8block_ctx *ctx, fp8block_block block, un
                                      int64_t cols, int64_t ldx, uint8_t *q, int64_t ldq, float *s,
                                      int64_t lds, void *stream);
 
+/* The two 1x128 quantizations a training step needs of one matrix, x (rows×cols): of x
+ * (q, s: exactly fp8block_quantize_ex(1x128, flags) of x), and of xᵀ (qt, st: exactly
+ * fp8block_quantize_ex(1x128, flags) of the materialised cols×rows xᵀ, so its blocks run
+ * along x's rows): qt[j*ldqt + i], ldqt >= rows; st[(i/128)*ldst + j], ceil(rows/128) × cols,
+ * ldst >= cols. Either pair may be NULL (both of it), not both pairs. */
+fp8block_status fp8block_quantize_1x128_transpose(fp8block_ctx *ctx, unsigned flags, const void *x,
+                                                  fp8block_dtype xtype, int64_t rows, int64_t cols,
+                                                  int64_t ldx, uint8_t *q, int64_t ldq, float *s,
+                                                  int64_t lds, uint8_t *qt, int64_t ldqt, float *st,
+                                                  int64_t ldst, void *stream);
+
+/* Wᵀ from a 128x128-quantized W (rows×cols), exactly: the codes transposed, qt[j*ldqt + i] =
+ * q[i*ldq + j] (ldqt >= rows), and the scale grid transposed, st[cb*ldst + rb] = s[rb*lds + cb]
+ * (ldst >= ceil(rows/128)). A 128x128 block of Wᵀ is a block of W transposed, same scale: no
+ * requantization. (The dgrad GEMM's B operand.) */
+fp8block_status fp8block_transpose_128x128(fp8block_ctx *ctx, const uint8_t *q, int64_t ldq,
+                                           const float *s, int64_t lds, int64_t rows, int64_t cols,
+                                           uint8_t *qt, int64_t ldqt, float *st, int64_t ldst,
+                                           void *stream);
+
 /* y = float(q) * s, rounded to ytype (F32, BF16 or F16) to nearest even. */
 fp8block_status fp8block_dequantize_1x128(fp8block_ctx *ctx, const uint8_t *q, int64_t ldq,
                                           const float *s, int64_t lds, int64_t rows, int64_t cols,
@@ -97,8 +117,9 @@ fp8block_status fp8block_dequantize_128x128(fp8block_ctx *ctx, const uint8_t *q,
 
 /* ---- GEMM ---------------------------------------------------------------------------- */
 
-/* How B's scales are blocked: 128x128 (weights; the default) or 1x128 (reserved: the
- * weight-gradient GEMM's second activation operand). */
+/* How B's scales are blocked: 128x128 (weights; the default), or 1x128 as A's (the
+ * weight-gradient GEMM, whose B is an activation gradient): sb[kb*ldsb + j], ceil(K/128) × N,
+ * N contiguous, ldsb >= N, ldsb % 4 == 0. */
 typedef enum { FP8BLOCK_B_SCALES_128x128 = 0, FP8BLOCK_B_SCALES_1x128 = 1 } fp8block_b_scales;
 
 /* How a grouped (mixture-of-experts) GEMM lays out its groups: reserved, see the descriptor. */
@@ -119,8 +140,8 @@ typedef enum {
  *
  * E4M3 output: D holds e4m3 codes and sd their 1x128 scales, in A's scale layout, so D
  * feeds the next GEMM as its A. C and bias are added in fp32 before D is rounded or
- * quantized. The fields after bias_dtype are reserved for variants being built (B scaled
- * 1x128, grouped layouts): until then a non-zero value answers FP8BLOCK_ERR_UNSUPPORTED
+ * quantized. The fields after bias_dtype are reserved for a variant being built (grouped
+ * layouts): until then a non-zero value answers FP8BLOCK_ERR_UNSUPPORTED
  * with a message naming the field. docs/DESIGN.md is the contract for every field. */
 typedef struct fp8block_gemm_desc {
     size_t struct_size; /* sizeof(fp8block_gemm_desc) as compiled by the caller */
@@ -133,7 +154,7 @@ typedef struct fp8block_gemm_desc {
     int64_t ldb;
     const float *sb; /* B's scales, blocked as b_scales says */
     int64_t ldsb;
-    fp8block_b_scales b_scales; /* FP8BLOCK_B_SCALES_128x128 (0, the default); 1x128: reserved */
+    fp8block_b_scales b_scales; /* FP8BLOCK_B_SCALES_128x128 (0, the default) or _1x128 */
     void *d;                /* M×N */
     fp8block_dtype d_dtype; /* F32 (0, the default), BF16, F16 or E4M3 (then sd too) */
     int64_t ldd;            /* >= N; E4M3: a multiple of 16 */

@@ -101,6 +101,14 @@ fp8block_status check_block(fp8block_block block)
                          "block = %d; expected FP8BLOCK_BLOCK_1x128 or FP8BLOCK_BLOCK_128x128", (int)block);
 }
 
+fp8block_status check_scale_flags(unsigned flags)
+{
+    if (flags & ~(unsigned)FP8BLOCK_SCALE_POW2)
+        return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "flags = 0x%x has unknown bits (known: FP8BLOCK_SCALE_POW2)",
+                             flags);
+    return FP8BLOCK_OK;
+}
+
 fp8block_status check_multiple(const char *name, int64_t v, int64_t of, const char *why)
 {
     if (v % of)

@@ -31,6 +31,8 @@ fp8block_status check_extent(const char *name, int64_t rows, int64_t ld, int64_t
 fp8block_status check_float_type(const char *name, fp8block_dtype t);
 fp8block_status check_scales(fp8block_block block, int64_t rows, int64_t cols, int64_t lds, int64_t *bytes);
 fp8block_status check_block(fp8block_block block);
+/* Quantization flags: FP8BLOCK_SCALE_POW2 or 0. */
+fp8block_status check_scale_flags(unsigned flags);
 fp8block_status check_multiple(const char *name, int64_t v, int64_t of, const char *why);
 /* [p, p + p_bytes) and [q, q + q_bytes) share no byte. */
 fp8block_status check_disjoint(const char *p_name, const void *p, int64_t p_bytes, const char *q_name, const void *q,

@@ -21,6 +21,8 @@ pointer_location cuda_pointer_location(const void *p);
 fp8block_status cuda_quantize(cuda_device *dev, const quantize_args *args, void *stream);
 fp8block_status cuda_dequantize(cuda_device *dev, const dequantize_args *args, void *stream);
 fp8block_status cuda_gemm(cuda_device *dev, const gemm_args *args, void *stream);
+fp8block_status cuda_quantize_transpose(cuda_device *dev, const quantize_transpose_args *args, void *stream);
+fp8block_status cuda_transpose_128x128(cuda_device *dev, const transpose_args *args, void *stream);
 
 #ifdef __cplusplus
 }

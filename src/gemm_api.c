@@ -21,7 +21,6 @@ static fp8block_status check_reserved(const fp8block_gemm_desc *g)
             return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "%s is set: %s is not supported yet; leave it zero", \
                                  #field, what);                                                                   \
     } while (0)
-    RESERVED(b_scales, "B scaled 1x128 (the weight-gradient GEMM)");
     RESERVED(group_layout, "a grouped GEMM");
     RESERVED(groups, "a grouped GEMM");
     RESERVED(group_rows, "a grouped GEMM");
@@ -149,13 +148,20 @@ fp8block_status gemm_desc_validate(fp8block_ctx *ctx, const fp8block_gemm_desc *
     TRY(check_ld("lda", g.lda, "k", g.k));
     TRY(check_ld("ldb", g.ldb, "k", g.k));
     TRY(check_ld("ldsa", g.ldsa, "m", g.m));
-    TRY(check_ld("ldsb", g.ldsb, "ceil(k/128)", k_blocks));
+    const int b_1x128 = g.b_scales == FP8BLOCK_B_SCALES_1x128;
+    if (g.b_scales != FP8BLOCK_B_SCALES_128x128 && !b_1x128)
+        return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT,
+                             "b_scales = %d; expected FP8BLOCK_B_SCALES_128x128 (0) or FP8BLOCK_B_SCALES_1x128 (1)",
+                             (int)g.b_scales);
+    if (b_1x128) TRY(check_ld("ldsb", g.ldsb, "n", g.n));
+    else TRY(check_ld("ldsb", g.ldsb, "ceil(k/128)", k_blocks));
     TRY(check_ld("ldd", g.ldd, "n", g.n));
     int64_t a_bytes, b_bytes, sa_bytes, sb_bytes, d_bytes;
     TRY(check_extent("a", g.m, g.lda, g.k, 1, &a_bytes));
     TRY(check_extent("b", g.n, g.ldb, g.k, 1, &b_bytes));
     TRY(check_extent("sa", k_blocks, g.ldsa, g.m, sizeof(float), &sa_bytes));
-    TRY(check_extent("sb", fp8block_ceil_div(g.n, 128), g.ldsb, k_blocks, sizeof(float), &sb_bytes));
+    if (b_1x128) TRY(check_extent("sb", k_blocks, g.ldsb, g.n, sizeof(float), &sb_bytes));
+    else TRY(check_extent("sb", fp8block_ceil_div(g.n, 128), g.ldsb, k_blocks, sizeof(float), &sb_bytes));
     TRY(check_extent("d", g.m, g.ldd, g.n, d_elem, &d_bytes));
     TRY(check_multiple("lda", g.lda, 16, "rows of A must be 16-byte aligned for TMA"));
     TRY(check_multiple("ldb", g.ldb, 16, "rows of B must be 16-byte aligned for TMA"));
@@ -166,13 +172,18 @@ fp8block_status gemm_desc_validate(fp8block_ctx *ctx, const fp8block_gemm_desc *
     TRY(check_pointer(&env, "a", g.a, a_bytes, 16, "TMA loads need 16-byte aligned rows"));
     TRY(check_pointer(&env, "sa", g.sa, sa_bytes, 16, "TMA loads need 16-byte aligned rows"));
     TRY(check_pointer(&env, "b", g.b, b_bytes, 16, "TMA loads need 16-byte aligned rows"));
-    TRY(check_pointer(&env, "sb", g.sb, sb_bytes, sizeof(float), "fp32 scales"));
+    if (b_1x128) {
+        TRY(check_multiple("ldsb", g.ldsb, 4, "rows of B's 1x128 scales are 16-byte aligned, as A's"));
+        TRY(check_pointer(&env, "sb", g.sb, sb_bytes, 16, "rows of B's 1x128 scales are 16-byte aligned, as A's"));
+    } else {
+        TRY(check_pointer(&env, "sb", g.sb, sb_bytes, sizeof(float), "fp32 scales"));
+    }
     TRY(check_pointer(&env, "d", g.d, d_bytes, 16, "the TMA store needs 16-byte aligned rows"));
     gemm_args args;
     memset(&args, 0, sizeof args);
     args.m = g.m, args.n = g.n, args.k = g.k;
     args.a = g.a, args.lda = g.lda, args.sa = g.sa, args.ldsa = g.ldsa;
-    args.b = g.b, args.ldb = g.ldb, args.sb = g.sb, args.ldsb = g.ldsb;
+    args.b = g.b, args.ldb = g.ldb, args.sb = g.sb, args.ldsb = g.ldsb, args.b_scales = g.b_scales;
     args.d = g.d, args.dtype = g.d_dtype, args.ldd = g.ldd;
     TRY(check_output_scales(&env, &g, d_bytes, &args));
     TRY(check_addend_c(&env, &g, d_bytes, &args));

@@ -45,6 +45,28 @@ typedef struct {
     int64_t ldy;
 } dequantize_args;
 
+/* quantize_1x128_transpose: `rows` quantizes x itself (its q NULL: skipped); qt and st,
+ * when not NULL, take the 1x128 quantization of xᵀ. */
+typedef struct {
+    quantize_args rows;
+    uint8_t *qt;
+    int64_t ldqt;
+    float *st;
+    int64_t ldst;
+} quantize_transpose_args;
+
+typedef struct {
+    const uint8_t *q;
+    int64_t ldq;
+    const float *s;
+    int64_t lds;
+    int64_t rows, cols;
+    uint8_t *qt;
+    int64_t ldqt;
+    float *st;
+    int64_t ldst;
+} transpose_args;
+
 typedef struct {
     int64_t m, n, k;
     const uint8_t *a;
@@ -55,6 +77,7 @@ typedef struct {
     int64_t ldb;
     const float *sb;
     int64_t ldsb;
+    fp8block_b_scales b_scales;
     void *d;
     fp8block_dtype dtype;
     int64_t ldd;

@@ -13,9 +13,7 @@ static fp8block_status quantize(fp8block_ctx *ctx, fp8block_block block, unsigne
     call_env env;
     TRY(check_ctx(ctx, &env));
     TRY(check_block(block));
-    if (flags & ~(unsigned)FP8BLOCK_SCALE_POW2)
-        return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "flags = 0x%x has unknown bits (known: FP8BLOCK_SCALE_POW2)",
-                             flags);
+    TRY(check_scale_flags(flags));
     TRY(check_float_type("xtype", xtype));
     TRY(check_dim("rows", rows));
     TRY(check_dim("cols", cols));

@@ -34,6 +34,7 @@ F32, BF16, F16, E4M3 = 0, 1, 2, 3
 # fp8block_block and flags
 BLOCK_1x128, BLOCK_128x128 = 0, 1
 SCALE_POW2 = 1
+B_SCALES_128x128, B_SCALES_1x128 = 0, 1
 
 DEVICE_CPU = -1
 
@@ -132,6 +133,15 @@ _PROTOTYPES = {
     "fp8block_dequantize_128x128": (
         _status,
         [_ctx_p, _ptr, _i64, _ptr, _i64, _i64, _i64, _ptr, ctypes.c_int, _i64, _ptr],
+    ),
+    "fp8block_quantize_1x128_transpose": (
+        _status,
+        [_ctx_p, ctypes.c_uint, _ptr, ctypes.c_int, _i64, _i64, _i64, _ptr, _i64, _ptr, _i64,
+         _ptr, _i64, _ptr, _i64, _ptr],
+    ),
+    "fp8block_transpose_128x128": (
+        _status,
+        [_ctx_p, _ptr, _i64, _ptr, _i64, _i64, _i64, _ptr, _i64, _ptr, _i64, _ptr],
     ),
     "fp8block_gemm_ex": (_status, [_ctx_p, ctypes.POINTER(GemmDesc), _ptr]),
     "fp8block_gemm": (

@@ -65,7 +65,7 @@ def dequantize_128x128(codes, scales, *, out_dtype="float32"):
     return _dequantize(codes, scales, L.BLOCK_128x128, out_dtype)
 
 
-def gemm(a, sa, b, sb, out_dtype=None, *, c=None, bias=None, pow2=False):
+def gemm(a, sa, b, sb, out_dtype=None, *, c=None, bias=None, pow2=False, b_block="128x128"):
     """D = A · Bᵀ (+ C) (+ bias) from quantized operands.
 
     a: M×K codes with sa its 1x128 scales (ceil(K/128), M); b: N×K codes with sb its 128x128
@@ -75,6 +75,9 @@ def gemm(a, sa, b, sb, out_dtype=None, *, c=None, bias=None, pow2=False):
     c: an M×N float32/bfloat16/float16 matrix added to A·Bᵀ; bias: N float32/bfloat16/float16
     values added to every row. Both are added in fp32 before D is rounded or quantized (c or
     bias whose rows are not 16-byte aligned is copied once to rows that are).
+    b_block: how sb blocks b, "128x128" (weights) or "1x128" (sb (ceil(K/128), N), N contiguous,
+    as quantize_1x128 and quantize_1x128_transpose return: the weight-gradient GEMM, whose
+    K is the token count).
     Returns D (M×N), a view of a buffer whose rows are 16-byte aligned; for float8_e4m3fn,
     (codes, scales) in the form quantize_1x128 returns, D quantized 1x128 (pow2: power-of-two
     scales), ready to be the next GEMM's a.
@@ -87,9 +90,16 @@ def gemm(a, sa, b, sb, out_dtype=None, *, c=None, bias=None, pow2=False):
     m, n, k = am.rows, bm.rows, am.cols
     kb = T.ceil_div(k, 128)
     sam = _scales(sa, "sa", (kb, m), "1x128 scales of a", (m, kb))
-    sbm = _scales(sb, "sb", (T.ceil_div(n, 128), kb), "128x128 scales of b", (kb, T.ceil_div(n, 128)))
+    if b_block == "128x128":
+        sbm = _scales(sb, "sb", (T.ceil_div(n, 128), kb), "128x128 scales of b", (kb, T.ceil_div(n, 128)))
+        fields = {}
+    elif b_block == "1x128":
+        sbm = _scales(sb, "sb", (kb, n), "1x128 scales of b", (n, kb))
+        T.require_row_alignment(sbm, 4, "the GEMM reads rows of 1x128 B scales as A's")
+        fields = {"b_scales": L.B_SCALES_1x128}
+    else:
+        raise ValueError(f"b_block = {b_block!r}: expected '128x128' or '1x128'")
     operands = [am, sam, bm, sbm]
-    fields = {}
     if c is not None:
         cm = T.matrix(c, "c", "float")
         if (cm.rows, cm.cols) != (m, n):
@@ -138,6 +148,40 @@ def _aligned_rows(mat, x, name):
     _, view = T.empty(mat, mat.rows, mat.cols, T.round_up(mat.cols, unit), mat.dtype)
     view[...] = x
     return T.matrix(view, name, "float")
+
+
+def quantize_1x128_transpose(x, *, pow2=False):
+    """Both 1x128 quantizations a training step needs of x (M×K), from one read:
+    ((q, s), (qt, st)) with (q, s) = quantize_1x128(x) and (qt, st) = quantize_1x128(x.T),
+    byte for byte. qt is K×M; st (ceil(M/128), K), K contiguous."""
+    xm = T.matrix(x, "x", "float")
+    rows, cols = xm.rows, xm.cols
+    _, q = T.empty(xm, rows, cols, T.round_up(cols, 16), L.E4M3)
+    lds = T.round_up(rows, 4)
+    _, s = T.empty(xm, T.ceil_div(cols, 128), rows, lds, L.F32)
+    _, qt = T.empty(xm, cols, rows, T.round_up(rows, 16), L.E4M3)
+    ldst = T.round_up(cols, 4)
+    _, st = T.empty(xm, T.ceil_div(rows, 128), cols, ldst, L.F32)
+    _call(xm.device, xm.is_torch, "fp8block_quantize_1x128_transpose", L.SCALE_POW2 if pow2 else 0,
+          xm.ptr, xm.dtype, rows, cols, xm.ld, T.pointer(q), T.round_up(cols, 16), T.pointer(s), lds,
+          T.pointer(qt), T.round_up(rows, 16), T.pointer(st), ldst)
+    return (q, s), (qt, st)
+
+
+def transpose_128x128(q, s):
+    """Wᵀ of a 128x128-quantized W (N×K codes q, scales s of shape (ceil(N/128), ceil(K/128))),
+    exactly, no requantization: (qt, st) = quantize_128x128(W.T). The dgrad GEMM's b."""
+    qm = T.matrix(q, "q", "codes")
+    rows, cols = qm.rows, qm.cols
+    sm = _scales(s, "s", (T.ceil_div(rows, 128), T.ceil_div(cols, 128)), "128x128 scales of q",
+                 (T.ceil_div(cols, 128), T.ceil_div(rows, 128)))
+    device, torch_tensor = T.same_place(qm, sm)
+    _, qt = T.empty(qm, cols, rows, T.round_up(rows, 16), L.E4M3)
+    ldst = T.round_up(T.ceil_div(rows, 128), 4)
+    _, st = T.empty(qm, T.ceil_div(cols, 128), T.ceil_div(rows, 128), ldst, L.F32)
+    _call(device, torch_tensor, "fp8block_transpose_128x128", qm.ptr, qm.ld, sm.ptr, sm.ld, rows, cols,
+          T.pointer(qt), T.round_up(rows, 16), T.pointer(st), ldst)
+    return qt, st
 
 
 def _quantize(x, block, pow2):

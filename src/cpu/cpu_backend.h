@@ -7,5 +7,7 @@
 fp8block_status cpu_quantize(const quantize_args *args);
 fp8block_status cpu_dequantize(const dequantize_args *args);
 fp8block_status cpu_gemm(const gemm_args *args);
+fp8block_status cpu_quantize_transpose(const quantize_transpose_args *args);
+fp8block_status cpu_transpose_128x128(const transpose_args *args);
 
 #endif

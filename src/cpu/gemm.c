@@ -1,6 +1,6 @@
 /* Reference block-scaled GEMM: D = A·Bᵀ (+ C) (+ bias) with the inner sum of each 128-wide K
- * block taken in fp32 and promoted with sa[row]·sb[col/128] once per block, as
- * docs/DESIGN.md defines it. An E4M3 D is, literally, the F32 D quantized 1x128.
+ * block taken in fp32 and promoted with sa[row]·sb once per block (sb of the column's
+ * 128x128 block, or of the column itself with 1x128 B scales), as docs/DESIGN.md defines it. An E4M3 D is, literally, the F32 D quantized 1x128.
  *
  * Work is split into panels of PANEL_M rows × PANEL_N columns; PANEL_N divides 128, so one
  * B scale covers a panel. Each K block of the panel's operands is decoded to fp32 once
@@ -43,8 +43,10 @@ static void decode_rows(float (*dst)[BLOCK_K], const uint8_t *src, int64_t ld, i
 
 static float lane_sum(lanes v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 
-/* inner[i][j] = Σ_k a[i][k]·b[j][k] for a MICRO_M × MICRO_N tile, then promoted into acc. */
-static void micro_tile(panel_buffers *p, int64_t i0, int64_t j0, int64_t kpad, const float *row_scale, float sb)
+/* inner[i][j] = Σ_k a[i][k]·b[j][k] for a MICRO_M × MICRO_N tile, then promoted into acc with
+ * sa[i]·sb[j] (sb: the panel's column scales, one value for all with 128x128 B scales). */
+static void micro_tile(panel_buffers *p, int64_t i0, int64_t j0, int64_t kpad, const float *row_scale,
+                       const float *col_scale)
 {
     lanes sum[MICRO_M][MICRO_N];
     memset(sum, 0, sizeof sum);
@@ -56,7 +58,8 @@ static void micro_tile(panel_buffers *p, int64_t i0, int64_t j0, int64_t kpad, c
             for (int j = 0; j < MICRO_N; j++) sum[i][j] += av[i] * bv[j];
     }
     for (int i = 0; i < MICRO_M; i++)
-        for (int j = 0; j < MICRO_N; j++) p->acc[i0 + i][j0 + j] += lane_sum(sum[i][j]) * (row_scale[i0 + i] * sb);
+        for (int j = 0; j < MICRO_N; j++)
+            p->acc[i0 + i][j0 + j] += lane_sum(sum[i][j]) * (row_scale[i0 + i] * col_scale[j0 + j]);
 }
 
 static void gemm_panels(void *arg, int64_t begin, int64_t end)
@@ -79,9 +82,12 @@ static void gemm_panels(void *arg, int64_t begin, int64_t end)
             decode_rows(p.b, g->b + n0 * g->ldb, g->ldb, cols, k0, klen, kpad);
             float row_scale[PANEL_M] = {0};
             for (int64_t i = 0; i < rows; i++) row_scale[i] = g->sa[kb * g->ldsa + m0 + i];
-            float sb = g->sb[(n0 / 128) * g->ldsb + kb];
+            float col_scale[PANEL_N] = {0};
+            for (int64_t j = 0; j < cols; j++)
+                col_scale[j] = g->b_scales == FP8BLOCK_B_SCALES_1x128 ? g->sb[kb * g->ldsb + n0 + j]
+                                                                      : g->sb[(n0 / 128) * g->ldsb + kb];
             for (int64_t i = 0; i < rows; i += MICRO_M)
-                for (int64_t j = 0; j < cols; j += MICRO_N) micro_tile(&p, i, j, kpad, row_scale, sb);
+                for (int64_t j = 0; j < cols; j += MICRO_N) micro_tile(&p, i, j, kpad, row_scale, col_scale);
         }
         for (int64_t i = 0; i < rows; i++) {
             void *d = (char *)g->d + (size_t)((m0 + i) * g->ldd) * d_elem;

@@ -34,3 +34,15 @@ fp8block_status cuda_gemm(cuda_device *dev, const gemm_args *args, void *stream)
     (void)dev, (void)args, (void)stream;
     return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, NO_CUDA);
 }
+
+fp8block_status cuda_quantize_transpose(cuda_device *dev, const quantize_transpose_args *args, void *stream)
+{
+    (void)dev, (void)args, (void)stream;
+    return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, NO_CUDA);
+}
+
+fp8block_status cuda_transpose_128x128(cuda_device *dev, const transpose_args *args, void *stream)
+{
+    (void)dev, (void)args, (void)stream;
+    return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, NO_CUDA);
+}

@@ -433,7 +433,24 @@ static void test_gemm_desc(void)
     DESC_FAILS(c.struct_size = (size_t)1 << 40, INVALID_ARGUMENT, "struct_size");
     /* Reserved fields, each by its name. */
     float scales[4];
-    DESC_FAILS(c.b_scales = FP8BLOCK_B_SCALES_1x128, UNSUPPORTED, "b_scales");
+    DESC_FAILS(c.b_scales = (fp8block_b_scales)7, INVALID_ARGUMENT, "b_scales");
+    DESC_FAILS(c.b_scales = FP8BLOCK_B_SCALES_1x128, INVALID_ARGUMENT, "ldsb"); /* ldsb 3: 128x128's */
+    {   /* B scaled 1x128: sb is ceil(k/128) rows of n, as A's scales */
+        float *sb1 = carve(&in, (size_t)(3 * 132) * 4);
+        for (int i = 0; i < 3 * 132; i++) sb1[i] = 0.5f + (float)(i % 5);
+        fp8block_gemm_desc wgrad = base;
+        wgrad.b_scales = FP8BLOCK_B_SCALES_1x128, wgrad.sb = sb1, wgrad.ldsb = 132;
+        reset_arena();
+        st = fp8block_gemm_ex(ctx, &wgrad, NULL);
+        CHECK(st == FP8BLOCK_OK, "fp8block_gemm_ex with B scaled 1x128: %s", fp8block_last_error(ctx));
+        fp8block_gemm_desc keep = base;
+        base = wgrad;
+        DESC_FAILS(c.ldsb = 128, INVALID_ARGUMENT, "ldsb");
+        DESC_FAILS(c.ldsb = 134, MISALIGNED, "ldsb");
+        DESC_FAILS(c.sb = sb1 + 1, MISALIGNED, "sb");
+        DESC_FAILS(c.ldsb = HUGE_LD, INVALID_ARGUMENT, "sb");
+        base = keep;
+    }
     DESC_FAILS(c.group_layout = FP8BLOCK_GROUPS_CONTIGUOUS, UNSUPPORTED, "group_layout");
     DESC_FAILS(c.groups = 4, UNSUPPORTED, "groups");
     DESC_FAILS(c.group_rows = (const int32_t *)scales, UNSUPPORTED, "group_rows");
