@@ -122,7 +122,7 @@ fp8block_status fp8block_dequantize_128x128(fp8block_ctx *ctx, const uint8_t *q,
  * N contiguous, ldsb >= N, ldsb % 4 == 0. */
 typedef enum { FP8BLOCK_B_SCALES_128x128 = 0, FP8BLOCK_B_SCALES_1x128 = 1 } fp8block_b_scales;
 
-/* How a grouped (mixture-of-experts) GEMM lays out its groups: reserved, see the descriptor. */
+/* How a grouped (mixture-of-experts) GEMM lays out its groups (docs/DESIGN.md §1.8). */
 typedef enum {
     FP8BLOCK_GROUPS_NONE = 0,
     FP8BLOCK_GROUPS_CONTIGUOUS = 1, /* A's rows sorted by group; group_rows: G+1 row offsets */
@@ -140,9 +140,9 @@ typedef enum {
  *
  * E4M3 output: D holds e4m3 codes and sd their 1x128 scales, in A's scale layout, so D
  * feeds the next GEMM as its A. C and bias are added in fp32 before D is rounded or
- * quantized. The fields after bias_dtype are reserved for a variant being built (grouped
- * layouts): until then a non-zero value answers FP8BLOCK_ERR_UNSUPPORTED
- * with a message naming the field. docs/DESIGN.md is the contract for every field. */
+ * quantized. A grouped GEMM (group_layout) runs G experts' B over groups of A's rows.
+ * docs/DESIGN.md is the contract for every field; a field set wrongly answers a status
+ * with a message naming it. */
 typedef struct fp8block_gemm_desc {
     size_t struct_size; /* sizeof(fp8block_gemm_desc) as compiled by the caller */
     int64_t m, n, k;
@@ -166,12 +166,11 @@ typedef struct fp8block_gemm_desc {
     int64_t ldc;            /* >= N */
     const void *bias;       /* optional: N values added to every row */
     fp8block_dtype bias_dtype; /* F32, BF16 or F16 */
-    /* reserved: zero until built */
-    fp8block_group_layout group_layout;
-    int64_t groups;
-    const int32_t *group_rows; /* device array: G+1 row offsets (contiguous) or G counts (masked) */
-    int64_t max_m;             /* masked: rows of each group in A and D */
-    int64_t group_stride_b;    /* elements between two groups' B codes */
+    fp8block_group_layout group_layout; /* FP8BLOCK_GROUPS_NONE (0, the default) or a layout */
+    int64_t groups;                     /* G */
+    const int32_t *group_rows; /* context memory: G+1 row offsets (contiguous) or G counts (masked) */
+    int64_t max_m;             /* masked: rows of each group in A and D; m = groups·max_m */
+    int64_t group_stride_b;    /* bytes between two groups' B codes (0: one B for all) */
     int64_t group_stride_sb;   /* floats between two groups' B scales */
 } fp8block_gemm_desc;
 

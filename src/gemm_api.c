@@ -12,25 +12,6 @@
 /* A descriptor larger than this is not a descriptor (an uninitialised struct_size). */
 #define GEMM_DESC_MAX_SIZE 4096
 
-/* Reserved fields answer UNSUPPORTED, each by its name, until its variant is built. */
-static fp8block_status check_reserved(const fp8block_gemm_desc *g)
-{
-#define RESERVED(field, what)                                                                                     \
-    do {                                                                                                          \
-        if (g->field)                                                                                             \
-            return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "%s is set: %s is not supported yet; leave it zero", \
-                                 #field, what);                                                                   \
-    } while (0)
-    RESERVED(group_layout, "a grouped GEMM");
-    RESERVED(groups, "a grouped GEMM");
-    RESERVED(group_rows, "a grouped GEMM");
-    RESERVED(max_m, "a grouped GEMM");
-    RESERVED(group_stride_b, "a grouped GEMM");
-    RESERVED(group_stride_sb, "a grouped GEMM");
-#undef RESERVED
-    return FP8BLOCK_OK;
-}
-
 /* The caller's descriptor, copied whole: struct_size must cover this library's struct,
  * and bytes past it (a newer header's fields) must be zero. */
 static fp8block_status check_output_type(const char *name, fp8block_dtype t)
@@ -98,6 +79,74 @@ static fp8block_status check_addend_c(const call_env *env, const fp8block_gemm_d
     return FP8BLOCK_OK;
 }
 
+/* Grouped layouts (docs/DESIGN.md §1.8). B and its scales repeat per group at their strides;
+ * the group sizes are data: on the CPU backend (host memory) they are read and checked here,
+ * on the GPU (device memory) the kernel clamps them (§1.8). */
+static fp8block_status check_groups(const call_env *env, const fp8block_gemm_desc *g, int64_t b_bytes,
+                                    int64_t sb_bytes, int host_readable, gemm_args *args)
+{
+    if (g->group_layout == FP8BLOCK_GROUPS_NONE) {
+        const char *set = g->groups ? "groups" : g->group_rows ? "group_rows" : g->max_m ? "max_m"
+                        : g->group_stride_b ? "group_stride_b" : g->group_stride_sb ? "group_stride_sb" : NULL;
+        if (set)
+            return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT,
+                                 "%s is set but group_layout is FP8BLOCK_GROUPS_NONE: set group_layout for a grouped GEMM",
+                                 set);
+        return FP8BLOCK_OK;
+    }
+    const int masked = g->group_layout == FP8BLOCK_GROUPS_MASKED;
+    if (!masked && g->group_layout != FP8BLOCK_GROUPS_CONTIGUOUS)
+        return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT,
+                             "group_layout = %d; expected FP8BLOCK_GROUPS_NONE, _CONTIGUOUS or _MASKED",
+                             (int)g->group_layout);
+    TRY(check_dim("groups", g->groups));
+    if (g->groups > INT32_MAX)
+        return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "groups = %" PRId64 " is above 2^31-1", g->groups);
+    if (g->b_scales != FP8BLOCK_B_SCALES_128x128)
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "a grouped GEMM with B scaled 1x128 is not supported yet");
+    if (masked) {
+        TRY(check_dim("max_m", g->max_m));
+        int64_t rows;
+        if (__builtin_mul_overflow(g->groups, g->max_m, &rows) || rows != g->m)
+            return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT,
+                                 "m = %" PRId64 " with groups = %" PRId64 " and max_m = %" PRId64
+                                 ": a masked grouped GEMM has m = groups·max_m rows in A and D",
+                                 g->m, g->groups, g->max_m);
+    } else if (g->max_m) {
+        return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "max_m is set: it belongs to the masked layout");
+    }
+    if (g->group_stride_b < 0 || g->group_stride_sb < 0)
+        return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "%s = %" PRId64 " is negative",
+                             g->group_stride_b < 0 ? "group_stride_b" : "group_stride_sb",
+                             g->group_stride_b < 0 ? g->group_stride_b : g->group_stride_sb);
+    int64_t b_total, sb_total, span;
+    if (__builtin_mul_overflow(g->groups - 1, g->group_stride_b, &span) ||
+        __builtin_add_overflow(span, b_bytes, &b_total))
+        return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "b spans %" PRId64 " groups at group_stride_b = %" PRId64
+                             ": its size in bytes overflows 64 bits", g->groups, g->group_stride_b);
+    if (__builtin_mul_overflow(g->groups - 1, g->group_stride_sb, &span) ||
+        __builtin_mul_overflow(span, (int64_t)sizeof(float), &span) || __builtin_add_overflow(span, sb_bytes, &sb_total))
+        return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "sb spans %" PRId64 " groups at group_stride_sb = %" PRId64
+                             ": its size in bytes overflows 64 bits", g->groups, g->group_stride_sb);
+    TRY(check_pointer(env, "b", g->b, b_total, 16, "TMA loads need 16-byte aligned rows"));
+    TRY(check_pointer(env, "sb", g->sb, sb_total, sizeof(float), "fp32 scales"));
+    const int64_t entries = masked ? g->groups : g->groups + 1;
+    TRY(check_pointer(env, "group_rows", g->group_rows, entries * (int64_t)sizeof(int32_t), sizeof(int32_t), "int32"));
+    if (host_readable) {
+        const int32_t *r = g->group_rows;
+        for (int64_t i = 0; i < entries; i++) {
+            const int64_t lo = masked ? 0 : i ? r[i - 1] : 0, hi = masked ? g->max_m : g->m;
+            if (r[i] < lo || r[i] > hi)
+                return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT,
+                                     "group_rows[%" PRId64 "] = %d; %s must lie in [%" PRId64 ", %" PRId64 "]", i,
+                                     (int)r[i], masked ? "a group's row count" : "row offsets, non-decreasing,", lo, hi);
+        }
+    }
+    args->group_layout = g->group_layout, args->groups = g->groups, args->group_rows = g->group_rows;
+    args->max_m = g->max_m, args->group_stride_b = g->group_stride_b, args->group_stride_sb = g->group_stride_sb;
+    return FP8BLOCK_OK;
+}
+
 static fp8block_status check_bias(const call_env *env, const fp8block_gemm_desc *g, gemm_args *args)
 {
     if (!g->bias) {
@@ -138,7 +187,6 @@ fp8block_status gemm_desc_validate(fp8block_ctx *ctx, const fp8block_gemm_desc *
     TRY(check_ctx(ctx, &env));
     fp8block_gemm_desc g;
     TRY(read_desc(desc, &g));
-    TRY(check_reserved(&g));
     TRY(check_output_type(dtype_name, g.d_dtype));
     TRY(check_dim("m", g.m));
     TRY(check_dim("n", g.n));
@@ -188,6 +236,7 @@ fp8block_status gemm_desc_validate(fp8block_ctx *ctx, const fp8block_gemm_desc *
     TRY(check_output_scales(&env, &g, d_bytes, &args));
     TRY(check_addend_c(&env, &g, d_bytes, &args));
     TRY(check_bias(&env, &g, &args));
+    TRY(check_groups(&env, &g, b_bytes, sb_bytes, !ctx->cuda, &args));
     *out = args;
     return FP8BLOCK_OK;
 }

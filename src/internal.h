@@ -89,6 +89,13 @@ typedef struct {
     int64_t ldc;
     const void *bias; /* NULL: no bias */
     fp8block_dtype bias_dtype;
+    /* Grouped (docs/DESIGN.md §1.8): FP8BLOCK_GROUPS_NONE, or G groups whose rows come from
+     * group_rows (host memory on the CPU backend, device memory on the GPU) */
+    fp8block_group_layout group_layout;
+    int64_t groups;
+    const int32_t *group_rows;
+    int64_t max_m;
+    int64_t group_stride_b, group_stride_sb;
 } gemm_args;
 
 /* Starts an entry point's call: its name prefixes the messages of fp8block_fail, and

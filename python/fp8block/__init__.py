@@ -14,7 +14,7 @@ the layouts and how the same tensors feed torch._scaled_mm.
 """
 
 from ._library import Fp8BlockError, LibraryNotFoundError, Status, library_path
-from .ops import (dequantize_128x128, dequantize_1x128, gemm, quantize_128x128,
+from .ops import (dequantize_128x128, dequantize_1x128, gemm, gemm_grouped, quantize_128x128,
                   quantize_1x128, quantize_1x128_transpose, transpose_128x128)
 
 __version__ = "0.1.0"
@@ -25,5 +25,5 @@ for _cls in (Fp8BlockError, LibraryNotFoundError, Status):
 __all__ = [
     "Fp8BlockError", "LibraryNotFoundError", "Status", "library_path",
     "quantize_1x128", "quantize_128x128", "dequantize_1x128", "dequantize_128x128", "gemm",
-    "quantize_1x128_transpose", "transpose_128x128",
+    "quantize_1x128_transpose", "transpose_128x128", "gemm_grouped",
 ]

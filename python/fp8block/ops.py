@@ -30,6 +30,8 @@ as if its rows were padded, giving wrong results without an error. DeepGEMM's
 "TMA-aligned, M-major" A-scale layout is ``sa.t()`` for every M.
 """
 
+import numpy as np
+
 from . import _library as L
 from . import _matrices as T
 
@@ -148,6 +150,86 @@ def _aligned_rows(mat, x, name):
     _, view = T.empty(mat, mat.rows, mat.cols, T.round_up(mat.cols, unit), mat.dtype)
     view[...] = x
     return T.matrix(view, name, "float")
+
+
+def _expert_stride(x, name):
+    """(first expert's 2-D view, elements between experts) of a 3-D [G][rows][cols] array."""
+    if len(getattr(x, "shape", ())) != 3:
+        raise ValueError(f"{name} must be 3-D [G][rows][cols]; got shape {tuple(getattr(x, 'shape', ()))}")
+    if T.is_torch(x):
+        return x[0], x.stride(0)
+    return x[0], x.strides[0] // x.itemsize
+
+
+def _int32_rows(v, like, count, name):
+    """The group sizes as a contiguous int32 array where the operands live."""
+    if T.is_torch(like.obj):
+        torch = T._torch()
+        t = torch.as_tensor(v).to(device=like.obj.device, dtype=torch.int32).contiguous()
+        if t.dim() != 1 or t.shape[0] != count:
+            raise ValueError(f"{name} must hold {count} values; got shape {tuple(t.shape)}")
+        return t, t.data_ptr()
+    arr = np.ascontiguousarray(np.asarray(v), dtype=np.int32)
+    if arr.ndim != 1 or arr.shape[0] != count:
+        raise ValueError(f"{name} must hold {count} values; got shape {arr.shape}")
+    return arr, arr.ctypes.data
+
+
+def gemm_grouped(a, sa, b, sb, *, offsets=None, counts=None, out_dtype=None, out=None):
+    """Mixture-of-experts GEMM: group g's rows of A times expert g's B (docs/DESIGN.md §1.8).
+
+    b: [G][N][K] codes, sb: [G][ceil(N/128)][ceil(K/128)] scales (quantize_128x128 per expert).
+    offsets=o (contiguous layout): a is M×K with rows sorted by expert, o the G+1 row offsets,
+    sa (ceil(K/128), M). counts=c (masked layout): a is [G][max_m][K] (sa the 1x128 scales of
+    a.reshape(G*max_m, K)), c the G valid row counts. Returns D, M×N or [G][max_m][N]; rows no
+    group owns are left as they were in `out` (uninitialised without it).
+    """
+    if (offsets is None) == (counts is None):
+        raise ValueError("pass offsets= (contiguous layout) or counts= (masked layout), one of them")
+    masked = counts is not None
+    b0, stride_b = _expert_stride(b, "b")
+    sb0, stride_sb = _expert_stride(sb, "sb")
+    groups = b.shape[0]
+    if masked:
+        if len(getattr(a, "shape", ())) != 3 or a.shape[0] != groups:
+            raise ValueError(f"with counts=, a must be [G][max_m][K] with G = {groups}; got {tuple(a.shape)}")
+        max_m = a.shape[1]
+        a2 = a.reshape(groups * max_m, a.shape[2])
+    else:
+        max_m, a2 = 0, a
+    am = T.matrix(a2, "a", "codes")
+    bm = T.matrix(b0, "b", "codes")
+    if am.cols != bm.cols:
+        raise ValueError(f"a has K = {am.cols} columns and b {bm.cols}: they must match")
+    m, n, k = am.rows, bm.rows, am.cols
+    kb = T.ceil_div(k, 128)
+    sam = _scales(sa, "sa", (kb, m), "1x128 scales of a", (m, kb))
+    sbm = _scales(sb0, "sb[0]", (T.ceil_div(n, 128), kb), "128x128 scales of one expert", (kb, T.ceil_div(n, 128)))
+    device, torch_tensor = T.same_place(am, sam, bm, sbm)
+    T.require_row_alignment(am, 16, "the GEMM loads rows of a with TMA")
+    T.require_row_alignment(bm, 16, "the GEMM loads rows of b with TMA")
+    T.require_row_alignment(sam, 4, "the GEMM loads rows of sa with TMA")
+    rows_keep, rows_ptr = _int32_rows(counts if masked else offsets, am, groups if masked else groups + 1,
+                                      "counts" if masked else "offsets")
+    code = (L.BF16 if torch_tensor else L.F32) if out_dtype is None else T.float_dtype_code(out_dtype, "out_dtype")
+    elem = 4 if code == L.F32 else 2
+    if out is None:
+        ldd = T.round_up(n, 16 // elem)
+        _, d = T.empty(am, m, n, ldd, code)
+    else:
+        d = out.reshape(m, n) if masked else out
+        dm = T.matrix(d, "out", "float")
+        if (dm.rows, dm.cols) != (m, n) or dm.dtype != code:
+            raise ValueError(f"out must be {m}×{n} of the output dtype")
+        T.require_row_alignment(dm, 16 // elem, "the GEMM stores rows of D with TMA")
+        ldd = dm.ld
+    desc = L.gemm_desc(m=m, n=n, k=k, a=am.ptr, lda=am.ld, sa=sam.ptr, ldsa=sam.ld,
+                       b=bm.ptr, ldb=bm.ld, sb=sbm.ptr, ldsb=sbm.ld, d=T.pointer(d), d_dtype=code, ldd=ldd,
+                       group_layout=L.GROUPS_MASKED if masked else L.GROUPS_CONTIGUOUS, groups=groups,
+                       group_rows=rows_ptr, max_m=max_m, group_stride_b=stride_b, group_stride_sb=stride_sb)
+    _call(device, torch_tensor, "fp8block_gemm_ex", L.ctypes.byref(desc))
+    del rows_keep
+    return d.reshape(groups, max_m, n) if masked else d
 
 
 def quantize_1x128_transpose(x, *, pow2=False):

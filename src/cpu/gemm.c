@@ -140,10 +140,39 @@ static fp8block_status gemm_e4m3(const gemm_args *args)
     return FP8BLOCK_OK;
 }
 
-fp8block_status cpu_gemm(const gemm_args *args)
+static fp8block_status gemm_one(const gemm_args *args)
 {
-    pthread_once(&e4m3_table_once, fill_e4m3_table);
     if (args->dtype == FP8BLOCK_E4M3) return gemm_e4m3(args);
     gemm_rows(args);
     return FP8BLOCK_OK;
+}
+
+/* A grouped GEMM is one GEMM per group: the group's rows of A, D (and C, sd), its expert's
+ * B and scales. Rows outside every group are not touched. */
+static fp8block_status gemm_groups(const gemm_args *args)
+{
+    const int masked = args->group_layout == FP8BLOCK_GROUPS_MASKED;
+    const size_t d_elem = fp8block_dtype_size(args->dtype);
+    for (int64_t g = 0; g < args->groups; g++) {
+        const int64_t r0 = masked ? g * args->max_m : args->group_rows[g];
+        const int64_t rows = masked ? args->group_rows[g] : args->group_rows[g + 1] - r0;
+        if (rows == 0) continue;
+        gemm_args one = *args;
+        one.group_layout = FP8BLOCK_GROUPS_NONE;
+        one.m = rows;
+        one.a = args->a + r0 * args->lda, one.sa = args->sa + r0;
+        one.b = args->b + g * args->group_stride_b, one.sb = args->sb + g * args->group_stride_sb;
+        one.d = (char *)args->d + (size_t)(r0 * args->ldd) * d_elem;
+        if (args->sd) one.sd = args->sd + r0;
+        if (args->c) one.c = (const char *)args->c + (size_t)(r0 * args->ldc) * fp8block_dtype_size(args->c_dtype);
+        fp8block_status st = gemm_one(&one);
+        if (st != FP8BLOCK_OK) return st;
+    }
+    return FP8BLOCK_OK;
+}
+
+fp8block_status cpu_gemm(const gemm_args *args)
+{
+    pthread_once(&e4m3_table_once, fill_e4m3_table);
+    return args->group_layout == FP8BLOCK_GROUPS_NONE ? gemm_one(args) : gemm_groups(args);
 }

@@ -280,6 +280,9 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     if (column < 0)
         return fp8block_fail(FP8BLOCK_ERR_INTERNAL, "internal: GEMM output dtype %s has no kernel column",
                              fp8block_dtype_name(g->dtype));
+    if (g->group_layout != FP8BLOCK_GROUPS_NONE)
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "a grouped GEMM is not built for the GPU yet (the CPU backend "
+                             "has it; issue 18)");
     if (g->b_scales != FP8BLOCK_B_SCALES_128x128)
         return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "B scaled 1x128 is not built for the GPU yet (the CPU backend "
                              "has it; issue 17)");

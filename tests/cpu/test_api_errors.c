@@ -431,7 +431,6 @@ static void test_gemm_desc(void)
     DESC_FAILS(c.struct_size = 0, INVALID_ARGUMENT, "struct_size");
     DESC_FAILS(c.struct_size = sizeof c - 8, INVALID_ARGUMENT, "struct_size");
     DESC_FAILS(c.struct_size = (size_t)1 << 40, INVALID_ARGUMENT, "struct_size");
-    /* Reserved fields, each by its name. */
     float scales[4];
     DESC_FAILS(c.b_scales = (fp8block_b_scales)7, INVALID_ARGUMENT, "b_scales");
     DESC_FAILS(c.b_scales = FP8BLOCK_B_SCALES_1x128, INVALID_ARGUMENT, "ldsb"); /* ldsb 3: 128x128's */
@@ -451,12 +450,15 @@ static void test_gemm_desc(void)
         DESC_FAILS(c.ldsb = HUGE_LD, INVALID_ARGUMENT, "sb");
         base = keep;
     }
-    DESC_FAILS(c.group_layout = FP8BLOCK_GROUPS_CONTIGUOUS, UNSUPPORTED, "group_layout");
-    DESC_FAILS(c.groups = 4, UNSUPPORTED, "groups");
-    DESC_FAILS(c.group_rows = (const int32_t *)scales, UNSUPPORTED, "group_rows");
-    DESC_FAILS(c.max_m = 64, UNSUPPORTED, "max_m");
-    DESC_FAILS(c.group_stride_b = 1 << 20, UNSUPPORTED, "group_stride_b");
-    DESC_FAILS(c.group_stride_sb = 1 << 10, UNSUPPORTED, "group_stride_sb");
+    /* Group fields without a group layout, and a layout without its groups (tests/cpu/test_grouped_cpu.c
+     * has the grouped GEMM's own rules). */
+    DESC_FAILS(c.group_layout = FP8BLOCK_GROUPS_CONTIGUOUS, INVALID_ARGUMENT, "groups");
+    DESC_FAILS(c.group_layout = (fp8block_group_layout)9; c.groups = 1, INVALID_ARGUMENT, "group_layout");
+    DESC_FAILS(c.groups = 4, INVALID_ARGUMENT, "groups");
+    DESC_FAILS(c.group_rows = (const int32_t *)scales, INVALID_ARGUMENT, "group_rows");
+    DESC_FAILS(c.max_m = 64, INVALID_ARGUMENT, "max_m");
+    DESC_FAILS(c.group_stride_b = 1 << 20, INVALID_ARGUMENT, "group_stride_b");
+    DESC_FAILS(c.group_stride_sb = 1 << 10, INVALID_ARGUMENT, "group_stride_sb");
     DESC_FAILS(c.d_dtype = (fp8block_dtype)7, INVALID_ARGUMENT, "d_dtype");
     /* The same rules as fp8block_gemm, through the one validation. */
     DESC_FAILS(c.a = NULL, INVALID_ARGUMENT, "a");
