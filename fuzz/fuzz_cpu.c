@@ -533,7 +533,7 @@ static void fuzz_gemm(input *in)
         g.c = c.base, g.c_dtype = e.c_dtype, g.ldc = e.ldc, g.bias = bias.base, g.bias_dtype = e.bias_dtype;
         switch (entry >> 1 & 7) {
         case 1: g.max_m = 8, v.valid = 0; break;
-        case 2: g.b_scales = FP8BLOCK_B_SCALES_1x128, v.valid = 0; break;
+        case 2: g.b_scales = (fp8block_b_scales)7, v.valid = 0; break;
         case 3: g.groups = 2, v.valid = 0; break;
         case 4: g.struct_size = sizeof g - 8, v.valid = 0; break;
         default: break;

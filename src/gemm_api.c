@@ -79,6 +79,20 @@ static fp8block_status check_addend_c(const call_env *env, const fp8block_gemm_d
     return FP8BLOCK_OK;
 }
 
+/* The epilogue's inputs apart from its outputs: C (unless it is D itself, checked above) and
+ * bias share no byte with D or sd, which other CTAs write while they are read. */
+static fp8block_status check_epilogue_apart(const fp8block_gemm_desc *g, int64_t d_bytes)
+{
+    int64_t sd_bytes = 0, c_bytes = 0, bias_bytes = 0;
+    if (g->sd) TRY(check_extent("sd", fp8block_ceil_div(g->n, 128), g->ldsd, g->m, sizeof(float), &sd_bytes));
+    if (g->c) TRY(check_extent("c", g->m, g->ldc, g->n, fp8block_dtype_size(g->c_dtype), &c_bytes));
+    if (g->bias) TRY(check_extent("bias", 1, 1, g->n, fp8block_dtype_size(g->bias_dtype), &bias_bytes));
+    if (g->bias) TRY(check_disjoint("bias", g->bias, bias_bytes, "d", g->d, d_bytes));
+    if (g->bias && g->sd) TRY(check_disjoint("bias", g->bias, bias_bytes, "sd", g->sd, sd_bytes));
+    if (g->c && g->sd) TRY(check_disjoint("c", g->c, c_bytes, "sd", g->sd, sd_bytes));
+    return FP8BLOCK_OK;
+}
+
 /* Grouped layouts (docs/DESIGN.md §1.8). B and its scales repeat per group at their strides;
  * the group sizes are data: on the CPU backend (host memory) they are read and checked here,
  * on the GPU (device memory) the kernel clamps them (§1.8). */
@@ -156,7 +170,7 @@ static fp8block_status check_bias(const call_env *env, const fp8block_gemm_desc 
     TRY(check_float_type("bias_dtype", g->bias_dtype));
     int64_t bias_bytes;
     TRY(check_extent("bias", 1, 1, g->n, fp8block_dtype_size(g->bias_dtype), &bias_bytes));
-    TRY(check_pointer(env, "bias", g->bias, bias_bytes, 16, "the epilogue loads the bias in vectors"));
+    TRY(check_pointer(env, "bias", g->bias, bias_bytes, 16, "16-byte aligned, as C's rows"));
     args->bias = g->bias, args->bias_dtype = g->bias_dtype;
     return FP8BLOCK_OK;
 }
@@ -236,6 +250,7 @@ fp8block_status gemm_desc_validate(fp8block_ctx *ctx, const fp8block_gemm_desc *
     TRY(check_output_scales(&env, &g, d_bytes, &args));
     TRY(check_addend_c(&env, &g, d_bytes, &args));
     TRY(check_bias(&env, &g, &args));
+    TRY(check_epilogue_apart(&g, d_bytes));
     TRY(check_groups(&env, &g, b_bytes, sb_bytes, !ctx->cuda, &args));
     *out = args;
     return FP8BLOCK_OK;

@@ -50,6 +50,7 @@ fp8block_status cuda_device_open(int ordinal, cuda_device **out)
     dev->max_smem_per_block = (int)prop.sharedMemPerBlockOptin;
     dev->l2_bytes = prop.l2CacheSize;
     pthread_mutex_init(&dev->gemm_workspace_lock, NULL);
+    pthread_mutex_init(&dev->e4m3_scratch_lock, NULL);
     *out = dev;
     return FP8BLOCK_OK;
 }
@@ -60,6 +61,9 @@ void cuda_device_close(cuda_device *dev)
     if (dev->gemm_workspace) cudaFree(dev->gemm_workspace);
     if (dev->gemm_workspace_idle) cudaEventDestroy(dev->gemm_workspace_idle);
     pthread_mutex_destroy(&dev->gemm_workspace_lock);
+    if (dev->e4m3_scratch) cudaFree(dev->e4m3_scratch);
+    if (dev->e4m3_scratch_idle) cudaEventDestroy(dev->e4m3_scratch_idle);
+    pthread_mutex_destroy(&dev->e4m3_scratch_lock);
     free(dev);
 }
 

@@ -25,6 +25,14 @@ struct cuda_device {
     void *gemm_workspace;
     cudaEvent_t gemm_workspace_idle;
     pthread_mutex_t gemm_workspace_lock;
+    /* The fp32 D of an E4M3 GEMM whose plan's tiles are narrower than a scale block
+     * (run_e4m3_through_f32): allocated on first need, grown when a call needs more, and
+     * shared by the context's streams as the workspace is (its own lock, taken before the
+     * workspace's, and event). */
+    void *e4m3_scratch;
+    size_t e4m3_scratch_bytes;
+    cudaEvent_t e4m3_scratch_idle;
+    pthread_mutex_t e4m3_scratch_lock;
 };
 
 /* Makes dev current for the calling thread and remembers the caller's device, so an

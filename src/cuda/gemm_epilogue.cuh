@@ -141,11 +141,12 @@ __device__ __forceinline__ void epilogue_put_global<FP8BLOCK_E4M3>(void *d, int6
     ((uint8_t *)d)[at] = (uint8_t)e4m3x2_from_f32(x, 0.0f);
 }
 
-/* Element `at` of an addend (C or bias) of type t, widened exactly to fp32. */
+/* Element `at` of an addend (C or bias) of type t, widened exactly to fp32. Not through the
+ * read-only path (ld.global.nc): C may be D itself, which this kernel writes. */
 __device__ __forceinline__ float epilogue_load_addend(const void *base, int t, int64_t at)
 {
-    if (t == FP8BLOCK_F32) return __ldg((const float *)base + at);
-    unsigned short h = __ldg((const unsigned short *)base + at);
+    if (t == FP8BLOCK_F32) return __ldcg((const float *)base + at);
+    unsigned short h = __ldcg((const unsigned short *)base + at);
     return t == FP8BLOCK_BF16 ? __uint_as_float((uint32_t)h << 16) : __half2float(__ushort_as_half(h));
 }
 
@@ -220,7 +221,7 @@ __device__ __forceinline__ void epilogue_quantize_wave(float *acc, const gemm_pa
 /* The H100's TMA store clips a row at 16-byte granularity, not per element: it would
  * write D's padding up to the next 16 bytes after column N. So the TMA store stops at
  * tma_cols (N rounded down to 16 bytes) and the last < 16 bytes of each row, [tma_cols,
- * n), are stored here from registers. They lie in a single 8-column fragment group. */
+ * n), are stored here from registers (up to 15 one-byte E4M3 columns: two fragment groups). */
 template <int BN, int OUT>
 __device__ __forceinline__ void epilogue_store_tail(void *d, int64_t ldd, const float *acc, int m, int n,
                                                     int tma_cols, int m0, int n0, int warp, int lane)

@@ -43,8 +43,8 @@ static gemm_kernel kernel_for(void)
     return k;
 }
 
-/* The table's columns are the GEMM_OUT_* bits in order (F32, BF16, F16): an output type's
- * column is its bit's position, -1 for a type no kernel writes (gemm_output_bit). */
+/* The table's columns are the GEMM_OUT_* bits in order (F32, BF16, F16, E4M3): an output
+ * type's column is its bit's position, -1 for a type no kernel writes (gemm_output_bit). */
 enum { GEMM_OUTPUT_COLUMNS = 4 };
 
 static int gemm_output_column(fp8block_dtype dtype)
@@ -252,25 +252,52 @@ static fp8block_status plan_e4m3(cuda_device *dev, const gemm_args *g, gemm_laun
 
 static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream_t stream);
 
-/* E4M3 D as the contract states it: the F32 D (in a stream-ordered scratch), then the
- * library's own 1x128 quantizer, both on `stream`. */
+/* Called with dev->e4m3_scratch_lock held: a scratch of at least `bytes`. Growing frees the
+ * old one (cudaFree waits for the device, so no queued kernel still uses it). */
+static fp8block_status ensure_e4m3_scratch(cuda_device *dev, size_t bytes)
+{
+    if (!dev->e4m3_scratch_idle) {
+        fp8block_status st = cuda_check(cudaEventCreateWithFlags(&dev->e4m3_scratch_idle, cudaEventDisableTiming),
+                                        "cudaEventCreate(E4M3 scratch)");
+        if (st != FP8BLOCK_OK) {
+            dev->e4m3_scratch_idle = NULL;
+            return st;
+        }
+    }
+    if (dev->e4m3_scratch_bytes >= bytes) return FP8BLOCK_OK;
+    if (dev->e4m3_scratch) cudaFree(dev->e4m3_scratch);
+    dev->e4m3_scratch = NULL, dev->e4m3_scratch_bytes = 0;
+    fp8block_status st = cuda_check(cudaMalloc(&dev->e4m3_scratch, bytes), "cudaMalloc(the fp32 D of an E4M3 GEMM)");
+    if (st == FP8BLOCK_OK) dev->e4m3_scratch_bytes = bytes;
+    else dev->e4m3_scratch = NULL;
+    return st;
+}
+
+/* E4M3 D as the contract states it: the F32 D (in the context's scratch), then the library's
+ * own 1x128 quantizer, both on `stream`, after the scratch's previous user. */
 static fp8block_status run_e4m3_through_f32(cuda_device *dev, const gemm_args *g, cudaStream_t stream)
 {
     const int64_t ld = (g->n + 3) / 4 * 4;
-    void *scratch = NULL;
-    fp8block_status st = cuda_check(cudaMallocAsync(&scratch, (size_t)(g->m * ld) * sizeof(float), stream),
-                                    "cudaMallocAsync(the fp32 D of an E4M3 GEMM)");
-    if (st != FP8BLOCK_OK) return st;
-    gemm_args f32 = *g;
-    f32.d = scratch, f32.dtype = FP8BLOCK_F32, f32.ldd = ld, f32.sd = NULL, f32.ldsd = 0, f32.d_scale_flags = 0;
-    st = run_gemm(dev, &f32, stream);
+    pthread_mutex_lock(&dev->e4m3_scratch_lock);
+    fp8block_status st = ensure_e4m3_scratch(dev, (size_t)(g->m * ld) * sizeof(float));
+    if (st == FP8BLOCK_OK)
+        st = cuda_check(cudaStreamWaitEvent(stream, dev->e4m3_scratch_idle, 0), "cudaStreamWaitEvent(E4M3 scratch)");
     if (st == FP8BLOCK_OK) {
-        const quantize_args q = {FP8BLOCK_BLOCK_1x128, g->d_scale_flags, scratch, FP8BLOCK_F32, g->m, g->n, ld,
-                                 (uint8_t *)g->d, g->ldd, g->sd, g->ldsd};
-        st = cuda_quantize(dev, &q, stream);
+        gemm_args f32 = *g;
+        f32.d = dev->e4m3_scratch, f32.dtype = FP8BLOCK_F32, f32.ldd = ld, f32.sd = NULL, f32.ldsd = 0;
+        f32.d_scale_flags = 0;
+        st = run_gemm(dev, &f32, stream);
+        if (st == FP8BLOCK_OK) {
+            const quantize_args q = {FP8BLOCK_BLOCK_1x128, g->d_scale_flags, dev->e4m3_scratch, FP8BLOCK_F32, g->m, g->n,
+                                     ld, (uint8_t *)g->d, g->ldd, g->sd, g->ldsd};
+            st = cuda_quantize(dev, &q, stream);
+        }
+        fp8block_status recorded =
+            cuda_check(cudaEventRecord(dev->e4m3_scratch_idle, stream), "cudaEventRecord(E4M3 scratch)");
+        if (st == FP8BLOCK_OK) st = recorded;
     }
-    fp8block_status freed = cuda_check(cudaFreeAsync(scratch, stream), "cudaFreeAsync(the fp32 D of an E4M3 GEMM)");
-    return st != FP8BLOCK_OK ? st : freed;
+    pthread_mutex_unlock(&dev->e4m3_scratch_lock);
+    return st;
 }
 
 static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream_t stream)

@@ -531,6 +531,11 @@ static void test_gemm_epilogue_fields(void)
     DESC_FAILS(c.bias_dtype = FP8BLOCK_E4M3, INVALID_ARGUMENT, "bias_dtype");
     DESC_FAILS(c.bias = (char *)bias + 2, MISALIGNED, "bias");
     DESC_FAILS(c.bias = NULL; c.bias_dtype = FP8BLOCK_BF16, INVALID_ARGUMENT, "bias_dtype");
+    DESC_FAILS(c.bias = (char *)d + 512, INVALID_ARGUMENT, "bias"); /* inside D, which the GEMM writes */
+    base = e4m3;
+    base.c = c_f32, base.c_dtype = FP8BLOCK_F32, base.ldc = ldd;
+    DESC_FAILS(c.bias = sd, INVALID_ARGUMENT, "bias"); /* the scales are written too */
+    DESC_FAILS(c.sd = (float *)c_f32 + 64, INVALID_ARGUMENT, "sd");
 }
 
 /* Issue 15's reproducers: sizes whose byte extents fit in 64 bits but not in any address

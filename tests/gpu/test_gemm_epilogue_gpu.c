@@ -3,6 +3,7 @@
  * buffer is copied to the device with its guard bytes and the outputs come back whole. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "devmem.h"
 #include "gemm_epilogue_contract.h"
@@ -36,6 +37,15 @@ static fp8block_status run_on_gpu(void *user, const fp8block_gemm_desc *g, const
     for (int i = 4; i <= 5 && st == FP8BLOCK_OK; i++)
         if (bufs[i].dev && devmem_download(ctx, (void *)bufs[i].host, bufs[i].dev, bufs[i].bytes + GEMM_EPILOGUE_GUARD))
             st = FP8BLOCK_ERR_CUDA;
+    /* The inputs the epilogue reads must come back as they went (C unless it is D, bias). */
+    for (int i = 6; i <= 7 && st == FP8BLOCK_OK; i++) {
+        if (!bufs[i].dev) continue;
+        unsigned char *back = malloc(bufs[i].bytes + GEMM_EPILOGUE_GUARD);
+        int same = back && !devmem_download(ctx, back, bufs[i].dev, bufs[i].bytes + GEMM_EPILOGUE_GUARD) &&
+                   !memcmp(back, bufs[i].host, bufs[i].bytes + GEMM_EPILOGUE_GUARD);
+        CHECK(same, "the GEMM changed its input %s", i == 6 ? "c" : "bias");
+        free(back);
+    }
     for (int i = 0; i < 8; i++) devmem_free(ctx, bufs[i].dev);
     return st;
 }
