@@ -23,7 +23,10 @@
 #define GEMM_OUT_16BIT (GEMM_OUT_BF16 | GEMM_OUT_F16)
 #define GEMM_OUT_ALL (GEMM_OUT_F32 | GEMM_OUT_16BIT)
 /* E4M3 D runs the plan an F32 D would (its fp32 values are the F32 D's, docs/DESIGN.md
- * §1.6), fused where that plan's tiles are 128 columns wide: one 1x128 scale block a row. */
+ * §1.6), fused where that plan's tiles are 128 columns wide: one 1x128 scale block a row.
+ * Where that plan cuts no K, a 256-row tile sums every element as it does (one CTA, K in
+ * order, the same m64n128k32 wgmma and promotion), so E4M3 may take the 16-bit outputs'
+ * 256x128 pairs, which F32 D cannot stage. */
 #define GEMM_OUT_ALL_E4M3 (GEMM_OUT_ALL | GEMM_OUT_E4M3)
 
 /* K-split pairs (M <= 128, too few tiles for the SMs); tall tiles in pairs sharing A (a
@@ -35,7 +38,7 @@
     X(64, 32, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL)         \
     X(128, 64, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL)        \
     X(128, 32, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL)        \
-    X(256, 128, 2, CLUSTER_SHARES_A, GEMM_OUT_16BIT)     \
+    X(256, 128, 2, CLUSTER_SHARES_A, GEMM_OUT_16BIT | GEMM_OUT_E4M3) \
     X(192, 128, 2, CLUSTER_SHARES_A, GEMM_OUT_ALL_E4M3)  \
     X(64, 64, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL)         \
     X(64, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3)   \

@@ -232,14 +232,23 @@ static fp8block_status plan_for(cuda_device *dev, const gemm_args *g, fp8block_d
 }
 
 /* E4M3 D takes the launch plan of an F32 D, schedule included, so that every element is
- * summed as the F32 D's (docs/DESIGN.md §1.6). *fused = 0 where that plan's tiles are not
+ * summed as the F32 D's (docs/DESIGN.md §1.6), or where neither cuts K the 16-bit one's
+ * (same sums, taller tiles). *fused = 0 where that plan's tiles are not
  * 128 columns wide (a scale block would span CTAs) or its clusters would not fit as
  * E4M3 kernels: the caller then quantizes an F32 D (run_e4m3_through_f32). */
+static int cuts_k(const gemm_launch_plan *lp) { return lp->sched.sk_tiles > 0 || lp->plan.role == CLUSTER_SPLITS_K; }
+
 static fp8block_status plan_e4m3(cuda_device *dev, const gemm_args *g, gemm_launch_plan *lp, int *fused)
 {
     fp8block_status st = plan_for(dev, g, FP8BLOCK_F32, lp);
     *fused = 0;
     if (st != FP8BLOCK_OK || lp->plan.bn != 128) return st;
+    /* Neither cutting K: the 16-bit outputs' plan (256x128 pairs where they pay) sums each
+     * element as the F32 plan does (gemm_configs.h). A forced plan is taken as it is. */
+    gemm_launch_plan wide;
+    if (!plan_forced && !cuts_k(lp) && plan_for(dev, g, FP8BLOCK_BF16, &wide) == FP8BLOCK_OK && wide.plan.bn == 128 &&
+        !cuts_k(&wide) && gemm_config_find(&wide.plan, FP8BLOCK_E4M3) >= 0)
+        *lp = wide;
     const int config = gemm_config_find(&lp->plan, FP8BLOCK_E4M3);
     if (config < 0) return FP8BLOCK_OK;
     int max_clusters = 0;

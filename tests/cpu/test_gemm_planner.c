@@ -279,19 +279,20 @@ static void test_forced(void)
     /* A plan no kernel is compiled for is the library's fault: INTERNAL, with a message. */
     const gemm_plan none = {96, 96, 1, 0, CLUSTER_SHARES_B};
     CHECK(gemm_plan_launch(&g, none, &target, &lp) == FP8BLOCK_ERR_INTERNAL, "a plan without a kernel");
-    /* E4M3 output runs an F32 plan (docs/DESIGN.md §1.6): its rows are F32 rows whose tiles are one
-     * 128-column scale block wide, and a narrower F32 plan has no E4M3 kernel. */
+    /* E4M3 output runs an F32 plan, or where no K is cut the 16-bit one (docs/DESIGN.md §1.6):
+     * its rows are 128-wide rows compiled for F32 or, without K split, for 16-bit output. */
     int e4m3_rows = 0;
     for (int i = 0; i < GEMM_CONFIG_COUNT; i++) {
         if (!(gemm_configs[i].outputs & GEMM_OUT_E4M3)) continue;
         e4m3_rows++;
-        CHECK(gemm_configs[i].bn == 128 && (gemm_configs[i].outputs & GEMM_OUT_F32), "E4M3 row %d: %dx%d", i,
-              gemm_configs[i].bm, gemm_configs[i].bn);
+        CHECK(gemm_configs[i].bn == 128 && gemm_configs[i].role != CLUSTER_SPLITS_K &&
+                  (gemm_configs[i].outputs & (GEMM_OUT_F32 | GEMM_OUT_BF16)),
+              "E4M3 row %d: %dx%d", i, gemm_configs[i].bm, gemm_configs[i].bn);
     }
     const gemm_plan square = {128, 128, 2, 0, CLUSTER_SHARES_B}, narrow = {128, 64, 2, 0, CLUSTER_SHARES_B};
-    CHECK(e4m3_rows == 4 && gemm_output_bit(FP8BLOCK_E4M3) == GEMM_OUT_E4M3 &&
+    CHECK(e4m3_rows == 5 && gemm_output_bit(FP8BLOCK_E4M3) == GEMM_OUT_E4M3 &&
               gemm_config_find(&square, FP8BLOCK_E4M3) >= 0 && gemm_config_find(&narrow, FP8BLOCK_E4M3) < 0,
-          "E4M3 kernels exist for the 128-wide F32 rows only (%d rows)", e4m3_rows);
+          "E4M3 kernels exist for the 128-wide rows only (%d rows)", e4m3_rows);
 }
 
 /* The coverage walk must catch a broken schedule: a tile left out, a tile done twice, a
