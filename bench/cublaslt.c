@@ -10,6 +10,10 @@
 
 /* cuBLASLt's heuristics pick split-K and stream-K algorithms only when they get room. */
 #define BASELINE_WORKSPACE_BYTES ((size_t)64 << 20)
+/* baseline_gemm_autotune times this many of the heuristic's algorithms, as an autotuner would. */
+#define BASELINE_CANDIDATES 8
+#define TUNE_WARMUP 2
+#define TUNE_REPS 5
 
 struct baseline_lib {
     int device;
@@ -26,6 +30,8 @@ struct baseline_gemm {
     cublasLtMatrixLayout_t a_layout, b_layout, d_layout;
     cublasLtMatmulAlgo_t algo;
     size_t workspace_bytes;
+    cublasLtMatmulHeuristicResult_t candidates[BASELINE_CANDIDATES]; /* the heuristic's order */
+    int candidate_count, chosen;
 };
 
 static int lt_failed(cublasStatus_t st, const char *what, char *why, size_t why_size)
@@ -153,11 +159,10 @@ baseline_gemm *baseline_gemm_create(baseline_lib *lib, baseline_kind kind, int64
         goto fail;
     cublasStatus_t st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                              &workspace, sizeof workspace);
-    cublasLtMatmulHeuristicResult_t best;
     int found = 0;
     if (st == CUBLAS_STATUS_SUCCESS)
         st = cublasLtMatmulAlgoGetHeuristic(lib->handle, g->desc, g->a_layout, g->b_layout, g->d_layout, g->d_layout,
-                                            pref, 1, &best, &found);
+                                            pref, BASELINE_CANDIDATES, g->candidates, &found);
     cublasLtMatmulPreferenceDestroy(pref);
     if (lt_failed(st, "cublasLtMatmulAlgoGetHeuristic", why, why_size)) goto fail;
     if (found == 0) {
@@ -165,8 +170,9 @@ baseline_gemm *baseline_gemm_create(baseline_lib *lib, baseline_kind kind, int64
             (long long)m, (long long)n, (long long)k);
         goto fail;
     }
-    g->algo = best.algo;
-    g->workspace_bytes = best.workspaceSize;
+    g->candidate_count = found, g->chosen = 0;
+    g->algo = g->candidates[0].algo;
+    g->workspace_bytes = g->candidates[0].workspaceSize;
     return g;
 fail:
     baseline_gemm_destroy(g);
@@ -187,4 +193,60 @@ int baseline_gemm_run(baseline_gemm *g, const void *a, const float *sa, const vo
                                        g->d_layout, d, g->d_layout, &g->algo, g->lib->workspace, g->workspace_bytes,
                                        (cudaStream_t)stream);
     return lt_failed(st, "cublasLtMatmul", why, why_size) ? -1 : 0;
+}
+
+/* Median milliseconds of TUNE_REPS runs after TUNE_WARMUP, events on the default stream; a
+ * negative value when a run fails (that algorithm is then left out). */
+static float time_candidate(baseline_run_fn run, void *arg, cudaEvent_t start, cudaEvent_t stop)
+{
+    char why[200];
+    float ms[TUNE_REPS];
+    for (int i = 0; i < TUNE_WARMUP; i++)
+        if (run(arg, why, sizeof why)) return -1.0f;
+    for (int i = 0; i < TUNE_REPS; i++) {
+        cudaEventRecord(start, NULL);
+        if (run(arg, why, sizeof why)) return -1.0f;
+        cudaEventRecord(stop, NULL);
+        if (cudaEventSynchronize(stop) != cudaSuccess || cudaEventElapsedTime(&ms[i], start, stop) != cudaSuccess)
+            return -1.0f;
+    }
+    for (int i = 1; i < TUNE_REPS; i++)
+        for (int j = i; j > 0 && ms[j] < ms[j - 1]; j--) {
+            float t = ms[j];
+            ms[j] = ms[j - 1], ms[j - 1] = t;
+        }
+    return ms[TUNE_REPS / 2];
+}
+
+int baseline_gemm_autotune(baseline_gemm *g, baseline_run_fn run, void *arg, char *why, size_t why_size)
+{
+    cudaEvent_t start = NULL, stop = NULL;
+    if (cudaEventCreate(&start) != cudaSuccess || cudaEventCreate(&stop) != cudaSuccess) {
+        why_printf(why, why_size, "cudaEventCreate failed while tuning cuBLASLt");
+        if (start) cudaEventDestroy(start);
+        return -1;
+    }
+    float best = -1.0f;
+    int chosen = -1;
+    for (int i = 0; i < g->candidate_count; i++) {
+        g->algo = g->candidates[i].algo, g->workspace_bytes = g->candidates[i].workspaceSize;
+        float ms = time_candidate(run, arg, start, stop);
+        if (ms >= 0.0f && (chosen < 0 || ms < best)) best = ms, chosen = i;
+    }
+    (void)cudaGetLastError(); /* a candidate that failed to run is left out, not an error */
+    cudaEventDestroy(start), cudaEventDestroy(stop);
+    if (chosen < 0) {
+        why_printf(why, why_size, "none of cuBLASLt's %d %s algorithms ran", g->candidate_count,
+                   baseline_kind_name(g->kind));
+        return -1;
+    }
+    g->chosen = chosen;
+    g->algo = g->candidates[chosen].algo, g->workspace_bytes = g->candidates[chosen].workspaceSize;
+    return 0;
+}
+
+int baseline_gemm_chosen(const baseline_gemm *g, int *candidates)
+{
+    if (candidates) *candidates = g->candidate_count;
+    return g->chosen;
 }

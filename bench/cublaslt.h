@@ -42,7 +42,8 @@ void baseline_lib_close(baseline_lib *lib);
 /* "cuBLASLt 13.0.2" */
 const char *baseline_lib_version(const baseline_lib *lib);
 
-/* A GEMM of one kind and shape with cuBLASLt's heuristic algorithm picked once. NULL when
+/* A GEMM of one kind and shape with cuBLASLt's first heuristic algorithm (baseline_gemm_autotune
+ * picks the fastest of its top ones). NULL when
  * cuBLASLt has no algorithm for it (or on an error), with the reason in why. */
 typedef struct baseline_gemm baseline_gemm;
 baseline_gemm *baseline_gemm_create(baseline_lib *lib, baseline_kind kind, int64_t m, int64_t n,
@@ -54,5 +55,17 @@ void baseline_gemm_destroy(baseline_gemm *g);
  * Returns 0, or -1 with the reason in why. */
 int baseline_gemm_run(baseline_gemm *g, const void *a, const float *sa, const void *b,
                       const float *sb, void *d, void *stream, char *why, size_t why_size);
+
+/* Runs the GEMM once with its current algorithm: 0, or -1 with the reason in why. */
+typedef int (*baseline_run_fn)(void *arg, char *why, size_t why_size);
+
+/* cuBLASLt at its best, as an autotuner would have it: times each of the heuristic's top
+ * algorithms (up to 8; median of 5 runs after 2, events on the default stream, no L2 flush)
+ * through run(arg) and keeps the fastest. 0, or -1 with the reason in why when none ran. */
+int baseline_gemm_autotune(baseline_gemm *g, baseline_run_fn run, void *arg, char *why, size_t why_size);
+
+/* The index of the algorithm in use in the heuristic's order (0: its first choice), and
+ * how many it offered. */
+int baseline_gemm_chosen(const baseline_gemm *g, int *candidates);
 
 #endif
