@@ -20,6 +20,9 @@
 #define GEMM_OUT_BF16 (1 << 1)
 #define GEMM_OUT_F16 (1 << 2)
 #define GEMM_OUT_E4M3 (1 << 3)
+/* F32 D with B scaled 1x128 (the weight-gradient GEMM): a kernel of its own, its B-scale warp
+ * staging a scale per column and K block (docs/DESIGN.md §1.7). */
+#define GEMM_OUT_F32_B1x128 (1 << 4)
 #define GEMM_OUT_16BIT (GEMM_OUT_BF16 | GEMM_OUT_F16)
 #define GEMM_OUT_ALL (GEMM_OUT_F32 | GEMM_OUT_16BIT)
 /* E4M3 D runs the plan an F32 D would (its fp32 values are the F32 D's, docs/DESIGN.md
@@ -43,9 +46,9 @@
     X(64, 64, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL)         \
     X(64, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3)   \
     X(128, 64, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL)        \
-    X(128, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3)  \
+    X(128, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3 | GEMM_OUT_F32_B1x128) \
     X(128, 64, 2, CLUSTER_SHARES_B, GEMM_OUT_ALL)        \
-    X(128, 128, 2, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3)  \
+    X(128, 128, 2, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3 | GEMM_OUT_F32_B1x128) \
     X(128, 176, 2, CLUSTER_SHARES_B, GEMM_OUT_ALL)
 
 #define GEMM_CONFIG_COUNT_ROW(bm, bn, cluster, role, outputs) +1

@@ -21,9 +21,16 @@ int gemm_output_bit(fp8block_dtype dtype)
     return 0;
 }
 
-int gemm_config_find(const gemm_plan *plan, fp8block_dtype dtype)
+int gemm_shape_bit(const gemm_shape *g)
 {
-    const int bit = gemm_output_bit(dtype);
+    if (g->b_per_col) return g->dtype == FP8BLOCK_F32 ? GEMM_OUT_F32_B1x128 : 0;
+    return gemm_output_bit(g->dtype);
+}
+
+int gemm_config_find(const gemm_plan *plan, fp8block_dtype dtype) { return gemm_config_find_bit(plan, gemm_output_bit(dtype)); }
+
+int gemm_config_find_bit(const gemm_plan *plan, int bit)
+{
     for (int i = 0; i < GEMM_CONFIG_COUNT; i++) {
         const gemm_config *c = &gemm_configs[i];
         if (c->bm == plan->bm && c->bn == plan->bn && c->cluster == plan->cluster && c->role == plan->role &&
@@ -79,7 +86,8 @@ gemm_plan gemm_choose_plan(const gemm_shape *g, int sms)
      * as one row is: 256x2112x7168 ran on 66 CTAs at 0.65x DeepGEMM (bench/NOTES.md
      * "DeepGEMM in the same run"). */
     const int64_t m_tiles = fp8block_ceil_div(g->m, plan.bm), tiles = m_tiles * fp8block_ceil_div(g->n, 64);
-    if (g->m <= 128 || (g->m <= 256 && k_cuts(tiles, sms, kb_total) >= 2)) {
+    /* (B scaled 1x128 has 128x128 tiles only: the loop below, whatever M.) */
+    if (!g->b_per_col && (g->m <= 128 || (g->m <= 256 && k_cuts(tiles, sms, kb_total) >= 2))) {
         plan.bn = 64;
         plan.streamk = tiles < sms; /* more tiles: stream-K measured slower */
         /* Where each tile's K is cut in two, the pieces meet in a CTA pair's shared memory
@@ -112,7 +120,7 @@ gemm_plan gemm_choose_plan(const gemm_shape *g, int sms)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         int bm = shapes[i].bm, bn = shapes[i].bn;
         const gemm_plan pair = {bm, bn, 2, 0, pair_role(bm)};
-        if ((bm > 128 && g->m <= 256) || gemm_config_find(&pair, g->dtype) < 0) continue;
+        if ((bm > 128 && g->m <= 256) || gemm_config_find_bit(&pair, gemm_shape_bit(g)) < 0) continue;
         int64_t m_groups = fp8block_ceil_div(fp8block_ceil_div(g->m, bm), b_sharers(pair.role, pair.cluster));
         int64_t n_groups = fp8block_ceil_div(fp8block_ceil_div(g->n, bn), a_sharers(pair.role, pair.cluster));
         int64_t ctas = pair.cluster * m_groups * n_groups;
@@ -167,7 +175,7 @@ static void schedule_tiles(gemm_schedule *s, const gemm_plan *plan, int max_clus
 static fp8block_status plan_config(const gemm_shape *g, const gemm_plan *plan, const gemm_target *target,
                                    int *config, int *max_clusters)
 {
-    *config = gemm_config_find(plan, g->dtype);
+    *config = gemm_config_find_bit(plan, gemm_shape_bit(g));
     if (*config < 0)
         return fp8block_fail(FP8BLOCK_ERR_INTERNAL,
                              "internal: no GEMM kernel for tile %dx%d, cluster %d (role %d%s), %s out", plan->bm,

@@ -47,7 +47,13 @@ int gemm_config_find(const gemm_plan *plan, fp8block_dtype dtype);
 typedef struct {
     int64_t m, n, k;
     fp8block_dtype dtype;
+    int b_per_col; /* B scaled 1x128 (the weight gradient): its own kernels (GEMM_OUT_F32_B1x128) */
 } gemm_shape;
+
+/* The GEMM_OUT_* bit of the kernels a shape needs: its output type's, or GEMM_OUT_F32_B1x128. */
+int gemm_shape_bit(const gemm_shape *g);
+/* gemm_config_find for a GEMM_OUT_* bit. */
+int gemm_config_find_bit(const gemm_plan *plan, int bit);
 
 /* What the planner needs from the device: its SM count, and how many clusters of a
  * configuration fit at once (0: none; a failure of the query is the call's status). */

@@ -37,16 +37,28 @@
 #include "ptx.cuh"
 #include "tma.h"
 
+/* B scaled 1x128: columns col .. col+3 of sb's row kb, zero past N. */
+__device__ __forceinline__ float4 load_col_scales(const gemm_params &p, int kb, int col)
+{
+    const float *src = p.sb + (int64_t)kb * p.ldsb + col;
+    if (col + 3 < p.n) return __ldg((const float4 *)src);
+    float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    if (col < p.n) v.x = __ldg(src);
+    if (col + 1 < p.n) v.y = __ldg(src + 1);
+    if (col + 2 < p.n) v.z = __ldg(src + 2);
+    return v;
+}
+
 /* CLUSTER 2 with ROLE CLUSTER_SHARES_B (A): CTA pairs along M (N) each loading half of
  * the B (A) tile and multicasting it to both. CLUSTER_SPLITS_K: the cluster's CTAs split
  * one tile's K and meet in ksplit_gather. */
-template <int BM, int BN, int CLUSTER, int ROLE, int OUT>
-__global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
+template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool B_PER_COL>
+__global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 1)
     gemm_fp8_block_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
                           const __grid_constant__ CUtensorMap tmap_sa, const __grid_constant__ CUtensorMap tmap_d,
                           const gemm_params p)
 {
-    typedef gemm_layout<BM, BN, OUT> L;
+    typedef gemm_layout<BM, BN, OUT, B_PER_COL> L;
     constexpr int MATH_WGS = L::math_wgs;
     constexpr int WAVES = L::waves;
     static_assert(WAVES <= 2, "the epilogue writes at most two waves");
@@ -62,8 +74,10 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
     constexpr int SB_SLOT = L::sb_slot_floats;
     static_assert(SB_COUNT <= SB_SLOT, "a stage's B scales must fit its slot");
     /* Two temporary accumulators fit the registers up to BN = 128, next to one wave's
-     * accumulator, with at most two math warpgroups. */
-    constexpr bool PIPELINED = BN <= 128 && WAVES == 1 && MATH_WGS <= 2;
+     * accumulator, with at most two math warpgroups (with per-column B scales, one). */
+    constexpr bool PIPELINED = BN <= 128 && WAVES == 1 && MATH_WGS <= 2 && !B_PER_COL;
+    /* B scaled 1x128: a 128-wide tile's columns take one float4 per lane of the B-scale warp. */
+    static_assert(!B_PER_COL || (BN == 128 && WAVES == 1 && !KSPLIT), "per-column B scales: 128-wide one-wave tiles");
     /* With a pair, each CTA loads half of the shared tile and multicasts it to both. */
     constexpr int A_SHARERS = a_sharers(ROLE, CLUSTER), B_SHARERS = b_sharers(ROLE, CLUSTER);
     static_assert(L::a_bytes / A_SHARERS % 1024 == 0 && L::b_bytes / B_SHARERS % 1024 == 0,
@@ -90,8 +104,9 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
     const int cluster_id = blockIdx.x / CLUSTER; /* the grid has exactly p.sched.clusters */
     if (threadIdx.x == 0) {
         for (int s = 0; s < STAGES; s++) {
-            /* the TMA thread (with the stage's byte count) and the B-scale warp */
-            mbarrier_init(&full[s], 2);
+            /* the TMA thread (with the stage's byte count) and the B-scale warp (its lane 0,
+             * or with per-column scales each of its 32 lanes) */
+            mbarrier_init(&full[s], B_PER_COL ? 33 : 2);
             /* every local math thread, and one lane per math warp of the peer CTA */
             mbarrier_init(&empty[s], MATH_WGS * 128 + MATH_WGS * 4 * (PAIR - 1));
         }
@@ -132,6 +147,28 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
                                               k0, n0 + cta_rank * (BN / B_SHARERS), pair_mask);
                     else
                         tma_load_2d(b_slice, &tmap_b, &full[stage], k0, n0);
+                    if (++stage == STAGES) stage = 0, phase ^= 1;
+                }
+            }
+        } else if (warp == 1 && B_PER_COL) {
+            /* B scaled 1x128: per K block, the tile's 128 column scales sb[kb][n0 ..], lane l
+             * loading columns 4l .. 4l+3 (16-byte aligned: ldsb % 4 == 0, n0 % 128 == 0),
+             * zero past N (B's rows there are zero-filled too), one K block ahead of the ring;
+             * every lane stores its four and counts as one of the stage's arrivals. */
+            int stage = 0;
+            uint32_t phase = 0;
+            gemm_cursor cursor = schedule_start(sched, cluster_id, k_rank);
+            for (gemm_unit w; schedule_next<STREAMK, ROLE>(sched, cursor, cta_rank, w);) {
+                const int col = w.n_tile * BN + 4 * lane;
+                float4 next = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+                if (w.kb_begin < w.kb_end) next = load_col_scales(p, w.kb_begin, col);
+                for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
+                    const float4 mine = next;
+                    if (kb + 1 < w.kb_end) next = load_col_scales(p, kb + 1, col);
+                    if (lane == 0) mbarrier_wait(&empty[stage], phase ^ 1);
+                    __syncwarp();
+                    st_shared_v4_b32(smem_sb + stage * SB_SLOT + 4 * lane, mine);
+                    mbarrier_arrive(&full[stage]);
                     if (++stage == STAGES) stage = 0, phase ^= 1;
                 }
             }
@@ -204,6 +241,14 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT>::threads, 1)
                 for (int kb = w.kb_begin; kb < w.kb_end; kb++)
                     kblock_waves<BM, BN, STAGES, SB_COUNT, SB_SLOT, WAVES, PAIR>(
                         acc_waves, tmp, issue, full, empty, at, lane, cta_rank, first_col_in_block);
+            } else if constexpr (B_PER_COL) {
+                for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
+                    float2 row_scales;
+                    kblock_issue_per_col<BM, BN, STAGES, SB_SLOT>(tmp, row_scales, issue, full, at);
+                    wgmma_wait_all();
+                    kblock_finish_per_col<BN, STAGES, SB_SLOT, PAIR>(acc, tmp, row_scales, release, empty, smem_sb,
+                                                                     lane, cta_rank);
+                }
             } else if constexpr (PIPELINED) {
                 /* Two temporaries: K block kb+1's wgmma runs on the tensor cores while
                  * kb's result is promoted on the CUDA cores. K blocks go in pairs so

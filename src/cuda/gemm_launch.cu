@@ -28,30 +28,28 @@ typedef struct {
 
 /* The kernel of a configuration and output type; an empty entry (fn NULL) where the row
  * is not compiled for that type. */
-template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool COMPILED>
+template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool B_PER_COL, bool COMPILED>
 static gemm_kernel kernel_for(void)
 {
     gemm_kernel k;
     memset(&k, 0, sizeof k);
     if constexpr (COMPILED) {
-        typedef gemm_layout<BM, BN, OUT> L;
+        typedef gemm_layout<BM, BN, OUT, B_PER_COL> L;
         static int max_clusters[64];
-        k.fn = gemm_fp8_block_kernel<BM, BN, CLUSTER, ROLE, OUT>;
+        k.fn = gemm_fp8_block_kernel<BM, BN, CLUSTER, ROLE, OUT, B_PER_COL>;
         k.threads = L::threads, k.smem_bytes = L::smem_bytes, k.stages = L::stages;
         k.cluster = CLUSTER, k.waves = L::waves, k.max_clusters = max_clusters;
     }
     return k;
 }
 
-/* The table's columns are the GEMM_OUT_* bits in order (F32, BF16, F16, E4M3): an output
- * type's column is its bit's position, -1 for a type no kernel writes (gemm_output_bit). */
-enum { GEMM_OUTPUT_COLUMNS = 4 };
+/* The table's columns are the GEMM_OUT_* bits in order (F32, BF16, F16, E4M3, F32 with B
+ * scaled 1x128): a kernel kind's column is its bit's position, -1 for none (gemm_shape_bit). */
+enum { GEMM_OUTPUT_COLUMNS = 5 };
 
-static int gemm_output_column(fp8block_dtype dtype)
-{
-    const int bit = gemm_output_bit(dtype);
-    return bit ? __builtin_ctz(bit) : -1;
-}
+static int gemm_bit_column(int bit) { return bit ? __builtin_ctz(bit) : -1; }
+
+static int gemm_output_column(fp8block_dtype dtype) { return gemm_bit_column(gemm_output_bit(dtype)); }
 
 static CUtensorMapDataType out_map_type(fp8block_dtype dtype)
 {
@@ -65,10 +63,11 @@ static CUtensorMapDataType out_map_type(fp8block_dtype dtype)
 }
 
 #define GEMM_KERNEL_ROW(bm, bn, cluster, role, outputs)                          \
-    {kernel_for<bm, bn, cluster, role, FP8BLOCK_F32, ((outputs) & GEMM_OUT_F32) != 0>(),   \
-     kernel_for<bm, bn, cluster, role, FP8BLOCK_BF16, ((outputs) & GEMM_OUT_BF16) != 0>(), \
-     kernel_for<bm, bn, cluster, role, FP8BLOCK_F16, ((outputs) & GEMM_OUT_F16) != 0>(),   \
-     kernel_for<bm, bn, cluster, role, FP8BLOCK_E4M3, ((outputs) & GEMM_OUT_E4M3) != 0>()},
+    {kernel_for<bm, bn, cluster, role, FP8BLOCK_F32, false, ((outputs) & GEMM_OUT_F32) != 0>(),   \
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_BF16, false, ((outputs) & GEMM_OUT_BF16) != 0>(), \
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_F16, false, ((outputs) & GEMM_OUT_F16) != 0>(),   \
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_E4M3, false, ((outputs) & GEMM_OUT_E4M3) != 0>(),   \
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_F32, true, ((outputs) & GEMM_OUT_F32_B1x128) != 0>()},
 static const gemm_kernel gemm_kernels[GEMM_CONFIG_COUNT][GEMM_OUTPUT_COLUMNS] = {GEMM_CONFIGS(GEMM_KERNEL_ROW)};
 
 typedef struct {
@@ -224,8 +223,8 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, co
 /* The launch plan for D of type dtype: the planner's plan (or the forced one), completed. */
 static fp8block_status plan_for(cuda_device *dev, const gemm_args *g, fp8block_dtype dtype, gemm_launch_plan *lp)
 {
-    const gemm_shape shape = {g->m, g->n, g->k, dtype};
-    max_clusters_query query = {dev, gemm_output_column(dtype)};
+    const gemm_shape shape = {g->m, g->n, g->k, dtype, g->b_scales == FP8BLOCK_B_SCALES_1x128};
+    max_clusters_query query = {dev, gemm_bit_column(gemm_shape_bit(&shape))};
     const gemm_target target = {dev->sm_count, config_max_clusters, &query};
     return gemm_plan_launch(&shape, plan_forced ? plan_override : gemm_choose_plan(&shape, dev->sm_count), &target,
                             lp);
@@ -312,16 +311,19 @@ static fp8block_status run_e4m3_through_f32(cuda_device *dev, const gemm_args *g
 static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream_t stream)
 {
     pthread_once(&knobs_once, read_knobs);
-    const int column = gemm_output_column(g->dtype);
+    const int column = g->b_scales == FP8BLOCK_B_SCALES_1x128 ? gemm_bit_column(GEMM_OUT_F32_B1x128)
+                                                              : gemm_output_column(g->dtype);
     if (column < 0)
         return fp8block_fail(FP8BLOCK_ERR_INTERNAL, "internal: GEMM output dtype %s has no kernel column",
                              fp8block_dtype_name(g->dtype));
     if (g->group_layout != FP8BLOCK_GROUPS_NONE)
         return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "a grouped GEMM is not built for the GPU yet (the CPU backend "
                              "has it; issue 18)");
-    if (g->b_scales != FP8BLOCK_B_SCALES_128x128)
-        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "B scaled 1x128 is not built for the GPU yet (the CPU backend "
-                             "has it; issue 17)");
+    const int b_per_col = g->b_scales == FP8BLOCK_B_SCALES_1x128;
+    if (b_per_col && g->dtype != FP8BLOCK_F32)
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "B scaled 1x128 with %s output is not built for the GPU: F32 "
+                             "is (the weight gradient; the CPU backend has every type)",
+                             fp8block_dtype_name(g->dtype));
     /* The descriptor's validation enforces docs/DESIGN.md's alignment rules; these are the
      * ones TMA cannot live without. */
     size_t esize = fp8block_dtype_size(g->dtype);

@@ -11,8 +11,9 @@
 
 /* Shared memory: STAGES x A tile, STAGES x B tile, the epilogue tile, STAGES x A scales,
  * STAGES x B scales, then the barriers. A and B tiles and each warpgroup's staging tile
- * are 1024-byte aligned (128-byte swizzle atoms). */
-template <int BM, int BN, int OUT>
+ * are 1024-byte aligned (128-byte swizzle atoms). B_PER_COL: B scaled 1x128, a scale per
+ * column of the tile and K block in each stage's B-scale slot. */
+template <int BM, int BN, int OUT, bool B_PER_COL = false>
 struct gemm_layout {
     static constexpr int a_bytes = BM * GEMM_BLOCK_K;
     static constexpr int b_bytes = BN * GEMM_BLOCK_K;
@@ -27,7 +28,7 @@ struct gemm_layout {
     static constexpr int math_regs = math_wgs == 3 ? 160 : 232;
     static_assert(math_wgs * 128 * math_regs + 128 * producer_regs <= 65536, "register file");
     static constexpr int stage_bytes = a_bytes + b_bytes + sa_bytes; /* what TMA brings per stage */
-    static constexpr int sb_slot_floats = 4;                           /* B scales of a stage (<= 3) */
+    static constexpr int sb_slot_floats = B_PER_COL ? BN : 4;           /* B scales of a stage (<= 3, or BN) */
     static constexpr int fixed_bytes = d_bytes + 1024 /* alignment slack */ +
                                        GEMM_MAX_STAGES * (sb_slot_floats * 4 + 2 * 8) + 16;
     static constexpr int stages_fit = (GEMM_SMEM_LIMIT - fixed_bytes) / stage_bytes;

@@ -155,6 +155,43 @@ __device__ __forceinline__ void kblock_finish(float *acc, float *tmp, const kblo
     promote<BN, SB_COUNT>(acc, tmp, scales, first_col_in_block);
 }
 
+/* B scaled 1x128 (the weight-gradient GEMM): each column has its own scale per K block, in
+ * the stage's B-scale slot. Issue as kblock_issue, keeping the rows' A scales alone. */
+template <int BM, int BN, int STAGES, int SB_SLOT>
+__device__ __forceinline__ void kblock_issue_per_col(float *tmp, float2 &row_scales, ring_position &issue,
+                                                     uint64_t *full, const stage_addressing &at)
+{
+    mbarrier_wait(&full[issue.stage], issue.phase);
+    row_scales = make_float2(ld_shared_f32(at.sa0 + issue.stage * BM), ld_shared_f32(at.sa0 + issue.stage * BM + 8));
+    issue_wave<BN>(tmp, at.desc_a0 + issue.stage * (BM * GEMM_BLOCK_K >> 4),
+                   at.desc_b0 + issue.stage * (BN * GEMM_BLOCK_K >> 4));
+    ring_advance<STAGES>(issue);
+}
+
+/* After the wait for tmp's wgmma: reads the thread's column scales (columns 8j + 2(lane % 4)
+ * and +1) before the stage goes back, then promotes with sa[row]·sb[col], the product
+ * first as the CPU reference forms it. */
+template <int BN, int STAGES, int SB_SLOT, int CLUSTER>
+__device__ __forceinline__ void kblock_finish_per_col(float *acc, float *tmp, float2 row_scales, ring_position &release,
+                                                      uint64_t *empty, const float *sb0, int lane, uint32_t cta_rank)
+{
+#pragma unroll
+    for (int i = 0; i < BN / 2; i++) fence_registers(tmp[i]);
+    const float *cols = sb0 + release.stage * SB_SLOT + 2 * (lane % 4);
+    float2 col_scales[BN / 8];
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) col_scales[j] = ld_shared_v2_f32(cols + 8 * j);
+    give_back_stage<CLUSTER>(empty, release.stage, lane, cta_rank);
+    ring_advance<STAGES>(release);
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+        acc[4 * j + 0] = fmaf(tmp[4 * j + 0], row_scales.x * col_scales[j].x, acc[4 * j + 0]);
+        acc[4 * j + 1] = fmaf(tmp[4 * j + 1], row_scales.x * col_scales[j].y, acc[4 * j + 1]);
+        acc[4 * j + 2] = fmaf(tmp[4 * j + 2], row_scales.y * col_scales[j].x, acc[4 * j + 2]);
+        acc[4 * j + 3] = fmaf(tmp[4 * j + 3], row_scales.y * col_scales[j].y, acc[4 * j + 3]);
+    }
+}
+
 /* One K block of a warpgroup that owns WAVES 64-row waves of the tile: each wave's four
  * wgmma go into the one temporary (two would not fit the registers next to WAVES
  * accumulators), which is promoted before the next wave starts. The other math

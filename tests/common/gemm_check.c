@@ -371,3 +371,25 @@ void gemm_check_print(FILE *f, const char *label, const gemm_check_result *r)
                 r->first_bad_ref, r->first_bad_bound);
     fputc('\n', f);
 }
+
+int gemm_reference_b1x128(int64_t m, int64_t n, int64_t k, const uint8_t *a, int64_t lda, const float *sa,
+                          int64_t ldsa, const uint8_t *b, int64_t ldb, const float *sb, int64_t ldsb, double *ref,
+                          double *magnitude, int64_t ldr)
+{
+    const int64_t kb_total = (k + 127) / 128;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double r = 0, mag = 0;
+            for (int64_t kb = 0; kb < kb_total; kb++) {
+                double inner = 0, inner_abs = 0;
+                for (int64_t t = kb * 128; t < k && t < kb * 128 + 128; t++) {
+                    double p = ref_e4m3_to_f64(a[i * lda + t]) * ref_e4m3_to_f64(b[j * ldb + t]);
+                    inner += p, inner_abs += fabs(p);
+                }
+                double scale = (double)sa[kb * ldsa + i] * (double)sb[kb * ldsb + j];
+                r += inner * scale, mag += inner_abs * fabs(scale);
+            }
+            ref[i * ldr + j] = r, magnitude[i * ldr + j] = mag;
+        }
+    return 0;
+}

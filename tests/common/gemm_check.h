@@ -47,6 +47,12 @@ int gemm_reference(int64_t m, int64_t n, int64_t k, const uint8_t *a, int64_t ld
                    int64_t ldsa, const uint8_t *b, int64_t ldb, const float *sb, int64_t ldsb,
                    double *ref, double *magnitude, int64_t ldr);
 
+/* gemm_reference with B scaled 1x128 (sb[kb*ldsb + j], the weight-gradient GEMM): the same
+ * sums with sa[kb][i]·sb[kb][j] per block, single-threaded. 0 on success. */
+int gemm_reference_b1x128(int64_t m, int64_t n, int64_t k, const uint8_t *a, int64_t lda, const float *sa,
+                          int64_t ldsa, const uint8_t *b, int64_t ldb, const float *sb, int64_t ldsb, double *ref,
+                          double *magnitude, int64_t ldr);
+
 /* gemm_check against a reference computed elsewhere (gemm_reference, or the tests' GPU
  * one): every element of the m×n output, the same bounds, on all cores. */
 gemm_check_result gemm_check_against(int64_t m, int64_t n, const double *ref, const double *magnitude,

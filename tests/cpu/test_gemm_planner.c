@@ -26,7 +26,7 @@ static fp8block_status model_max_clusters(void *user, int config, int *out)
 
 static fp8block_status plan(int sms, int64_t m, int64_t n, int64_t k, fp8block_dtype dtype, gemm_launch_plan *lp)
 {
-    const gemm_shape g = {m, n, k, dtype};
+    const gemm_shape g = {m, n, k, dtype, 0};
     const gemm_target target = {sms, model_max_clusters, &sms};
     return gemm_plan_launch(&g, gemm_choose_plan(&g, sms), &target, lp);
 }
@@ -269,7 +269,7 @@ static void test_forced(void)
     CHECK(gemm_plan_parse("256,128,2,0", &forced) && forced.role == CLUSTER_SHARES_A, "parse without a role");
     CHECK(!gemm_plan_parse("64,32", &forced) && !gemm_plan_parse("64,32,2,0,7", &forced), "reject bad plans");
     int sms = 132;
-    const gemm_shape g = {4096, 4096, 4096, FP8BLOCK_BF16};
+    const gemm_shape g = {4096, 4096, 4096, FP8BLOCK_BF16, 0};
     const gemm_target target = {sms, model_max_clusters, &sms};
     gemm_launch_plan lp;
     CHECK(gemm_plan_parse("64,32,2,0,1", &forced), "parse");
@@ -290,6 +290,18 @@ static void test_forced(void)
               "E4M3 row %d: %dx%d", i, gemm_configs[i].bm, gemm_configs[i].bn);
     }
     const gemm_plan square = {128, 128, 2, 0, CLUSTER_SHARES_B}, narrow = {128, 64, 2, 0, CLUSTER_SHARES_B};
+    /* B scaled 1x128 (the weight gradient) has 128x128 kernels only: every shape plans to them. */
+    static const int64_t wgrad[][3] = {{1, 1, 1}, {64, 2112, 7168}, {256, 4096, 512}, {7168, 2048, 16384}};
+    for (size_t i = 0; i < sizeof wgrad / sizeof wgrad[0]; i++) {
+        const gemm_shape w = {wgrad[i][0], wgrad[i][1], wgrad[i][2], FP8BLOCK_F32, 1};
+        const gemm_plan plan = gemm_choose_plan(&w, sms);
+        CHECK(plan.bm == 128 && plan.bn == 128 && gemm_config_find_bit(&plan, gemm_shape_bit(&w)) >= 0 &&
+                  gemm_plan_launch(&w, plan, &target, &lp) == FP8BLOCK_OK && check_coverage(&lp, "wgrad", 0) == 0,
+              "wgrad %lldx%lldx%lld plans to a 128x128 B-1x128 kernel (got %dx%d)", (long long)w.m, (long long)w.n,
+              (long long)w.k, plan.bm, plan.bn);
+    }
+    const gemm_shape wgrad_bf16 = {4096, 4096, 4096, FP8BLOCK_BF16, 1};
+    CHECK(gemm_shape_bit(&wgrad_bf16) == 0, "B scaled 1x128 with bf16 output has no kernel");
     CHECK(e4m3_rows == 5 && gemm_output_bit(FP8BLOCK_E4M3) == GEMM_OUT_E4M3 &&
               gemm_config_find(&square, FP8BLOCK_E4M3) >= 0 && gemm_config_find(&narrow, FP8BLOCK_E4M3) < 0,
           "E4M3 kernels exist for the 128-wide rows only (%d rows)", e4m3_rows);

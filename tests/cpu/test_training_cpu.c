@@ -155,20 +155,7 @@ static void check_wgrad(int64_t out, int64_t in, int64_t tokens)
     if (st == FP8BLOCK_OK) st = fp8block_gemm_ex(ctx, &g, NULL);
     CHECK(st == FP8BLOCK_OK, "%s: %s", what, fp8block_last_error(ctx));
     double *ref = malloc((size_t)(out * in) * sizeof *ref), *mag = malloc((size_t)(out * in) * sizeof *mag);
-    for (int64_t i = 0; i < out; i++)
-        for (int64_t j = 0; j < in; j++) {
-            double r = 0, m = 0;
-            for (int64_t k = 0; k < kb; k++) {
-                double inner = 0, inner_abs = 0;
-                for (int64_t t = k * 128; t < tokens && t < k * 128 + 128; t++) {
-                    double p = ref_e4m3_to_f64(a[i * lda + t]) * ref_e4m3_to_f64(b[j * lda + t]);
-                    inner += p, inner_abs += fabs(p);
-                }
-                double scale = (double)sa[k * ldsa + i] * (double)sb[k * ldsb + j];
-                r += inner * scale, m += inner_abs * fabs(scale);
-            }
-            ref[i * in + j] = r, mag[i * in + j] = m;
-        }
+    gemm_reference_b1x128(out, in, tokens, a, lda, sa, ldsa, b, lda, sb, ldsb, ref, mag, in);
     gemm_check_result r = gemm_check_against(out, in, ref, mag, in, d, FP8BLOCK_F32, ldd);
     CHECK(gemm_check_passed(&r), "%s: check failed", what);
     gemm_check_print(gemm_check_passed(&r) ? stdout : stderr, what, &r);

@@ -1,13 +1,15 @@
 /* The training layouts on the GPU against the CPU reference, byte for byte (docs/DESIGN.md
  * §1.7): fp8block_quantize_1x128_transpose (both pairs, each pair alone, every input type,
  * both scale rules, NaN/inf/zero blocks) and fp8block_transpose_128x128, on shapes with
- * 1, 17, 127, 129 and 2112; outputs poisoned, padding and guards compared too. The GEMM
- * with B scaled 1x128 is not built for the GPU yet (issue 17). */
+ * 1, 17, 127, 129 and 2112; outputs poisoned, padding and guards compared too. And the
+ * weight-gradient GEMM (B scaled 1x128, K = tokens) against an fp64 reference within the
+ * contract's bound, with its in-place accumulation D += A·Bᵀ bit for bit. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "devmem.h"
+#include "gemm_check.h"
 #include "reference_codec.h"
 #include "rng.h"
 #include "testutil.h"
@@ -131,6 +133,58 @@ static void check_weight_transpose(int64_t rows, int64_t cols)
     free(w), free(q), free(s), free(qt), free(st);
 }
 
+static void check_wgrad(int64_t out, int64_t in, int64_t tokens)
+{
+    char what[96];
+    snprintf(what, sizeof what, "wgrad %lldx%lld, %lld tokens", (long long)out, (long long)in, (long long)tokens);
+    float *dy = random_input(FP8BLOCK_F32, tokens, out), *x = random_input(FP8BLOCK_F32, tokens, in);
+    const int64_t kb = (tokens + 127) / 128, lda = (tokens + 15) / 16 * 16, ldsa = (out + 3) / 4 * 4;
+    const int64_t ldsb = (in + 3) / 4 * 4, ldd = (in + 3) / 4 * 4;
+    const size_t a_bytes = (size_t)(out * lda), b_bytes = (size_t)(in * lda), d_bytes = (size_t)(out * ldd) * 4;
+    uint8_t *a = poisoned(a_bytes), *b = poisoned(b_bytes);
+    float *sa = poisoned((size_t)(kb * ldsa) * 4), *sb = poisoned((size_t)(kb * ldsb) * 4);
+    fp8block_status st = fp8block_quantize_1x128_transpose(cpu, 0, dy, FP8BLOCK_F32, tokens, out, out, NULL, 0, NULL, 0,
+                                                           a, lda, sa, ldsa, NULL);
+    if (st == FP8BLOCK_OK)
+        st = fp8block_quantize_1x128_transpose(cpu, 0, x, FP8BLOCK_F32, tokens, in, in, NULL, 0, NULL, 0, b, lda, sb,
+                                               ldsb, NULL);
+    CHECK(st == FP8BLOCK_OK, "%s: quantizing: %s", what, fp8block_last_error(cpu));
+    mirror da = mirror_make(a_bytes, a), db = mirror_make(b_bytes, b), dsa = mirror_make((size_t)(kb * ldsa) * 4, sa);
+    mirror dsb = mirror_make((size_t)(kb * ldsb) * 4, sb), dd = mirror_make(d_bytes, NULL);
+    float *before = malloc(d_bytes), *d = malloc(d_bytes + GUARD), *acc = malloc(d_bytes + GUARD);
+    for (int64_t e = 0; e < out * ldd; e++) before[e] = (float)(e % 7) - 3.0f;
+    fp8block_gemm_desc g = FP8BLOCK_GEMM_DESC_INIT;
+    g.m = out, g.n = in, g.k = tokens, g.a = da.dev, g.lda = lda, g.sa = dsa.dev, g.ldsa = ldsa;
+    g.b = db.dev, g.ldb = lda, g.sb = dsb.dev, g.ldsb = ldsb, g.b_scales = FP8BLOCK_B_SCALES_1x128;
+    g.d = dd.dev, g.d_dtype = FP8BLOCK_F32, g.ldd = ldd;
+    st = fp8block_gemm_ex(gpu, &g, NULL);
+    CHECK(st == FP8BLOCK_OK, "%s: %s", what, fp8block_last_error(gpu));
+    CHECK(devmem_sync(gpu) == 0 && devmem_download(gpu, d, dd.dev, d_bytes + GUARD) == 0, "%s: download", what);
+    /* accumulate: D = before, then D += A·Bᵀ in place */
+    fp8block_gemm_desc in_place = g;
+    in_place.c = dd.dev, in_place.c_dtype = FP8BLOCK_F32, in_place.ldc = ldd;
+    CHECK(devmem_upload(gpu, dd.dev, before, d_bytes) == 0, "%s: upload", what);
+    if (st == FP8BLOCK_OK) st = fp8block_gemm_ex(gpu, &in_place, NULL);
+    CHECK(st == FP8BLOCK_OK && devmem_sync(gpu) == 0 && devmem_download(gpu, acc, dd.dev, d_bytes + GUARD) == 0,
+          "%s: accumulating: %s", what, fp8block_last_error(gpu));
+    double *ref = malloc((size_t)(out * in) * sizeof *ref), *mag = malloc((size_t)(out * in) * sizeof *mag);
+    gemm_reference_b1x128(out, in, tokens, a, lda, sa, ldsa, b, lda, sb, ldsb, ref, mag, in);
+    gemm_check_result r = gemm_check_against(out, in, ref, mag, in, d, FP8BLOCK_F32, ldd);
+    CHECK(gemm_check_passed(&r), "%s: check failed", what);
+    gemm_check_print(gemm_check_passed(&r) ? stdout : stderr, what, &r);
+    int64_t differ = 0, padding = 0;
+    for (int64_t i = 0; i < out; i++)
+        for (int64_t j = 0; j < ldd; j++) {
+            float want = d[i * ldd + j] + before[i * ldd + j];
+            if (j < in) differ += memcmp(&want, &acc[i * ldd + j], 4) != 0 && !(isnan(want) && isnan(acc[i * ldd + j]));
+            else padding += memcmp(&d[i * ldd + j], (unsigned char[4]){POISON, POISON, POISON, POISON}, 4) != 0;
+        }
+    CHECK(differ == 0, "%s: %lld elements of D += A·Bᵀ differ from D + (A·Bᵀ)", what, (long long)differ);
+    CHECK(padding == 0, "%s: %lld padding elements of D written", what, (long long)padding);
+    mirror_free(&da), mirror_free(&db), mirror_free(&dsa), mirror_free(&dsb), mirror_free(&dd);
+    free(dy), free(x), free(a), free(b), free(sa), free(sb), free(before), free(d), free(acc), free(ref), free(mag);
+}
+
 int main(void)
 {
     gpu = test_gpu_ctx_or_skip();
@@ -143,6 +197,8 @@ int main(void)
                 check_quantize_transpose(shapes[i][0], shapes[i][1], (fp8block_dtype)t,
                                          (i + t + skip) % 2 ? FP8BLOCK_SCALE_POW2 : 0, skip);
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_weight_transpose(shapes[i][0], shapes[i][1]);
+    static const int64_t wgrad[][3] = {{17, 129, 1}, {129, 130, 300}, {256, 384, 1000}, {1024, 770, 2049}};
+    for (size_t i = 0; i < sizeof wgrad / sizeof wgrad[0]; i++) check_wgrad(wgrad[i][0], wgrad[i][1], wgrad[i][2]);
     fp8block_destroy(cpu);
     fp8block_destroy(gpu);
     return test_finish("test_training_gpu");
