@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all build run test test-cpu gpu-check bench accuracy resources sass-compare python-deps clean
+.PHONY: all build run test test-cpu install gpu-check bench accuracy resources sass-compare python-deps clean
 
 all: build
 
@@ -25,6 +25,11 @@ test: build python-deps
 
 test-cpu: build python-deps
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L cpu
+
+# The header, both libraries, the CMake package and fp8block.pc: make install PREFIX=$HOME/.local
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 # On a GPU machine: build, GPU tests, sanitizers and the benchmark in one go.
 gpu-check:
