@@ -19,12 +19,14 @@ run: build
 python-deps:
 	@scripts/ensure-python-deps
 
-# Every test: GPU tests skip cleanly (ctest "Not Run/Skipped") where there is no GPU.
+# Every test: GPU tests skip cleanly (ctest "Not Run/Skipped") where there is no GPU. The
+# project's .venv, where ensure-python-deps made one, comes first on the tests' PATH.
+TEST_PATH = PATH="$(CURDIR)/.venv/bin:$$PATH"
 test: build python-deps
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && $(TEST_PATH) ctest --output-on-failure -j $(JOBS)
 
 test-cpu: build python-deps
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L cpu
+	cd $(BUILD) && $(TEST_PATH) ctest --output-on-failure -j $(JOBS) -L cpu
 
 # The header, both libraries, the CMake package and fp8block.pc: make install PREFIX=$HOME/.local
 PREFIX ?= /usr/local

@@ -36,8 +36,10 @@ cmake --build "$work/consumer" >>"$work/consumer.log" 2>&1 || { tail -40 "$work/
 for exe in quickstart_shared quickstart_static version_check; do
     "$work/consumer/$exe" || fail "find_package consumer $exe"
 done
-ldd "$work/consumer/quickstart_shared" | grep -q "$soname => $libdir" || fail "quickstart_shared does not load $libdir/$soname"
-if ldd "$work/consumer/quickstart_static" | grep -q libfp8block; then fail "quickstart_static loads the shared library"; fi
+# ldd's output is taken whole first: grep -q stopping early would break ldd's pipe.
+grep -q "$soname => $libdir" <<<"$(ldd "$work/consumer/quickstart_shared")" ||
+    fail "quickstart_shared does not load $libdir/$soname"
+if grep -q libfp8block <<<"$(ldd "$work/consumer/quickstart_static")"; then fail "quickstart_static loads the shared library"; fi
 
 echo "--- pkg-config fp8block"
 export PKG_CONFIG_PATH=$(dirname "$pc")
@@ -55,5 +57,5 @@ $cc -std=c11 $(pkg-config --cflags fp8block) "$repo/examples/quickstart.c" \
     $(pkg-config --static --libs fp8block | sed 's/-lfp8block\b/-l:libfp8block.a/') -o "$work/pc_static" ||
     fail "pkg-config --static link (Libs.private)"
 for exe in pc_shared pc_version pc_static; do "$work/$exe" || fail "pkg-config consumer $exe"; done
-if ldd "$work/pc_static" | grep -q libfp8block; then fail "pc_static loads the shared library"; fi
+if grep -q libfp8block <<<"$(ldd "$work/pc_static")"; then fail "pc_static loads the shared library"; fi
 echo "install: 6 passed, 0 failed"
