@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all build run test test-cpu gpu-check bench accuracy resources sass-compare python-deps clean
+.PHONY: all build run test test-cpu install gpu-check bench accuracy resources sass-compare python-deps clean
 
 all: build
 
@@ -19,12 +19,19 @@ run: build
 python-deps:
 	@scripts/ensure-python-deps
 
-# Every test: GPU tests skip cleanly (ctest "Not Run/Skipped") where there is no GPU.
+# Every test: GPU tests skip cleanly (ctest "Not Run/Skipped") where there is no GPU. The
+# project's .venv, where ensure-python-deps made one, comes first on the tests' PATH.
+TEST_PATH = PATH="$(CURDIR)/.venv/bin:$$PATH"
 test: build python-deps
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && $(TEST_PATH) ctest --output-on-failure -j $(JOBS)
 
 test-cpu: build python-deps
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L cpu
+	cd $(BUILD) && $(TEST_PATH) ctest --output-on-failure -j $(JOBS) -L cpu
+
+# The header, both libraries, the CMake package and fp8block.pc: make install PREFIX=$HOME/.local
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 # On a GPU machine: build, GPU tests, sanitizers and the benchmark in one go.
 gpu-check:

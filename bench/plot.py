@@ -15,6 +15,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 
 import matplotlib
 
@@ -59,6 +60,17 @@ def subtitle(data):
     if data.get("cublaslt"):
         parts.append(data["cublaslt"])
     return ", ".join(parts)
+
+
+def on_cpu(data):
+    """A CPU bench: its throughputs span decades (and sit far below a GPU's), so they are
+    drawn on a log axis, and it has no cuBLASLt baselines to take speedups over."""
+    return data.get("device", "").startswith("cpu")
+
+
+def wrapped(text, width=110):
+    """A title that fits its figure: each line wrapped at `width` characters."""
+    return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
 
 
 def missing_note(shapes, methods):
@@ -123,25 +135,28 @@ def plot_bench_tflops(data, out):
                 if pts:
                     ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label, color=colour)
             ax.set_xscale("log", base=2)
+            if on_cpu(data):
+                ax.set_yscale("log")
             ax.set_xticks(sizes)
             ax.set_xticklabels([str(n) for n in sizes])
             ax.set_xlabel("M = N = K")
             ax.set_ylabel("TFLOP/s")
-            ax.set_ylim(0, ax.get_ylim()[1] * 1.15)
+            if not on_cpu(data):
+                ax.set_ylim(0, ax.get_ylim()[1] * 1.15)
             ax.set_title("Square GEMMs")
             ax.grid(alpha=0.3)
         else:
             series = [(label, colour, None, [value(s["results"][name]["tflops"]) for s in group])
                       for name, label, colour in GEMM_METHODS]
-            bar_groups(ax, [shape_label(s) for s in group], series, "TFLOP/s")
+            bar_groups(ax, [shape_label(s) for s in group], series, "TFLOP/s", log=on_cpu(data))
             ax.set_xlabel("M x N x K")
             what = "DeepSeek-V3 shapes" if all(in_set(s, "deepseek") for s in group) else "Shapes"
             ax.set_title(f"{what}, M >= {SMALL_M}" if kind == "large" else
                          f"{what}, M < {SMALL_M} (bound by reading B from memory)")
         ax.legend(fontsize=8)
     notes = missing_note(shapes, GEMM_METHODS)
-    fig.suptitle("GEMM throughput, D = A·Bᵀ, bf16 out (higher is better)\n" + subtitle(data)
-                 + ("\nno numbers: " + "; ".join(notes) if notes else ""), fontsize=10)
+    fig.suptitle(wrapped("GEMM throughput, D = A·Bᵀ, bf16 out (higher is better)\n" + subtitle(data)
+                         + ("\nno numbers: " + "; ".join(notes) if notes else ""), width=160), fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=130)
     plt.close(fig)
@@ -160,7 +175,8 @@ def per_shape_bars(data, out, series, ylabel, xlabel, title, note_methods, empty
     else:
         ax.text(0.5, 0.5, empty_text, transform=ax.transAxes, ha="center")
     notes = missing_note(shapes, note_methods)
-    ax.set_title(title + "\n" + subtitle(data) + ("\nno numbers: " + "; ".join(notes) if notes else ""), fontsize=10)
+    ax.set_title(wrapped(title + "\n" + subtitle(data) + ("\nno numbers: " + "; ".join(notes) if notes else ""),
+                         width=max(60, int(fig.get_figwidth() * 11))), fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=130)
     plt.close(fig)
@@ -171,7 +187,9 @@ def plot_bench_speedup(data, out):
               for key, label, colour in SPEEDUPS]
     per_shape_bars(data, out, series, "speedup (time of the other / time of fp8block)", "M x N x K",
                    "fp8block speedup (>1: fp8block faster)", GEMM_METHODS,
-                   "no speedups: fp8block's GEMM or the baselines have no numbers here", reference_line=1.0)
+                   "CPU backend: no cuBLASLt baselines here, so no speedups (the GPU bench has them)"
+                   if on_cpu(data) else "no speedups: fp8block's GEMM or the baselines have no numbers here",
+                   reference_line=1.0)
 
 
 def plot_bench_quant(data, out):

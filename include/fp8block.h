@@ -27,6 +27,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The version of this header; fp8block_version() is the library's. The ABI rule
+ * (docs/DESIGN.md §3.6): the SONAME changes with MAJOR, and with MINOR while MAJOR is 0. */
+#define FP8BLOCK_VERSION_MAJOR 0
+#define FP8BLOCK_VERSION_MINOR 1
+#define FP8BLOCK_VERSION_PATCH 0
+#define FP8BLOCK_VERSION (FP8BLOCK_VERSION_MAJOR * 10000 + FP8BLOCK_VERSION_MINOR * 100 + FP8BLOCK_VERSION_PATCH)
+
+/* The library is built with hidden visibility: only what is marked FP8BLOCK_API is exported
+ * from libfp8block.so, so its internals can never clash with a program's own symbols. */
+#if defined(__GNUC__)
+#define FP8BLOCK_API __attribute__((visibility("default")))
+#else
+#define FP8BLOCK_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -60,60 +75,65 @@ enum {
 
 /* device: FP8BLOCK_DEVICE_CPU for the reference backend, or a CUDA device ordinal
  * (an sm_90 GPU; others answer FP8BLOCK_ERR_UNSUPPORTED). */
-fp8block_status fp8block_create(fp8block_ctx **ctx, int device);
-void fp8block_destroy(fp8block_ctx *ctx);
-const char *fp8block_status_string(fp8block_status s);
+FP8BLOCK_API fp8block_status fp8block_create(fp8block_ctx **ctx, int device);
+FP8BLOCK_API void fp8block_destroy(fp8block_ctx *ctx);
+FP8BLOCK_API const char *fp8block_status_string(fp8block_status s);
 /* The calling thread's last failure on ctx (or on any context, if ctx is NULL), in words;
  * "" when there was none. The string lives until the thread's next call. */
-const char *fp8block_last_error(const fp8block_ctx *ctx);
+FP8BLOCK_API const char *fp8block_last_error(const fp8block_ctx *ctx);
 /* Device ordinal of a context (FP8BLOCK_DEVICE_CPU for the CPU backend), or -2 for NULL. */
-int fp8block_device(const fp8block_ctx *ctx);
+FP8BLOCK_API int fp8block_device(const fp8block_ctx *ctx);
+/* FP8BLOCK_VERSION of the library that runs: a program built against a newer minor
+ * version may compare it with the header's FP8BLOCK_VERSION before using newer calls. */
+FP8BLOCK_API int fp8block_version(void);
 
 /* x: rows×cols of xtype (F32, BF16 or F16), row-major, leading dimension ldx >= cols.
  * q: e4m3 codes, ldq >= cols.
  * 1x128:   s[cb*lds + r], ceil(cols/128) × rows, rows contiguous, lds >= rows.
  * 128x128: s[rb*lds + cb], ceil(rows/128) × ceil(cols/128), row-major, lds >= ceil(cols/128).
  * stream: a cudaStream_t on a CUDA context (NULL: the default stream); ignored on the CPU. */
-fp8block_status fp8block_quantize_1x128(fp8block_ctx *ctx, const void *x, fp8block_dtype xtype,
-                                        int64_t rows, int64_t cols, int64_t ldx, uint8_t *q,
-                                        int64_t ldq, float *s, int64_t lds, void *stream);
-fp8block_status fp8block_quantize_128x128(fp8block_ctx *ctx, const void *x, fp8block_dtype xtype,
-                                          int64_t rows, int64_t cols, int64_t ldx, uint8_t *q,
-                                          int64_t ldq, float *s, int64_t lds, void *stream);
+FP8BLOCK_API fp8block_status fp8block_quantize_1x128(fp8block_ctx *ctx, const void *x, fp8block_dtype xtype,
+                                                     int64_t rows, int64_t cols, int64_t ldx, uint8_t *q,
+                                                     int64_t ldq, float *s, int64_t lds, void *stream);
+FP8BLOCK_API fp8block_status fp8block_quantize_128x128(fp8block_ctx *ctx, const void *x, fp8block_dtype xtype,
+                                                       int64_t rows, int64_t cols, int64_t ldx, uint8_t *q,
+                                                       int64_t ldq, float *s, int64_t lds, void *stream);
 /* Either block shape, with flags (FP8BLOCK_SCALE_POW2 or 0). */
-fp8block_status fp8block_quantize_ex(fp8block_ctx *ctx, fp8block_block block, unsigned flags,
-                                     const void *x, fp8block_dtype xtype, int64_t rows,
-                                     int64_t cols, int64_t ldx, uint8_t *q, int64_t ldq, float *s,
-                                     int64_t lds, void *stream);
+FP8BLOCK_API fp8block_status fp8block_quantize_ex(fp8block_ctx *ctx, fp8block_block block, unsigned flags,
+                                                  const void *x, fp8block_dtype xtype, int64_t rows,
+                                                  int64_t cols, int64_t ldx, uint8_t *q, int64_t ldq, float *s,
+                                                  int64_t lds, void *stream);
 
 /* The two 1x128 quantizations a training step needs of one matrix, x (rows×cols): of x
  * (q, s: exactly fp8block_quantize_ex(1x128, flags) of x), and of xᵀ (qt, st: exactly
  * fp8block_quantize_ex(1x128, flags) of the materialised cols×rows xᵀ, so its blocks run
  * along x's rows): qt[j*ldqt + i], ldqt >= rows; st[(i/128)*ldst + j], ceil(rows/128) × cols,
  * ldst >= cols. Either pair may be NULL (both of it), not both pairs. */
-fp8block_status fp8block_quantize_1x128_transpose(fp8block_ctx *ctx, unsigned flags, const void *x,
-                                                  fp8block_dtype xtype, int64_t rows, int64_t cols,
-                                                  int64_t ldx, uint8_t *q, int64_t ldq, float *s,
-                                                  int64_t lds, uint8_t *qt, int64_t ldqt, float *st,
-                                                  int64_t ldst, void *stream);
+FP8BLOCK_API fp8block_status fp8block_quantize_1x128_transpose(fp8block_ctx *ctx, unsigned flags,
+                                                               const void *x, fp8block_dtype xtype,
+                                                               int64_t rows, int64_t cols, int64_t ldx,
+                                                               uint8_t *q, int64_t ldq, float *s,
+                                                               int64_t lds, uint8_t *qt, int64_t ldqt,
+                                                               float *st, int64_t ldst, void *stream);
 
 /* Wᵀ from a 128x128-quantized W (rows×cols), exactly: the codes transposed, qt[j*ldqt + i] =
  * q[i*ldq + j] (ldqt >= rows), and the scale grid transposed, st[cb*ldst + rb] = s[rb*lds + cb]
  * (ldst >= ceil(rows/128)). A 128x128 block of Wᵀ is a block of W transposed, same scale: no
  * requantization. (The dgrad GEMM's B operand.) */
-fp8block_status fp8block_transpose_128x128(fp8block_ctx *ctx, const uint8_t *q, int64_t ldq,
-                                           const float *s, int64_t lds, int64_t rows, int64_t cols,
-                                           uint8_t *qt, int64_t ldqt, float *st, int64_t ldst,
-                                           void *stream);
+FP8BLOCK_API fp8block_status fp8block_transpose_128x128(fp8block_ctx *ctx, const uint8_t *q,
+                                                        int64_t ldq, const float *s, int64_t lds,
+                                                        int64_t rows, int64_t cols, uint8_t *qt,
+                                                        int64_t ldqt, float *st, int64_t ldst,
+                                                        void *stream);
 
 /* y = float(q) * s, rounded to ytype (F32, BF16 or F16) to nearest even. */
-fp8block_status fp8block_dequantize_1x128(fp8block_ctx *ctx, const uint8_t *q, int64_t ldq,
-                                          const float *s, int64_t lds, int64_t rows, int64_t cols,
-                                          void *y, fp8block_dtype ytype, int64_t ldy, void *stream);
-fp8block_status fp8block_dequantize_128x128(fp8block_ctx *ctx, const uint8_t *q, int64_t ldq,
-                                            const float *s, int64_t lds, int64_t rows,
-                                            int64_t cols, void *y, fp8block_dtype ytype,
-                                            int64_t ldy, void *stream);
+FP8BLOCK_API fp8block_status fp8block_dequantize_1x128(fp8block_ctx *ctx, const uint8_t *q, int64_t ldq,
+                                                       const float *s, int64_t lds, int64_t rows, int64_t cols,
+                                                       void *y, fp8block_dtype ytype, int64_t ldy, void *stream);
+FP8BLOCK_API fp8block_status fp8block_dequantize_128x128(fp8block_ctx *ctx, const uint8_t *q, int64_t ldq,
+                                                         const float *s, int64_t lds, int64_t rows,
+                                                         int64_t cols, void *y, fp8block_dtype ytype,
+                                                         int64_t ldy, void *stream);
 
 /* ---- GEMM ---------------------------------------------------------------------------- */
 
@@ -177,14 +197,14 @@ typedef struct fp8block_gemm_desc {
 #define FP8BLOCK_GEMM_DESC_INIT {.struct_size = sizeof(fp8block_gemm_desc)}
 
 /* Runs the GEMM desc describes on ctx (stream: a cudaStream_t on a CUDA context). */
-fp8block_status fp8block_gemm_ex(fp8block_ctx *ctx, const fp8block_gemm_desc *desc, void *stream);
+FP8BLOCK_API fp8block_status fp8block_gemm_ex(fp8block_ctx *ctx, const fp8block_gemm_desc *desc, void *stream);
 
 /* D = A · Bᵀ with the layouts above; dtype F32, BF16 or F16. The same as
  * fp8block_gemm_ex with these fields and the rest zero. */
-fp8block_status fp8block_gemm(fp8block_ctx *ctx, int64_t m, int64_t n, int64_t k,
-                              const uint8_t *a, int64_t lda, const float *sa, int64_t ldsa,
-                              const uint8_t *b, int64_t ldb, const float *sb, int64_t ldsb,
-                              void *d, fp8block_dtype dtype, int64_t ldd, void *stream);
+FP8BLOCK_API fp8block_status fp8block_gemm(fp8block_ctx *ctx, int64_t m, int64_t n, int64_t k,
+                                           const uint8_t *a, int64_t lda, const float *sa, int64_t ldsa,
+                                           const uint8_t *b, int64_t ldb, const float *sb, int64_t ldsb,
+                                           void *d, fp8block_dtype dtype, int64_t ldd, void *stream);
 
 #ifdef __cplusplus
 }

@@ -25,8 +25,15 @@ int devmem_gpu_available(const char **why)
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess) {
-        static char reason[256]; /* CUDA's words alone ("driver version is insufficient") mislead without a GPU */
-        snprintf(reason, sizeof reason, "no usable CUDA driver or device (cudaGetDeviceCount: %s)", cudaGetErrorString(e));
+        /* With no driver at all CUDA says "driver version is insufficient"; a driver version
+         * of 0 tells that case apart. */
+        int driver = 0;
+        static char reason[256];
+        if (cudaDriverGetVersion(&driver) == cudaSuccess && driver == 0)
+            snprintf(reason, sizeof reason, "no NVIDIA driver is installed");
+        else
+            snprintf(reason, sizeof reason, "no usable CUDA driver or device (cudaGetDeviceCount: %s)",
+                     cudaGetErrorString(e));
         if (why) *why = reason;
         return 0;
     }

@@ -1,9 +1,12 @@
+#define _POSIX_C_SOURCE 200809L /* access() */
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "devmem.h"
 
@@ -37,37 +40,71 @@ int cli_parse_dtype(const char *option, const char *text, fp8block_dtype *out)
     return 0;
 }
 
+/* getopt_long over the subcommand's table: --name value, --name=value, a unique prefix of
+ * a name, and -h; its own messages are replaced by ours, which name the subcommand. */
 int cli_parse_options(const char *command, int argc, char **argv, const cli_option *options, int count,
                       void (*usage)(FILE *))
 {
-    for (int i = 1; i < argc; i++) {
-        const char *name = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+    struct option *longs = calloc((size_t)count + 2, sizeof *longs);
+    if (!longs) return fprintf(stderr, "fp8block %s: out of host memory\n", command), -1;
+    for (int j = 0; j < count; j++)
+        longs[j] = (struct option){options[j].name + 2, options[j].kind == CLI_FLAG ? no_argument : required_argument,
+                                   NULL, 0x100 + j};
+    longs[count] = (struct option){"help", no_argument, NULL, 'h'};
+    int rc = 0, c, index;
+    opterr = 0;
+    optind = 1;
+    while (rc == 0 && (c = getopt_long(argc, argv, ":h", longs, &index)) != -1) {
+        const char *arg = argv[optind - 1];
+        if (c == 'h') {
+            free(longs);
             usage(stdout);
             exit(0);
         }
-        const cli_option *o = NULL;
-        for (int j = 0; j < count && !o; j++)
-            if (!strcmp(name, options[j].name)) o = &options[j];
-        if (!o) {
-            fprintf(stderr, "fp8block %s: unknown option '%s'\n", command, name);
+        if (c == ':') {
+            fprintf(stderr, "fp8block %s: %s needs a value\n", command, arg);
+            rc = -1;
+        } else if (c == '?') {
+            fprintf(stderr, "fp8block %s: unknown or ambiguous option '%s'\n", command, arg);
             usage(stderr);
-            return -1;
+            rc = -1;
+        } else {
+            const cli_option *o = &options[c - 0x100];
+            switch (o->kind) {
+            case CLI_TEXT: *(const char **)o->value = optarg; break;
+            case CLI_INT: rc = cli_parse_i64(o->name, optarg, o->min, o->value); break;
+            case CLI_DTYPE: rc = cli_parse_dtype(o->name, optarg, o->value); break;
+            case CLI_FLAG: *(int *)o->value = 1; break;
+            }
         }
-        if (!value) {
-            fprintf(stderr, "fp8block %s: %s needs a value\n", command, name);
-            return -1;
-        }
-        int err = 0;
-        switch (o->kind) {
-        case CLI_TEXT: *(const char **)o->value = value; break;
-        case CLI_INT: err = cli_parse_i64(name, value, o->min, o->value); break;
-        case CLI_DTYPE: err = cli_parse_dtype(name, value, o->value); break;
-        }
-        if (err) return -1;
-        i++;
     }
-    return 0;
+    if (rc == 0 && optind < argc) {
+        fprintf(stderr, "fp8block %s: unexpected argument '%s'\n", command, argv[optind]);
+        usage(stderr);
+        rc = -1;
+    }
+    free(longs);
+    return rc;
+}
+
+int cli_check_output(const char *command, const char *option, const char *path)
+{
+    if (!path) return 0;
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!*path || (slash && slash[1] == '\0') || strlen(path) >= sizeof dir) {
+        fprintf(stderr, "fp8block %s: %s '%s' is not a usable path\n", command, option, path);
+        return -1;
+    }
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    const char *why = access(dir, W_OK) ? "its folder does not exist or cannot be written"
+                      : access(path, F_OK) == 0 && access(path, W_OK) ? "it exists and cannot be written"
+                                                                      : NULL;
+    if (!why) return 0;
+    fprintf(stderr, "fp8block %s: %s %s: %s (%s); nothing was run\n", command, option, path, why, dir);
+    return -1;
 }
 
 static int open_device(int device, fp8block_ctx **ctx)

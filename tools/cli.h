@@ -17,12 +17,20 @@ int cli_parse_i64(const char *option, const char *text, int64_t min, int64_t *ou
 /* Parses an output dtype: bf16 | fp32 | fp16. */
 int cli_parse_dtype(const char *option, const char *text, fp8block_dtype *out);
 
-/* One "--name value" option of a subcommand; value points at the field it fills. */
-typedef enum { CLI_TEXT, CLI_INT, CLI_DTYPE } cli_kind;
+/* Exit statuses, the same in every subcommand. */
+enum {
+    CLI_EXIT_FAILED = 1,  /* a check or a measurement failed */
+    CLI_EXIT_USAGE = 2,   /* bad options, an output path that cannot be written, a device that cannot be opened */
+    CLI_EXIT_MISSING = 3  /* bench: a measurement was unavailable (--allow-missing accepts it) */
+};
+
+/* One "--name value" (or "--name=value"; CLI_FLAG: "--name") option of a subcommand;
+ * value points at the field it fills. */
+typedef enum { CLI_TEXT, CLI_INT, CLI_DTYPE, CLI_FLAG } cli_kind;
 typedef struct {
     const char *name;
     cli_kind kind;
-    void *value;      /* CLI_TEXT: const char **, CLI_INT: int64_t *, CLI_DTYPE: fp8block_dtype * */
+    void *value; /* CLI_TEXT: const char **, CLI_INT: int64_t *, CLI_DTYPE: fp8block_dtype *, CLI_FLAG: int * */
     int64_t min;      /* CLI_INT: the smallest value accepted */
 } cli_option;
 
@@ -31,6 +39,11 @@ typedef struct {
  * returns -1. `command` names the subcommand in messages. */
 int cli_parse_options(const char *command, int argc, char **argv, const cli_option *options, int count,
                       void (*usage)(FILE *));
+
+/* An output the command will write at its end (a file, or a folder it makes) can be: its
+ * folder exists and is writable, and it is writable itself if it exists. Checked before
+ * any work, so a long run never ends in "cannot write". path NULL: nothing to check. */
+int cli_check_output(const char *command, const char *option, const char *path);
 
 static inline int64_t cli_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static inline int64_t cli_round_up(int64_t a, int64_t b) { return cli_ceil_div(a, b) * b; }

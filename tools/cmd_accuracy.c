@@ -78,7 +78,9 @@ static int parse_options(int argc, char **argv, accuracy_options *o)
         {"--seed", CLI_INT, &o->seed, 0},     {"--device", CLI_TEXT, &o->device, 0}, {"--plot", CLI_TEXT, &o->plot, 0},
         {"--json", CLI_TEXT, &o->json, 0},
     };
-    return cli_parse_options("accuracy", argc, argv, options, (int)(sizeof options / sizeof options[0]), usage);
+    if (cli_parse_options("accuracy", argc, argv, options, (int)(sizeof options / sizeof options[0]), usage))
+        return -1;
+    return cli_check_output("accuracy", "--json", o->json) || cli_check_output("accuracy", "--plot", o->plot) ? -1 : 0;
 }
 
 /* ---- data ------------------------------------------------------------------------------ */
@@ -468,9 +470,9 @@ static int write_json(const char *path, fp8block_ctx *ctx, const accuracy_option
 int cmd_accuracy(int argc, char **argv)
 {
     accuracy_options o;
-    if (parse_options(argc, argv, &o)) return 2;
+    if (parse_options(argc, argv, &o)) return CLI_EXIT_USAGE;
     fp8block_ctx *ctx = NULL;
-    if (cli_open_context(o.device, &ctx, stderr)) return 2;
+    if (cli_open_context(o.device, &ctx, stderr)) return CLI_EXIT_USAGE;
     printf("fp8block accuracy: M=%" PRId64 " N=%" PRId64 " K=%" PRId64 ", seed %" PRId64
            ", fp8block on %s; errors of D = A*B^T against fp64(A*B^T) of the fp32 inputs\n",
            o.m, o.n, o.k, o.seed, cli_context_name(ctx));

@@ -35,7 +35,7 @@
 #include "gpu_timing.h"
 #endif
 
-enum { REPS_GPU = 30, WARMUP_GPU = 3, REPS_CPU = 3, WARMUP_CPU = 1, EXIT_MISSING = 3 };
+enum { REPS_GPU = 30, WARMUP_GPU = 3, REPS_CPU = 3, WARMUP_CPU = 1 };
 
 typedef enum {
     M_FP8BLOCK,
@@ -220,32 +220,26 @@ static void usage(FILE *f)
             "  --allow-missing  exit 0 even when a method is unavailable (cuBLASLt on the CPU backend);\n"
             "             without it that exits %d. A failed measurement exits 1 either way.\n"
             "The JSON records $FP8BLOCK_COMMIT as the commit when it is set.\n",
-            REPS_GPU, REPS_CPU, EXIT_MISSING);
+            REPS_GPU, REPS_CPU, CLI_EXIT_MISSING);
 }
 
 static int parse_options(int argc, char **argv, bench_options *o)
 {
     *o = (bench_options){.device = "auto", .flush = "memset", .reps = -1, .warmup = -1, .seed = 1};
-    /* --allow-missing takes no value: taken out before the generic parser sees the rest. */
-    char **rest = malloc((size_t)(argc + 1) * sizeof *rest);
-    if (!rest) return -1;
-    int kept = 0;
-    for (int i = 0; i < argc; i++) {
-        if (i > 0 && !strcmp(argv[i], "--allow-missing")) o->allow_missing = 1;
-        else rest[kept++] = argv[i];
-    }
-    rest[kept] = NULL;
     const cli_option options[] = {
         {"--device", CLI_TEXT, &o->device, 0}, {"--shapes", CLI_TEXT, &o->shapes, 0}, {"--csv", CLI_TEXT, &o->csv, 0},
         {"--json", CLI_TEXT, &o->json, 0},     {"--plot", CLI_TEXT, &o->plot, 0},     {"--reps", CLI_INT, &o->reps, 1},
         {"--warmup", CLI_INT, &o->warmup, 0},  {"--seed", CLI_INT, &o->seed, 0},   {"--flush", CLI_TEXT, &o->flush, 0},
+        {"--allow-missing", CLI_FLAG, &o->allow_missing, 0},
     };
-    int rc = cli_parse_options("bench", kept, rest, options, (int)(sizeof options / sizeof options[0]), usage);
-    free(rest);
+    int rc = cli_parse_options("bench", argc, argv, options, (int)(sizeof options / sizeof options[0]), usage);
     if (rc == 0 && strcmp(o->flush, "memset") && strcmp(o->flush, "read")) {
         fprintf(stderr, "fp8block bench: --flush must be memset or read, not '%s'\n", o->flush);
         return -1;
     }
+    if (rc == 0 && (cli_check_output("bench", "--csv", o->csv) || cli_check_output("bench", "--json", o->json) ||
+                    cli_check_output("bench", "--plot", o->plot)))
+        return -1;
     return rc;
 }
 
@@ -935,12 +929,12 @@ static void close_env(bench_env *env)
 int cmd_bench(int argc, char **argv)
 {
     bench_options o;
-    if (parse_options(argc, argv, &o)) return 2;
+    if (parse_options(argc, argv, &o)) return CLI_EXIT_USAGE;
     bench_env env = {0};
     shape_list shapes = {0};
     if (open_env(&env, &o) || build_shapes(&shapes, o.shapes, env.gpu)) {
         close_env(&env);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     if (!env.gpu && !o.shapes) fprintf(stderr, "fp8block bench: CPU backend: small squares only (--shapes to change)\n");
     shape_result *res = calloc(shapes.count, sizeof *res);
@@ -990,7 +984,7 @@ int cmd_bench(int argc, char **argv)
     if (missing)
         fprintf(stderr, "fp8block bench: %d measurements unavailable (n/a in the table), the first %s%s\n", missing,
                 first_missing, o.allow_missing ? " (allowed by --allow-missing)" : "; exit 3 (--allow-missing accepts it)");
-    if (missing && !o.allow_missing && rc == 0) rc = EXIT_MISSING;
+    if (missing && !o.allow_missing && rc == 0) rc = CLI_EXIT_MISSING;
     free(res);
     free(shapes.v);
     close_env(&env);

@@ -319,14 +319,16 @@ int cmd_bench_quant(int argc, char **argv)
 {
     const char *device = "auto", *csv_path = NULL;
     const cli_option options[] = {{"--device", CLI_TEXT, &device, 0}, {"--csv", CLI_TEXT, &csv_path, 0}};
-    if (cli_parse_options("bench-quant", argc, argv, options, 2, usage)) return 2;
+    if (cli_parse_options("bench-quant", argc, argv, options, 2, usage) ||
+        cli_check_output("bench-quant", "--csv", csv_path))
+        return CLI_EXIT_USAGE;
     fp8block_ctx *ctx = NULL;
-    if (cli_open_context(device, &ctx, stderr) != 0) return 1;
+    if (cli_open_context(device, &ctx, stderr) != 0) return CLI_EXIT_USAGE;
     FILE *csv = NULL;
     if (csv_path && !(csv = fopen(csv_path, "w"))) {
         fprintf(stderr, "fp8block bench-quant: cannot write %s\n", csv_path);
         fp8block_destroy(ctx);
-        return 1;
+        return CLI_EXIT_USAGE;
     }
     int rc = bench_quant_run(ctx, stdout, csv);
     if (csv) fclose(csv);

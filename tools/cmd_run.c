@@ -179,9 +179,9 @@ static quant_error quantization_error(const run_options *o, const uint16_t *a, c
 int cmd_run(int argc, char **argv)
 {
     run_options o;
-    if (parse_options(argc, argv, &o)) return 2;
+    if (parse_options(argc, argv, &o)) return CLI_EXIT_USAGE;
     pipeline p = {.o = o};
-    if (cli_open_context(o.device, &p.ctx, stdout)) return 2;
+    if (cli_open_context(o.device, &p.ctx, stdout)) return CLI_EXIT_USAGE;
     const char *out_name = o.out == FP8BLOCK_BF16 ? "bf16" : o.out == FP8BLOCK_F32 ? "fp32" : "fp16";
     printf("fp8block run: M=%" PRId64 " N=%" PRId64 " K=%" PRId64 ", output %s, seed %" PRId64 ", on %s\n", o.m, o.n,
            o.k, out_name, o.seed, cli_context_name(p.ctx));

@@ -30,6 +30,11 @@ fp8block_status cuda_device_open(int ordinal, cuda_device **out)
     *out = NULL;
     int count = 0;
     cudaError_t err = cudaGetDeviceCount(&count);
+    int driver = 0;
+    /* With no driver at all CUDA says "driver version is insufficient": a driver version of
+     * 0 tells that case apart. */
+    if (err != cudaSuccess && cudaDriverGetVersion(&driver) == cudaSuccess && driver == 0)
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "device %d: no NVIDIA driver is installed", ordinal);
     if (err != cudaSuccess || count == 0)
         return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "device %d: no CUDA device is usable (%s)", ordinal,
                              err != cudaSuccess ? cudaGetErrorString(err) : "none found");
