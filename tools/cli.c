@@ -33,8 +33,9 @@ int cli_parse_dtype(const char *option, const char *text, fp8block_dtype *out)
     if (text && !strcmp(text, "bf16")) *out = FP8BLOCK_BF16;
     else if (text && !strcmp(text, "fp32")) *out = FP8BLOCK_F32;
     else if (text && !strcmp(text, "fp16")) *out = FP8BLOCK_F16;
+    else if (text && !strcmp(text, "e4m3")) *out = FP8BLOCK_E4M3;
     else {
-        fprintf(stderr, "fp8block: %s expects bf16, fp32 or fp16, got '%s'\n", option, text ? text : "(nothing)");
+        fprintf(stderr, "fp8block: %s expects bf16, fp32, fp16 or e4m3, got '%s'\n", option, text ? text : "(nothing)");
         return -1;
     }
     return 0;

@@ -1,6 +1,9 @@
 /* fp8block run: the whole pipeline on one problem, end to end.
  *
  * Random bf16 A (M×K) and B (N×K) -> quantize A 1x128 and B 128x128 -> GEMM -> check.
+ * With --out e4m3 the GEMM writes e4m3 codes and their 1x128 scales, and the run checks the
+ * contract on its own data: they equal, byte for byte, quantize_1x128 of the F32 D the same
+ * backend computes (the kernel error is then that F32 D's).
  * Two errors are reported, because they answer different questions:
  *   kernel error        D against fp64(dequant(A)·dequant(B)ᵀ): did the GEMM compute what
  *                       the contract says, on these codes and scales? (pass/fail)
@@ -32,7 +35,7 @@ typedef struct {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: fp8block run [--m M] [--n N] [--k K] [--device auto|cpu|cuda[:N]]\n"
-               "                    [--out bf16|fp32|fp16] [--seed S]\n"
+               "                    [--out bf16|fp32|fp16|e4m3] [--seed S]\n"
                "Quantizes random A (MxK, 1x128 blocks) and B (NxK, 128x128 blocks), computes\n"
                "D = A*B^T, checks it, and reports time, TFLOP/s, GB/s, errors and memory.\n"
                "Defaults: M = N = K = 4096, --device auto, --out bf16, --seed 1.\n");
@@ -123,6 +126,7 @@ typedef struct {
     void *xa, *xb, *d;
     uint8_t *qa, *qb;
     float *sa, *sb;
+    float *sd; /* e4m3 D's scales (--out e4m3), ld ldsa */
 } pipeline;
 
 static fp8block_status quantize_a(void *p)
@@ -139,11 +143,49 @@ static fp8block_status quantize_b(void *p)
                                      q->ldsb, NULL);
 }
 
+static fp8block_gemm_desc gemm_desc(const pipeline *q, void *d, fp8block_dtype dtype, int64_t ldd, float *sd)
+{
+    fp8block_gemm_desc g = FP8BLOCK_GEMM_DESC_INIT;
+    g.m = q->o.m, g.n = q->o.n, g.k = q->o.k;
+    g.a = q->qa, g.lda = q->ldq, g.sa = q->sa, g.ldsa = q->ldsa;
+    g.b = q->qb, g.ldb = q->ldq, g.sb = q->sb, g.ldsb = q->ldsb;
+    g.d = d, g.d_dtype = dtype, g.ldd = ldd, g.sd = sd, g.ldsd = sd ? q->ldsa : 0;
+    return g;
+}
+
 static fp8block_status gemm(void *p)
 {
     pipeline *q = p;
-    return fp8block_gemm(q->ctx, q->o.m, q->o.n, q->o.k, q->qa, q->ldq, q->sa, q->ldsa, q->qb, q->ldq, q->sb, q->ldsb,
-                         q->d, q->o.out, q->ldd, NULL);
+    const fp8block_gemm_desc g = gemm_desc(q, q->d, q->o.out, q->ldd, q->sd);
+    return fp8block_gemm_ex(q->ctx, &g, NULL);
+}
+
+/* --out e4m3: the F32 D of the same GEMM, quantized 1x128 by the library, must equal the e4m3
+ * D and its scales byte for byte. d32 (ld ldd32) receives the F32 D for the kernel check. Returns
+ * the number of differing code and scale bytes, or -1 when a call failed. */
+static int64_t e4m3_contract(const pipeline *p, float *d32_host, int64_t ldd32, const uint8_t *codes,
+                             const float *scales)
+{
+    const int64_t m = p->o.m, n = p->o.n, nb = cli_ceil_div(n, 128);
+    const size_t d32_bytes = (size_t)(m * ldd32) * 4, q_bytes = (size_t)(m * p->ldd), s_bytes = (size_t)(nb * p->ldsa) * 4;
+    void *d32 = devmem_alloc(p->ctx, d32_bytes), *q = devmem_alloc(p->ctx, q_bytes), *s = devmem_alloc(p->ctx, s_bytes);
+    uint8_t *q_host = malloc(q_bytes);
+    float *s_host = malloc(s_bytes);
+    int64_t differ = -1;
+    const fp8block_gemm_desc g = gemm_desc(p, d32, FP8BLOCK_F32, ldd32, NULL);
+    if (d32 && q && s && q_host && s_host && fp8block_gemm_ex(p->ctx, &g, NULL) == FP8BLOCK_OK &&
+        fp8block_quantize_1x128(p->ctx, d32, FP8BLOCK_F32, m, n, ldd32, q, p->ldd, s, p->ldsa, NULL) == FP8BLOCK_OK &&
+        !devmem_download(p->ctx, d32_host, d32, d32_bytes) && !devmem_download(p->ctx, q_host, q, q_bytes) &&
+        !devmem_download(p->ctx, s_host, s, s_bytes)) {
+        differ = 0;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) differ += codes[i * p->ldd + j] != q_host[i * p->ldd + j];
+        for (int64_t b = 0; b < nb; b++)
+            for (int64_t i = 0; i < m; i++) differ += memcmp(&scales[b * p->ldsa + i], &s_host[b * p->ldsa + i], 4) != 0;
+    }
+    devmem_free(p->ctx, d32), devmem_free(p->ctx, q), devmem_free(p->ctx, s);
+    free(q_host), free(s_host);
+    return differ;
 }
 
 typedef struct {
@@ -182,11 +224,12 @@ int cmd_run(int argc, char **argv)
     if (parse_options(argc, argv, &o)) return CLI_EXIT_USAGE;
     pipeline p = {.o = o};
     if (cli_open_context(o.device, &p.ctx, stdout)) return CLI_EXIT_USAGE;
-    const char *out_name = o.out == FP8BLOCK_BF16 ? "bf16" : o.out == FP8BLOCK_F32 ? "fp32" : "fp16";
+    const int e4m3 = o.out == FP8BLOCK_E4M3;
+    const char *out_name = o.out == FP8BLOCK_BF16 ? "bf16" : o.out == FP8BLOCK_F32 ? "fp32" : e4m3 ? "e4m3" : "fp16";
     printf("fp8block run: M=%" PRId64 " N=%" PRId64 " K=%" PRId64 ", output %s, seed %" PRId64 ", on %s\n", o.m, o.n,
            o.k, out_name, o.seed, cli_context_name(p.ctx));
 
-    size_t out_elem = o.out == FP8BLOCK_F32 ? 4 : 2;
+    size_t out_elem = o.out == FP8BLOCK_F32 ? 4 : e4m3 ? 1 : 2;
     p.kb = cli_ceil_div(o.k, 128);
     p.ldq = cli_round_up(o.k, 16); /* the GEMM's TMA needs 16-byte aligned code rows */
     p.ldsa = cli_round_up(o.m, 4);
@@ -196,6 +239,8 @@ int cmd_run(int argc, char **argv)
     size_t bytes_xa = (size_t)(o.m * o.k) * 2, bytes_xb = (size_t)(o.n * o.k) * 2;
     size_t bytes_sa = (size_t)(p.kb * p.ldsa) * 4, bytes_sb = (size_t)(nb * p.ldsb) * 4;
     size_t bytes_d = (size_t)(o.m * p.ldd) * out_elem;
+    const int64_t ldd32 = cli_round_up(o.n, 4); /* --out e4m3: the F32 D the contract and the check read */
+    size_t bytes_sd = e4m3 ? (size_t)(nb * p.ldsa) * 4 : 0;
 
     rng_state rng;
     rng_seed(&rng, o.seed);
@@ -204,6 +249,8 @@ int cmd_run(int argc, char **argv)
     uint8_t *hqa = malloc(bytes_qa), *hqb = malloc(bytes_qb);
     float *hsa = malloc(bytes_sa), *hsb = malloc(bytes_sb);
     void *hd = malloc(bytes_d);
+    float *hsd = e4m3 ? malloc(bytes_sd) : NULL, *hd32 = e4m3 ? malloc((size_t)(o.m * ldd32) * 4) : NULL;
+    p.sd = e4m3 ? devmem_alloc(p.ctx, bytes_sd) : NULL;
     p.xa = devmem_alloc(p.ctx, bytes_xa), p.xb = devmem_alloc(p.ctx, bytes_xb);
     p.qa = devmem_alloc(p.ctx, bytes_qa), p.qb = devmem_alloc(p.ctx, bytes_qb);
     p.sa = devmem_alloc(p.ctx, bytes_sa), p.sb = devmem_alloc(p.ctx, bytes_sb);
@@ -212,7 +259,7 @@ int cmd_run(int argc, char **argv)
                 devmem_timer_create(p.ctx)};
     int status = 1;
     if (!ha || !hb || !hqa || !hqb || !hsa || !hsb || !hd || !p.xa || !p.xb || !p.qa || !p.qb || !p.sa || !p.sb ||
-        !p.d || !t.timer || (fp8block_device(p.ctx) >= 0 && !t.flush)) {
+        !p.d || !t.timer || (fp8block_device(p.ctx) >= 0 && !t.flush) || (e4m3 && (!hsd || !hd32 || !p.sd))) {
         fprintf(stderr, "fp8block run: out of memory for a %" PRId64 "x%" PRId64 "x%" PRId64 " problem\n", o.m, o.n,
                 o.k);
         goto done;
@@ -245,14 +292,28 @@ int cmd_run(int argc, char **argv)
 
     if (devmem_download(p.ctx, hqa, p.qa, bytes_qa) || devmem_download(p.ctx, hqb, p.qb, bytes_qb) ||
         devmem_download(p.ctx, hsa, p.sa, bytes_sa) || devmem_download(p.ctx, hsb, p.sb, bytes_sb) ||
-        devmem_download(p.ctx, hd, p.d, bytes_d)) {
+        devmem_download(p.ctx, hd, p.d, bytes_d) || (e4m3 && devmem_download(p.ctx, hsd, p.sd, bytes_sd))) {
         fprintf(stderr, "fp8block run: copying the results back failed\n");
         goto done;
     }
+    int contract_ok = 1;
+    if (e4m3) {
+        int64_t differ = e4m3_contract(&p, hd32, ldd32, hd, hsd);
+        contract_ok = differ == 0;
+        if (differ < 0) printf("  e4m3 contract: the F32 GEMM or its quantization failed: %s  FAIL\n", fp8block_last_error(p.ctx));
+        else
+            printf("  e4m3 contract      codes and scales == quantize_1x128(F32 D of the same GEMM): %" PRId64
+                   " bytes differ  %s\n", differ, contract_ok ? "PASS" : "FAIL");
+    }
+    /* The checks read a float D: the e4m3 run's F32 D (its codes are that, quantized). */
+    run_options checked = o;
+    const void *check_d = e4m3 ? (const void *)hd32 : hd;
+    const int64_t check_ld = e4m3 ? ldd32 : p.ldd;
+    if (e4m3) checked.out = FP8BLOCK_F32;
     int64_t row_step = o.m > CHECKED_ROWS ? o.m / CHECKED_ROWS : 1;
-    gemm_check_result kernel = gemm_check(o.m, o.n, o.k, hqa, p.ldq, hsa, p.ldsa, hqb, p.ldq, hsb, p.ldsb, hd, o.out, p.ldd,
-                                          row_step);
-    quant_error quant = quantization_error(&o, ha, hb, hd, p.ldd, row_step);
+    gemm_check_result kernel = gemm_check(o.m, o.n, o.k, hqa, p.ldq, hsa, p.ldsa, hqb, p.ldq, hsb, p.ldsb, check_d,
+                                          checked.out, check_ld, row_step);
+    quant_error quant = quantization_error(&checked, ha, hb, check_d, check_ld, row_step);
     int kernel_ok = gemm_check_passed(&kernel), quant_ok = quant.rel_frobenius <= QUANT_ERROR_SANITY_LIMIT;
     printf("  kernel error       vs fp64(dequant(A)·dequant(B)^T), %" PRId64 " of %" PRId64
            " rows: rel Frobenius %.2e (limit %.0e), max abs %.3e, %" PRId64 " elements over their bound  %s\n",
@@ -265,11 +326,12 @@ int cmd_run(int argc, char **argv)
     double fp8_mib = (double)((size_t)(o.m * o.k + o.n * o.k) + (size_t)(p.kb * o.m) * 4 + bytes_sb) / (1 << 20);
     printf("  memory: A+B as bf16 %.1f MiB -> fp8 codes + fp32 scales %.1f MiB (%.1f%%, saves %.1f MiB)\n", bf16_mib,
            fp8_mib, 100 * fp8_mib / bf16_mib, bf16_mib - fp8_mib);
-    status = kernel_ok && quant_ok ? 0 : 1;
+    status = kernel_ok && quant_ok && contract_ok ? 0 : 1;
     printf("%s\n", status == 0 ? "PASS" : "FAIL");
 done:
     devmem_free(p.ctx, p.xa), devmem_free(p.ctx, p.xb), devmem_free(p.ctx, p.qa), devmem_free(p.ctx, p.qb);
     devmem_free(p.ctx, p.sa), devmem_free(p.ctx, p.sb), devmem_free(p.ctx, p.d), devmem_free(p.ctx, t.flush);
+    devmem_free(p.ctx, p.sd), free(hsd), free(hd32);
     devmem_timer_destroy(t.timer);
     free(ha), free(hb), free(hqa), free(hqb), free(hsa), free(hsb), free(hd);
     fp8block_destroy(p.ctx);

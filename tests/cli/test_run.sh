@@ -38,6 +38,9 @@ good_run fp32 --device cpu --m 257 --n 300 --k 333 --seed 7 --out fp32
 expect_in "$work/fp32.out" 'fp32' "--out fp32 named in the report"
 good_run fp16 --device cpu --m 257 --n 300 --k 333 --seed 7 --out fp16
 expect_in "$work/fp16.out" 'fp16' "--out fp16 named in the report"
+good_run e4m3 --device cpu --m 257 --n 300 --k 333 --seed 7 --out e4m3
+expect_in "$work/e4m3.out" 'output e4m3' "--out e4m3 named in the report"
+expect_in "$work/e4m3.out" 'e4m3 contract .* 0 bytes differ  PASS' "--out e4m3 checks its codes against quantize_1x128(F32 D)"
 
 # The same seed makes the same data, so the same errors (timings may differ).
 good_run again --device cpu --m 257 --n 300 --k 333 --seed 7
