@@ -1,4 +1,5 @@
 #include "device.h"
+#include "gemm_planner.h"
 
 #include <stdlib.h>
 
@@ -23,6 +24,29 @@ void device_scope_leave(const device_scope *scope)
 {
     int current = -1;
     if (cudaGetDevice(&current) == cudaSuccess && current != scope->previous) cudaSetDevice(scope->previous);
+}
+
+/* Everything a call may need, made here so that no call allocates or sets anything up (a
+ * call can be captured in a CUDA graph, docs/DESIGN.md §3.5): the GEMM's stream-K workspace
+ * with its counters zeroed, and the events that order the context's streams on it and on
+ * the E4M3 scratch. */
+static fp8block_status allocate_workspace(cuda_device *dev)
+{
+    device_scope scope;
+    fp8block_status st = device_scope_enter(dev, &scope);
+    if (st != FP8BLOCK_OK) return st;
+    st = cuda_check(cudaMalloc(&dev->gemm_workspace, STREAMK_COUNTER_BYTES + STREAMK_PARTIAL_BYTES),
+                    "cudaMalloc(the GEMM's stream-K workspace)");
+    if (st == FP8BLOCK_OK)
+        st = cuda_check(cudaMemset(dev->gemm_workspace, 0, STREAMK_COUNTER_BYTES), "cudaMemset(stream-K counters)");
+    if (st == FP8BLOCK_OK)
+        st = cuda_check(cudaEventCreateWithFlags(&dev->gemm_workspace_idle, cudaEventDisableTiming),
+                        "cudaEventCreate(stream-K workspace)");
+    if (st == FP8BLOCK_OK)
+        st = cuda_check(cudaEventCreateWithFlags(&dev->e4m3_scratch_idle, cudaEventDisableTiming),
+                        "cudaEventCreate(E4M3 scratch)");
+    device_scope_leave(&scope);
+    return st;
 }
 
 fp8block_status cuda_device_open(int ordinal, cuda_device **out)
@@ -56,6 +80,11 @@ fp8block_status cuda_device_open(int ordinal, cuda_device **out)
     dev->l2_bytes = prop.l2CacheSize;
     pthread_mutex_init(&dev->gemm_workspace_lock, NULL);
     pthread_mutex_init(&dev->e4m3_scratch_lock, NULL);
+    st = allocate_workspace(dev);
+    if (st != FP8BLOCK_OK) {
+        cuda_device_close(dev);
+        return st;
+    }
     *out = dev;
     return FP8BLOCK_OK;
 }

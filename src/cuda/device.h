@@ -16,8 +16,8 @@ struct cuda_device {
     int sm_count;
     int max_smem_per_block; /* opt-in limit, bytes */
     int l2_bytes;
-    /* Stream-K partials and tile counters (src/cuda/gemm_sm90.cu), allocated on first need
-     * and shared by every stream of the context. gemm_workspace_lock orders the calls that
+    /* Stream-K partials and tile counters (src/cuda/gemm_gather.cuh), allocated by
+     * cuda_device_open and shared by every stream of the context. gemm_workspace_lock orders the calls that
      * use it (held only while they enqueue); each such call makes its stream wait for
      * gemm_workspace_idle, which the previous user recorded on its own stream after its
      * kernel. So concurrent calls on different streams take turns on the GPU, without
@@ -26,9 +26,9 @@ struct cuda_device {
     cudaEvent_t gemm_workspace_idle;
     pthread_mutex_t gemm_workspace_lock;
     /* The fp32 D of an E4M3 GEMM whose plan's tiles are narrower than a scale block
-     * (run_e4m3_through_f32): allocated on first need, grown when a call needs more, and
-     * shared by the context's streams as the workspace is (its own lock, taken before the
-     * workspace's, and event). */
+     * (run_e4m3_through_f32): allocated on first need, grown when a call needs more (never
+     * while its stream is being captured), and shared by the context's streams as the
+     * workspace is (its own lock, taken before the workspace's, and event). */
     void *e4m3_scratch;
     size_t e4m3_scratch_bytes;
     cudaEvent_t e4m3_scratch_idle;

@@ -168,31 +168,6 @@ static fp8block_status launch_kernel(const gemm_kernel *k, const gemm_maps *maps
                       "gemm kernel launch");
 }
 
-/* Called with dev->gemm_workspace_lock held. A new workspace's counters are zeroed on
- * `stream`, ahead of the kernel that first uses them. */
-static fp8block_status ensure_workspace(cuda_device *dev, cudaStream_t stream)
-{
-    if (!dev->gemm_workspace_idle) {
-        fp8block_status st = cuda_check(cudaEventCreateWithFlags(&dev->gemm_workspace_idle, cudaEventDisableTiming),
-                                        "cudaEventCreate(stream-K workspace)");
-        if (st != FP8BLOCK_OK) {
-            dev->gemm_workspace_idle = NULL;
-            return st;
-        }
-    }
-    if (dev->gemm_workspace) return FP8BLOCK_OK;
-    fp8block_status st = cuda_check(cudaMalloc(&dev->gemm_workspace, STREAMK_COUNTER_BYTES + STREAMK_PARTIAL_BYTES),
-                                    "cudaMalloc(stream-K workspace)");
-    if (st == FP8BLOCK_OK)
-        st = cuda_check(cudaMemsetAsync(dev->gemm_workspace, 0, STREAMK_COUNTER_BYTES, stream),
-                        "cudaMemsetAsync(stream-K counters)");
-    if (st != FP8BLOCK_OK) {
-        cudaFree(dev->gemm_workspace);
-        dev->gemm_workspace = NULL;
-    }
-    return st;
-}
-
 static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, const gemm_kernel *kernel,
                                    CUtensorMapDataType d_type, int64_t tma_cols, gemm_maps *maps)
 {
@@ -261,18 +236,18 @@ static fp8block_status plan_e4m3(cuda_device *dev, const gemm_args *g, gemm_laun
 static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream_t stream);
 
 /* Called with dev->e4m3_scratch_lock held: a scratch of at least `bytes`. Growing frees the
- * old one (cudaFree waits for the device, so no queued kernel still uses it). */
-static fp8block_status ensure_e4m3_scratch(cuda_device *dev, size_t bytes)
+ * old one (cudaFree waits for the device, so no queued kernel still uses it); never during a
+ * capture, where an allocation would break the graph. */
+static fp8block_status ensure_e4m3_scratch(cuda_device *dev, size_t bytes, cudaStream_t stream)
 {
-    if (!dev->e4m3_scratch_idle) {
-        fp8block_status st = cuda_check(cudaEventCreateWithFlags(&dev->e4m3_scratch_idle, cudaEventDisableTiming),
-                                        "cudaEventCreate(E4M3 scratch)");
-        if (st != FP8BLOCK_OK) {
-            dev->e4m3_scratch_idle = NULL;
-            return st;
-        }
-    }
     if (dev->e4m3_scratch_bytes >= bytes) return FP8BLOCK_OK;
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    if (cudaStreamIsCapturing(stream, &capture) == cudaSuccess && capture != cudaStreamCaptureStatusNone)
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED,
+                             "this E4M3 GEMM needs %zu bytes of the context's fp32 scratch, which has %zu, and its "
+                             "stream is being captured: run a call of this size once before capturing (the "
+                             "scratch is kept)",
+                             bytes, dev->e4m3_scratch_bytes);
     if (dev->e4m3_scratch) cudaFree(dev->e4m3_scratch);
     dev->e4m3_scratch = NULL, dev->e4m3_scratch_bytes = 0;
     fp8block_status st = cuda_check(cudaMalloc(&dev->e4m3_scratch, bytes), "cudaMalloc(the fp32 D of an E4M3 GEMM)");
@@ -287,7 +262,7 @@ static fp8block_status run_e4m3_through_f32(cuda_device *dev, const gemm_args *g
 {
     const int64_t ld = (g->n + 3) / 4 * 4;
     pthread_mutex_lock(&dev->e4m3_scratch_lock);
-    fp8block_status st = ensure_e4m3_scratch(dev, (size_t)(g->m * ld) * sizeof(float));
+    fp8block_status st = ensure_e4m3_scratch(dev, (size_t)(g->m * ld) * sizeof(float), stream);
     if (st == FP8BLOCK_OK)
         st = cuda_check(cudaStreamWaitEvent(stream, dev->e4m3_scratch_idle, 0), "cudaStreamWaitEvent(E4M3 scratch)");
     if (st == FP8BLOCK_OK) {
@@ -376,10 +351,7 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     /* The workspace is the context's, shared by all its streams: this stream waits until
      * the previous user's kernel is done with it, and the next user waits for ours. */
     pthread_mutex_lock(&dev->gemm_workspace_lock);
-    st = ensure_workspace(dev, stream);
-    if (st == FP8BLOCK_OK)
-        st = cuda_check(cudaStreamWaitEvent(stream, dev->gemm_workspace_idle, 0),
-                        "cudaStreamWaitEvent(stream-K workspace)");
+    st = cuda_check(cudaStreamWaitEvent(stream, dev->gemm_workspace_idle, 0), "cudaStreamWaitEvent(stream-K workspace)");
     if (st == FP8BLOCK_OK) {
         params.sk_counters = (int *)dev->gemm_workspace;
         params.partials = (float *)((uint8_t *)dev->gemm_workspace + STREAMK_COUNTER_BYTES);
