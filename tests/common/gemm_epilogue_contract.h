@@ -9,7 +9,8 @@
  *  - outputs are poisoned before each call; D's padding columns, sd's padding rows and a
  *    guard after each buffer keep the poison.
  * Shapes include 1, 17, 127, 129, 2112 and N not a multiple of 128 (a partial last scale
- * block, whose amax is over the real columns only). */
+ * block, whose amax is over the real columns only). FP8BLOCK_TEST_SMALL=1 keeps the small
+ * shapes only (compute-sanitizer runs force a 128-wide plan to reach the fused E4M3 path). */
 #ifndef FP8BLOCK_GEMM_EPILOGUE_CONTRACT_H
 #define FP8BLOCK_GEMM_EPILOGUE_CONTRACT_H
 
