@@ -37,8 +37,11 @@ static fp8block_status allocate_workspace(cuda_device *dev)
     if (st != FP8BLOCK_OK) return st;
     st = cuda_check(cudaMalloc(&dev->gemm_workspace, STREAMK_COUNTER_BYTES + STREAMK_PARTIAL_BYTES),
                     "cudaMalloc(the GEMM's stream-K workspace)");
+    if (st != FP8BLOCK_OK) dev->gemm_workspace = NULL;
+    /* Zeroed before any stream, non-blocking ones included, can use it. */
     if (st == FP8BLOCK_OK)
         st = cuda_check(cudaMemset(dev->gemm_workspace, 0, STREAMK_COUNTER_BYTES), "cudaMemset(stream-K counters)");
+    if (st == FP8BLOCK_OK) st = cuda_check(cudaDeviceSynchronize(), "cudaDeviceSynchronize(stream-K counters)");
     if (st == FP8BLOCK_OK)
         st = cuda_check(cudaEventCreateWithFlags(&dev->gemm_workspace_idle, cudaEventDisableTiming),
                         "cudaEventCreate(stream-K workspace)");

@@ -211,7 +211,8 @@ __device__ __forceinline__ void epilogue_quantize_wave(float *acc, const gemm_pa
         acc[4 * j + 3] = acc[4 * j + 3] / s_bottom;
     }
     const int row = row0 + warp * 16 + lane / 4;
-    if (lane % 4 == 0) {
+    /* n0 < N: the second CTA of a pair along N may hold the tile past the last one. */
+    if (lane % 4 == 0 && n0 < p.n) {
         float *scales = p.sd + (int64_t)(n0 / 128) * p.ldsd;
         if (row < p.m) scales[row] = s_top;
         if (row + 8 < p.m) scales[row + 8] = s_bottom;

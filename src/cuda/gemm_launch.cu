@@ -201,8 +201,10 @@ static fp8block_status plan_for(cuda_device *dev, const gemm_args *g, fp8block_d
     const gemm_shape shape = {g->m, g->n, g->k, dtype, g->b_scales == FP8BLOCK_B_SCALES_1x128};
     max_clusters_query query = {dev, gemm_bit_column(gemm_shape_bit(&shape))};
     const gemm_target target = {dev->sm_count, config_max_clusters, &query};
-    return gemm_plan_launch(&shape, plan_forced ? plan_override : gemm_choose_plan(&shape, dev->sm_count), &target,
-                            lp);
+    /* A forced plan with no kernel for B scaled 1x128 (whose kernels are 128x128 only) is
+     * left to the heuristic there, rather than failing every weight-gradient call. */
+    const int forced = plan_forced && (!shape.b_per_col || gemm_config_find_bit(&plan_override, gemm_shape_bit(&shape)) >= 0);
+    return gemm_plan_launch(&shape, forced ? plan_override : gemm_choose_plan(&shape, dev->sm_count), &target, lp);
 }
 
 /* E4M3 D takes the launch plan of an F32 D, schedule included, so that every element is
@@ -235,14 +237,33 @@ static fp8block_status plan_e4m3(cuda_device *dev, const gemm_args *g, gemm_laun
 
 static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream_t stream);
 
+/* A context-wide buffer's turn on `stream`: wait for its previous user's event, and, after
+ * this call's kernels, record ours. Inside a stream capture the event belongs to no graph,
+ * so the wait and the record are made external: the graph waits and records at replay time,
+ * which keeps the buffer ordered between replays and eager calls on other streams. */
+static int capturing(cudaStream_t stream)
+{
+    cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+    return cudaStreamIsCapturing(stream, &status) == cudaSuccess && status != cudaStreamCaptureStatusNone;
+}
+
+static fp8block_status wait_turn(cudaStream_t stream, cudaEvent_t idle, const char *what)
+{
+    return cuda_check(cudaStreamWaitEvent(stream, idle, capturing(stream) ? cudaEventWaitExternal : 0), what);
+}
+
+static fp8block_status end_turn(cudaStream_t stream, cudaEvent_t idle, const char *what)
+{
+    return cuda_check(cudaEventRecordWithFlags(idle, stream, capturing(stream) ? cudaEventRecordExternal : 0), what);
+}
+
 /* Called with dev->e4m3_scratch_lock held: a scratch of at least `bytes`. Growing frees the
  * old one (cudaFree waits for the device, so no queued kernel still uses it); never during a
  * capture, where an allocation would break the graph. */
 static fp8block_status ensure_e4m3_scratch(cuda_device *dev, size_t bytes, cudaStream_t stream)
 {
     if (dev->e4m3_scratch_bytes >= bytes) return FP8BLOCK_OK;
-    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-    if (cudaStreamIsCapturing(stream, &capture) == cudaSuccess && capture != cudaStreamCaptureStatusNone)
+    if (capturing(stream))
         return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED,
                              "this E4M3 GEMM needs %zu bytes of the context's fp32 scratch, which has %zu, and its "
                              "stream is being captured: run a call of this size once before capturing (the "
@@ -264,7 +285,7 @@ static fp8block_status run_e4m3_through_f32(cuda_device *dev, const gemm_args *g
     pthread_mutex_lock(&dev->e4m3_scratch_lock);
     fp8block_status st = ensure_e4m3_scratch(dev, (size_t)(g->m * ld) * sizeof(float), stream);
     if (st == FP8BLOCK_OK)
-        st = cuda_check(cudaStreamWaitEvent(stream, dev->e4m3_scratch_idle, 0), "cudaStreamWaitEvent(E4M3 scratch)");
+        st = wait_turn(stream, dev->e4m3_scratch_idle, "cudaStreamWaitEvent(E4M3 scratch)");
     if (st == FP8BLOCK_OK) {
         gemm_args f32 = *g;
         f32.d = dev->e4m3_scratch, f32.dtype = FP8BLOCK_F32, f32.ldd = ld, f32.sd = NULL, f32.ldsd = 0;
@@ -275,8 +296,7 @@ static fp8block_status run_e4m3_through_f32(cuda_device *dev, const gemm_args *g
                                      ld, (uint8_t *)g->d, g->ldd, g->sd, g->ldsd};
             st = cuda_quantize(dev, &q, stream);
         }
-        fp8block_status recorded =
-            cuda_check(cudaEventRecord(dev->e4m3_scratch_idle, stream), "cudaEventRecord(E4M3 scratch)");
+        fp8block_status recorded = end_turn(stream, dev->e4m3_scratch_idle, "cudaEventRecord(E4M3 scratch)");
         if (st == FP8BLOCK_OK) st = recorded;
     }
     pthread_mutex_unlock(&dev->e4m3_scratch_lock);
@@ -351,13 +371,12 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     /* The workspace is the context's, shared by all its streams: this stream waits until
      * the previous user's kernel is done with it, and the next user waits for ours. */
     pthread_mutex_lock(&dev->gemm_workspace_lock);
-    st = cuda_check(cudaStreamWaitEvent(stream, dev->gemm_workspace_idle, 0), "cudaStreamWaitEvent(stream-K workspace)");
+    st = wait_turn(stream, dev->gemm_workspace_idle, "cudaStreamWaitEvent(stream-K workspace)");
     if (st == FP8BLOCK_OK) {
         params.sk_counters = (int *)dev->gemm_workspace;
         params.partials = (float *)((uint8_t *)dev->gemm_workspace + STREAMK_COUNTER_BYTES);
         st = launch_kernel(&kernel, &maps, &params, stream);
-        fp8block_status recorded = cuda_check(cudaEventRecord(dev->gemm_workspace_idle, stream),
-                                              "cudaEventRecord(stream-K workspace)");
+        fp8block_status recorded = end_turn(stream, dev->gemm_workspace_idle, "cudaEventRecord(stream-K workspace)");
         if (st == FP8BLOCK_OK) st = recorded;
     }
     pthread_mutex_unlock(&dev->gemm_workspace_lock);

@@ -87,7 +87,11 @@ static void check_graph(fp8block_ctx *ctx, rng_state *rng, int64_t m, int64_t n,
         /* eager on x2, then the graph on x2: the same bytes */
         ok = !devmem_upload(ctx, l.x, x2, x_bytes) && forward(&l, stream) == FP8BLOCK_OK &&
              cudaStreamSynchronize(stream) == cudaSuccess && !devmem_download(ctx, eager, l.d, d_bytes) &&
-             !devmem_download(ctx, eager + d_bytes, l.sd, sd_bytes) && !devmem_fill(ctx, l.d, 0xff, d_bytes) &&
+             !devmem_download(ctx, eager + d_bytes, l.sd, sd_bytes) &&
+             /* everything the graph writes, poisoned: a step it dropped cannot pass on the eager bytes */
+             !devmem_fill(ctx, l.d, 0xff, d_bytes) && !devmem_fill(ctx, l.sd, 0xff, sd_bytes) &&
+             !devmem_fill(ctx, l.qa, 0xff, (size_t)(m * l.ldq)) &&
+             !devmem_fill(ctx, l.sa, 0xff, (size_t)(((k + 127) / 128) * l.ldsa) * 4) &&
              cudaGraphLaunch(exec, stream) == cudaSuccess && cudaStreamSynchronize(stream) == cudaSuccess &&
              !devmem_download(ctx, replayed, l.d, d_bytes) && !devmem_download(ctx, replayed + d_bytes, l.sd, sd_bytes);
         CHECK(ok, "%s: replaying: %s", what, cudaGetErrorString(cudaGetLastError()));
