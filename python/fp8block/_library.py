@@ -1,7 +1,8 @@
 """Finding and loading libfp8block.so, its C prototypes, errors and contexts.
 
-The binding is plain ctypes: no compiled extension, so the package is pure Python and
-works with any build of the C library (with or without the CUDA backend).
+The binding is plain ctypes, no extension module: the wheel (`pip install .` at the
+repository root) carries the library it compiled next to this file, and the same Python
+code works with any build of the library (with or without the CUDA backend).
 """
 
 import atexit
@@ -77,8 +78,9 @@ def _not_found_message(tried, why):
     lines.append("Looked at:")
     lines.extend(f"  {p}" for p in tried)
     lines.append(
-        "Build it from the repository root with `make build` (it lands in build/), or point "
-        f"the environment variable {LIBRARY_ENV} at the full path of a {LIBRARY_NAME}."
+        "Install the package with `pip install .` from the repository root (it compiles the "
+        "library into the package), build it there with `make build` (it lands in build/), or "
+        f"point the environment variable {LIBRARY_ENV} at the full path of a {LIBRARY_NAME}."
     )
     return "\n".join(lines)
 
