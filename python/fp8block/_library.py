@@ -15,6 +15,10 @@ from pathlib import Path
 LIBRARY_NAME = "libfp8block.so"
 LIBRARY_ENV = "FP8BLOCK_LIBRARY"
 
+# The header's FP8BLOCK_VERSION_MAJOR/MINOR/PATCH, which this binding's prototypes follow
+# (python/tests/test_version.py checks them against include/fp8block.h; the wheel's own
+# version is read from the header when it is built).
+VERSION = (0, 1, 0)
 
 
 class Status(enum.IntEnum):
@@ -124,6 +128,7 @@ _PROTOTYPES = {
     "fp8block_status_string": (ctypes.c_char_p, [_status]),
     "fp8block_last_error": (ctypes.c_char_p, [_ctx_p]),
     "fp8block_device": (ctypes.c_int, [_ctx_p]),
+    "fp8block_version": (ctypes.c_int, []),
     "fp8block_quantize_ex": (
         _status,
         [_ctx_p, ctypes.c_int, ctypes.c_uint, _ptr, ctypes.c_int, _i64, _i64, _i64,
@@ -184,8 +189,32 @@ def library():
             fn = getattr(lib, name)
             fn.restype = restype
             fn.argtypes = argtypes
+        found = _version_tuple(lib.fp8block_version())
+        if _abi(found) != _abi(VERSION):
+            raise LibraryNotFoundError(_not_found_message(
+                tried, f"{path} is libfp8block {_version_string(found)}, whose ABI differs from "
+                f"the {_version_string(VERSION)} this binding was written for (docs/DESIGN.md §3.6)"))
         _lib, _lib_path = lib, path
         return lib
+
+
+def _version_tuple(number):
+    """(major, minor, patch) of an FP8BLOCK_VERSION number (MAJOR·10000 + MINOR·100 + PATCH)."""
+    return number // 10000, number // 100 % 100, number % 100
+
+
+def _version_string(version):
+    return ".".join(str(part) for part in version)
+
+
+def _abi(version):
+    """What the SONAME carries: the major version, and the minor one while the major is 0."""
+    return version[:2] if version[0] == 0 else version[:1]
+
+
+def library_version():
+    """The loaded library's version, "MAJOR.MINOR.PATCH" (fp8block_version(); loads it if needed)."""
+    return _version_string(_version_tuple(library().fp8block_version()))
 
 
 def library_path():
