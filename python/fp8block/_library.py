@@ -11,6 +11,7 @@ import enum
 import os
 import threading
 from pathlib import Path
+from typing import Dict, Optional
 
 LIBRARY_NAME = "libfp8block.so"
 LIBRARY_ENV = "FP8BLOCK_LIBRARY"
@@ -161,7 +162,7 @@ _PROTOTYPES = {
 
 _lock = threading.Lock()
 _lib = None
-_lib_path = None
+_lib_path: Optional[Path] = None
 
 
 def library():
@@ -212,14 +213,15 @@ def _abi(version):
     return version[:2] if version[0] == 0 else version[:1]
 
 
-def library_version():
+def library_version() -> str:
     """The loaded library's version, "MAJOR.MINOR.PATCH" (fp8block_version(); loads it if needed)."""
     return _version_string(_version_tuple(library().fp8block_version()))
 
 
-def library_path():
+def library_path() -> Path:
     """The path of the loaded library (loading it if needed)."""
     library()
+    assert _lib_path is not None  # library() sets it with _lib
     return _lib_path
 
 
@@ -239,7 +241,7 @@ def check(status, ctx):
 
 
 # One context per device, created on first use and destroyed at interpreter exit.
-_contexts = {}
+_contexts: Dict[int, int] = {}
 
 
 def context(device):
