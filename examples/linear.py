@@ -8,7 +8,7 @@ alone), and the error of each against the exact product.
     python examples/linear.py                      # CUDA device 0 (Hopper)
     python examples/linear.py --device cpu --tokens 64 --in-features 1024 --out-features 512
 
-Needs PyTorch, the fp8block package (pip install ./python, or PYTHONPATH=python) and
+Needs PyTorch, the fp8block package (pip install . at the repository root, or PYTHONPATH=python) and
 libfp8block.so (make build); for --device cuda an sm_90 GPU.
 """
 

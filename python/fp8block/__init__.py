@@ -9,21 +9,22 @@
 
 NumPy arrays (float32/float16, or ml_dtypes.bfloat16) run the same calls on the CPU
 reference backend. The C library libfp8block.so is found through $FP8BLOCK_LIBRARY, next
-to this package, or in the repository's build/ directory (`make build`). See ops.py for
-the layouts and how the same tensors feed torch._scaled_mm.
+to this package (where `pip install .` puts the one it compiled), or in the repository's
+build/ directory (`make build`). See ops.py for the layouts and how the same tensors feed
+torch._scaled_mm.
 """
 
-from ._library import Fp8BlockError, LibraryNotFoundError, Status, library_path
+from ._library import VERSION as _VERSION, Fp8BlockError, LibraryNotFoundError, Status, library_path, library_version
 from .ops import (dequantize_128x128, dequantize_1x128, gemm, gemm_grouped, quantize_128x128,
                   quantize_1x128, quantize_1x128_transpose, transpose_128x128)
 
-__version__ = "0.1.0"
+__version__ = ".".join(str(part) for part in _VERSION)
 
 for _cls in (Fp8BlockError, LibraryNotFoundError, Status):
     _cls.__module__ = __name__
 
 __all__ = [
-    "Fp8BlockError", "LibraryNotFoundError", "Status", "library_path",
+    "Fp8BlockError", "LibraryNotFoundError", "Status", "library_path", "library_version",
     "quantize_1x128", "quantize_128x128", "dequantize_1x128", "dequantize_128x128", "gemm",
     "quantize_1x128_transpose", "transpose_128x128", "gemm_grouped",
 ]

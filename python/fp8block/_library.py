@@ -1,7 +1,8 @@
 """Finding and loading libfp8block.so, its C prototypes, errors and contexts.
 
-The binding is plain ctypes: no compiled extension, so the package is pure Python and
-works with any build of the C library (with or without the CUDA backend).
+The binding is plain ctypes, no extension module: the wheel (`pip install .` at the
+repository root) carries the library it compiled next to this file, and the same Python
+code works with any build of the library (with or without the CUDA backend).
 """
 
 import atexit
@@ -10,10 +11,15 @@ import enum
 import os
 import threading
 from pathlib import Path
+from typing import Dict, Optional
 
 LIBRARY_NAME = "libfp8block.so"
 LIBRARY_ENV = "FP8BLOCK_LIBRARY"
 
+# The header's FP8BLOCK_VERSION_MAJOR/MINOR/PATCH, which this binding's prototypes follow
+# (python/tests/test_version.py checks them against include/fp8block.h; the wheel's own
+# version is read from the header when it is built).
+VERSION = (0, 1, 0)
 
 
 class Status(enum.IntEnum):
@@ -77,8 +83,9 @@ def _not_found_message(tried, why):
     lines.append("Looked at:")
     lines.extend(f"  {p}" for p in tried)
     lines.append(
-        "Build it from the repository root with `make build` (it lands in build/), or point "
-        f"the environment variable {LIBRARY_ENV} at the full path of a {LIBRARY_NAME}."
+        "Install the package with `pip install .` from the repository root (it compiles the "
+        "library into the package), build it there with `make build` (it lands in build/), or "
+        f"point the environment variable {LIBRARY_ENV} at the full path of a {LIBRARY_NAME}."
     )
     return "\n".join(lines)
 
@@ -122,6 +129,7 @@ _PROTOTYPES = {
     "fp8block_status_string": (ctypes.c_char_p, [_status]),
     "fp8block_last_error": (ctypes.c_char_p, [_ctx_p]),
     "fp8block_device": (ctypes.c_int, [_ctx_p]),
+    "fp8block_version": (ctypes.c_int, []),
     "fp8block_quantize_ex": (
         _status,
         [_ctx_p, ctypes.c_int, ctypes.c_uint, _ptr, ctypes.c_int, _i64, _i64, _i64,
@@ -154,7 +162,7 @@ _PROTOTYPES = {
 
 _lock = threading.Lock()
 _lib = None
-_lib_path = None
+_lib_path: Optional[Path] = None
 
 
 def library():
@@ -182,13 +190,38 @@ def library():
             fn = getattr(lib, name)
             fn.restype = restype
             fn.argtypes = argtypes
+        found = _version_tuple(lib.fp8block_version())
+        if _abi(found) != _abi(VERSION):
+            raise LibraryNotFoundError(_not_found_message(
+                tried, f"{path} is libfp8block {_version_string(found)}, whose ABI differs from "
+                f"the {_version_string(VERSION)} this binding was written for (docs/DESIGN.md §3.6)"))
         _lib, _lib_path = lib, path
         return lib
 
 
-def library_path():
+def _version_tuple(number):
+    """(major, minor, patch) of an FP8BLOCK_VERSION number (MAJOR·10000 + MINOR·100 + PATCH)."""
+    return number // 10000, number // 100 % 100, number % 100
+
+
+def _version_string(version):
+    return ".".join(str(part) for part in version)
+
+
+def _abi(version):
+    """What the SONAME carries: the major version, and the minor one while the major is 0."""
+    return version[:2] if version[0] == 0 else version[:1]
+
+
+def library_version() -> str:
+    """The loaded library's version, "MAJOR.MINOR.PATCH" (fp8block_version(); loads it if needed)."""
+    return _version_string(_version_tuple(library().fp8block_version()))
+
+
+def library_path() -> Path:
     """The path of the loaded library (loading it if needed)."""
     library()
+    assert _lib_path is not None  # library() sets it with _lib
     return _lib_path
 
 
@@ -208,7 +241,7 @@ def check(status, ctx):
 
 
 # One context per device, created on first use and destroyed at interpreter exit.
-_contexts = {}
+_contexts: Dict[int, int] = {}
 
 
 def context(device):

@@ -30,13 +30,23 @@ as if its rows were padded, giving wrong results without an error. DeepGEMM's
 "TMA-aligned, M-major" A-scale layout is ``sa.t()`` for every M.
 """
 
+from typing import TYPE_CHECKING, Literal, Optional, Sequence, Tuple, Union
+
 import numpy as np
 
 from . import _library as L
 from . import _matrices as T
 
+if TYPE_CHECKING:
+    import torch
 
-def quantize_1x128(x, *, pow2=False):
+# What the calls take and return: NumPy arrays or torch tensors (torch is optional, so type
+# checkers alone see its name). A dtype is a name ("bfloat16"), a NumPy or a torch dtype.
+Array = Union[np.ndarray, "torch.Tensor"]
+DType = Union[str, type, np.dtype, "torch.dtype"]
+
+
+def quantize_1x128(x: Array, *, pow2: bool = False) -> Tuple[Array, Array]:
     """Quantizes activations x (M×K float32/bfloat16/float16) in 1x128 blocks.
 
     Returns (codes, scales): codes M×K e4m3, scales (ceil(K/128), M) float32 with M
@@ -46,7 +56,7 @@ def quantize_1x128(x, *, pow2=False):
     return _quantize(x, L.BLOCK_1x128, pow2)
 
 
-def quantize_128x128(w, *, pow2=False):
+def quantize_128x128(w: Array, *, pow2: bool = False) -> Tuple[Array, Array]:
     """Quantizes weights w (N×K float32/bfloat16/float16) in 128x128 blocks.
 
     Returns (codes, scales): codes N×K e4m3, scales (ceil(N/128), ceil(K/128)) float32,
@@ -55,19 +65,21 @@ def quantize_128x128(w, *, pow2=False):
     return _quantize(w, L.BLOCK_128x128, pow2)
 
 
-def dequantize_1x128(codes, scales, *, out_dtype="float32"):
+def dequantize_1x128(codes: Array, scales: Array, *, out_dtype: DType = "float32") -> Array:
     """x' = float(codes) * scale with 1x128 scales of shape (ceil(K/128), M), rounded to
     out_dtype (float32, bfloat16 or float16)."""
     return _dequantize(codes, scales, L.BLOCK_1x128, out_dtype)
 
 
-def dequantize_128x128(codes, scales, *, out_dtype="float32"):
+def dequantize_128x128(codes: Array, scales: Array, *, out_dtype: DType = "float32") -> Array:
     """x' = float(codes) * scale with 128x128 scales of shape (ceil(N/128), ceil(K/128)),
     rounded to out_dtype (float32, bfloat16 or float16)."""
     return _dequantize(codes, scales, L.BLOCK_128x128, out_dtype)
 
 
-def gemm(a, sa, b, sb, out_dtype=None, *, c=None, bias=None, pow2=False, b_block="128x128"):
+def gemm(a: Array, sa: Array, b: Array, sb: Array, out_dtype: Optional[DType] = None, *,
+         c: Optional[Array] = None, bias: Optional[Array] = None, pow2: bool = False,
+         b_block: Literal["128x128", "1x128"] = "128x128") -> Union[Array, Tuple[Array, Array]]:
     """D = A · Bᵀ (+ C) (+ bias) from quantized operands.
 
     a: M×K codes with sa its 1x128 scales (ceil(K/128), M); b: N×K codes with sb its 128x128
@@ -175,7 +187,9 @@ def _int32_rows(v, like, count, name):
     return arr, arr.ctypes.data
 
 
-def gemm_grouped(a, sa, b, sb, *, offsets=None, counts=None, out_dtype=None, out=None):
+def gemm_grouped(a: Array, sa: Array, b: Array, sb: Array, *,
+                 offsets: Union[Array, Sequence[int], None] = None, counts: Union[Array, Sequence[int], None] = None,
+                 out_dtype: Optional[DType] = None, out: Optional[Array] = None) -> Array:
     """Mixture-of-experts GEMM: group g's rows of A times expert g's B (docs/DESIGN.md §1.8).
 
     b: [G][N][K] codes, sb: [G][ceil(N/128)][ceil(K/128)] scales (quantize_128x128 per expert).
@@ -232,7 +246,7 @@ def gemm_grouped(a, sa, b, sb, *, offsets=None, counts=None, out_dtype=None, out
     return d.reshape(groups, max_m, n) if masked else d
 
 
-def quantize_1x128_transpose(x, *, pow2=False):
+def quantize_1x128_transpose(x: Array, *, pow2: bool = False) -> Tuple[Tuple[Array, Array], Tuple[Array, Array]]:
     """Both 1x128 quantizations a training step needs of x (M×K), from one read:
     ((q, s), (qt, st)) with (q, s) = quantize_1x128(x) and (qt, st) = quantize_1x128(x.T),
     byte for byte. qt is K×M; st (ceil(M/128), K), K contiguous."""
@@ -250,7 +264,7 @@ def quantize_1x128_transpose(x, *, pow2=False):
     return (q, s), (qt, st)
 
 
-def transpose_128x128(q, s):
+def transpose_128x128(q: Array, s: Array) -> Tuple[Array, Array]:
     """Wᵀ of a 128x128-quantized W (N×K codes q, scales s of shape (ceil(N/128), ceil(K/128))),
     exactly, no requantization: (qt, st) = quantize_128x128(W.T). The dgrad GEMM's b."""
     qm = T.matrix(q, "q", "codes")

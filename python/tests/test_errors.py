@@ -127,7 +127,7 @@ def test_missing_library_says_what_to_do(tmp_path):
     assert run.returncode != 0
     assert "LibraryNotFoundError" in run.stderr
     assert str(missing) in run.stderr
-    assert "make build" in run.stderr and "FP8BLOCK_LIBRARY" in run.stderr
+    assert "pip install ." in run.stderr and "make build" in run.stderr and "FP8BLOCK_LIBRARY" in run.stderr
 
 
 def test_import_needs_no_library(tmp_path):
