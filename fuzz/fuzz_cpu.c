@@ -14,6 +14,7 @@
  *   - quantization broke the scale rule's invariants (s NaN exactly when the block holds
  *     NaN/inf, else s finite and > 0; codes NaN exactly when s is NaN).
  * Valid calls whose buffers would exceed MAX_BUFFER_BYTES are not made. */
+#define _POSIX_C_SOURCE 200112L /* posix_memalign, under -std=c11 */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -239,9 +240,21 @@ static int aligned(const buffer *b, size_t align) { return b->base && (uintptr_t
 
 /* ---- what was exercised, printed at exit for the run's statistics ---- */
 
-enum { ENTRY_Q1x128, ENTRY_Q128x128, ENTRY_QEX, ENTRY_D1x128, ENTRY_D128x128, ENTRY_GEMM, ENTRY_CONTEXT, ENTRIES };
-static const char *const ENTRY_NAMES[ENTRIES] = {"quantize_1x128",   "quantize_128x128", "quantize_ex",
-                                                 "dequantize_1x128", "dequantize_128x128", "gemm", "create/destroy"};
+enum {
+    ENTRY_Q1x128,
+    ENTRY_Q128x128,
+    ENTRY_QEX,
+    ENTRY_D1x128,
+    ENTRY_D128x128,
+    ENTRY_GEMM,
+    ENTRY_QTRANSPOSE,
+    ENTRY_T128x128,
+    ENTRY_CONTEXT,
+    ENTRIES
+};
+static const char *const ENTRY_NAMES[ENTRIES] = {"quantize_1x128",      "quantize_128x128", "quantize_ex",
+                                                 "dequantize_1x128",    "dequantize_128x128", "gemm",
+                                                 "quantize_transpose", "transpose_128x128", "create/destroy"};
 static long g_ok[ENTRIES], g_refused[ENTRIES], g_too_big[ENTRIES];
 
 static void count(int entry, fp8block_status st)
@@ -562,6 +575,114 @@ static void fuzz_gemm(input *in)
     buffer_free(&sd), buffer_free(&c), buffer_free(&bias);
 }
 
+/* ---- the training layouts ---- */
+
+/* quantize_1x128_transpose: each pair (x's q, s; xᵀ's qt, st) drawn present or absent, and
+ * present pointers NULL or misaligned at times. */
+static void fuzz_quantize_transpose(input *in)
+{
+    int live;
+    fp8block_ctx *ctx = take_ctx(in, &live);
+    static const unsigned FLAGS[] = {0, FP8BLOCK_SCALE_POW2, 2, 0x80000000u};
+    const unsigned flags = FLAGS[take_u8(in) % 4], pairs = take_u8(in);
+    const int want_rows = pairs & 1, want_cols = (pairs >> 1) & 1;
+    fp8block_dtype xtype = take_dtype(in);
+    int64_t rows = take_dim(in), cols = take_dim(in);
+    int64_t ldx = take_ld(in, cols, 8), ldq = take_ld(in, cols, 16), lds = take_ld(in, rows, 4);
+    int64_t ldqt = take_ld(in, rows, 16), ldst = take_ld(in, cols, 4);
+    size_t x_mode = take_pointer_mode(in), q_mode = take_pointer_mode(in), s_mode = take_pointer_mode(in);
+    size_t qt_mode = take_pointer_mode(in), st_mode = take_pointer_mode(in);
+    int64_t col_blocks = cols > 0 ? ceil_div(cols, 128) : 0, row_blocks = rows > 0 ? ceil_div(rows, 128) : 0;
+
+    size_t elem = float_type_size(xtype);
+    int dims_ok = rows > 0 && cols > 0;
+    verdict v = {live && (flags & ~1u) == 0 && elem && dims_ok && ldx >= cols && (want_rows || want_cols), 1};
+    int64_t bx = span(dims_ok, rows, ldx, cols, elem ? elem : 1, &v);
+    int64_t bq = 0, bs = 0, bqt = 0, bst = 0;
+    if (want_rows) {
+        v.valid = v.valid && ldq >= cols && lds >= rows;
+        bq = span(dims_ok, rows, ldq, cols, 1, &v), bs = span(dims_ok, col_blocks, lds, rows, 4, &v);
+    }
+    if (want_cols) {
+        v.valid = v.valid && ldqt >= rows && ldst >= cols;
+        bqt = span(dims_ok, cols, ldqt, rows, 1, &v), bst = span(dims_ok, row_blocks, ldst, cols, 4, &v);
+    }
+    if (!v.fits) {
+        if (v.valid) {
+            g_too_big[ENTRY_QTRANSPOSE]++;
+            return;
+        }
+        bx = DUMMY_BYTES, bq = bq ? DUMMY_BYTES : 0, bs = bs ? DUMMY_BYTES : 0;
+        bqt = bqt ? DUMMY_BYTES : 0, bst = bst ? DUMMY_BYTES : 0;
+    }
+    buffer x = buffer_make((size_t)bx, x_mode);
+    buffer q = buffer_make((size_t)bq, want_rows ? q_mode : 1), s = buffer_make((size_t)bs, want_rows ? s_mode : 1);
+    buffer qt = buffer_make((size_t)bqt, want_cols ? qt_mode : 1), st = buffer_make((size_t)bst, want_cols ? st_mode : 1);
+    /* a pair with one pointer NULL is refused; both NULL counts as skipped */
+    const int rows_set = q.base && s.base, cols_set = qt.base && st.base;
+    v.valid = v.valid && aligned(&x, elem ? elem : 1) && !q.base == !s.base && !qt.base == !st.base &&
+              (rows_set || cols_set) && (!s.base || aligned(&s, 4)) && (!st.base || aligned(&st, 4));
+    fill_data(&x, xtype, in);
+    buffer_snapshot(&x), buffer_snapshot(&q), buffer_snapshot(&s), buffer_snapshot(&qt), buffer_snapshot(&st);
+
+    const char *name = "fp8block_quantize_1x128_transpose";
+    fp8block_status status = fp8block_quantize_1x128_transpose(ctx, flags, x.base, xtype, rows, cols, ldx, q.base, ldq,
+                                                               (float *)s.base, lds, qt.base, ldqt, (float *)st.base,
+                                                               ldst, NULL);
+    count(ENTRY_QTRANSPOSE, status);
+    check_unchanged(&x, "x (an input)", name, status);
+    if (v.valid != (status == FP8BLOCK_OK))
+        fail(v.valid ? "a valid call was refused" : "an invalid call was accepted", name, status);
+    if (status != FP8BLOCK_OK) {
+        check_unchanged(&q, "q", name, status), check_unchanged(&s, "s", name, status);
+        check_unchanged(&qt, "qt", name, status), check_unchanged(&st, "st", name, status);
+    } else {
+        if (rows_set) check_gaps(&q, "q", rows, ldq, cols, 1, name), check_gaps(&s, "s", col_blocks, lds, rows, 4, name);
+        if (cols_set)
+            check_gaps(&qt, "qt", cols, ldqt, rows, 1, name), check_gaps(&st, "st", row_blocks, ldst, cols, 4, name);
+    }
+    buffer_free(&x), buffer_free(&q), buffer_free(&s), buffer_free(&qt), buffer_free(&st);
+}
+
+static void fuzz_transpose_128x128(input *in)
+{
+    int live;
+    fp8block_ctx *ctx = take_ctx(in, &live);
+    int64_t rows = take_dim(in), cols = take_dim(in);
+    int64_t col_blocks = cols > 0 ? ceil_div(cols, 128) : 0, row_blocks = rows > 0 ? ceil_div(rows, 128) : 0;
+    int64_t ldq = take_ld(in, cols, 16), lds = take_ld(in, col_blocks, 1);
+    int64_t ldqt = take_ld(in, rows, 16), ldst = take_ld(in, row_blocks, 1);
+    size_t q_mode = take_pointer_mode(in), s_mode = take_pointer_mode(in), qt_mode = take_pointer_mode(in);
+    size_t st_mode = take_pointer_mode(in);
+    int dims_ok = rows > 0 && cols > 0;
+    verdict v = {live && dims_ok && ldq >= cols && lds >= col_blocks && ldqt >= rows && ldst >= row_blocks, 1};
+    int64_t bq = span(dims_ok, rows, ldq, cols, 1, &v), bs = span(dims_ok, row_blocks, lds, col_blocks, 4, &v);
+    int64_t bqt = span(dims_ok, cols, ldqt, rows, 1, &v), bst = span(dims_ok, col_blocks, ldst, row_blocks, 4, &v);
+    if (!v.fits) {
+        if (v.valid) {
+            g_too_big[ENTRY_T128x128]++;
+            return;
+        }
+        bq = bs = bqt = bst = DUMMY_BYTES;
+    }
+    buffer q = buffer_make((size_t)bq, q_mode), s = buffer_make((size_t)bs, s_mode);
+    buffer qt = buffer_make((size_t)bqt, qt_mode), st = buffer_make((size_t)bst, st_mode);
+    v.valid = v.valid && q.base && aligned(&s, 4) && qt.base && aligned(&st, 4);
+    fill_data(&q, FP8BLOCK_E4M3, in);
+    fill_data(&s, FP8BLOCK_F32, in);
+    buffer_snapshot(&q), buffer_snapshot(&s), buffer_snapshot(&qt), buffer_snapshot(&st);
+    const char *name = "fp8block_transpose_128x128";
+    fp8block_status status = fp8block_transpose_128x128(ctx, q.base, ldq, (float *)s.base, lds, rows, cols, qt.base,
+                                                        ldqt, (float *)st.base, ldst, NULL);
+    count(ENTRY_T128x128, status);
+    check_unchanged(&q, "q (an input)", name, status), check_unchanged(&s, "s (an input)", name, status);
+    if (v.valid != (status == FP8BLOCK_OK))
+        fail(v.valid ? "a valid call was refused" : "an invalid call was accepted", name, status);
+    if (status != FP8BLOCK_OK) check_unchanged(&qt, "qt", name, status), check_unchanged(&st, "st", name, status);
+    else check_gaps(&qt, "qt", cols, ldqt, rows, 1, name), check_gaps(&st, "st", col_blocks, ldst, row_blocks, 4, name);
+    buffer_free(&q), buffer_free(&s), buffer_free(&qt), buffer_free(&st);
+}
+
 /* ---- contexts and strings ---- */
 
 static void fuzz_misc(input *in)
@@ -593,6 +714,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (entry <= ENTRY_QEX) fuzz_quantize(&in, entry);
     else if (entry <= ENTRY_D128x128) fuzz_dequantize(&in, entry == ENTRY_D128x128);
     else if (entry == ENTRY_GEMM) fuzz_gemm(&in);
+    else if (entry == ENTRY_QTRANSPOSE) fuzz_quantize_transpose(&in);
+    else if (entry == ENTRY_T128x128) fuzz_transpose_128x128(&in);
     else fuzz_misc(&in);
     return 0;
 }
