@@ -20,10 +20,12 @@ static fp8block_status check_output_type(const char *name, fp8block_dtype t)
     return check_float_type(name, t);
 }
 
-/* E4M3 D: sd in A's scale layout (docs/DESIGN.md, "E4M3 output"); other outputs: none. */
+/* E4M3 D: sd in A's scale layout (docs/DESIGN.md, "E4M3 output"); other outputs: none.
+ * *sd_bytes: its extent (0 without sd), for the addends' overlap checks. */
 static fp8block_status check_output_scales(const call_env *env, const fp8block_gemm_desc *g, int64_t d_bytes,
-                                           gemm_args *args)
+                                           int64_t *sd_bytes, gemm_args *args)
 {
+    *sd_bytes = 0;
     if (g->d_dtype != FP8BLOCK_E4M3) {
         if (g->sd || g->ldsd || g->d_scale_flags)
             return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT,
@@ -38,20 +40,19 @@ static fp8block_status check_output_scales(const call_env *env, const fp8block_g
     if (g->d_scale_flags & ~(unsigned)FP8BLOCK_SCALE_POW2)
         return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "d_scale_flags = 0x%x; expected 0 or FP8BLOCK_SCALE_POW2",
                              g->d_scale_flags);
-    int64_t sd_bytes;
     TRY(check_ld("ldsd", g->ldsd, "m", g->m));
-    TRY(check_extent("sd", fp8block_ceil_div(g->n, 128), g->ldsd, g->m, sizeof(float), &sd_bytes));
+    TRY(check_extent("sd", fp8block_ceil_div(g->n, 128), g->ldsd, g->m, sizeof(float), sd_bytes));
     TRY(check_multiple("ldsd", g->ldsd, 4, "rows of D's scales are 16-byte aligned, as A's"));
-    TRY(check_pointer(env, "sd", g->sd, sd_bytes, 16, "rows of D's scales are 16-byte aligned, as A's"));
-    TRY(check_disjoint("sd", g->sd, sd_bytes, "d", g->d, d_bytes));
+    TRY(check_pointer(env, "sd", g->sd, *sd_bytes, 16, "rows of D's scales are 16-byte aligned, as A's"));
+    TRY(check_disjoint("sd", g->sd, *sd_bytes, "d", g->d, d_bytes));
     args->sd = g->sd, args->ldsd = g->ldsd, args->d_scale_flags = g->d_scale_flags;
     return FP8BLOCK_OK;
 }
 
 /* C: its own dtype and ld; D itself (same dtype and ld) for in-place accumulation, and
- * otherwise no byte shared with D. */
+ * otherwise no byte shared with D; never with sd, which other CTAs write while C is read. */
 static fp8block_status check_addend_c(const call_env *env, const fp8block_gemm_desc *g, int64_t d_bytes,
-                                      gemm_args *args)
+                                      int64_t sd_bytes, gemm_args *args)
 {
     if (!g->c) {
         if (g->c_dtype || g->ldc)
@@ -75,21 +76,8 @@ static fp8block_status check_addend_c(const call_env *env, const fp8block_gemm_d
     } else {
         TRY(check_disjoint("c", g->c, c_bytes, "d", g->d, d_bytes));
     }
+    if (g->sd) TRY(check_disjoint("c", g->c, c_bytes, "sd", g->sd, sd_bytes));
     args->c = g->c, args->c_dtype = g->c_dtype, args->ldc = g->ldc;
-    return FP8BLOCK_OK;
-}
-
-/* The epilogue's inputs apart from its outputs: C (unless it is D itself, checked above) and
- * bias share no byte with D or sd, which other CTAs write while they are read. */
-static fp8block_status check_epilogue_apart(const fp8block_gemm_desc *g, int64_t d_bytes)
-{
-    int64_t sd_bytes = 0, c_bytes = 0, bias_bytes = 0;
-    if (g->sd) TRY(check_extent("sd", fp8block_ceil_div(g->n, 128), g->ldsd, g->m, sizeof(float), &sd_bytes));
-    if (g->c) TRY(check_extent("c", g->m, g->ldc, g->n, fp8block_dtype_size(g->c_dtype), &c_bytes));
-    if (g->bias) TRY(check_extent("bias", 1, 1, g->n, fp8block_dtype_size(g->bias_dtype), &bias_bytes));
-    if (g->bias) TRY(check_disjoint("bias", g->bias, bias_bytes, "d", g->d, d_bytes));
-    if (g->bias && g->sd) TRY(check_disjoint("bias", g->bias, bias_bytes, "sd", g->sd, sd_bytes));
-    if (g->c && g->sd) TRY(check_disjoint("c", g->c, c_bytes, "sd", g->sd, sd_bytes));
     return FP8BLOCK_OK;
 }
 
@@ -161,7 +149,9 @@ static fp8block_status check_groups(const call_env *env, const fp8block_gemm_des
     return FP8BLOCK_OK;
 }
 
-static fp8block_status check_bias(const call_env *env, const fp8block_gemm_desc *g, gemm_args *args)
+/* bias: N values, sharing no byte with D or sd (written while it is read). */
+static fp8block_status check_bias(const call_env *env, const fp8block_gemm_desc *g, int64_t d_bytes, int64_t sd_bytes,
+                                  gemm_args *args)
 {
     if (!g->bias) {
         if (g->bias_dtype) return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "bias_dtype is set but bias is NULL");
@@ -171,6 +161,8 @@ static fp8block_status check_bias(const call_env *env, const fp8block_gemm_desc 
     int64_t bias_bytes;
     TRY(check_extent("bias", 1, 1, g->n, fp8block_dtype_size(g->bias_dtype), &bias_bytes));
     TRY(check_pointer(env, "bias", g->bias, bias_bytes, 16, "16-byte aligned, as C's rows"));
+    TRY(check_disjoint("bias", g->bias, bias_bytes, "d", g->d, d_bytes));
+    if (g->sd) TRY(check_disjoint("bias", g->bias, bias_bytes, "sd", g->sd, sd_bytes));
     args->bias = g->bias, args->bias_dtype = g->bias_dtype;
     return FP8BLOCK_OK;
 }
@@ -247,10 +239,10 @@ fp8block_status gemm_desc_validate(fp8block_ctx *ctx, const fp8block_gemm_desc *
     args.a = g.a, args.lda = g.lda, args.sa = g.sa, args.ldsa = g.ldsa;
     args.b = g.b, args.ldb = g.ldb, args.sb = g.sb, args.ldsb = g.ldsb, args.b_scales = g.b_scales;
     args.d = g.d, args.dtype = g.d_dtype, args.ldd = g.ldd;
-    TRY(check_output_scales(&env, &g, d_bytes, &args));
-    TRY(check_addend_c(&env, &g, d_bytes, &args));
-    TRY(check_bias(&env, &g, &args));
-    TRY(check_epilogue_apart(&g, d_bytes));
+    int64_t sd_bytes;
+    TRY(check_output_scales(&env, &g, d_bytes, &sd_bytes, &args));
+    TRY(check_addend_c(&env, &g, d_bytes, sd_bytes, &args));
+    TRY(check_bias(&env, &g, d_bytes, sd_bytes, &args));
     TRY(check_groups(&env, &g, b_bytes, sb_bytes, !ctx->cuda, &args));
     *out = args;
     return FP8BLOCK_OK;

@@ -223,8 +223,9 @@ def gemm_grouped(a: Array, sa: Array, b: Array, sb: Array, *,
     T.require_row_alignment(am, 16, "the GEMM loads rows of a with TMA")
     T.require_row_alignment(bm, 16, "the GEMM loads rows of b with TMA")
     T.require_row_alignment(sam, 4, "the GEMM loads rows of sa with TMA")
-    rows_keep, rows_ptr = _int32_rows(counts if masked else offsets, am, groups if masked else groups + 1,
-                                      "counts" if masked else "offsets")
+    # rows_alive holds the int32 array rows_ptr points into until the call has run
+    rows_alive, rows_ptr = _int32_rows(counts if masked else offsets, am, groups if masked else groups + 1,
+                                       "counts" if masked else "offsets")
     code = (L.BF16 if torch_tensor else L.F32) if out_dtype is None else T.float_dtype_code(out_dtype, "out_dtype")
     elem = 4 if code == L.F32 else 2
     if out is None:
@@ -242,7 +243,6 @@ def gemm_grouped(a: Array, sa: Array, b: Array, sb: Array, *,
                        group_layout=L.GROUPS_MASKED if masked else L.GROUPS_CONTIGUOUS, groups=groups,
                        group_rows=rows_ptr, max_m=max_m, group_stride_b=stride_b, group_stride_sb=stride_sb)
     _call(device, torch_tensor, "fp8block_gemm_ex", L.ctypes.byref(desc))
-    del rows_keep
     return d.reshape(groups, max_m, n) if masked else d
 
 

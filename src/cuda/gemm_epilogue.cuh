@@ -162,13 +162,18 @@ __device__ __forceinline__ void epilogue_add_addends(float *acc, const gemm_para
 #pragma unroll
     for (int j = 0; j < BN / 8; j++) {
         const int col = n0 + 8 * j + 2 * (lane % 4);
+        /* the pair of columns' bias, loaded once for both rows */
+        float bias[2] = {0.0f, 0.0f};
+#pragma unroll
+        for (int e = 0; e < 2; e++)
+            if (p.bias && col + e < p.n) bias[e] = epilogue_load_addend(p.bias, p.bias_dtype, col + e);
 #pragma unroll
         for (int e = 0; e < 4; e++) {
             const int r = row + (e >= 2 ? 8 : 0), c = col + (e & 1);
             if (r >= p.m || c >= p.n) continue;
             float v = acc[4 * j + e];
             if (p.c) v += epilogue_load_addend(p.c, p.c_dtype, (int64_t)r * p.ldc + c);
-            if (p.bias) v += epilogue_load_addend(p.bias, p.bias_dtype, c);
+            if (p.bias) v += bias[e & 1];
             acc[4 * j + e] = v;
         }
     }

@@ -51,6 +51,13 @@ static int gemm_bit_column(int bit) { return bit ? __builtin_ctz(bit) : -1; }
 
 static int gemm_output_column(fp8block_dtype dtype) { return gemm_bit_column(gemm_output_bit(dtype)); }
 
+/* The planner's view of g with D of type dtype (B's scale mode included). */
+static gemm_shape shape_of(const gemm_args *g, fp8block_dtype dtype)
+{
+    const gemm_shape shape = {g->m, g->n, g->k, dtype, g->b_scales == FP8BLOCK_B_SCALES_1x128};
+    return shape;
+}
+
 static CUtensorMapDataType out_map_type(fp8block_dtype dtype)
 {
     switch (dtype) {
@@ -198,7 +205,7 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, co
 /* The launch plan for D of type dtype: the planner's plan (or the forced one), completed. */
 static fp8block_status plan_for(cuda_device *dev, const gemm_args *g, fp8block_dtype dtype, gemm_launch_plan *lp)
 {
-    const gemm_shape shape = {g->m, g->n, g->k, dtype, g->b_scales == FP8BLOCK_B_SCALES_1x128};
+    const gemm_shape shape = shape_of(g, dtype);
     max_clusters_query query = {dev, gemm_bit_column(gemm_shape_bit(&shape))};
     const gemm_target target = {dev->sm_count, config_max_clusters, &query};
     /* A forced plan with no kernel for B scaled 1x128 (whose kernels are 128x128 only) is
@@ -247,23 +254,23 @@ static int capturing(cudaStream_t stream)
     return cudaStreamIsCapturing(stream, &status) == cudaSuccess && status != cudaStreamCaptureStatusNone;
 }
 
-static fp8block_status wait_turn(cudaStream_t stream, cudaEvent_t idle, const char *what)
+static fp8block_status wait_turn(cudaStream_t stream, cudaEvent_t idle, int captured, const char *what)
 {
-    return cuda_check(cudaStreamWaitEvent(stream, idle, capturing(stream) ? cudaEventWaitExternal : 0), what);
+    return cuda_check(cudaStreamWaitEvent(stream, idle, captured ? cudaEventWaitExternal : 0), what);
 }
 
-static fp8block_status end_turn(cudaStream_t stream, cudaEvent_t idle, const char *what)
+static fp8block_status end_turn(cudaStream_t stream, cudaEvent_t idle, int captured, const char *what)
 {
-    return cuda_check(cudaEventRecordWithFlags(idle, stream, capturing(stream) ? cudaEventRecordExternal : 0), what);
+    return cuda_check(cudaEventRecordWithFlags(idle, stream, captured ? cudaEventRecordExternal : 0), what);
 }
 
 /* Called with dev->e4m3_scratch_lock held: a scratch of at least `bytes`. Growing frees the
  * old one (cudaFree waits for the device, so no queued kernel still uses it); never during a
  * capture, where an allocation would break the graph. */
-static fp8block_status ensure_e4m3_scratch(cuda_device *dev, size_t bytes, cudaStream_t stream)
+static fp8block_status ensure_e4m3_scratch(cuda_device *dev, size_t bytes, int captured)
 {
     if (dev->e4m3_scratch_bytes >= bytes) return FP8BLOCK_OK;
-    if (capturing(stream))
+    if (captured)
         return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED,
                              "this E4M3 GEMM needs %zu bytes of the context's fp32 scratch, which has %zu, and its "
                              "stream is being captured: run a call of this size once before capturing (the "
@@ -283,9 +290,10 @@ static fp8block_status run_e4m3_through_f32(cuda_device *dev, const gemm_args *g
 {
     const int64_t ld = (g->n + 3) / 4 * 4;
     pthread_mutex_lock(&dev->e4m3_scratch_lock);
-    fp8block_status st = ensure_e4m3_scratch(dev, (size_t)(g->m * ld) * sizeof(float), stream);
+    const int captured = capturing(stream);
+    fp8block_status st = ensure_e4m3_scratch(dev, (size_t)(g->m * ld) * sizeof(float), captured);
     if (st == FP8BLOCK_OK)
-        st = wait_turn(stream, dev->e4m3_scratch_idle, "cudaStreamWaitEvent(E4M3 scratch)");
+        st = wait_turn(stream, dev->e4m3_scratch_idle, captured, "cudaStreamWaitEvent(E4M3 scratch)");
     if (st == FP8BLOCK_OK) {
         gemm_args f32 = *g;
         f32.d = dev->e4m3_scratch, f32.dtype = FP8BLOCK_F32, f32.ldd = ld, f32.sd = NULL, f32.ldsd = 0;
@@ -296,7 +304,8 @@ static fp8block_status run_e4m3_through_f32(cuda_device *dev, const gemm_args *g
                                      ld, (uint8_t *)g->d, g->ldd, g->sd, g->ldsd};
             st = cuda_quantize(dev, &q, stream);
         }
-        fp8block_status recorded = end_turn(stream, dev->e4m3_scratch_idle, "cudaEventRecord(E4M3 scratch)");
+        fp8block_status recorded =
+            end_turn(stream, dev->e4m3_scratch_idle, captured, "cudaEventRecord(E4M3 scratch)");
         if (st == FP8BLOCK_OK) st = recorded;
     }
     pthread_mutex_unlock(&dev->e4m3_scratch_lock);
@@ -306,18 +315,17 @@ static fp8block_status run_e4m3_through_f32(cuda_device *dev, const gemm_args *g
 static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream_t stream)
 {
     pthread_once(&knobs_once, read_knobs);
-    const int column = g->b_scales == FP8BLOCK_B_SCALES_1x128 ? gemm_bit_column(GEMM_OUT_F32_B1x128)
-                                                              : gemm_output_column(g->dtype);
-    if (column < 0)
-        return fp8block_fail(FP8BLOCK_ERR_INTERNAL, "internal: GEMM output dtype %s has no kernel column",
-                             fp8block_dtype_name(g->dtype));
     if (g->group_layout != FP8BLOCK_GROUPS_NONE)
         return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "a grouped GEMM is not built for the GPU yet (the CPU backend "
                              "has it; issue 18)");
-    const int b_per_col = g->b_scales == FP8BLOCK_B_SCALES_1x128;
-    if (b_per_col && g->dtype != FP8BLOCK_F32)
+    const gemm_shape shape = shape_of(g, g->dtype);
+    if (shape.b_per_col && g->dtype != FP8BLOCK_F32)
         return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "B scaled 1x128 with %s output is not built for the GPU: F32 "
                              "is (the weight gradient; the CPU backend has every type)",
+                             fp8block_dtype_name(g->dtype));
+    const int column = gemm_bit_column(gemm_shape_bit(&shape));
+    if (column < 0)
+        return fp8block_fail(FP8BLOCK_ERR_INTERNAL, "internal: GEMM output dtype %s has no kernel column",
                              fp8block_dtype_name(g->dtype));
     /* The descriptor's validation enforces docs/DESIGN.md's alignment rules; these are the
      * ones TMA cannot live without. */
@@ -371,12 +379,14 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     /* The workspace is the context's, shared by all its streams: this stream waits until
      * the previous user's kernel is done with it, and the next user waits for ours. */
     pthread_mutex_lock(&dev->gemm_workspace_lock);
-    st = wait_turn(stream, dev->gemm_workspace_idle, "cudaStreamWaitEvent(stream-K workspace)");
+    const int captured = capturing(stream);
+    st = wait_turn(stream, dev->gemm_workspace_idle, captured, "cudaStreamWaitEvent(stream-K workspace)");
     if (st == FP8BLOCK_OK) {
         params.sk_counters = (int *)dev->gemm_workspace;
         params.partials = (float *)((uint8_t *)dev->gemm_workspace + STREAMK_COUNTER_BYTES);
         st = launch_kernel(&kernel, &maps, &params, stream);
-        fp8block_status recorded = end_turn(stream, dev->gemm_workspace_idle, "cudaEventRecord(stream-K workspace)");
+        fp8block_status recorded =
+            end_turn(stream, dev->gemm_workspace_idle, captured, "cudaEventRecord(stream-K workspace)");
         if (st == FP8BLOCK_OK) st = recorded;
     }
     pthread_mutex_unlock(&dev->gemm_workspace_lock);

@@ -89,12 +89,10 @@ static void store(void *row, fp8block_dtype t, int64_t j, float v)
 /* v rounded to t and back: what a C of dtype t holds. */
 static float as_dtype(float v, fp8block_dtype t)
 {
-    float out = 0;
-    uint16_t h = 0;
+    uint16_t h;
     if (t == FP8BLOCK_F32) return v;
     store(&h, t, 0, v);
-    out = load(&h, t, 0);
-    return out;
+    return load(&h, t, 0);
 }
 
 /* Distance in representable 16-bit values (sign-magnitude order); 0 for equal bits. */
