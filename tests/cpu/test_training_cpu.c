@@ -16,20 +16,13 @@
 #include "reference_codec.h"
 #include "rng.h"
 #include "testutil.h"
+#include "training_data.h"
 
-#define POISON 0xff
-#define GUARD 64
+#define POISON TRAINING_POISON
+#define GUARD TRAINING_GUARD
 
 static fp8block_ctx *ctx;
 static rng_state rng;
-
-static void *poisoned(size_t bytes)
-{
-    unsigned char *p = aligned_alloc(64, (bytes + GUARD + 63) / 64 * 64);
-    if (!p) abort();
-    memset(p, POISON, bytes + GUARD);
-    return p;
-}
 
 static int64_t padding_written(const unsigned char *buf, int64_t lines, int64_t ld, int64_t owned, size_t elem)
 {
@@ -38,27 +31,6 @@ static int64_t padding_written(const unsigned char *buf, int64_t lines, int64_t 
         for (size_t b = (size_t)owned * elem; b < (size_t)ld * elem; b++) touched += buf[(size_t)(r * ld) * elem + b] != POISON;
     for (size_t b = 0; b < GUARD; b++) touched += buf[(size_t)(lines * ld) * elem + b] != POISON;
     return touched;
-}
-
-/* rows×cols of type t (ld = cols): normal values at a per-block magnitude, and, when
- * `specials`, a NaN block, an inf, and an all-zero block. */
-static void *random_input(fp8block_dtype t, int64_t rows, int64_t cols, int specials)
-{
-    size_t elem = t == FP8BLOCK_F32 ? 4 : 2;
-    unsigned char *x = malloc((size_t)(rows * cols) * elem);
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < cols; j++) {
-            float v = (float)ldexp(rng_normal(&rng), (int)((i / 128 * 3 + j / 128) % 9) - 4);
-            if (specials && i == 3 && j == 5) v = NAN;
-            if (specials && i == rows - 1 && j == cols - 1) v = INFINITY;
-            if (specials && i >= 128 && i < 256 && j < 128) v = 0.0f;
-            if (t == FP8BLOCK_F32) memcpy(x + (size_t)(i * cols + j) * 4, &v, 4);
-            else {
-                uint16_t h = t == FP8BLOCK_BF16 ? ref_bf16_from_f32(v) : ref_f16_from_f32(v);
-                memcpy(x + (size_t)(i * cols + j) * 2, &h, 2);
-            }
-        }
-    return x;
 }
 
 static void *transposed(const void *x, size_t elem, int64_t rows, int64_t cols)
@@ -76,14 +48,15 @@ static void check_quantize_transpose(int64_t rows, int64_t cols, fp8block_dtype 
              t == FP8BLOCK_F32 ? "F32" : t == FP8BLOCK_BF16 ? "BF16" : "F16", flags ? " pow2" : "",
              skip == 1 ? " (x's pair skipped)" : skip == 2 ? " (xᵀ's pair skipped)" : "");
     size_t elem = t == FP8BLOCK_F32 ? 4 : 2;
-    void *x = random_input(t, rows, cols, rows > 256 && cols > 128);
+    void *x = training_input(&rng, t, rows, cols, rows > 256 && cols > 128);
     void *xt = transposed(x, elem, rows, cols);
     const int64_t ldq = cols + 16, lds = rows + 4, ldqt = rows + 16, ldst = cols + 4;
     const int64_t s_rows = (cols + 127) / 128, st_rows = (rows + 127) / 128;
-    uint8_t *q = poisoned((size_t)(rows * ldq)), *qt = poisoned((size_t)(cols * ldqt));
-    float *s = poisoned((size_t)(s_rows * lds) * 4), *st = poisoned((size_t)(st_rows * ldst) * 4);
-    uint8_t *q_ref = poisoned((size_t)(rows * ldq)), *qt_ref = poisoned((size_t)(cols * ldqt));
-    float *s_ref = poisoned((size_t)(s_rows * lds) * 4), *st_ref = poisoned((size_t)(st_rows * ldst) * 4);
+    uint8_t *q = training_poisoned((size_t)(rows * ldq)), *qt = training_poisoned((size_t)(cols * ldqt));
+    float *s = training_poisoned((size_t)(s_rows * lds) * 4), *st = training_poisoned((size_t)(st_rows * ldst) * 4);
+    uint8_t *q_ref = training_poisoned((size_t)(rows * ldq)), *qt_ref = training_poisoned((size_t)(cols * ldqt));
+    float *s_ref = training_poisoned((size_t)(s_rows * lds) * 4);
+    float *st_ref = training_poisoned((size_t)(st_rows * ldst) * 4);
     fp8block_status a = fp8block_quantize_1x128_transpose(ctx, flags, x, t, rows, cols, cols, skip == 1 ? NULL : q,
                                                           ldq, skip == 1 ? NULL : s, lds, skip == 2 ? NULL : qt, ldqt,
                                                           skip == 2 ? NULL : st, ldst, NULL);
@@ -113,12 +86,16 @@ static void check_weight_transpose(int64_t rows, int64_t cols)
 {
     char what[96];
     snprintf(what, sizeof what, "transpose_128x128 %lldx%lld", (long long)rows, (long long)cols);
-    float *w = random_input(FP8BLOCK_F32, rows, cols, 0);
+    float *w = training_input(&rng, FP8BLOCK_F32, rows, cols, 0);
     float *wt = transposed(w, 4, rows, cols);
     const int64_t rb = (rows + 127) / 128, cb = (cols + 127) / 128;
     const int64_t ldq = cols + 16, lds = cb + 1, ldqt = rows + 16, ldst = rb + 3;
-    uint8_t *q = poisoned((size_t)(rows * ldq)), *qt = poisoned((size_t)(cols * ldqt)), *qt_ref = poisoned((size_t)(cols * ldqt));
-    float *s = poisoned((size_t)(rb * lds) * 4), *st = poisoned((size_t)(cb * ldst) * 4), *st_ref = poisoned((size_t)(cb * ldst) * 4);
+    uint8_t *q = training_poisoned((size_t)(rows * ldq));
+    uint8_t *qt = training_poisoned((size_t)(cols * ldqt));
+    uint8_t *qt_ref = training_poisoned((size_t)(cols * ldqt));
+    float *s = training_poisoned((size_t)(rb * lds) * 4);
+    float *st = training_poisoned((size_t)(cb * ldst) * 4);
+    float *st_ref = training_poisoned((size_t)(cb * ldst) * 4);
     fp8block_status a = fp8block_quantize_128x128(ctx, w, FP8BLOCK_F32, rows, cols, cols, q, ldq, s, lds, NULL);
     fp8block_status b = fp8block_transpose_128x128(ctx, q, ldq, s, lds, rows, cols, qt, ldqt, st, ldst, NULL);
     fp8block_status c = fp8block_quantize_128x128(ctx, wt, FP8BLOCK_F32, cols, rows, rows, qt_ref, ldqt, st_ref, ldst,
@@ -136,18 +113,18 @@ static void check_wgrad(int64_t out, int64_t in, int64_t tokens)
 {
     char what[96];
     snprintf(what, sizeof what, "wgrad %lldx%lld, %lld tokens", (long long)out, (long long)in, (long long)tokens);
-    float *dy = random_input(FP8BLOCK_F32, tokens, out, 0), *x = random_input(FP8BLOCK_F32, tokens, in, 0);
+    float *dy = training_input(&rng, FP8BLOCK_F32, tokens, out, 0), *x = training_input(&rng, FP8BLOCK_F32, tokens, in, 0);
     const int64_t kb = (tokens + 127) / 128, lda = (tokens + 15) / 16 * 16, ldsa = (out + 3) / 4 * 4;
     const int64_t ldsb = (in + 3) / 4 * 4, ldd = (in + 3) / 4 * 4;
-    uint8_t *a = poisoned((size_t)(out * lda)), *b = poisoned((size_t)(in * lda));
-    float *sa = poisoned((size_t)(kb * ldsa) * 4), *sb = poisoned((size_t)(kb * ldsb) * 4);
+    uint8_t *a = training_poisoned((size_t)(out * lda)), *b = training_poisoned((size_t)(in * lda));
+    float *sa = training_poisoned((size_t)(kb * ldsa) * 4), *sb = training_poisoned((size_t)(kb * ldsb) * 4);
     fp8block_status st = fp8block_quantize_1x128_transpose(ctx, 0, dy, FP8BLOCK_F32, tokens, out, out, NULL, 0, NULL, 0,
                                                            a, lda, sa, ldsa, NULL);
     if (st == FP8BLOCK_OK)
         st = fp8block_quantize_1x128_transpose(ctx, 0, x, FP8BLOCK_F32, tokens, in, in, NULL, 0, NULL, 0, b, lda, sb,
                                                ldsb, NULL);
     CHECK(st == FP8BLOCK_OK, "%s: quantizing: %s", what, fp8block_last_error(ctx));
-    float *d = poisoned((size_t)(out * ldd) * 4);
+    float *d = training_poisoned((size_t)(out * ldd) * 4);
     fp8block_gemm_desc g = FP8BLOCK_GEMM_DESC_INIT;
     g.m = out, g.n = in, g.k = tokens, g.a = a, g.lda = lda, g.sa = sa, g.ldsa = ldsa;
     g.b = b, g.ldb = lda, g.sb = sb, g.ldsb = ldsb, g.b_scales = FP8BLOCK_B_SCALES_1x128;
@@ -164,7 +141,7 @@ static void check_wgrad(int64_t out, int64_t in, int64_t tokens)
     float *before = malloc((size_t)(out * ldd) * 4);
     for (int64_t e = 0; e < out * ldd; e++) before[e] = (float)(e % 7) - 3.0f;
     memcpy(d, before, (size_t)(out * ldd) * 4);
-    float *plain = poisoned((size_t)(out * ldd) * 4);
+    float *plain = training_poisoned((size_t)(out * ldd) * 4);
     fp8block_gemm_desc acc = g;
     acc.c = d, acc.c_dtype = FP8BLOCK_F32, acc.ldc = ldd;
     g.d = plain;
@@ -185,9 +162,9 @@ static void check_wgrad(int64_t out, int64_t in, int64_t tokens)
 static void check_bad_arguments(void)
 {
     enum { R = 130, C = 300 };
-    float *x = random_input(FP8BLOCK_F32, R, C, 0);
-    uint8_t *q = poisoned(R * C), *qt = poisoned(C * R);
-    float *s = poisoned(3 * R * 4), *st = poisoned(2 * C * 4);
+    float *x = training_input(&rng, FP8BLOCK_F32, R, C, 0);
+    uint8_t *q = training_poisoned(R * C), *qt = training_poisoned(C * R);
+    float *s = training_poisoned(3 * R * 4), *st = training_poisoned(2 * C * 4);
     unsigned char *pristine = malloc(C * R);
     memcpy(pristine, qt, C * R);
     struct {

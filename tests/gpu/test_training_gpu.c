@@ -13,9 +13,10 @@
 #include "reference_codec.h"
 #include "rng.h"
 #include "testutil.h"
+#include "training_data.h"
 
-#define POISON 0xff
-#define GUARD 64
+#define POISON TRAINING_POISON
+#define GUARD TRAINING_GUARD
 
 static fp8block_ctx *gpu, *cpu;
 static rng_state rng;
@@ -54,32 +55,6 @@ static void mirror_free(mirror *m)
     devmem_free(gpu, m->dev);
 }
 
-static void *poisoned(size_t bytes)
-{
-    unsigned char *p = malloc(bytes + GUARD);
-    memset(p, POISON, bytes + GUARD);
-    return p;
-}
-
-static void *random_input(fp8block_dtype t, int64_t rows, int64_t cols)
-{
-    size_t elem = t == FP8BLOCK_F32 ? 4 : 2;
-    unsigned char *x = malloc((size_t)(rows * cols) * elem);
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < cols; j++) {
-            float v = (float)ldexp(rng_normal(&rng), (int)((i / 128 * 3 + j / 128) % 9) - 4);
-            if (rows > 256 && i == 3 && j == 5) v = NAN;
-            if (rows > 256 && i == rows - 1 && j == cols - 1) v = -INFINITY;
-            if (rows > 256 && i >= 128 && i < 256 && j < 40) v = 0.0f;
-            if (t == FP8BLOCK_F32) memcpy(x + (size_t)(i * cols + j) * 4, &v, 4);
-            else {
-                uint16_t h = t == FP8BLOCK_BF16 ? ref_bf16_from_f32(v) : ref_f16_from_f32(v);
-                memcpy(x + (size_t)(i * cols + j) * 2, &h, 2);
-            }
-        }
-    return x;
-}
-
 static void check_quantize_transpose(int64_t rows, int64_t cols, fp8block_dtype t, unsigned flags, int skip)
 {
     char what[160];
@@ -90,8 +65,11 @@ static void check_quantize_transpose(int64_t rows, int64_t cols, fp8block_dtype 
     const int64_t ldq = cols + 16, lds = rows + 4, ldqt = rows + 16, ldst = cols + 4;
     const size_t q_bytes = (size_t)(rows * ldq), s_bytes = (size_t)(((cols + 127) / 128) * lds) * 4;
     const size_t qt_bytes = (size_t)(cols * ldqt), st_bytes = (size_t)(((rows + 127) / 128) * ldst) * 4;
-    void *x = random_input(t, rows, cols);
-    unsigned char *q = poisoned(q_bytes), *s = poisoned(s_bytes), *qt = poisoned(qt_bytes), *st = poisoned(st_bytes);
+    void *x = training_input(&rng, t, rows, cols, rows > 256);
+    unsigned char *q = training_poisoned(q_bytes);
+    unsigned char *s = training_poisoned(s_bytes);
+    unsigned char *qt = training_poisoned(qt_bytes);
+    unsigned char *st = training_poisoned(st_bytes);
     fp8block_status want = fp8block_quantize_1x128_transpose(
         cpu, flags, x, t, rows, cols, cols, skip == 1 ? NULL : q, ldq, skip == 1 ? NULL : (float *)s, lds,
         skip == 2 ? NULL : qt, ldqt, skip == 2 ? NULL : (float *)st, ldst, NULL);
@@ -115,10 +93,10 @@ static void check_weight_transpose(int64_t rows, int64_t cols)
     snprintf(what, sizeof what, "transpose_128x128 %lldx%lld", (long long)rows, (long long)cols);
     const int64_t rb = (rows + 127) / 128, cb = (cols + 127) / 128;
     const int64_t ldq = cols + 16, lds = cb + 1, ldqt = rows + 16, ldst = rb + 3;
-    float *w = random_input(FP8BLOCK_F32, rows, cols);
-    uint8_t *q = poisoned((size_t)(rows * ldq));
-    float *s = poisoned((size_t)(rb * lds) * 4);
-    unsigned char *qt = poisoned((size_t)(cols * ldqt)), *st = poisoned((size_t)(cb * ldst) * 4);
+    float *w = training_input(&rng, FP8BLOCK_F32, rows, cols, rows > 256);
+    uint8_t *q = training_poisoned((size_t)(rows * ldq));
+    float *s = training_poisoned((size_t)(rb * lds) * 4);
+    unsigned char *qt = training_poisoned((size_t)(cols * ldqt)), *st = training_poisoned((size_t)(cb * ldst) * 4);
     fp8block_status want = fp8block_quantize_128x128(cpu, w, FP8BLOCK_F32, rows, cols, cols, q, ldq, s, lds, NULL);
     if (want == FP8BLOCK_OK)
         want = fp8block_transpose_128x128(cpu, q, ldq, s, lds, rows, cols, qt, ldqt, (float *)st, ldst, NULL);
@@ -137,12 +115,13 @@ static void check_wgrad(int64_t out, int64_t in, int64_t tokens)
 {
     char what[96];
     snprintf(what, sizeof what, "wgrad %lldx%lld, %lld tokens", (long long)out, (long long)in, (long long)tokens);
-    float *dy = random_input(FP8BLOCK_F32, tokens, out), *x = random_input(FP8BLOCK_F32, tokens, in);
+    float *dy = training_input(&rng, FP8BLOCK_F32, tokens, out, tokens > 256);
+    float *x = training_input(&rng, FP8BLOCK_F32, tokens, in, tokens > 256);
     const int64_t kb = (tokens + 127) / 128, lda = (tokens + 15) / 16 * 16, ldsa = (out + 3) / 4 * 4;
     const int64_t ldsb = (in + 3) / 4 * 4, ldd = (in + 3) / 4 * 4;
     const size_t a_bytes = (size_t)(out * lda), b_bytes = (size_t)(in * lda), d_bytes = (size_t)(out * ldd) * 4;
-    uint8_t *a = poisoned(a_bytes), *b = poisoned(b_bytes);
-    float *sa = poisoned((size_t)(kb * ldsa) * 4), *sb = poisoned((size_t)(kb * ldsb) * 4);
+    uint8_t *a = training_poisoned(a_bytes), *b = training_poisoned(b_bytes);
+    float *sa = training_poisoned((size_t)(kb * ldsa) * 4), *sb = training_poisoned((size_t)(kb * ldsb) * 4);
     fp8block_status st = fp8block_quantize_1x128_transpose(cpu, 0, dy, FP8BLOCK_F32, tokens, out, out, NULL, 0, NULL, 0,
                                                            a, lda, sa, ldsa, NULL);
     if (st == FP8BLOCK_OK)
