@@ -101,7 +101,7 @@ int devmem_download(const fp8block_ctx *ctx, void *dst, const void *src, size_t 
 int devmem_fill(const fp8block_ctx *ctx, void *p, int byte, size_t bytes)
 {
 #if FP8BLOCK_HAVE_CUDA
-    if (on_gpu(ctx)) return cudaMemset(p, byte, bytes) == cudaSuccess ? 0 : -1;
+    if (on_gpu(ctx)) return cudaMemset(p, byte, bytes) == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess ? 0 : -1;
 #endif
     (void)ctx;
     memset(p, byte, bytes);

@@ -14,6 +14,9 @@ void *devmem_alloc(const fp8block_ctx *ctx, size_t bytes); /* NULL on failure */
 void devmem_free(const fp8block_ctx *ctx, void *p);
 int devmem_upload(const fp8block_ctx *ctx, void *dst, const void *src, size_t bytes);
 int devmem_download(const fp8block_ctx *ctx, void *dst, const void *src, size_t bytes);
+/* Sets every byte; done when it returns. (cudaMemset alone runs on the legacy default stream,
+ * with which a non-blocking stream does not synchronise: work launched next on such a stream
+ * could run before the fill, or under it.) */
 int devmem_fill(const fp8block_ctx *ctx, void *p, int byte, size_t bytes);
 int devmem_sync(const fp8block_ctx *ctx);
 

@@ -26,6 +26,8 @@ void test_skip(const char *why)
 
 fp8block_ctx *test_gpu_ctx_or_skip(void)
 {
+    /* Line by line, so that a test stopped at its time limit shows how far it came. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     const char *why = NULL;
     if (!devmem_gpu_available(&why)) test_skip(why);
 #if FP8BLOCK_HAVE_CUDA

@@ -83,6 +83,7 @@ static void check_quantize_transpose(int64_t rows, int64_t cols, fp8block_dtype 
     CHECK(devmem_sync(gpu) == 0, "%s: the device failed", what);
     CHECK(mirror_equals(&dq, q) && mirror_equals(&ds, s), "%s: x's codes or scales differ from the CPU's", what);
     CHECK(mirror_equals(&dqt, qt) && mirror_equals(&dst, st), "%s: xᵀ's codes or scales differ from the CPU's", what);
+    printf("%s: checked\n", what);
     mirror_free(&dx), mirror_free(&dq), mirror_free(&ds), mirror_free(&dqt), mirror_free(&dst);
     free(x), free(q), free(s), free(qt), free(st);
 }
@@ -107,6 +108,7 @@ static void check_weight_transpose(int64_t rows, int64_t cols)
     CHECK(want == FP8BLOCK_OK && got == FP8BLOCK_OK, "%s: %s", what, fp8block_last_error(gpu));
     CHECK(devmem_sync(gpu) == 0, "%s: the device failed", what);
     CHECK(mirror_equals(&dqt, qt) && mirror_equals(&dst, st), "%s: differs from the CPU's", what);
+    printf("%s: checked\n", what);
     mirror_free(&dq), mirror_free(&ds), mirror_free(&dqt), mirror_free(&dst);
     free(w), free(q), free(s), free(qt), free(st);
 }
