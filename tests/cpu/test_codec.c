@@ -10,6 +10,7 @@
 
 #include "cpu/codec.h"
 #include "reference_codec.h"
+#include "scale_rule.h"
 #include "rng.h"
 #include "testutil.h"
 
@@ -173,6 +174,48 @@ static void test_row_load_store(void)
     }
 }
 
+/* fp8block_divide_by_scale (the GPU epilogue's x / s) against x / s: bit for bit over every
+ * significand of x, both signs, for scales whose significands include the extremes (all ones,
+ * zero) and scales at the ends of the range it is used in; then random x across a block's
+ * range (|x| <= 448 s, subnormals included), where below 2^-12 only the E4M3 code must agree. */
+static void test_divide_by_scale(void)
+{
+    rng_state rng;
+    rng_seed(&rng, 20261205);
+    long bitwise = 0, coded = 0;
+    for (int i = 0; i < 12; i++) {
+        uint32_t significand = i == 0 ? 0x7fffffu : i == 1 ? 0 : i == 2 ? 0x7ffffeu : (uint32_t)rng_next(&rng) & 0x7fffffu;
+        const int exponents[] = {-60, 99, -7, 0, 3, -30};
+        float s = ldexpf(float_from_bits(0x3f800000u | significand), exponents[i % 6]);
+        CHECK(fp8block_scale_divides_fast(s), "scale %a is in the fast range", (double)s);
+        float r = fp8block_scale_reciprocal(s);
+        long differ = 0;
+        for (uint32_t m = 0; m < (1u << 23); m++) {
+            float x = ldexpf(float_from_bits(0x3f800000u | m), exponents[i % 6] + i % 8); /* x / s in (0.5, 256) */
+            for (int sign = 0; sign < 2; sign++, x = -x, bitwise++)
+                differ += bits_of(fp8block_divide_by_scale(x, s, r)) != bits_of(x / s);
+        }
+        CHECK(differ == 0, "scale %a: %ld quotients differ from x / s", (double)s, differ);
+    }
+    for (int i = 0; i < 4000000; i++, coded++) {
+        float s = float_from_bits((uint32_t)rng_range(&rng, 0x21800000u, 0x71800000u)); /* 2^-60 .. 2^100 */
+        float x = float_from_bits((uint32_t)rng_next(&rng) & 0x7fffffffu);
+        if (!(x <= 448.0f * s)) x = ldexpf(448.0f * s, -(int)rng_range(&rng, 1, 160)) * (float)rng_uniform(&rng);
+        if (rng_next(&rng) & 1) x = -x;
+        float fast = fp8block_divide_by_scale(x, s, fp8block_scale_reciprocal(s)), exact = x / s;
+        CHECK(fabsf(exact) < 0x1p-12f ? ref_e4m3_from_f32(fast) == ref_e4m3_from_f32(exact) : bits_of(fast) == bits_of(exact),
+              "%a / %a: %a, want %a", (double)x, (double)s, (double)fast, (double)exact);
+    }
+    const float zeros[] = {0.0f, -0.0f};
+    for (int i = 0; i < 2; i++)
+        CHECK(bits_of(fp8block_divide_by_scale(zeros[i], 3.0f, fp8block_scale_reciprocal(3.0f))) == bits_of(zeros[i] / 3.0f),
+              "%g / 3 keeps its sign", (double)zeros[i]);
+    CHECK(!fp8block_scale_divides_fast(0x1p-61f) && !fp8block_scale_divides_fast(0x1p101f) &&
+              !fp8block_scale_divides_fast(float_from_bits(0x7fc00000u)),
+          "tiny, huge and NaN scales take the division");
+    printf("divide_by_scale: %ld quotients bit for bit, %ld random ones by code\n", bitwise, coded);
+}
+
 int main(void)
 {
     test_decode_every_code();
@@ -180,6 +223,7 @@ int main(void)
     test_encode_special_cases();
     test_encode_random();
     test_row_load_store();
+    test_divide_by_scale();
     printf("encoded %ld e4m3, %ld bf16, %ld f16 cases\n", e4m3_cases, bf16_cases, f16_cases);
     return test_finish("test_codec");
 }
