@@ -77,7 +77,7 @@ FP8BLOCK_HD float fp8block_block_scale(uint32_t amax_bits, int pow2)
  * every quotient of magnitude >= 2^-12 is x / s bit for bit; smaller ones may differ in
  * their last bits but keep the sign and stay below 2^-11, so their E4M3 code (+-0) is the
  * same. tests/cpu/test_codec.c checks both over every significand of x for a set of s.
- * rem is negated at the end so that x = -0 gives -0 (-fma(-0, s, +0) = -0), not +0. */
+ * rem is formed as -fma(q, s, -x), not fma(-q, s, x), so that x = -0 gives -0, not +0. */
 FP8BLOCK_HD int fp8block_scale_divides_fast(float s) { return s >= 0x1p-60f && s <= 0x1p100f; }
 
 FP8BLOCK_HD float fp8block_scale_reciprocal(float s) { return 1.0f / s; }

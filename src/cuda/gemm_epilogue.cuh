@@ -179,12 +179,31 @@ __device__ __forceinline__ void epilogue_add_addends(float *acc, const gemm_para
     }
 }
 
+/* x / s on the thread's elements of one fragment row (`first`: 0 for the top row, 2 for the
+ * bottom), as IEEE fp32 division gives it: through fp8block_divide_by_scale (three operations,
+ * the same codes) unless the scale is tiny, huge or NaN. */
+template <int BN>
+__device__ __forceinline__ void epilogue_divide_row(float *acc, int first, float s)
+{
+    if (fp8block_scale_divides_fast(s)) {
+        const float r = fp8block_scale_reciprocal(s);
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++)
+#pragma unroll
+            for (int e = first; e < first + 2; e++) acc[4 * j + e] = fp8block_divide_by_scale(acc[4 * j + e], s, r);
+    } else {
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++)
+#pragma unroll
+            for (int e = first; e < first + 2; e++) acc[4 * j + e] = acc[4 * j + e] / s;
+    }
+}
+
 /* E4M3 D: a 128-column tile is one 1x128 scale block per row. Each row's amax (over its
  * real columns: col < N) is the maximum of |x| bit patterns, as scale_rule.h defines it,
  * gathered from the four lanes of a quad that hold the row; the scale follows that rule
- * exactly, the values are divided by it as IEEE fp32 x / s (the quantize kernel's; through
- * fp8block_divide_by_scale where the scale allows, the same codes), and
- * the quad's first lane writes the row's scale. So the codes and scales are
+ * exactly, the values are divided by it as IEEE fp32 x / s (the quantize kernel's;
+ * epilogue_divide_row), and the quad's first lane writes the row's scale. So the codes and scales are
  * fp8block_quantize_1x128 of these fp32 values, which are the F32 D's (docs/DESIGN.md §1.6). */
 template <int BN>
 __device__ __forceinline__ void epilogue_quantize_wave(float *acc, const gemm_params &p, int row0, int n0, int warp,
@@ -209,25 +228,8 @@ __device__ __forceinline__ void epilogue_quantize_wave(float *acc, const gemm_pa
         amax_bottom = max(amax_bottom, __shfl_xor_sync(0xffffffffu, amax_bottom, offset));
     }
     const float s_top = fp8block_block_scale(amax_top, p.sd_pow2), s_bottom = fp8block_block_scale(amax_bottom, p.sd_pow2);
-    if (fp8block_scale_divides_fast(s_top) && fp8block_scale_divides_fast(s_bottom)) {
-        /* every row but those of tiny, NaN or huge scales: the codes x / s gives, without dividing */
-        const float r_top = fp8block_scale_reciprocal(s_top), r_bottom = fp8block_scale_reciprocal(s_bottom);
-#pragma unroll
-        for (int j = 0; j < BN / 8; j++) {
-            acc[4 * j + 0] = fp8block_divide_by_scale(acc[4 * j + 0], s_top, r_top);
-            acc[4 * j + 1] = fp8block_divide_by_scale(acc[4 * j + 1], s_top, r_top);
-            acc[4 * j + 2] = fp8block_divide_by_scale(acc[4 * j + 2], s_bottom, r_bottom);
-            acc[4 * j + 3] = fp8block_divide_by_scale(acc[4 * j + 3], s_bottom, r_bottom);
-        }
-    } else {
-#pragma unroll
-        for (int j = 0; j < BN / 8; j++) {
-            acc[4 * j + 0] = acc[4 * j + 0] / s_top;
-            acc[4 * j + 1] = acc[4 * j + 1] / s_top;
-            acc[4 * j + 2] = acc[4 * j + 2] / s_bottom;
-            acc[4 * j + 3] = acc[4 * j + 3] / s_bottom;
-        }
-    }
+    epilogue_divide_row<BN>(acc, 0, s_top);
+    epilogue_divide_row<BN>(acc, 2, s_bottom);
     const int row = row0 + warp * 16 + lane / 4;
     /* n0 < N: the second CTA of a pair along N may hold the tile past the last one. */
     if (lane % 4 == 0 && n0 < p.n) {
