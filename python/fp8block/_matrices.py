@@ -105,6 +105,52 @@ def output_dtype_code(dtype, what):
         raise TypeError(f"{what} = {dtype!r}: expected float32, bfloat16, float16 or float8_e4m3fn") from None
 
 
+# ---- N-D operands: leading dimensions folded into rows ----------------------------------
+
+def fold_rows(x, name):
+    """x of shape (..., cols) as (2-D rows×cols array, leading shape): the leading dimensions
+    folded into rows (a view where the strides allow it, else a copy, as torch.reshape and
+    np.reshape do). The leading shape is None for a 2-D x (nothing to unfold)."""
+    if not hasattr(x, "shape"):
+        return x, None  # matrix() says what it should have been
+    shape = tuple(x.shape)
+    if len(shape) < 2:
+        raise ValueError(f"{name} must be 2-D, or N-D with its leading dimensions folded into rows; "
+                         f"got shape {shape}")
+    if len(shape) == 2:
+        return x, None
+    if 0 in shape[:-1]:
+        raise ValueError(f"{name} has shape {shape}; fp8block needs at least one row and column")
+    return x.reshape(-1, shape[-1]), shape[:-1]
+
+
+def fold_rows_in_place(x, name, rows, cols):
+    """An output given by the caller as a rows×cols 2-D view of the same memory; ValueError
+    when its leading dimensions cannot be folded without a copy (the results would be lost)."""
+    shape = tuple(getattr(x, "shape", ()))
+    if len(shape) < 2 or shape[-1] != cols or int(np.prod(shape[:-1])) != rows:
+        raise ValueError(f"{name} has shape {shape}; expected {rows} rows of {cols} "
+                         f"(leading dimensions folded into rows)")
+    if len(shape) == 2:
+        return x
+    try:
+        if is_torch(x):
+            return x.view(rows, cols)
+        view = x.view()
+        view.shape = (rows, cols)  # raises instead of copying
+        return view
+    except (RuntimeError, AttributeError, ValueError):
+        raise ValueError(f"{name} has shape {shape} and strides that do not fold into {rows}×{cols} "
+                         f"rows without a copy; pass a tensor whose leading dimensions are contiguous") from None
+
+
+def unfold_rows(y, lead):
+    """A rows×cols result back to (*lead, cols) (a view)."""
+    if lead is None:
+        return y
+    return y.view(*lead, y.shape[-1]) if is_torch(y) else y.reshape(*lead, y.shape[-1])
+
+
 # ---- a matrix as (pointer, rows, cols, ld, dtype, device) -----------------------------
 
 class Matrix:

@@ -45,12 +45,15 @@ if TYPE_CHECKING:
 Array = Union[np.ndarray, "torch.Tensor"]
 DType = Union[str, type, np.dtype, "torch.dtype"]
 
+_ELEMENT_BYTES = {L.F32: 4, L.E4M3: 1}  # of an output dtype; the rest (bf16, fp16) are 2
+
 
 def quantize_1x128(x: Array, *, pow2: bool = False) -> Tuple[Array, Array]:
     """Quantizes activations x (M×K float32/bfloat16/float16) in 1x128 blocks.
 
     Returns (codes, scales): codes M×K e4m3, scales (ceil(K/128), M) float32 with M
     contiguous (a view of a buffer whose rows are padded to a multiple of 4 floats).
+    An N-D x (..., K) is folded into M rows: codes have x's shape, scales stay 2-D.
     pow2: power-of-two scales, 2^ceil(log2(amax/448)).
     """
     return _quantize(x, L.BLOCK_1x128, pow2)
@@ -67,7 +70,7 @@ def quantize_128x128(w: Array, *, pow2: bool = False) -> Tuple[Array, Array]:
 
 def dequantize_1x128(codes: Array, scales: Array, *, out_dtype: DType = "float32") -> Array:
     """x' = float(codes) * scale with 1x128 scales of shape (ceil(K/128), M), rounded to
-    out_dtype (float32, bfloat16 or float16)."""
+    out_dtype (float32, bfloat16 or float16). N-D codes (..., K) are M rows folded."""
     return _dequantize(codes, scales, L.BLOCK_1x128, out_dtype)
 
 
@@ -79,7 +82,8 @@ def dequantize_128x128(codes: Array, scales: Array, *, out_dtype: DType = "float
 
 def gemm(a: Array, sa: Array, b: Array, sb: Array, out_dtype: Optional[DType] = None, *,
          c: Optional[Array] = None, bias: Optional[Array] = None, pow2: bool = False,
-         b_block: Literal["128x128", "1x128"] = "128x128") -> Union[Array, Tuple[Array, Array]]:
+         b_block: Literal["128x128", "1x128"] = "128x128",
+         out: Union[Array, Tuple[Array, Array], None] = None) -> Union[Array, Tuple[Array, Array]]:
     """D = A · Bᵀ (+ C) (+ bias) from quantized operands.
 
     a: M×K codes with sa its 1x128 scales (ceil(K/128), M); b: N×K codes with sb its 128x128
@@ -92,10 +96,16 @@ def gemm(a: Array, sa: Array, b: Array, sb: Array, out_dtype: Optional[DType] = 
     b_block: how sb blocks b, "128x128" (weights) or "1x128" (sb (ceil(K/128), N), N contiguous,
     as quantize_1x128 and quantize_1x128_transpose return: the weight-gradient GEMM, whose
     K is the token count).
+    out: where to write D instead of a new buffer: an M×N float matrix (rows 16-byte aligned;
+    out_dtype defaults to its dtype), or for float8_e4m3fn a (codes, scales) pair shaped as the
+    returned one. out may be c itself (float32: D += A·Bᵀ in place, the weight-gradient
+    accumulation). An N-D a (..., K) is folded into M rows; D then has shape (..., N), and c
+    and out may be given either way.
     Returns D (M×N), a view of a buffer whose rows are 16-byte aligned; for float8_e4m3fn,
     (codes, scales) in the form quantize_1x128 returns, D quantized 1x128 (pow2: power-of-two
     scales), ready to be the next GEMM's a.
     """
+    a, lead = T.fold_rows(a, "a")
     am = T.matrix(a, "a", "codes")
     bm = T.matrix(b, "b", "codes")
     if am.cols != bm.cols:
@@ -115,6 +125,7 @@ def gemm(a: Array, sa: Array, b: Array, sb: Array, out_dtype: Optional[DType] = 
         raise ValueError(f"b_block = {b_block!r}: expected '128x128' or '1x128'")
     operands = [am, sam, bm, sbm]
     if c is not None:
+        c = T.fold_rows(c, "c")[0]
         cm = T.matrix(c, "c", "float")
         if (cm.rows, cm.cols) != (m, n):
             raise ValueError(f"c is {cm.rows}×{cm.cols}; D is {m}×{n}")
@@ -131,25 +142,63 @@ def gemm(a: Array, sa: Array, b: Array, sb: Array, out_dtype: Optional[DType] = 
     T.require_row_alignment(am, 16, "the GEMM loads rows of a with TMA")
     T.require_row_alignment(bm, 16, "the GEMM loads rows of b with TMA")
     T.require_row_alignment(sam, 4, "the GEMM loads rows of sa with TMA")
-    if out_dtype is None:
-        code = L.BF16 if torch_tensor else L.F32
-    else:
-        code = T.output_dtype_code(out_dtype, "out_dtype")
-    elem = {L.F32: 4, L.E4M3: 1}.get(code, 2)
-    ldd = T.round_up(n, 16 // elem)
-    _, d = T.empty(am, m, n, ldd, code)
-    scales = None
-    if code == L.E4M3:
-        ldsd = T.round_up(m, 4)  # as quantize_1x128's scales: 16-byte rows
-        _, scales = T.empty(am, T.ceil_div(n, 128), m, ldsd, L.F32)
-        fields.update(sd=T.pointer(scales), ldsd=ldsd, d_scale_flags=L.SCALE_POW2 if pow2 else 0)
-    elif pow2:
+    code = _gemm_output_code(out_dtype, out, torch_tensor)
+    if code != L.E4M3 and pow2:
         raise ValueError("pow2 applies to float8_e4m3fn output only (its scales)")
+    if out is None:
+        ldd = T.round_up(n, 16 // _ELEMENT_BYTES.get(code, 2))
+        _, d = T.empty(am, m, n, ldd, code)
+        if code == L.E4M3:
+            ldsd = T.round_up(m, 4)  # as quantize_1x128's scales: 16-byte rows
+            _, scales = T.empty(am, T.ceil_div(n, 128), m, ldsd, L.F32)
+    else:
+        d, ldd, scales, ldsd = _gemm_out(out, code, m, n, am)
+    if code == L.E4M3:
+        fields.update(sd=T.pointer(scales), ldsd=ldsd, d_scale_flags=L.SCALE_POW2 if pow2 else 0)
     desc = L.gemm_desc(m=m, n=n, k=k, a=am.ptr, lda=am.ld, sa=sam.ptr, ldsa=sam.ld,
                        b=bm.ptr, ldb=bm.ld, sb=sbm.ptr, ldsb=sbm.ld,
                        d=T.pointer(d), d_dtype=code, ldd=ldd, **fields)
     _call(device, torch_tensor, "fp8block_gemm_ex", L.ctypes.byref(desc))
-    return (d, scales) if code == L.E4M3 else d
+    if out is not None:
+        return out
+    return (T.unfold_rows(d, lead), scales) if code == L.E4M3 else T.unfold_rows(d, lead)
+
+
+def _gemm_output_code(out_dtype, out, torch_tensor):
+    """D's fp8block dtype: out_dtype, else out's own dtype, else bfloat16 for torch and
+    float32 for NumPy (NumPy has no bfloat16)."""
+    if out_dtype is not None:
+        return T.output_dtype_code(out_dtype, "out_dtype")
+    if out is None:
+        return L.BF16 if torch_tensor else L.F32
+    if isinstance(out, tuple):
+        return L.E4M3
+    return T.float_dtype_code(out.dtype, "out's dtype")
+
+
+def _gemm_out(out, code, m, n, am):
+    """The caller's out= as (D, its ld, E4M3 scales, their ld), checked so that the call writes
+    exactly into it: shape, dtype, place, and the alignment the GEMM stores with."""
+    if code == L.E4M3:
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TypeError("with float8_e4m3fn output, out must be a (codes, scales) pair")
+        d = T.fold_rows_in_place(out[0], "out codes", m, n)
+        dm = T.matrix(d, "out codes", "codes")
+        sm = _scales(out[1], "out scales", (T.ceil_div(n, 128), m), "1x128 scales of D", (m, T.ceil_div(n, 128)))
+        T.same_place(am, dm, sm)
+        T.require_row_alignment(sm, 4, "the GEMM stores D's scales in quantize_1x128's layout")
+        scales, ldsd = out[1], sm.ld
+    else:
+        if isinstance(out, tuple):
+            raise TypeError("out is a pair, but D is not float8_e4m3fn: pass one matrix")
+        d = T.fold_rows_in_place(out, "out", m, n)
+        dm = T.matrix(d, "out", "float")
+        if dm.dtype != code:
+            raise TypeError(f"out has dtype {out.dtype}, but out_dtype asks for another")
+        T.same_place(am, dm)
+        scales, ldsd = None, 0
+    T.require_row_alignment(dm, 16 // _ELEMENT_BYTES.get(code, 2), "the GEMM stores rows of D with TMA")
+    return d, dm.ld, scales, ldsd
 
 
 def _aligned_rows(mat, x, name):
@@ -249,7 +298,9 @@ def gemm_grouped(a: Array, sa: Array, b: Array, sb: Array, *,
 def quantize_1x128_transpose(x: Array, *, pow2: bool = False) -> Tuple[Tuple[Array, Array], Tuple[Array, Array]]:
     """Both 1x128 quantizations a training step needs of x (M×K), from one read:
     ((q, s), (qt, st)) with (q, s) = quantize_1x128(x) and (qt, st) = quantize_1x128(x.T),
-    byte for byte. qt is K×M; st (ceil(M/128), K), K contiguous."""
+    byte for byte. qt is K×M; st (ceil(M/128), K), K contiguous. An N-D x (..., K) is folded
+    into M rows (q then has x's shape; qt is K×M)."""
+    x, lead = T.fold_rows(x, "x")
     xm = T.matrix(x, "x", "float")
     rows, cols = xm.rows, xm.cols
     _, q = T.empty(xm, rows, cols, T.round_up(cols, 16), L.E4M3)
@@ -261,7 +312,7 @@ def quantize_1x128_transpose(x: Array, *, pow2: bool = False) -> Tuple[Tuple[Arr
     _call(xm.device, xm.is_torch, "fp8block_quantize_1x128_transpose", L.SCALE_POW2 if pow2 else 0,
           xm.ptr, xm.dtype, rows, cols, xm.ld, T.pointer(q), T.round_up(cols, 16), T.pointer(s), lds,
           T.pointer(qt), T.round_up(rows, 16), T.pointer(st), ldst)
-    return (q, s), (qt, st)
+    return (T.unfold_rows(q, lead), s), (qt, st)
 
 
 def transpose_128x128(q: Array, s: Array) -> Tuple[Array, Array]:
@@ -281,6 +332,9 @@ def transpose_128x128(q: Array, s: Array) -> Tuple[Array, Array]:
 
 
 def _quantize(x, block, pow2):
+    lead = None
+    if block == L.BLOCK_1x128:  # activations: (..., K) folded into rows; weights stay 2-D
+        x, lead = T.fold_rows(x, "x")
     xm = T.matrix(x, "x", "float")
     rows, cols = xm.rows, xm.cols
     kb = T.ceil_div(cols, 128)
@@ -297,10 +351,13 @@ def _quantize(x, block, pow2):
     _call(xm.device, xm.is_torch, "fp8block_quantize_ex",
           block, L.SCALE_POW2 if pow2 else 0, xm.ptr, xm.dtype, rows, cols, xm.ld,
           T.pointer(codes), ldq, T.pointer(scales), lds)
-    return codes, scales
+    return T.unfold_rows(codes, lead), scales
 
 
 def _dequantize(codes, scales, block, out_dtype):
+    lead = None
+    if block == L.BLOCK_1x128:
+        codes, lead = T.fold_rows(codes, "codes")
     qm = T.matrix(codes, "codes", "codes")
     rows, cols = qm.rows, qm.cols
     kb = T.ceil_div(cols, 128)
@@ -314,7 +371,7 @@ def _dequantize(codes, scales, block, out_dtype):
     _, y = T.empty(qm, rows, cols, cols, code)
     fn = "fp8block_dequantize_1x128" if block == L.BLOCK_1x128 else "fp8block_dequantize_128x128"
     _call(device, torch_tensor, fn, qm.ptr, qm.ld, sm.ptr, sm.ld, rows, cols, T.pointer(y), code, cols)
-    return y
+    return T.unfold_rows(y, lead)
 
 
 def _scales(s, name, shape, what, transposed_shape):

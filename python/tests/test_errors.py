@@ -26,7 +26,6 @@ def operands():
     (np.zeros((4, 8), np.float64), "dtype float64; expected float32, bfloat16 or float16"),
     (np.zeros((4, 8), np.int32), "dtype int32"),
     (np.zeros(8, np.float32), "must be 2-D"),
-    (np.zeros((2, 4, 8), np.float32), "must be 2-D"),
     (np.zeros((0, 8), np.float32), "at least one row and column"),
     (np.zeros((4, 16), np.float32)[:, ::2], "must be contiguous"),
     (np.zeros((16, 4), np.float32).T, "must be contiguous"),
@@ -36,6 +35,31 @@ def test_quantize_rejects(bad, message):
     for quantize in (fp8block.quantize_1x128, fp8block.quantize_128x128):
         with pytest.raises((TypeError, ValueError), match=message):
             quantize(bad)
+
+
+def test_weights_must_be_2d():
+    """1x128 calls fold an N-D x into rows; a weight matrix has no such reading."""
+    with pytest.raises(ValueError, match="must be 2-D"):
+        fp8block.quantize_128x128(np.zeros((2, 4, 8), np.float32))
+
+
+def test_out_is_checked_before_anything_is_written(operands):
+    qa, sa, qb, sb = operands
+    d = np.full((8, 32), 7.0, np.float32)
+    for bad, error, message in [
+        (np.zeros((8, 31), np.float32), ValueError, "expected 8 rows of 32"),
+        (np.zeros((8, 32), np.float16), TypeError, "out_dtype asks for another"),
+        (np.zeros((8, 64), np.float32)[:, ::2], ValueError, "must be contiguous"),
+        (np.zeros((2, 5, 64), np.float32)[:, :4, :32], ValueError, "do not fold"),
+        ((d, d), TypeError, "not float8_e4m3fn"),
+    ]:
+        with pytest.raises(error, match=message):
+            fp8block.gemm(qa, sa, qb, sb, "float32", out=bad)
+    with pytest.raises(TypeError, match=r"\(codes, scales\) pair"):
+        fp8block.gemm(qa, sa, qb, sb, "float8_e4m3fn", out=d)
+    with pytest.raises(ValueError, match=r"out scales \(1x128 scales of D\) must have shape \(1, 8\)"):
+        fp8block.gemm(qa, sa, qb, sb, "float8_e4m3fn", out=(np.zeros((8, 32), np.uint8), np.zeros((8, 1), np.float32)))
+    assert (d == 7.0).all()
 
 
 def test_gemm_rejects_mismatched_k(operands):
