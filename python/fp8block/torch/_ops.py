@@ -1,0 +1,237 @@
+"""The fp8block calls as torch.library custom ops (namespace ``fp8block``), each with a fake
+(meta) implementation, so that torch.compile(fullgraph=True) and torch.export trace through
+them instead of stopping at ctypes.
+
+The real implementations are the calls of fp8block.ops on torch tensors (the CPU reference
+backend for CPU tensors, the CUDA backend on the current stream for CUDA tensors). The fake
+ones return tensors of the exact shapes *and strides* of the real outputs: codes, scales and D
+are views of buffers whose rows are padded to 16 bytes (docs/DESIGN.md §1.2), and a compiled
+graph that assumed contiguous outputs would read them wrong. torch.library.opcheck checks each
+fake against its real implementation (python/tests/test_torch_ops.py).
+
+Outputs that the caller provides (``out=``) go through ``*_out`` ops that mutate ``out`` and
+return nothing: a custom op may not return an alias of an input.
+
+A compiled graph may hand an op a contiguous copy of what fp8block returned padded (AOT
+autograd's inputs, a layout the compiler chose): where the GEMM's row alignment is not met,
+these ops copy the operand once into padded rows, and write D through a temporary, instead
+of refusing as the plain fp8block.gemm does (there the caller controls the layout).
+"""
+
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+
+from .. import ops as _fp8
+
+Tensor = torch.Tensor
+_E4M3 = torch.float8_e4m3fn
+
+
+def _round_up(v, to):
+    return (v + to - 1) // to * to
+
+
+def _ceil_div(a, b):
+    return (a + b - 1) // b
+
+
+def _padded_rows(lead: Sequence, cols, ld, dtype, device) -> Tensor:
+    """A fake (*lead, cols) tensor whose rows are `ld` elements apart, as fp8block allocates."""
+    lead = tuple(lead)
+    strides = [ld * _prod(lead[i + 1:]) for i in range(len(lead))] + [1]
+    return torch.empty_strided((*lead, cols), strides, dtype=dtype, device=device)
+
+
+def _prod(sizes) -> int:
+    out = 1
+    for s in sizes:
+        out = out * s
+    return out
+
+
+def _rows(x: Tensor):
+    """(leading shape, rows) of an N-D operand whose leading dimensions fold into rows."""
+    lead = tuple(x.shape[:-1])
+    return lead, _prod(lead)
+
+
+def _is_tma_ready(t: Tensor, unit: int) -> bool:
+    """Rows of t (its last dimension) contiguous, `unit` elements apart or a multiple of it,
+    and the base 16-byte aligned: what the GEMM loads and stores with TMA."""
+    if t.stride(-1) != 1 and t.shape[-1] > 1:
+        return False
+    if t.data_ptr() % 16:
+        return False
+    return all(t.stride(d) % unit == 0 for d in range(t.dim() - 1) if t.shape[d] > 1)
+
+
+def _tma_ready(t: Tensor, unit: int) -> Tensor:
+    """t itself when the GEMM can load it, else a copy of it into rows padded to `unit`."""
+    if _is_tma_ready(t, unit):
+        return t
+    cols = t.shape[-1]
+    buf = t.new_empty((*t.shape[:-1], _round_up(cols, unit)))[..., :cols]
+    buf.copy_(t)
+    return buf
+
+
+def _gemm_operands(a, sa, b, sb, b_block):
+    """The GEMM's inputs with the row alignment it needs (copies only where it is missing)."""
+    return (_tma_ready(a, 16), _tma_ready(sa, 4), _tma_ready(b, 16),
+            _tma_ready(sb, 4) if b_block == "1x128" else sb)
+
+
+# ---- quantize / dequantize -------------------------------------------------------------------
+
+@torch.library.custom_op("fp8block::quantize_1x128", mutates_args=())
+def quantize_1x128(x: Tensor, pow2: bool = False) -> Tuple[Tensor, Tensor]:
+    return _fp8.quantize_1x128(x, pow2=pow2)
+
+
+@quantize_1x128.register_fake
+def _(x, pow2=False):
+    lead, m = _rows(x)
+    k = x.shape[-1]
+    codes = _padded_rows(lead, k, _round_up(k, 16), _E4M3, x.device)
+    scales = _padded_rows((_ceil_div(k, 128),), m, _round_up(m, 4), torch.float32, x.device)
+    return codes, scales
+
+
+@torch.library.custom_op("fp8block::quantize_128x128", mutates_args=())
+def quantize_128x128(w: Tensor, pow2: bool = False) -> Tuple[Tensor, Tensor]:
+    return _fp8.quantize_128x128(w, pow2=pow2)
+
+
+@quantize_128x128.register_fake
+def _(w, pow2=False):
+    torch._check(w.dim() == 2, lambda: f"w must be 2-D; got shape {tuple(w.shape)}")
+    n, k = w.shape
+    codes = _padded_rows((n,), k, _round_up(k, 16), _E4M3, w.device)
+    kb = _ceil_div(k, 128)
+    scales = _padded_rows((_ceil_div(n, 128),), kb, _round_up(kb, 4), torch.float32, w.device)
+    return codes, scales
+
+
+@torch.library.custom_op("fp8block::dequantize_1x128", mutates_args=())
+def dequantize_1x128(codes: Tensor, scales: Tensor, out_dtype: torch.dtype) -> Tensor:
+    return _fp8.dequantize_1x128(codes, scales, out_dtype=out_dtype)
+
+
+@dequantize_1x128.register_fake
+def _(codes, scales, out_dtype):
+    return codes.new_empty(codes.shape, dtype=out_dtype)
+
+
+@torch.library.custom_op("fp8block::dequantize_128x128", mutates_args=())
+def dequantize_128x128(codes: Tensor, scales: Tensor, out_dtype: torch.dtype) -> Tensor:
+    return _fp8.dequantize_128x128(codes, scales, out_dtype=out_dtype)
+
+
+@dequantize_128x128.register_fake
+def _(codes, scales, out_dtype):
+    return codes.new_empty(codes.shape, dtype=out_dtype)
+
+
+# ---- the training step's layouts -------------------------------------------------------------
+
+@torch.library.custom_op("fp8block::quantize_1x128_transpose", mutates_args=())
+def quantize_1x128_transpose(x: Tensor, pow2: bool = False) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    (q, s), (qt, st) = _fp8.quantize_1x128_transpose(x, pow2=pow2)
+    return q, s, qt, st
+
+
+@quantize_1x128_transpose.register_fake
+def _(x, pow2=False):
+    lead, m = _rows(x)
+    k = x.shape[-1]
+    q = _padded_rows(lead, k, _round_up(k, 16), _E4M3, x.device)
+    s = _padded_rows((_ceil_div(k, 128),), m, _round_up(m, 4), torch.float32, x.device)
+    qt = _padded_rows((k,), m, _round_up(m, 16), _E4M3, x.device)
+    st = _padded_rows((_ceil_div(m, 128),), k, _round_up(k, 4), torch.float32, x.device)
+    return q, s, qt, st
+
+
+@torch.library.custom_op("fp8block::transpose_128x128", mutates_args=())
+def transpose_128x128(codes: Tensor, scales: Tensor) -> Tuple[Tensor, Tensor]:
+    return _fp8.transpose_128x128(codes, scales)
+
+
+@transpose_128x128.register_fake
+def _(codes, scales):
+    n, k = codes.shape
+    qt = _padded_rows((k,), n, _round_up(n, 16), _E4M3, codes.device)
+    nb = _ceil_div(n, 128)
+    st = _padded_rows((_ceil_div(k, 128),), nb, _round_up(nb, 4), torch.float32, codes.device)
+    return qt, st
+
+
+# ---- GEMM ------------------------------------------------------------------------------------
+
+_ELEMENT_BYTES = {torch.float32: 4, _E4M3: 1}  # bf16, fp16: 2
+
+
+@torch.library.custom_op("fp8block::gemm", mutates_args=())
+def gemm(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, out_dtype: torch.dtype,
+         c: Optional[Tensor] = None, bias: Optional[Tensor] = None, b_block: str = "128x128") -> Tensor:
+    return _fp8.gemm(*_gemm_operands(a, sa, b, sb, b_block), out_dtype, c=c, bias=bias, b_block=b_block)
+
+
+@gemm.register_fake
+def _(a, sa, b, sb, out_dtype, c=None, bias=None, b_block="128x128"):
+    torch._check(out_dtype != _E4M3, lambda: "fp8block::gemm is for float outputs; E4M3 is fp8block::gemm_e4m3")
+    lead, _ = _rows(a)
+    n = b.shape[0]
+    return _padded_rows(lead, n, _round_up(n, 16 // _ELEMENT_BYTES.get(out_dtype, 2)), out_dtype, a.device)
+
+
+@torch.library.custom_op("fp8block::gemm_e4m3", mutates_args=())
+def gemm_e4m3(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, c: Optional[Tensor] = None,
+              bias: Optional[Tensor] = None, pow2: bool = False, b_block: str = "128x128") -> Tuple[Tensor, Tensor]:
+    return _fp8.gemm(*_gemm_operands(a, sa, b, sb, b_block), _E4M3, c=c, bias=bias, pow2=pow2, b_block=b_block)
+
+
+@gemm_e4m3.register_fake
+def _(a, sa, b, sb, c=None, bias=None, pow2=False, b_block="128x128"):
+    lead, m = _rows(a)
+    n = b.shape[0]
+    codes = _padded_rows(lead, n, _round_up(n, 16), _E4M3, a.device)
+    scales = _padded_rows((_ceil_div(n, 128),), m, _round_up(m, 4), torch.float32, a.device)
+    return codes, scales
+
+
+@torch.library.custom_op("fp8block::gemm_out", mutates_args=("out",))
+def gemm_out(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, out: Tensor, c: Optional[Tensor] = None,
+             bias: Optional[Tensor] = None, b_block: str = "128x128") -> None:
+    operands = _gemm_operands(a, sa, b, sb, b_block)
+    if _is_tma_ready(out, 16 // _ELEMENT_BYTES.get(out.dtype, 2)):
+        _fp8.gemm(*operands, c=c, bias=bias, b_block=b_block, out=out)
+    else:  # c may be out: D is complete before out is written
+        out.copy_(_fp8.gemm(*operands, out.dtype, c=c, bias=bias, b_block=b_block))
+
+
+@gemm_out.register_fake
+def _(a, sa, b, sb, out, c=None, bias=None, b_block="128x128"):
+    return None
+
+
+@torch.library.custom_op("fp8block::gemm_e4m3_out", mutates_args=("out_codes", "out_scales"))
+def gemm_e4m3_out(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, out_codes: Tensor, out_scales: Tensor,
+                  c: Optional[Tensor] = None, bias: Optional[Tensor] = None, pow2: bool = False,
+                  b_block: str = "128x128") -> None:
+    operands = _gemm_operands(a, sa, b, sb, b_block)
+    if _is_tma_ready(out_codes, 16) and _is_tma_ready(out_scales, 4):
+        _fp8.gemm(*operands, _E4M3, c=c, bias=bias, pow2=pow2, b_block=b_block, out=(out_codes, out_scales))
+    else:
+        codes, scales = _fp8.gemm(*operands, _E4M3, c=c, bias=bias, pow2=pow2, b_block=b_block)
+        out_codes.copy_(codes.view(out_codes.dtype))
+        out_scales.copy_(scales)
+
+
+@gemm_e4m3_out.register_fake
+def _(a, sa, b, sb, out_codes, out_scales, c=None, bias=None, pow2=False, b_block="128x128"):
+    return None
+
+
+OPS: List = [quantize_1x128, quantize_128x128, dequantize_1x128, dequantize_128x128,
+             quantize_1x128_transpose, transpose_128x128, gemm, gemm_e4m3, gemm_out, gemm_e4m3_out]

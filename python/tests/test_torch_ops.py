@@ -1,0 +1,248 @@
+"""fp8block.torch: the torch.library ops (each checked by torch.library.opcheck: schema, fake
+implementation against the real one, AOT dispatch with dynamic shapes), torch.compile
+(fullgraph=True) and torch.export of models using them against eager bit for bit, and the
+InferenceLinear and Linear layers against the chain of fp8block calls they stand for (bit for
+bit) and against nn.Linear (error bounds). On CPU tensors (the reference backend) everywhere
+torch is installed; on CUDA tensors too where an sm_90 device is (else those cases skip,
+saying why)."""
+
+import io
+
+import pytest
+
+import fp8block
+import reference as ref
+from torch_util import as_numpy, rng, tensor, torch  # noqa: F401 (rng: a fixture)
+
+import fp8block.torch as fbt  # noqa: E402 (needs torch, which torch_util checked)
+from fp8block.torch import _ops  # noqa: E402
+
+
+@pytest.fixture(params=["cpu", "cuda"])
+def device(request):
+    if request.param == "cuda":
+        if not torch.cuda.is_available():
+            pytest.skip("no CUDA device visible to torch")
+        if tuple(torch.cuda.get_device_capability(0)) != (9, 0):
+            pytest.skip("the CUDA backend is for sm_90")
+        try:
+            fp8block._library.context(0)
+        except fp8block.Fp8BlockError as e:
+            if "has no CUDA backend" in str(e):
+                pytest.skip(f"this libfp8block was built without CUDA: {e}")
+            raise
+    return torch.device(request.param)
+
+
+def same(a, b):
+    return a.shape == b.shape and a.dtype == b.dtype and ref.same_bits(as_numpy(a), as_numpy(b))
+
+
+def bits(t):
+    """Codes as uint8: opcheck compares inputs before and after with allclose, which torch
+    does not implement for float8 (the ops take uint8 codes as well)."""
+    return t.view(torch.uint8) if t.dtype == torch.float8_e4m3fn else t
+
+
+@pytest.fixture
+def operands(rng, device):
+    """x (2, 3, 300) activations, w 130×300 weights (awkward sizes: K and N not multiples of
+    128, K not of 16), quantized."""
+    x = tensor(rng, 6, 300, "bfloat16", device=device).reshape(2, 3, 300)
+    w = tensor(rng, 130, 300, "float32", device=device)
+    return x, w, fbt.quantize_1x128(x), fbt.quantize_128x128(w)
+
+
+def test_every_op_passes_opcheck(operands, device, rng):
+    x, w, (q, s), (qw, sw) = operands
+    x2 = x.reshape(6, 300)
+    (_, _), (qxt, sxt) = fbt.quantize_1x128_transpose(x2)
+    (gq, gs), (gqt, gst) = fbt.quantize_1x128_transpose(tensor(rng, 6, 130, device=device))
+    codes_out = torch.zeros(6, 144, dtype=torch.uint8, device=device)[:, :130]
+    cases = [
+        (_ops.quantize_1x128, (x, False)),
+        (_ops.quantize_1x128, (x2.float(), True)),
+        (_ops.quantize_128x128, (w, False)),
+        (_ops.dequantize_1x128, (bits(q), s, torch.bfloat16)),
+        (_ops.dequantize_128x128, (bits(qw), sw, torch.float16)),
+        (_ops.quantize_1x128_transpose, (x2, True)),
+        (_ops.transpose_128x128, (bits(qw), sw)),
+        (_ops.gemm, (bits(q), s, bits(qw), sw, torch.bfloat16, None, None, "128x128")),
+        (_ops.gemm, (bits(q), s, bits(qw), sw, torch.float32, tensor(rng, 6, 130, device=device).reshape(2, 3, 130),
+                     tensor(rng, 1, 130, device=device)[0], "128x128")),
+        (_ops.gemm, (bits(gqt), gst, bits(qxt), sxt, torch.float32, None, None, "1x128")),
+        (_ops.gemm_e4m3, (bits(q), s, bits(qw), sw, None, None, True, "128x128")),
+        (_ops.gemm_out, (bits(q), s, bits(qw), sw, torch.zeros(2, 3, 130, device=device), None, None, "128x128")),
+        (_ops.gemm_e4m3_out, (bits(q.reshape(6, 300)), s, bits(qw), sw, codes_out,
+                              torch.zeros(2, 8, device=device)[:, :6], None, None, False, "128x128")),
+    ]
+    assert {op for op, _ in cases} == set(_ops.OPS), "an op without an opcheck case"
+    for op, args in cases:
+        torch.library.opcheck(op, args)
+
+
+def test_functions_equal_the_plain_calls(operands):
+    """fp8block.torch.* run the same library calls as fp8block.*: the same bits."""
+    x, w, (q, s), (qw, sw) = operands
+    for got, want in [((q, s), fp8block.quantize_1x128(x)), ((qw, sw), fp8block.quantize_128x128(w))]:
+        assert same(got[0], want[0]) and same(got[1], want[1])
+        assert got[0].stride() == want[0].stride() and got[1].stride() == want[1].stride()
+    assert same(fbt.gemm(q, s, qw, sw), fp8block.gemm(q, s, qw, sw))
+    e4m3, want = fbt.gemm(q, s, qw, sw, torch.float8_e4m3fn), fp8block.gemm(q, s, qw, sw, torch.float8_e4m3fn)
+    assert same(e4m3[0], want[0]) and same(e4m3[1], want[1])
+
+
+def test_out_and_in_place_accumulation(operands, rng, device):
+    x, w, (q, s), (qw, sw) = operands
+    d = tensor(rng, 6, 130, device=device).reshape(2, 3, 130)
+    want = fbt.gemm(q, s, qw, sw, torch.float32, c=d.clone())
+    got = fbt.gemm(q, s, qw, sw, c=d, out=d)
+    assert got is d and same(d, want)
+    # a row stride the GEMM cannot store to (130 floats) goes through a temporary, not an error
+    packed = torch.empty(6, 130, dtype=torch.bfloat16, device=device)
+    fbt.gemm(q.reshape(6, 300), s, qw, sw, out=packed)
+    assert same(packed, fbt.gemm(q.reshape(6, 300), s, qw, sw))
+
+
+class TwoLayers(torch.nn.Module):
+    def __init__(self, device):
+        super().__init__()
+        torch.manual_seed(0)
+        self.up = fbt.InferenceLinear.from_float(torch.nn.Linear(300, 260, device=device))
+        self.down = fbt.InferenceLinear.from_float(torch.nn.Linear(260, 130, bias=False, device=device),
+                                                   out_dtype=torch.float32)
+
+    def forward(self, x):
+        return self.down(torch.relu(self.up(x)))
+
+
+def test_torch_compile_fullgraph_matches_eager(operands, device):
+    x = operands[0]
+    model = TwoLayers(device)
+    eager = model(x)
+    compiled = torch.compile(model, fullgraph=True)(x)
+    assert same(compiled, eager)
+
+
+def test_torch_compile_of_the_training_layer(rng, device):
+    torch.manual_seed(1)
+    layer = fbt.Linear(300, 130, device=device)
+    x = tensor(rng, 6, 300, device=device).requires_grad_()
+    eager_y = layer(x)
+    eager_y.square().sum().backward()
+    eager_grads = [t.grad.clone() for t in (x, layer.weight, layer.bias)]
+    for t in (x, layer.weight, layer.bias):
+        t.grad = None
+    compiled_y = torch.compile(layer, fullgraph=True)(x)
+    compiled_y.square().sum().backward()
+    assert same(compiled_y, eager_y)
+    for got, want in zip((x.grad, layer.weight.grad, layer.bias.grad), eager_grads):
+        assert same(got, want)
+
+
+def test_torch_export_runs_the_ops(operands, device):
+    x = operands[0]
+    model = TwoLayers(device)
+    exported = torch.export.export(model, (x,))
+    called = {str(node.target) for node in exported.graph.nodes if node.op == "call_function"}
+    assert {"fp8block.quantize_1x128.default", "fp8block.gemm.default"} <= called, called
+    assert same(exported.module()(x), model(x))
+
+
+def test_inference_linear_against_nn_linear(rng, device):
+    torch.manual_seed(2)
+    linear = torch.nn.Linear(1000, 520, device=device)
+    layer = fbt.InferenceLinear.from_float(linear)
+    x = tensor(rng, 48, 1000, "bfloat16", device=device).reshape(4, 12, 1000)
+    y = layer(x)
+    assert y.shape == (4, 12, 520) and y.dtype == torch.bfloat16
+    # what the layer stands for, call by call
+    qw, sw = fp8block.quantize_128x128(linear.weight.detach())
+    qx, sx = fp8block.quantize_1x128(x)
+    assert same(y, fp8block.gemm(qx, sx, qw, sw, torch.bfloat16, bias=linear.bias.detach()))
+    want = linear(x.float())
+    error = ((y.float() - want).norm() / want.norm()).item()
+    assert error < 0.06, f"relative error {error:.4f} against nn.Linear"
+
+
+def test_inference_linear_state_dict_and_dtype_moves(rng, device):
+    torch.manual_seed(3)
+    layer = fbt.InferenceLinear.from_float(torch.nn.Linear(300, 130, device=device))
+    x = tensor(rng, 5, 300, "bfloat16", device=device)
+    y = layer(x)
+    saved = io.BytesIO()
+    torch.save(layer.state_dict(), saved)
+    fresh = fbt.InferenceLinear(300, 130, device=device)
+    fresh.load_state_dict(torch.load(io.BytesIO(saved.getvalue())))
+    assert same(fresh(x), y)
+    fresh.to(torch.bfloat16)  # converts the bias only: codes and scales keep their bits
+    assert fresh.weight_codes.dtype == torch.float8_e4m3fn and fresh.weight_scales.dtype == torch.float32
+    assert same(fresh.weight_scales, layer.weight_scales) and fresh.bias.dtype == torch.bfloat16
+    moved = fbt.InferenceLinear.from_float(torch.nn.Linear(300, 130)).to(device)
+    assert moved.weight_codes.stride(0) == 304, "rows must stay padded to 16 bytes across .to()"
+
+
+def test_inference_linear_rejects_bad_weights():
+    layer = fbt.InferenceLinear(300, 130)
+    with pytest.raises(ValueError, match=r"weight has shape \(130, 299\); this layer is 130×300"):
+        layer.quantize_weight_(torch.zeros(130, 299))
+    with pytest.raises(ValueError, match="both must be ≥ 1"):
+        fbt.InferenceLinear(0, 3)
+
+
+def test_linear_backward_is_the_fp8_chain(rng, device):
+    """Linear's y, dx, dW and db equal, bit for bit, the fp8block calls of the recipe in
+    docs/DESIGN.md §1.7, and are close to nn.Linear's in fp32."""
+    torch.manual_seed(4)
+    linear = torch.nn.Linear(300, 130, device=device)
+    layer = fbt.Linear.from_float(linear)
+    x = tensor(rng, 6, 300, device=device).reshape(2, 3, 300).requires_grad_()
+    dy = tensor(rng, 6, 130, device=device).reshape(2, 3, 130)
+    y = layer(x)
+    y.backward(dy)
+
+    w, x2, dy2 = linear.weight.detach(), x.detach().reshape(6, 300), dy.reshape(6, 130)
+    qw, sw = fp8block.quantize_128x128(w)
+    (qx, sx), (qxt, sxt) = fp8block.quantize_1x128_transpose(x2)
+    (qg, sg), (qgt, sgt) = fp8block.quantize_1x128_transpose(dy2)
+    want_y = fp8block.gemm(qx, sx, qw, sw, torch.float32, bias=linear.bias.detach())
+    want_dx = fp8block.gemm(qg, sg, *fp8block.transpose_128x128(qw, sw), torch.float32)
+    want_dw = fp8block.gemm(qgt, sgt, qxt, sxt, torch.float32, b_block="1x128")
+    assert same(y.reshape(6, 130), want_y)
+    assert same(x.grad.reshape(6, 300), want_dx)
+    assert same(layer.weight.grad, want_dw)
+    assert same(layer.bias.grad, dy2.sum(0))
+
+    xf = x.detach().clone().requires_grad_()
+    yf = linear(xf)
+    yf.backward(dy)
+    for name, got, want in [("y", y, yf), ("dx", x.grad, xf.grad), ("dW", layer.weight.grad, linear.weight.grad)]:
+        error = ((got.float() - want).norm() / want.norm()).item()
+        assert error < 0.08, f"{name}: relative error {error:.4f} against nn.Linear"
+
+
+def test_linear_without_weight_grad_skips_the_transposes(rng, device):
+    layer = fbt.Linear(300, 130, bias=False, device=device).requires_grad_(False)
+    x = tensor(rng, 6, 300, device=device).requires_grad_()
+    layer(x).sum().backward()
+    assert x.grad is not None and layer.weight.grad is None
+
+
+def test_cuda_graph_replays_inference_linear(rng, device):
+    if device.type != "cuda":
+        pytest.skip("CUDA graphs need a CUDA device")
+    layer = fbt.InferenceLinear.from_float(torch.nn.Linear(7168, 2112, device=device))
+    x = tensor(rng, 64, 7168, "bfloat16", device=device)
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        layer(x)  # warm-up on the capture stream (library context, workspace)
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        y = layer(x)
+    fresh = tensor(rng, 64, 7168, "bfloat16", device=device)
+    x.copy_(fresh)
+    graph.replay()
+    torch.cuda.synchronize()
+    assert same(y, layer(fresh))
