@@ -51,7 +51,16 @@
     X(128, 128, 2, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3 | GEMM_OUT_F32_B1x128) \
     X(128, 176, 2, CLUSTER_SHARES_B, GEMM_OUT_ALL)
 
+/* Grouped GEMMs (docs/DESIGN.md §1.8): whole tiles only, 128 columns wide (E4M3 fused), one
+ * CTA or pairs along N sharing A (rows of one group; along M the next tile may be another
+ * expert's). gemm_choose_grouped_plan says which it takes. */
+#define GEMM_GROUPED_CONFIGS(X)                          \
+    X(64, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3)   \
+    X(128, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3)  \
+    X(128, 128, 2, CLUSTER_SHARES_A, GEMM_OUT_ALL_E4M3)
+
 #define GEMM_CONFIG_COUNT_ROW(bm, bn, cluster, role, outputs) +1
 enum { GEMM_CONFIG_COUNT = 0 GEMM_CONFIGS(GEMM_CONFIG_COUNT_ROW) };
+enum { GEMM_GROUPED_CONFIG_COUNT = 0 GEMM_GROUPED_CONFIGS(GEMM_CONFIG_COUNT_ROW) };
 
 #endif

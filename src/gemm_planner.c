@@ -2,6 +2,7 @@
  * bench/NOTES.md, found by the names quoted beside each rule. */
 #include "gemm_planner.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 
 #define GEMM_CONFIG_ROW(bm, bn, cluster, role, outputs) {bm, bn, cluster, role, outputs},
 const gemm_config gemm_configs[GEMM_CONFIG_COUNT] = {GEMM_CONFIGS(GEMM_CONFIG_ROW)};
+const gemm_config gemm_grouped_configs[GEMM_GROUPED_CONFIG_COUNT] = {GEMM_GROUPED_CONFIGS(GEMM_CONFIG_ROW)};
 
 int gemm_output_bit(fp8block_dtype dtype)
 {
@@ -29,15 +31,22 @@ int gemm_shape_bit(const gemm_shape *g)
 
 int gemm_config_find(const gemm_plan *plan, fp8block_dtype dtype) { return gemm_config_find_bit(plan, gemm_output_bit(dtype)); }
 
-int gemm_config_find_bit(const gemm_plan *plan, int bit)
+static int find_in(const gemm_config *configs, int count, const gemm_plan *plan, int bit)
 {
-    for (int i = 0; i < GEMM_CONFIG_COUNT; i++) {
-        const gemm_config *c = &gemm_configs[i];
+    for (int i = 0; i < count; i++) {
+        const gemm_config *c = &configs[i];
         if (c->bm == plan->bm && c->bn == plan->bn && c->cluster == plan->cluster && c->role == plan->role &&
             (c->outputs & bit))
             return i;
     }
     return -1;
+}
+
+int gemm_config_find_bit(const gemm_plan *plan, int bit) { return find_in(gemm_configs, GEMM_CONFIG_COUNT, plan, bit); }
+
+int gemm_grouped_config_find(const gemm_plan *plan, int bit)
+{
+    return find_in(gemm_grouped_configs, GEMM_GROUPED_CONFIG_COUNT, plan, bit);
 }
 
 const char *gemm_role_name(int role)
@@ -218,6 +227,59 @@ fp8block_status gemm_plan_launch(const gemm_shape *g, gemm_plan plan, const gemm
     s->kb_total = (int)kb_total;
     s->group_n = 8;
     schedule_tiles(s, &plan, max_clusters);
+    out->plan = plan, out->config = config, out->max_clusters = max_clusters;
+    return FP8BLOCK_OK;
+}
+
+/* Not measured yet (issue 18's bench decides): 64-row tiles where groups are expected to
+ * hold 64 rows or fewer (decode: less padding per group), else 128-row tiles, in pairs
+ * along N sharing A where N has two tiles or more (each group's A rows read once a pair). */
+gemm_plan gemm_choose_grouped_plan(const gemm_shape *g, const gemm_grouping *groups, int sms)
+{
+    (void)sms;
+    gemm_plan plan = {128, 128, 1, 0, CLUSTER_SHARES_B};
+    const int64_t expected_rows = groups->masked ? groups->max_m : g->m / groups->groups;
+    if (expected_rows <= 64) plan.bm = 64;
+    else if (fp8block_ceil_div(g->n, plan.bn) >= 2) plan.cluster = 2, plan.role = CLUSTER_SHARES_A;
+    return plan;
+}
+
+fp8block_status gemm_plan_grouped_launch(const gemm_shape *g, const gemm_grouping *groups, gemm_plan plan,
+                                         const gemm_target *target, gemm_launch_plan *out)
+{
+    const int config = gemm_grouped_config_find(&plan, gemm_shape_bit(g));
+    if (config < 0)
+        return fp8block_fail(FP8BLOCK_ERR_INTERNAL,
+                             "internal: no grouped GEMM kernel for tile %dx%d, cluster %d (role %d%s), %s out",
+                             plan.bm, plan.bn, plan.cluster, plan.role, gemm_role_name(plan.role),
+                             fp8block_dtype_name(g->dtype));
+    int max_clusters = 0;
+    fp8block_status st = target->max_clusters(target->user, config, &max_clusters);
+    if (st != FP8BLOCK_OK) return st;
+    if (max_clusters < 1)
+        return fp8block_fail(FP8BLOCK_ERR_INTERNAL, "internal: no grouped GEMM cluster of %d CTAs (tile %dx%d) fits",
+                             plan.cluster, plan.bm, plan.bn);
+    gemm_schedule *s = &out->sched;
+    memset(s, 0, sizeof *s);
+    /* The most tiles the groups can cut the rows into: masked, every group full; contiguous,
+     * one partial tile per group beyond the whole rows. */
+    const int64_t m_tiles = groups->masked ? groups->groups * fp8block_ceil_div(groups->max_m, plan.bm)
+                                           : fp8block_ceil_div(g->m, plan.bm) + groups->groups;
+    s->n_tiles = (int)fp8block_ceil_div(g->n, plan.bn);
+    s->cluster = plan.cluster, s->ksplit = 1;
+    s->n_groups = (int)fp8block_ceil_div(s->n_tiles, a_sharers(plan.role, plan.cluster));
+    const int64_t units = m_tiles * s->n_groups;
+    if (m_tiles > INT32_MAX || units > INT32_MAX - (int64_t)max_clusters)
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED,
+                             "a grouped GEMM of %" PRId64 " rows in %" PRId64 " groups by N = %" PRId64
+                             " may have %" PRId64 " tiles: more than the GPU kernel counts (2^31)",
+                             g->m, groups->groups, g->n, units);
+    s->m_tiles = s->m_groups = (int)m_tiles;
+    s->kb_total = (int)fp8block_ceil_div(g->k, GEMM_BLOCK_K);
+    s->group_n = 8;
+    s->clusters = (int)(units < max_clusters ? units : max_clusters);
+    s->dp_tiles = (int)units; /* a bound: the walk ends where the groups do */
+    plan.streamk = 0;
     out->plan = plan, out->config = config, out->max_clusters = max_clusters;
     return FP8BLOCK_OK;
 }

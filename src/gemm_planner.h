@@ -30,6 +30,7 @@ typedef struct {
 } gemm_config;
 
 extern const gemm_config gemm_configs[GEMM_CONFIG_COUNT];
+extern const gemm_config gemm_grouped_configs[GEMM_GROUPED_CONFIG_COUNT];
 
 /* The GEMM_OUT_* bit of an output type; 0 for a type no kernel writes (E4M3 today). */
 int gemm_output_bit(fp8block_dtype dtype);
@@ -82,6 +83,29 @@ gemm_plan gemm_choose_plan(const gemm_shape *g, int sms);
  * kernel is compiled for the plan or no cluster of it fits. */
 fp8block_status gemm_plan_launch(const gemm_shape *g, gemm_plan plan, const gemm_target *target,
                                  gemm_launch_plan *out);
+
+/* A grouped GEMM's groups as the host knows them (docs/DESIGN.md §1.8): their number, and
+ * the rows a group is expected to have (the sizes themselves are device data: contiguous,
+ * m / groups on average; masked, max_m at most). */
+typedef struct {
+    int64_t groups;
+    int masked;
+    int64_t max_m; /* masked only */
+} gemm_grouping;
+
+/* gemm_config_find over GEMM_GROUPED_CONFIGS. */
+int gemm_grouped_config_find(const gemm_plan *plan, int bit);
+
+/* The heuristic's tile for a grouped GEMM. Deterministic. */
+gemm_plan gemm_choose_grouped_plan(const gemm_shape *g, const gemm_grouping *groups, int sms);
+
+/* A grouped plan (the heuristic's or a forced one) completed into a launch: whole tiles,
+ * data-parallel, as many clusters as fit or as the largest possible number of units needs
+ * (gemm_group_walk.h). target's max_clusters is asked about rows of GEMM_GROUPED_CONFIGS.
+ * FP8BLOCK_ERR_INTERNAL when no grouped kernel is compiled for the plan or none fits;
+ * FP8BLOCK_ERR_UNSUPPORTED when the units could overflow the kernel's 32-bit count. */
+fp8block_status gemm_plan_grouped_launch(const gemm_shape *g, const gemm_grouping *groups, gemm_plan plan,
+                                         const gemm_target *target, gemm_launch_plan *out);
 
 /* "bm,bn,cluster,streamk[,role]" (FP8BLOCK_GEMM_PLAN): 1 and *out on success, 0 if the
  * text is not such a plan. Without role, the one the heuristic gives that tile. */

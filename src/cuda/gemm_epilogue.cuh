@@ -152,10 +152,11 @@ __device__ __forceinline__ float epilogue_load_addend(const void *base, int t, i
 
 /* D = (acc + C) + bias on a wave's fragment (rows from row0, columns from n0), in that
  * order, before rounding (docs/DESIGN.md §1.6): each term only if present, each element
- * only if inside M x N. C may be D itself: this reads the tile before its store writes it. */
-template <int BN>
-__device__ __forceinline__ void epilogue_add_addends(float *acc, const gemm_params &p, int row0, int n0, int warp,
-                                                     int lane)
+ * only if in a row below M (GROUPED: below the tile's group end, row_end) and a column
+ * below N. C may be D itself: this reads the tile before its store writes it. */
+template <int BN, bool GROUPED>
+__device__ __forceinline__ void epilogue_add_addends(float *acc, const gemm_params &p, int row_end, int row0, int n0,
+                                                     int warp, int lane)
 {
     if (!p.c && !p.bias) return;
     const int row = row0 + warp * 16 + lane / 4;
@@ -170,7 +171,7 @@ __device__ __forceinline__ void epilogue_add_addends(float *acc, const gemm_para
 #pragma unroll
         for (int e = 0; e < 4; e++) {
             const int r = row + (e >= 2 ? 8 : 0), c = col + (e & 1);
-            if (r >= p.m || c >= p.n) continue;
+            if (r >= (GROUPED ? row_end : p.m) || c >= p.n) continue;
             float v = acc[4 * j + e];
             if (p.c) v += epilogue_load_addend(p.c, p.c_dtype, (int64_t)r * p.ldc + c);
             if (p.bias) v += bias[e & 1];
@@ -205,9 +206,9 @@ __device__ __forceinline__ void epilogue_divide_row(float *acc, int first, float
  * exactly, the values are divided by it as IEEE fp32 x / s (the quantize kernel's;
  * epilogue_divide_row), and the quad's first lane writes the row's scale. So the codes and scales are
  * fp8block_quantize_1x128 of these fp32 values, which are the F32 D's (docs/DESIGN.md §1.6). */
-template <int BN>
-__device__ __forceinline__ void epilogue_quantize_wave(float *acc, const gemm_params &p, int row0, int n0, int warp,
-                                                       int lane)
+template <int BN, bool GROUPED>
+__device__ __forceinline__ void epilogue_quantize_wave(float *acc, const gemm_params &p, int row_end, int row0, int n0,
+                                                       int warp, int lane)
 {
     static_assert(BN == 128, "an E4M3 tile is one scale block wide");
     uint32_t amax_top = 0, amax_bottom = 0;
@@ -234,8 +235,9 @@ __device__ __forceinline__ void epilogue_quantize_wave(float *acc, const gemm_pa
     /* n0 < N: the second CTA of a pair along N may hold the tile past the last one. */
     if (lane % 4 == 0 && n0 < p.n) {
         float *scales = p.sd + (int64_t)(n0 / 128) * p.ldsd;
-        if (row < p.m) scales[row] = s_top;
-        if (row + 8 < p.m) scales[row + 8] = s_bottom;
+        const int m = GROUPED ? row_end : p.m; /* the rows that have scales here */
+        if (row < m) scales[row] = s_top;
+        if (row + 8 < m) scales[row + 8] = s_bottom;
     }
 }
 

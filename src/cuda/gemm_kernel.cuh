@@ -51,8 +51,10 @@ __device__ __forceinline__ float4 load_col_scales(const gemm_params &p, int kb, 
 
 /* CLUSTER 2 with ROLE CLUSTER_SHARES_B (A): CTA pairs along M (N) each loading half of
  * the B (A) tile and multicasting it to both. CLUSTER_SPLITS_K: the cluster's CTAs split
- * one tile's K and meet in ksplit_gather. */
-template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool B_PER_COL>
+ * one tile's K and meet in ksplit_gather. GROUPED: a grouped GEMM (docs/DESIGN.md §1.8):
+ * the tiles of each group's rows (schedule_next_grouped), each with its expert's B and B
+ * scales, and no row stored past its group's end. */
+template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool B_PER_COL, bool GROUPED>
 __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 1)
     gemm_fp8_block_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
                           const __grid_constant__ CUtensorMap tmap_sa, const __grid_constant__ CUtensorMap tmap_d,
@@ -63,7 +65,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
     constexpr int WAVES = L::waves;
     static_assert(WAVES <= 2, "the epilogue writes at most two waves");
     constexpr bool KSPLIT = ROLE == CLUSTER_SPLITS_K;
-    constexpr bool STREAMK = streamk_capable(BM, ROLE);
+    constexpr bool STREAMK = !GROUPED && streamk_capable(BM, ROLE);
+    static_assert(!GROUPED || (!KSPLIT && !B_PER_COL), "grouped tiles are whole, with B scaled 128x128");
     static_assert(!KSPLIT || (WAVES == 1 && L::stages * L::a_bytes >= BM * BN * 4),
                   "a K-split CTA leaves its accumulators in its A ring");
     /* CTAs sharing a tile by multicast: the cluster, unless it splits K. */
@@ -127,10 +130,10 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             tma_prefetch_descriptor(&tmap_sa);
             int stage = 0;
             uint32_t phase = 0;
-            gemm_cursor cursor = schedule_start(sched, cluster_id, k_rank);
+            gemm_walk walk = walk_start<GROUPED>(p, cluster_id, k_rank);
             const uint16_t pair_mask = (uint16_t)((1u << PAIR) - 1);
-            for (gemm_unit w; schedule_next<STREAMK, ROLE>(sched, cursor, cta_rank, w);) {
-                int m0 = w.m_tile * BM, n0 = w.n_tile * BN;
+            for (gemm_unit w; walk_next<BM, CLUSTER, ROLE, STREAMK, GROUPED>(p, walk, cta_rank, w);) {
+                int m0 = GROUPED ? w.row0 : w.m_tile * BM, n0 = w.n_tile * BN;
                 for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
                     mbarrier_wait(&empty[stage], phase ^ 1);
                     mbarrier_arrive_expect_tx(&full[stage], L::stage_bytes);
@@ -142,7 +145,9 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                                               k0, m0 + cta_rank * (BM / A_SHARERS), pair_mask);
                     else
                         tma_load_2d(a_slice, &tmap_a, &full[stage], k0, m0);
-                    if (B_SHARERS > 1)
+                    if (GROUPED)
+                        tma_load_3d(b_slice, &tmap_b, &full[stage], k0, n0, w.group * p.groups.b_step);
+                    else if (B_SHARERS > 1)
                         tma_load_2d_multicast(b_slice + cta_rank * (L::b_bytes / B_SHARERS), &tmap_b, &full[stage],
                                               k0, n0 + cta_rank * (BN / B_SHARERS), pair_mask);
                     else
@@ -157,8 +162,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
              * every lane stores its four and counts as one of the stage's arrivals. */
             int stage = 0;
             uint32_t phase = 0;
-            gemm_cursor cursor = schedule_start(sched, cluster_id, k_rank);
-            for (gemm_unit w; schedule_next<STREAMK, ROLE>(sched, cursor, cta_rank, w);) {
+            gemm_walk walk = walk_start<GROUPED>(p, cluster_id, k_rank);
+            for (gemm_unit w; walk_next<BM, CLUSTER, ROLE, STREAMK, GROUPED>(p, walk, cta_rank, w);) {
                 const int col = w.n_tile * BN + 4 * lane;
                 float4 next = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
                 if (w.kb_begin < w.kb_end) next = load_col_scales(p, w.kb_begin, col);
@@ -180,12 +185,13 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
              * scales: no global load in their loop. */
             int stage = 0;
             uint32_t phase = 0;
-            gemm_cursor cursor = schedule_start(sched, cluster_id, k_rank);
-            for (gemm_unit w; schedule_next<STREAMK, ROLE>(sched, cursor, cta_rank, w);) {
+            gemm_walk walk = walk_start<GROUPED>(p, cluster_id, k_rank);
+            for (gemm_unit w; walk_next<BM, CLUSTER, ROLE, STREAMK, GROUPED>(p, walk, cta_rank, w);) {
                 const int n0 = w.n_tile * BN;
+                const float *sb = GROUPED ? p.sb + w.group * p.groups.stride_sb : p.sb; /* the expert's */
                 const float *rows[SB_COUNT];
 #pragma unroll
-                for (int i = 0; i < SB_COUNT; i++) rows[i] = p.sb + (int64_t)min(n0 / 128 + i, p.sb_rows - 1) * p.ldsb;
+                for (int i = 0; i < SB_COUNT; i++) rows[i] = sb + (int64_t)min(n0 / 128 + i, p.sb_rows - 1) * p.ldsb;
                 for (int kb0 = w.kb_begin; kb0 < w.kb_end; kb0 += 32) {
                     const int kb = kb0 + lane, count = min(32, w.kb_end - kb0);
                     float mine[SB_COUNT];
@@ -228,9 +234,10 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
         ring_position issue = {0, 0}, release = {0, 0}; /* the next stage to compute, to give back */
         bool store_in_flight = false;
 
-        gemm_cursor cursor = schedule_start(sched, cluster_id, k_rank);
-        for (gemm_unit w; schedule_next<STREAMK, ROLE>(sched, cursor, cta_rank, w);) {
-            const int m0 = w.m_tile * BM, n0 = w.n_tile * BN;
+        gemm_walk walk = walk_start<GROUPED>(p, cluster_id, k_rank);
+        for (gemm_unit w; walk_next<BM, CLUSTER, ROLE, STREAMK, GROUPED>(p, walk, cta_rank, w);) {
+            const int m0 = GROUPED ? w.row0 : w.m_tile * BM, n0 = w.n_tile * BN;
+            const int group_end = GROUPED ? w.row_end : 0; /* the plain kernels stop at p.m instead */
             const int first_col_in_block = n0 % 128;
 #pragma unroll
             for (int v = 0; v < WAVES; v++)
@@ -301,11 +308,14 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             }
 
             const int row0 = m0 + wg * WAVES * 64; /* the warpgroup's waves go out together */
-            epilogue_add_addends<BN>(acc_waves[0], p, row0, n0, warp, lane);
-            if constexpr (WAVES > 1) epilogue_add_addends<BN>(acc_waves[1], p, row0 + 64, n0, warp, lane);
+            /* No row at or past M (grouped: past the tile's group, group_end) is written. */
+            epilogue_add_addends<BN, GROUPED>(acc_waves[0], p, group_end, row0, n0, warp, lane);
+            if constexpr (WAVES > 1)
+                epilogue_add_addends<BN, GROUPED>(acc_waves[1], p, group_end, row0 + 64, n0, warp, lane);
             if constexpr (OUT == FP8BLOCK_E4M3) {
-                epilogue_quantize_wave<BN>(acc_waves[0], p, row0, n0, warp, lane);
-                if constexpr (WAVES > 1) epilogue_quantize_wave<BN>(acc_waves[1], p, row0 + 64, n0, warp, lane);
+                epilogue_quantize_wave<BN, GROUPED>(acc_waves[0], p, group_end, row0, n0, warp, lane);
+                if constexpr (WAVES > 1)
+                    epilogue_quantize_wave<BN, GROUPED>(acc_waves[1], p, group_end, row0 + 64, n0, warp, lane);
             }
             /* The previous tile's TMA store must have read the staging tile before it is
              * overwritten; everyone in the warpgroup waits for the leader's word. */
@@ -316,16 +326,33 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                 epilogue_stage_fragment<BN, OUT, WAVES>(d_tile, acc_waves[v], v, warp, lane);
             fence_proxy_async_smem();
             named_barrier_sync(1 + wg, 128);
-            if (store_leader && row0 < p.m && n0 < p.tma_cols) {
-                epilogue_store_tile<BN, OUT, WAVES>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), row0, n0,
-                                                    p.tma_cols);
-                store_in_flight = true;
+            if constexpr (GROUPED) {
+                /* TMA clips rows only at D's end: a warpgroup's rows that run past the group's
+                 * end (into the next group's) are stored from registers, all of its columns. */
+                const bool whole_rows = row0 + WAVES * 64 <= group_end;
+                const int tma_cols = whole_rows ? p.tma_cols : n0;
+                if (store_leader && whole_rows && n0 < tma_cols) {
+                    epilogue_store_tile<BN, OUT, WAVES>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), row0, n0,
+                                                        tma_cols);
+                    store_in_flight = true;
+                }
+                epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc_waves[0], group_end, p.n, tma_cols, row0, n0, warp, lane);
+                if constexpr (WAVES > 1)
+                    epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc_waves[1], group_end, p.n, tma_cols, row0 + 64, n0,
+                                                 warp, lane);
+            } else {
+                if (store_leader && row0 < p.m && n0 < p.tma_cols) {
+                    epilogue_store_tile<BN, OUT, WAVES>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), row0, n0,
+                                                        p.tma_cols);
+                    store_in_flight = true;
+                }
+                /* Written out rather than looped over v: nvcc left that loop rolled and put the
+                 * accumulators in local memory. */
+                epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc_waves[0], p.m, p.n, p.tma_cols, row0, n0, warp, lane);
+                if constexpr (WAVES > 1)
+                    epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc_waves[1], p.m, p.n, p.tma_cols, row0 + 64, n0, warp,
+                                                 lane);
             }
-            /* Written out rather than looped over v: nvcc left that loop rolled and put the
-             * accumulators in local memory. */
-            epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc_waves[0], p.m, p.n, p.tma_cols, row0, n0, warp, lane);
-            if constexpr (WAVES > 1)
-                epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc_waves[1], p.m, p.n, p.tma_cols, row0 + 64, n0, warp, lane);
         }
         if (store_leader && store_in_flight) tma_store_wait_all();
     }

@@ -28,7 +28,7 @@ typedef struct {
 
 /* The kernel of a configuration and output type; an empty entry (fn NULL) where the row
  * is not compiled for that type. */
-template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool B_PER_COL, bool COMPILED>
+template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool B_PER_COL, bool GROUPED, bool COMPILED>
 static gemm_kernel kernel_for(void)
 {
     gemm_kernel k;
@@ -36,7 +36,7 @@ static gemm_kernel kernel_for(void)
     if constexpr (COMPILED) {
         typedef gemm_layout<BM, BN, OUT, B_PER_COL> L;
         static int max_clusters[64];
-        k.fn = gemm_fp8_block_kernel<BM, BN, CLUSTER, ROLE, OUT, B_PER_COL>;
+        k.fn = gemm_fp8_block_kernel<BM, BN, CLUSTER, ROLE, OUT, B_PER_COL, GROUPED>;
         k.threads = L::threads, k.smem_bytes = L::smem_bytes, k.stages = L::stages;
         k.cluster = CLUSTER, k.waves = L::waves, k.max_clusters = max_clusters;
     }
@@ -69,13 +69,19 @@ static CUtensorMapDataType out_map_type(fp8block_dtype dtype)
     return CU_TENSOR_MAP_DATA_TYPE_UINT8;
 }
 
-#define GEMM_KERNEL_ROW(bm, bn, cluster, role, outputs)                          \
-    {kernel_for<bm, bn, cluster, role, FP8BLOCK_F32, false, ((outputs) & GEMM_OUT_F32) != 0>(),   \
-     kernel_for<bm, bn, cluster, role, FP8BLOCK_BF16, false, ((outputs) & GEMM_OUT_BF16) != 0>(), \
-     kernel_for<bm, bn, cluster, role, FP8BLOCK_F16, false, ((outputs) & GEMM_OUT_F16) != 0>(),   \
-     kernel_for<bm, bn, cluster, role, FP8BLOCK_E4M3, false, ((outputs) & GEMM_OUT_E4M3) != 0>(),   \
-     kernel_for<bm, bn, cluster, role, FP8BLOCK_F32, true, ((outputs) & GEMM_OUT_F32_B1x128) != 0>()},
-static const gemm_kernel gemm_kernels[GEMM_CONFIG_COUNT][GEMM_OUTPUT_COLUMNS] = {GEMM_CONFIGS(GEMM_KERNEL_ROW)};
+#define GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, grouped)                                      \
+    {kernel_for<bm, bn, cluster, role, FP8BLOCK_F32, false, grouped, ((outputs) & GEMM_OUT_F32) != 0>(),   \
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_BF16, false, grouped, ((outputs) & GEMM_OUT_BF16) != 0>(), \
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_F16, false, grouped, ((outputs) & GEMM_OUT_F16) != 0>(),   \
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_E4M3, false, grouped, ((outputs) & GEMM_OUT_E4M3) != 0>(), \
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_F32, true, grouped, ((outputs) & GEMM_OUT_F32_B1x128) != 0>()},
+#define GEMM_KERNEL_ROW(bm, bn, cluster, role, outputs) GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, false)
+#define GEMM_GROUPED_KERNEL_ROW(bm, bn, cluster, role, outputs) \
+    GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, true)
+typedef gemm_kernel gemm_kernel_row[GEMM_OUTPUT_COLUMNS];
+static const gemm_kernel_row gemm_kernels[GEMM_CONFIG_COUNT] = {GEMM_CONFIGS(GEMM_KERNEL_ROW)};
+static const gemm_kernel_row gemm_grouped_kernels[GEMM_GROUPED_CONFIG_COUNT] = {
+    GEMM_GROUPED_CONFIGS(GEMM_GROUPED_KERNEL_ROW)};
 
 typedef struct {
     CUtensorMap a, b, sa, d;
@@ -154,13 +160,14 @@ static fp8block_status kernel_max_clusters(const cuda_device *dev, const gemm_ke
 typedef struct {
     const cuda_device *dev;
     int column;
+    const gemm_kernel_row *table; /* gemm_kernels, or gemm_grouped_kernels */
 } max_clusters_query;
 
 /* gemm_target's question to the device, for the planner. */
 static fp8block_status config_max_clusters(void *user, int config, int *out)
 {
     const max_clusters_query *q = (const max_clusters_query *)user;
-    const gemm_kernel *k = &gemm_kernels[config][q->column];
+    const gemm_kernel *k = &q->table[config][q->column];
     if (!k->fn) return fp8block_fail(FP8BLOCK_ERR_INTERNAL, "internal: GEMM configuration %d has no kernel", config);
     return kernel_max_clusters(q->dev, k, out);
 }
@@ -206,7 +213,7 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, co
 static fp8block_status plan_for(cuda_device *dev, const gemm_args *g, fp8block_dtype dtype, gemm_launch_plan *lp)
 {
     const gemm_shape shape = shape_of(g, dtype);
-    max_clusters_query query = {dev, gemm_bit_column(gemm_shape_bit(&shape))};
+    max_clusters_query query = {dev, gemm_bit_column(gemm_shape_bit(&shape)), gemm_kernels};
     const gemm_target target = {dev->sm_count, config_max_clusters, &query};
     /* A forced plan with no kernel for B scaled 1x128 (whose kernels are 128x128 only) is
      * left to the heuristic there, rather than failing every weight-gradient call. */
@@ -312,12 +319,102 @@ static fp8block_status run_e4m3_through_f32(cuda_device *dev, const gemm_args *g
     return st;
 }
 
+/* The descriptor's validation enforces docs/DESIGN.md's alignment rules; these are the
+ * ones TMA cannot live without. */
+static fp8block_status check_tma_alignment(const gemm_args *g)
+{
+    const size_t esize = fp8block_dtype_size(g->dtype);
+    if (((uintptr_t)g->a | (uintptr_t)g->b | (uintptr_t)g->sa | (uintptr_t)g->d) % 16 != 0 || g->lda % 16 != 0 ||
+        g->ldb % 16 != 0 || g->ldsa % 4 != 0 || (g->ldd * esize) % 16 != 0)
+        return fp8block_fail(FP8BLOCK_ERR_MISALIGNED,
+                             "GEMM on the GPU needs 16-byte aligned A, B, sa and D, lda and ldb multiples of "
+                             "16, ldsa a multiple of 4 and D rows a multiple of 16 bytes");
+    return FP8BLOCK_OK;
+}
+
+/* The kernel's parameters for a launch plan (no stream-K workspace, no groups yet). */
+static gemm_params params_for(const gemm_args *g, const gemm_launch_plan *lp)
+{
+    gemm_params params;
+    memset(&params, 0, sizeof params);
+    params.m = (int)g->m, params.n = (int)g->n;
+    params.sb = g->sb, params.ldsb = g->ldsb;
+    params.sb_rows = (int)fp8block_ceil_div(g->n, 128);
+    params.sched = lp->sched;
+    /* TMA stores whole 16-byte pieces of a row (see epilogue_store_tail). */
+    const int64_t per_16_bytes = 16 / (int64_t)fp8block_dtype_size(g->dtype);
+    params.tma_cols = (int)(g->n / per_16_bytes * per_16_bytes);
+    params.d = g->d, params.ldd = g->ldd;
+    params.c = g->c, params.ldc = g->ldc, params.c_dtype = (int)g->c_dtype;
+    params.bias = g->bias, params.bias_dtype = (int)g->bias_dtype;
+    params.sd = g->sd, params.ldsd = g->ldsd, params.sd_pow2 = (g->d_scale_flags & FP8BLOCK_SCALE_POW2) != 0;
+    params.partials = NULL, params.sk_counters = NULL;
+    return params;
+}
+
+/* A grouped GEMM (docs/DESIGN.md §1.8): a plan from the groups' number and expected size
+ * (the sizes themselves are device data, read by the kernel), experts' B as a 3-D tensor
+ * map (K, N, expert), one launch, no workspace. */
+static fp8block_status run_grouped(cuda_device *dev, const gemm_args *g, cudaStream_t stream)
+{
+    const gemm_shape shape = shape_of(g, g->dtype);
+    const int column = gemm_bit_column(gemm_shape_bit(&shape));
+    if (shape.b_per_col || column < 0)
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "a grouped GEMM with B scaled 1x128 or %s output is not built "
+                             "for the GPU", fp8block_dtype_name(g->dtype));
+    fp8block_status st = check_tma_alignment(g);
+    if (st != FP8BLOCK_OK) return st;
+    if (g->group_stride_b % 16 != 0)
+        return fp8block_fail(FP8BLOCK_ERR_MISALIGNED, "a grouped GEMM on the GPU needs group_stride_b = %lld to be a "
+                             "multiple of 16 bytes (TMA)", (long long)g->group_stride_b);
+    if (g->group_stride_b != 0 && g->group_stride_b < g->n * g->ldb)
+        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "a grouped GEMM on the GPU needs the experts' B apart: "
+                             "group_stride_b = %lld is below N·ldb = %lld (0, one B for all, is fine)",
+                             (long long)g->group_stride_b, (long long)(g->n * g->ldb));
+    const int masked = g->group_layout == FP8BLOCK_GROUPS_MASKED;
+    const gemm_grouping groups = {g->groups, masked, g->max_m};
+    max_clusters_query query = {dev, column, gemm_grouped_kernels};
+    const gemm_target target = {dev->sm_count, config_max_clusters, &query};
+    /* A forced plan's pair shares A here, whatever its role says (a plain pair of 128-row
+     * tiles shares B): the same tile and cluster as the plain GEMM under the same knob. */
+    gemm_plan forced = plan_override;
+    if (forced.cluster > 1) forced.role = CLUSTER_SHARES_A;
+    const int take_forced = plan_forced && gemm_grouped_config_find(&forced, gemm_shape_bit(&shape)) >= 0;
+    gemm_launch_plan lp;
+    st = gemm_plan_grouped_launch(&shape, &groups,
+                                  take_forced ? forced : gemm_choose_grouped_plan(&shape, &groups, dev->sm_count),
+                                  &target, &lp);
+    if (st != FP8BLOCK_OK) return st;
+    const gemm_kernel kernel = gemm_grouped_kernels[lp.config][column];
+    gemm_params params = params_for(g, &lp);
+    params.groups.rows = (const int *)g->group_rows;
+    params.groups.count = (int)g->groups, params.groups.masked = masked, params.groups.max_m = (int)g->max_m;
+    params.groups.b_step = g->group_stride_b != 0, params.groups.stride_sb = g->group_stride_sb;
+    if (plan_log_enabled)
+        fprintf(stderr,
+                "fp8block grouped gemm %lldx%lldx%lld, %lld groups%s: tile %dx%d cluster %d%s, %d stages; grid %d "
+                "clusters (max %d) for at most %d units\n",
+                (long long)g->m, (long long)g->n, (long long)g->k, (long long)g->groups, masked ? " masked" : "",
+                lp.plan.bm, lp.plan.bn, lp.plan.cluster, gemm_role_name(lp.plan.role), kernel.stages,
+                params.sched.clusters, lp.max_clusters, params.sched.dp_tiles);
+    gemm_maps maps;
+    st = encode_maps(g, &lp.plan, &kernel, out_map_type(g->dtype), params.tma_cols ? params.tma_cols : g->n, &maps);
+    if (st != FP8BLOCK_OK) return st;
+    /* Expert e's B is box (k, n, e): strides ldb and group_stride_b; one B for all, one expert. */
+    const uint64_t b_dims[3] = {(uint64_t)g->k, (uint64_t)g->n, g->group_stride_b ? (uint64_t)g->groups : 1};
+    const uint64_t b_strides[2] = {(uint64_t)g->ldb,
+                                   (uint64_t)(g->group_stride_b ? g->group_stride_b : g->n * g->ldb)};
+    const uint32_t b_box[3] = {GEMM_BLOCK_K, (uint32_t)lp.plan.bn, 1};
+    st = tma_encode(&maps.b, CU_TENSOR_MAP_DATA_TYPE_UINT8, 3, g->b, b_dims, b_strides, b_box,
+                    CU_TENSOR_MAP_SWIZZLE_128B, "grouped B");
+    if (st != FP8BLOCK_OK) return st;
+    return launch_kernel(&kernel, &maps, &params, stream);
+}
+
 static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream_t stream)
 {
     pthread_once(&knobs_once, read_knobs);
-    if (g->group_layout != FP8BLOCK_GROUPS_NONE)
-        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "a grouped GEMM is not built for the GPU yet (the CPU backend "
-                             "has it; issue 18)");
+    if (g->group_layout != FP8BLOCK_GROUPS_NONE) return run_grouped(dev, g, stream);
     const gemm_shape shape = shape_of(g, g->dtype);
     if (shape.b_per_col && g->dtype != FP8BLOCK_F32)
         return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "B scaled 1x128 with %s output is not built for the GPU: F32 "
@@ -327,17 +424,10 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     if (column < 0)
         return fp8block_fail(FP8BLOCK_ERR_INTERNAL, "internal: GEMM output dtype %s has no kernel column",
                              fp8block_dtype_name(g->dtype));
-    /* The descriptor's validation enforces docs/DESIGN.md's alignment rules; these are the
-     * ones TMA cannot live without. */
-    size_t esize = fp8block_dtype_size(g->dtype);
-    if (((uintptr_t)g->a | (uintptr_t)g->b | (uintptr_t)g->sa | (uintptr_t)g->d) % 16 != 0 || g->lda % 16 != 0 ||
-        g->ldb % 16 != 0 || g->ldsa % 4 != 0 || (g->ldd * esize) % 16 != 0)
-        return fp8block_fail(FP8BLOCK_ERR_MISALIGNED,
-                             "GEMM on the GPU needs 16-byte aligned A, B, sa and D, lda and ldb multiples of "
-                             "16, ldsa a multiple of 4 and D rows a multiple of 16 bytes");
+    fp8block_status st = check_tma_alignment(g);
+    if (st != FP8BLOCK_OK) return st;
 
     gemm_launch_plan lp;
-    fp8block_status st;
     if (g->dtype == FP8BLOCK_E4M3) {
         int fused;
         st = plan_e4m3(dev, g, &lp, &fused);
@@ -350,11 +440,7 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     const gemm_plan plan = lp.plan;
     const gemm_kernel kernel = gemm_kernels[lp.config][column];
 
-    gemm_params params;
-    params.m = (int)g->m, params.n = (int)g->n;
-    params.sb = g->sb, params.ldsb = g->ldsb;
-    params.sb_rows = (int)fp8block_ceil_div(g->n, 128);
-    params.sched = lp.sched;
+    gemm_params params = params_for(g, &lp);
     const gemm_schedule *s = &params.sched;
 
     if (plan_log_enabled)
@@ -364,14 +450,6 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
                 (long long)g->m, (long long)g->n, (long long)g->k, plan.bm, plan.bn, plan.cluster,
                 gemm_role_name(plan.role), kernel.stages, kernel.smem_bytes, s->clusters, lp.max_clusters,
                 s->dp_tiles, s->sk_tiles);
-    /* TMA stores whole 16-byte pieces of a row (see epilogue_store_tail). */
-    int64_t per_16_bytes = 16 / (int64_t)esize;
-    params.tma_cols = (int)(g->n / per_16_bytes * per_16_bytes);
-    params.d = g->d, params.ldd = g->ldd;
-    params.c = g->c, params.ldc = g->ldc, params.c_dtype = (int)g->c_dtype;
-    params.bias = g->bias, params.bias_dtype = (int)g->bias_dtype;
-    params.sd = g->sd, params.ldsd = g->ldsd, params.sd_pow2 = (g->d_scale_flags & FP8BLOCK_SCALE_POW2) != 0;
-    params.partials = NULL, params.sk_counters = NULL;
     gemm_maps maps;
     st = encode_maps(g, &plan, &kernel, out_map_type(g->dtype), params.tma_cols ? params.tma_cols : g->n, &maps);
     if (st != FP8BLOCK_OK) return st;

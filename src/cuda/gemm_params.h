@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "gemm_geometry.h"
+#include "gemm_group_walk.h"
 
 typedef struct {
     int m, n;
@@ -31,6 +32,9 @@ typedef struct {
      * warpgroup), zero between calls */
     float *partials;
     int *sk_counters;
+    /* Grouped GEMMs only (docs/DESIGN.md §1.8): the plain kernels never read it, so it comes
+     * last and leaves their parameter offsets as they were. */
+    gemm_groups groups;
 } gemm_params;
 
 #endif

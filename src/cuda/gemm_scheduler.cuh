@@ -28,11 +28,15 @@
 #include <stdint.h>
 
 #include "gemm_geometry.h"
+#include "gemm_group_walk.h"
+#include "gemm_params.h"
 
 typedef struct {
     int m_tile, n_tile;
     int kb_begin, kb_end;
     int sk_tile; /* -1: a data-parallel tile */
+    /* grouped GEMMs only: the tile's first row, its group's end, the group */
+    int row0, row_end, group;
 } gemm_unit;
 
 /* Where a stream-K tile's pieces are; only needed once its K blocks are done (kept out
@@ -104,6 +108,38 @@ __device__ __forceinline__ gemm_piece schedule_piece(const gemm_schedule &s, con
     const int first = sk_cluster_of(s, tile_begin), last = sk_cluster_of(s, tile_begin + s.kb_total - 1);
     q.pieces = last - first + 1, q.piece = cluster_id - first, q.first_partial = first + w.sk_tile;
     return q;
+}
+
+/* ---- What each role of the kernel walks: the plain schedule's tiles, or a grouped GEMM's
+ * units (gemm_group_walk.h, shared with the host's test). */
+typedef struct {
+    gemm_cursor tiles;
+    gemm_group_cursor groups;
+} gemm_walk;
+
+template <bool GROUPED>
+__device__ __forceinline__ gemm_walk walk_start(const gemm_params &p, int cluster_id, int k_rank)
+{
+    gemm_walk x;
+    if constexpr (GROUPED) x.groups = group_walk_start(cluster_id);
+    else x.tiles = schedule_start(p.sched, cluster_id, k_rank);
+    return x;
+}
+
+template <int BM, int CLUSTER, int ROLE, bool STREAMK, bool GROUPED>
+__device__ __forceinline__ bool walk_next(const gemm_params &p, gemm_walk &x, int cta_rank, gemm_unit &w)
+{
+    if constexpr (GROUPED) {
+        static_assert(ROLE == CLUSTER_SHARES_A || (ROLE == CLUSTER_SHARES_B && CLUSTER == 1),
+                      "a grouped tile's cluster shares A along N, or is one CTA");
+        gemm_group_tile t;
+        if (!group_walk_next(&p.groups, p.m, &p.sched, BM, ROLE, &x.groups, cta_rank, &t)) return false;
+        w.row0 = t.row0, w.row_end = t.row_end, w.group = t.group, w.n_tile = t.n_tile;
+        w.m_tile = 0, w.kb_begin = 0, w.kb_end = p.sched.kb_total, w.sk_tile = -1;
+        return true;
+    } else {
+        return schedule_next<STREAMK, ROLE>(p.sched, x.tiles, cta_rank, w);
+    }
 }
 
 #endif

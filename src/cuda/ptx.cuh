@@ -107,6 +107,16 @@ __device__ __forceinline__ void tma_load_2d(void *dst, const void *tmap, uint64_
                  : "memory");
 }
 
+/* A box of a 3-D tensor (the grouped GEMM's B: K, N, expert). */
+__device__ __forceinline__ void tma_load_3d(void *dst, const void *tmap, uint64_t *bar, int32_t c0, int32_t c1,
+                                            int32_t c2)
+{
+    asm volatile("cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes"
+                 " [%0], [%1, {%3, %4, %5}], [%2];" ::"r"(smem_addr(dst)),
+                 "l"((uint64_t)tmap), "r"(smem_addr(bar)), "r"(c0), "r"(c1), "r"(c2)
+                 : "memory");
+}
+
 /* Loads a box into the same shared offset of every CTA in cta_mask (cluster ranks) and
  * signals the mbarrier at the same offset in each of them. */
 __device__ __forceinline__ void tma_load_2d_multicast(void *dst, const void *tmap, uint64_t *bar, int32_t c0,

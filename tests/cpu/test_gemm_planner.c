@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_group_walk.h"
 #include "gemm_planner.h"
 #include "internal.h"
 #include "testutil.h"
@@ -21,6 +22,12 @@
 static fp8block_status model_max_clusters(void *user, int config, int *out)
 {
     *out = *(const int *)user / gemm_configs[config].cluster;
+    return FP8BLOCK_OK;
+}
+
+static fp8block_status model_max_clusters_grouped(void *user, int config, int *out)
+{
+    *out = *(const int *)user / gemm_grouped_configs[config].cluster;
     return FP8BLOCK_OK;
 }
 
@@ -327,11 +334,135 @@ static void test_coverage_catches(void)
     CHECK(check_coverage(&broken, "K split in 3 ranges over 2 CTAs", 1) > 0, "a K split short of K is not caught");
 }
 
+/* The grouped walk (src/gemm_group_walk.h, the code the kernel runs) over every cluster and
+ * CTA of a grouped plan: each (row, n tile) a group owns is stored by exactly one CTA, in a
+ * tile of that group only, and nothing else is stored; rows are clamped as §1.8 says.
+ * Returns the failures (quiet: no message, for the planted breakages). */
+static int check_group_walk(const gemm_launch_plan *lp, const gemm_groups *gs, int64_t m, const char *what, int quiet)
+{
+    const gemm_schedule *s = &lp->sched;
+    const int bm = lp->plan.bm;
+    unsigned char *owner_hits = calloc((size_t)(m * s->n_tiles), 1);
+    int failures = 0;
+    /* the groups' rows, as the walk clamps them, group after group */
+    int *group_begin = malloc((size_t)gs->count * sizeof(int)), *group_end = malloc((size_t)gs->count * sizeof(int));
+    unsigned char *owned = calloc((size_t)m, 1);
+    for (int g = 0, previous_end = 0; g < gs->count; previous_end = group_end[g++]) {
+        group_rows_of(gs, (int)m, g, previous_end, &group_begin[g], &group_end[g]);
+        for (int r = group_begin[g]; r < group_end[g]; r++) owned[r]++;
+    }
+    for (int c = 0; c < s->clusters && !failures; c++) {
+        for (int rank = 0; rank < lp->plan.cluster && !failures; rank++) {
+            gemm_group_cursor cursor = group_walk_start(c);
+            gemm_group_tile t;
+            int steps = 0;
+            while (!failures && group_walk_next(gs, (int)m, s, bm, lp->plan.role, &cursor, rank, &t)) {
+                if (++steps > s->dp_tiles + 1) {
+                    COVERAGE_FAIL("%s: cluster %d walks more units than the bound %d", what, c, s->dp_tiles);
+                    break;
+                }
+                if (t.n_tile >= s->n_tiles) continue; /* the pair's second CTA past N: loads only */
+                const int begin = group_begin[t.group], end = group_end[t.group];
+                if (t.row_end != end || t.row0 < begin || t.row0 >= end) {
+                    COVERAGE_FAIL("%s: tile at row %d of group %d [%d, %d) says it ends at %d", what, t.row0, t.group,
+                                  begin, end, t.row_end);
+                    break;
+                }
+                for (int r = t.row0; r < t.row0 + bm && r < t.row_end; r++) owner_hits[(int64_t)r * s->n_tiles + t.n_tile]++;
+            }
+        }
+    }
+    /* every row each group owns, once per n tile; rows outside the groups never; no row in two groups */
+    for (int64_t r = 0; r < m && !failures; r++)
+        if (owned[r] > 1) COVERAGE_FAIL("%s: row %lld is in %d groups", what, (long long)r, owned[r]);
+    for (int64_t r = 0; r < m && !failures; r++)
+        for (int n = 0; n < s->n_tiles && !failures; n++)
+            if (owner_hits[r * s->n_tiles + n] != (owned[r] ? 1 : 0))
+                COVERAGE_FAIL("%s: row %lld, n tile %d stored %d times (owned by %d groups)", what, (long long)r, n,
+                              owner_hits[r * s->n_tiles + n], owned[r]);
+    free(owner_hits), free(owned), free(group_begin), free(group_end);
+    return failures;
+}
+
+static fp8block_status grouped_plan(int sms, const gemm_shape *g, const gemm_grouping *grouping, const gemm_plan *plan,
+                                    gemm_launch_plan *lp)
+{
+    const gemm_target target = {sms, model_max_clusters_grouped, &sms};
+    return gemm_plan_grouped_launch(g, grouping, plan ? *plan : gemm_choose_grouped_plan(g, grouping, sms), &target, lp);
+}
+
+static void test_grouped(void)
+{
+    srand(1818);
+    int checked = 0;
+    for (int i = 0; i < 300; i++) {
+        const int masked = i % 2, sms = i % 3 ? 132 : 16;
+        const int64_t groups = 1 + rand() % (i % 5 == 0 ? 256 : 9), n = 1 + rand() % 700, k = 1 + rand() % 400;
+        const int64_t max_m = 1 + rand() % 300;
+        int32_t *rows = malloc((size_t)(groups + 1) * sizeof *rows);
+        int64_t m;
+        if (masked) {
+            for (int64_t g = 0; g < groups; g++) rows[g] = rand() % 3 ? rand() % (int)(max_m + 1) : (int)max_m;
+            m = groups * max_m;
+        } else {
+            rows[0] = rand() % 3 ? 0 : rand() % 5;
+            for (int64_t g = 0; g < groups; g++) rows[g + 1] = rows[g] + (rand() % 4 ? rand() % 200 : rand() % 3);
+            m = rows[groups] + rand() % 9 + (rows[groups] == 0);
+        }
+        const gemm_shape g = {m, n, k, i % 4 == 3 ? FP8BLOCK_E4M3 : FP8BLOCK_BF16, 0};
+        const gemm_grouping grouping = {groups, masked, masked ? max_m : 0};
+        const gemm_groups gs = {rows, (int)groups, masked, (int)(masked ? max_m : 0), 1, 0};
+        for (int c = -1; c < GEMM_GROUPED_CONFIG_COUNT; c++) { /* the heuristic's, then every row */
+            gemm_plan plan = {0, 0, 0, 0, 0};
+            if (c >= 0)
+                plan.bm = gemm_grouped_configs[c].bm, plan.bn = gemm_grouped_configs[c].bn,
+                plan.cluster = gemm_grouped_configs[c].cluster, plan.role = gemm_grouped_configs[c].role;
+            gemm_launch_plan lp;
+            char what[160];
+            snprintf(what, sizeof what, "%s G=%lld m=%lld n=%lld on %d SMs, plan %d", masked ? "masked" : "contiguous",
+                     (long long)groups, (long long)m, (long long)n, sms, c);
+            const fp8block_status st = grouped_plan(sms, &g, &grouping, c >= 0 ? &plan : NULL, &lp);
+            CHECK(st == FP8BLOCK_OK && lp.plan.streamk == 0 && lp.sched.ksplit == 1 && lp.sched.clusters >= 1 &&
+                      (lp.plan.role == CLUSTER_SHARES_A || lp.plan.cluster == 1),
+                  "%s: a whole-tile plan (status %d)", what, (int)st);
+            if (st == FP8BLOCK_OK) checked += check_group_walk(&lp, &gs, m, what, 0) == 0;
+        }
+        free(rows);
+    }
+    /* sizes that break the rules are clamped into disjoint groups inside [0, m): offsets going
+     * back (group 2 would start inside group 0), past m, negative; counts over max_m, negative */
+    const int32_t bad_offsets[] = {-5, 40, 30, 64, 1000}, bad_counts[] = {16, 17, -3, 1 << 30};
+    const gemm_shape g = {64, 300, 256, FP8BLOCK_BF16, 0};
+    for (int masked = 0; masked <= 1; masked++) {
+        const gemm_grouping grouping = {4, masked, masked ? 16 : 0};
+        const gemm_groups gs = {masked ? bad_counts : bad_offsets, 4, masked, masked ? 16 : 0, 1, 0};
+        gemm_launch_plan lp;
+        CHECK(grouped_plan(132, &g, &grouping, NULL, &lp) == FP8BLOCK_OK &&
+                  check_group_walk(&lp, &gs, 64, masked ? "bad counts" : "bad offsets", 0) == 0,
+              "bad group sizes walk inside [0, m)");
+    }
+    /* the check catches a walk that stops short (a bound too small) and rows past a group */
+    const int32_t offsets[] = {0, 300, 600};
+    const gemm_groups gs = {offsets, 2, 0, 0, 1, 0};
+    const gemm_shape big = {600, 1024, 256, FP8BLOCK_BF16, 0};
+    const gemm_grouping two = {2, 0, 0};
+    gemm_launch_plan lp, broken;
+    CHECK(grouped_plan(132, &big, &two, NULL, &lp) == FP8BLOCK_OK, "plan 2 groups");
+    broken = lp, broken.sched.clusters = lp.sched.clusters + 1, broken.sched.n_groups--;
+    CHECK(check_group_walk(&broken, &gs, 600, "n groups short", 1) > 0, "a walk short of N is not caught");
+    const int32_t overlapping[] = {0, 300, 200};
+    const gemm_groups gs_overlap = {overlapping, 2, 0, 0, 1, 0};
+    CHECK(check_group_walk(&lp, &gs_overlap, 600, "overlapping", 0) == 0, "a group going back is cut, not overlapped");
+    CHECK(checked == 300 * (GEMM_GROUPED_CONFIG_COUNT + 1), "grouped walks checked: %d", checked);
+    printf("grouped: %d plans walked, every owned row once per n tile\n", checked);
+}
+
 int main(void)
 {
     test_coverage_catches();
     test_golden();
     test_invariants();
     test_forced();
+    test_grouped();
     return test_finish("test_gemm_planner");
 }
