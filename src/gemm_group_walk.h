@@ -25,7 +25,10 @@
 #endif
 
 /* The groups as the kernel sees them. Expert g's B is box (., ., g * b_step) of the 3-D B
- * map (step 0: one B for all groups), its scales start at sb + g * stride_sb. */
+ * map (step 0: one B for all groups), its scales start at sb + g * stride_sb. A's scales are
+ * read from sa (ldsa floats a K block) rather than by TMA: a group's tile starts on any row,
+ * and TMA cannot load a box of fp32 scales that starts off a 16-byte boundary (H200: an
+ * illegal-instruction fault). */
 typedef struct {
     const int *rows; /* device memory: G + 1 row offsets, or (masked) G counts */
     int count;       /* G */
@@ -33,6 +36,8 @@ typedef struct {
     int max_m;
     int b_step;
     int64_t stride_sb;
+    const float *sa;
+    int64_t ldsa;
 } gemm_groups;
 
 typedef struct {

@@ -81,7 +81,11 @@ void devmem_free(const fp8block_ctx *ctx, void *p)
 int devmem_upload(const fp8block_ctx *ctx, void *dst, const void *src, size_t bytes)
 {
 #if FP8BLOCK_HAVE_CUDA
-    if (on_gpu(ctx)) return cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice) == cudaSuccess ? 0 : -1;
+    /* From pageable memory cudaMemcpy may return before the DMA lands, and a non-blocking
+     * stream does not wait for it: the upload is complete when this returns. */
+    if (on_gpu(ctx))
+        return cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice) == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess
+                   ? 0 : -1;
 #endif
     (void)ctx;
     memcpy(dst, src, bytes);

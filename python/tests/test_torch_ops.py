@@ -136,8 +136,10 @@ def test_torch_compile_of_the_training_layer(rng, device):
     compiled_y = torch.compile(layer, fullgraph=True)(x)
     compiled_y.square().sum().backward()
     assert same(compiled_y, eager_y)
-    for got, want in zip((x.grad, layer.weight.grad, layer.bias.grad), eager_grads):
+    for got, want in zip((x.grad, layer.weight.grad), eager_grads):
         assert same(got, want)
+    # db is torch's own sum over tokens, which Inductor may order differently than eager
+    torch.testing.assert_close(layer.bias.grad, eager_grads[2], rtol=1e-5, atol=0)
 
 
 def test_torch_export_runs_the_ops(operands, device):

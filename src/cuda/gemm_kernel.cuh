@@ -109,7 +109,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
         for (int s = 0; s < STAGES; s++) {
             /* the TMA thread (with the stage's byte count) and the B-scale warp (its lane 0,
              * or with per-column scales each of its 32 lanes) */
-            mbarrier_init(&full[s], B_PER_COL ? 33 : 2);
+            mbarrier_init(&full[s], B_PER_COL || GROUPED ? 33 : 2);
             /* every local math thread, and one lane per math warp of the peer CTA */
             mbarrier_init(&empty[s], MATH_WGS * 128 + MATH_WGS * 4 * (PAIR - 1));
         }
@@ -136,9 +136,10 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                 int m0 = GROUPED ? w.row0 : w.m_tile * BM, n0 = w.n_tile * BN;
                 for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
                     mbarrier_wait(&empty[stage], phase ^ 1);
-                    mbarrier_arrive_expect_tx(&full[stage], L::stage_bytes);
+                    /* grouped: A's scales come from the B-scale warp (gemm_groups) */
+                    mbarrier_arrive_expect_tx(&full[stage], L::stage_bytes - (GROUPED ? L::sa_bytes : 0));
                     int k0 = kb * GEMM_BLOCK_K;
-                    tma_load_2d(smem_sa + stage * BM, &tmap_sa, &full[stage], m0, kb);
+                    if (!GROUPED) tma_load_2d(smem_sa + stage * BM, &tmap_sa, &full[stage], m0, kb);
                     uint8_t *a_slice = smem_a + stage * L::a_bytes, *b_slice = smem_b + stage * L::b_bytes;
                     if (A_SHARERS > 1)
                         tma_load_2d_multicast(a_slice + cta_rank * (L::a_bytes / A_SHARERS), &tmap_a, &full[stage],
@@ -201,7 +202,26 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                         float v[SB_COUNT];
 #pragma unroll
                         for (int i = 0; i < SB_COUNT; i++) v[i] = __shfl_sync(0xffffffffu, mine[i], j);
-                        if (lane == 0) {
+                        if constexpr (GROUPED) {
+                            /* The stage's A scales too, BM / 32 rows a lane (zero past M, as
+                             * TMA would give): every lane stores its own and arrives. */
+                            constexpr int ROWS = BM / 32;
+                            const float *src = p.groups.sa + (int64_t)(kb0 + j) * p.groups.ldsa;
+                            float a_scales[ROWS];
+#pragma unroll
+                            for (int r = 0; r < ROWS; r++) {
+                                const int row = w.row0 + lane * ROWS + r;
+                                a_scales[r] = row < p.m ? __ldg(src + row) : 0.0f;
+                            }
+                            if (lane == 0) mbarrier_wait(&empty[stage], phase ^ 1);
+                            __syncwarp();
+#pragma unroll
+                            for (int r = 0; r < ROWS; r++) st_shared_f32(smem_sa + stage * BM + lane * ROWS + r, a_scales[r]);
+                            if (lane == 0)
+#pragma unroll
+                                for (int i = 0; i < SB_COUNT; i++) st_shared_f32(smem_sb + stage * SB_SLOT + i, v[i]);
+                            mbarrier_arrive(&full[stage]);
+                        } else if (lane == 0) {
                             mbarrier_wait(&empty[stage], phase ^ 1);
 #pragma unroll
                             for (int i = 0; i < SB_COUNT; i++) st_shared_f32(smem_sb + stage * SB_SLOT + i, v[i]);

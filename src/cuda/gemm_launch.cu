@@ -390,6 +390,7 @@ static fp8block_status run_grouped(cuda_device *dev, const gemm_args *g, cudaStr
     params.groups.rows = (const int *)g->group_rows;
     params.groups.count = (int)g->groups, params.groups.masked = masked, params.groups.max_m = (int)g->max_m;
     params.groups.b_step = g->group_stride_b != 0, params.groups.stride_sb = g->group_stride_sb;
+    params.groups.sa = g->sa, params.groups.ldsa = g->ldsa;
     if (plan_log_enabled)
         fprintf(stderr,
                 "fp8block grouped gemm %lldx%lldx%lld, %lld groups%s: tile %dx%d cluster %d%s, %d stages; grid %d "

@@ -411,7 +411,7 @@ static void test_grouped(void)
         }
         const gemm_shape g = {m, n, k, i % 4 == 3 ? FP8BLOCK_E4M3 : FP8BLOCK_BF16, 0};
         const gemm_grouping grouping = {groups, masked, masked ? max_m : 0};
-        const gemm_groups gs = {rows, (int)groups, masked, (int)(masked ? max_m : 0), 1, 0};
+        const gemm_groups gs = {rows, (int)groups, masked, (int)(masked ? max_m : 0), 1, 0, NULL, 0};
         for (int c = -1; c < GEMM_GROUPED_CONFIG_COUNT; c++) { /* the heuristic's, then every row */
             gemm_plan plan = {0, 0, 0, 0, 0};
             if (c >= 0)
@@ -435,7 +435,7 @@ static void test_grouped(void)
     const gemm_shape g = {64, 300, 256, FP8BLOCK_BF16, 0};
     for (int masked = 0; masked <= 1; masked++) {
         const gemm_grouping grouping = {4, masked, masked ? 16 : 0};
-        const gemm_groups gs = {masked ? bad_counts : bad_offsets, 4, masked, masked ? 16 : 0, 1, 0};
+        const gemm_groups gs = {masked ? bad_counts : bad_offsets, 4, masked, masked ? 16 : 0, 1, 0, NULL, 0};
         gemm_launch_plan lp;
         CHECK(grouped_plan(132, &g, &grouping, NULL, &lp) == FP8BLOCK_OK &&
                   check_group_walk(&lp, &gs, 64, masked ? "bad counts" : "bad offsets", 0) == 0,
@@ -443,7 +443,7 @@ static void test_grouped(void)
     }
     /* the check catches a walk that stops short (a bound too small) and rows past a group */
     const int32_t offsets[] = {0, 300, 600};
-    const gemm_groups gs = {offsets, 2, 0, 0, 1, 0};
+    const gemm_groups gs = {offsets, 2, 0, 0, 1, 0, NULL, 0};
     const gemm_shape big = {600, 1024, 256, FP8BLOCK_BF16, 0};
     const gemm_grouping two = {2, 0, 0};
     gemm_launch_plan lp, broken;
@@ -451,7 +451,7 @@ static void test_grouped(void)
     broken = lp, broken.sched.clusters = lp.sched.clusters + 1, broken.sched.n_groups--;
     CHECK(check_group_walk(&broken, &gs, 600, "n groups short", 1) > 0, "a walk short of N is not caught");
     const int32_t overlapping[] = {0, 300, 200};
-    const gemm_groups gs_overlap = {overlapping, 2, 0, 0, 1, 0};
+    const gemm_groups gs_overlap = {overlapping, 2, 0, 0, 1, 0, NULL, 0};
     CHECK(check_group_walk(&lp, &gs_overlap, 600, "overlapping", 0) == 0, "a group going back is cut, not overlapped");
     CHECK(checked == 300 * (GEMM_GROUPED_CONFIG_COUNT + 1), "grouped walks checked: %d", checked);
     printf("grouped: %d plans walked, every owned row once per n tile\n", checked);
