@@ -88,6 +88,8 @@ def test_functions_equal_the_plain_calls(operands):
         assert same(got[0], want[0]) and same(got[1], want[1])
         assert got[0].stride() == want[0].stride() and got[1].stride() == want[1].stride()
     assert same(fbt.gemm(q, s, qw, sw), fp8block.gemm(q, s, qw, sw))
+    # eager calls skip the dispatcher (_ops.call); through it, the same bits
+    assert same(_ops.gemm(q, s, qw, sw, torch.bfloat16, None, None, "128x128"), fbt.gemm(q, s, qw, sw))
     e4m3, want = fbt.gemm(q, s, qw, sw, torch.float8_e4m3fn), fp8block.gemm(q, s, qw, sw, torch.float8_e4m3fn)
     assert same(e4m3[0], want[0]) and same(e4m3[1], want[1])
 

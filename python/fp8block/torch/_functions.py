@@ -1,7 +1,7 @@
 """The fp8block calls for torch tensors, through the torch.library ops: the same names,
 arguments and results as fp8block.quantize_1x128 and the rest, but traceable by
 torch.compile(fullgraph=True) and torch.export (the fp8block.* calls reach ctypes, which
-Dynamo cannot trace)."""
+Dynamo cannot trace). In eager mode on plain tensors they skip the dispatcher (_ops.call)."""
 
 from typing import Optional, Tuple, Union
 
@@ -15,30 +15,30 @@ _E4M3 = torch.float8_e4m3fn
 
 def quantize_1x128(x: Tensor, *, pow2: bool = False) -> Tuple[Tensor, Tensor]:
     """fp8block.quantize_1x128 as an op: (codes (..., K), scales (ceil(K/128), M))."""
-    return _ops.quantize_1x128(x, pow2)
+    return _ops.call(_ops.quantize_1x128, x, pow2)
 
 
 def quantize_128x128(w: Tensor, *, pow2: bool = False) -> Tuple[Tensor, Tensor]:
     """fp8block.quantize_128x128 as an op: (codes N×K, scales (ceil(N/128), ceil(K/128)))."""
-    return _ops.quantize_128x128(w, pow2)
+    return _ops.call(_ops.quantize_128x128, w, pow2)
 
 
 def dequantize_1x128(codes: Tensor, scales: Tensor, *, out_dtype: torch.dtype = torch.float32) -> Tensor:
-    return _ops.dequantize_1x128(codes, scales, out_dtype)
+    return _ops.call(_ops.dequantize_1x128, codes, scales, out_dtype)
 
 
 def dequantize_128x128(codes: Tensor, scales: Tensor, *, out_dtype: torch.dtype = torch.float32) -> Tensor:
-    return _ops.dequantize_128x128(codes, scales, out_dtype)
+    return _ops.call(_ops.dequantize_128x128, codes, scales, out_dtype)
 
 
 def quantize_1x128_transpose(x: Tensor, *, pow2: bool = False) -> Tuple[Tuple[Tensor, Tensor], Tuple[Tensor, Tensor]]:
     """fp8block.quantize_1x128_transpose as an op: ((q, s), (qt, st))."""
-    q, s, qt, st = _ops.quantize_1x128_transpose(x, pow2)
+    q, s, qt, st = _ops.call(_ops.quantize_1x128_transpose, x, pow2)
     return (q, s), (qt, st)
 
 
 def transpose_128x128(codes: Tensor, scales: Tensor) -> Tuple[Tensor, Tensor]:
-    return _ops.transpose_128x128(codes, scales)
+    return _ops.call(_ops.transpose_128x128, codes, scales)
 
 
 def gemm(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, out_dtype: Optional[torch.dtype] = None, *,
@@ -52,17 +52,17 @@ def gemm(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, out_dtype: Optional[torch
         out_dtype = (_E4M3 if isinstance(out, tuple) else out.dtype) if out is not None else torch.bfloat16
     if out_dtype == _E4M3:
         if out is None:
-            return _ops.gemm_e4m3(a, sa, b, sb, c, bias, pow2, b_block)
+            return _ops.call(_ops.gemm_e4m3, a, sa, b, sb, c, bias, pow2, b_block)
         if not isinstance(out, tuple):
             raise TypeError("with float8_e4m3fn output, out must be a (codes, scales) pair")
-        _ops.gemm_e4m3_out(a, sa, b, sb, out[0], out[1], c, bias, pow2, b_block)
+        _ops.call(_ops.gemm_e4m3_out, a, sa, b, sb, out[0], out[1], c, bias, pow2, b_block)
         return out
     if pow2:
         raise ValueError("pow2 applies to float8_e4m3fn output only (its scales)")
     if out is None:
-        return _ops.gemm(a, sa, b, sb, out_dtype, c, bias, b_block)
+        return _ops.call(_ops.gemm, a, sa, b, sb, out_dtype, c, bias, b_block)
     if isinstance(out, tuple) or out.dtype != out_dtype:
         raise TypeError(f"out must be one tensor of dtype {out_dtype}")
-    _ops.gemm_out(a, sa, b, sb, out, c, bias, b_block)
+    _ops.call(_ops.gemm_out, a, sa, b, sb, out, c, bias, b_block)
     return out
 
