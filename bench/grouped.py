@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Grouped (mixture-of-experts) GEMMs beside DeepGEMM v1, same process, same tensors (issue 18):
+fp8block.gemm_grouped against m_grouped_gemm_fp8_fp8_bf16_nt_contiguous and _masked, bf16 D,
+on DeepSeek-V3's expert shapes N x K = 4096 x 7168 and 7168 x 2048.
+
+Contiguous: G in {4, 8, 32}, group sizes drawn from 256-8192 rows and rounded up to 128 (the
+alignment DeepGEMM needs; both then do the same work); fp8block is also timed on the unrounded
+sizes ("fp8block raw", same rows but no padding, which DeepGEMM cannot take). Masked: G in
+{1, 2, 4, 8, 16, 32} x max_m in {64, 128, 256}, counts about max_m / 2 (DeepGEMM's expected_m
+given as that). The operands are quantized once by fp8block and handed to both (A's scales in
+DeepGEMM's M-major TMA-aligned form, made before timing); the outputs are compared on the rows
+the groups own before anything is timed. GPU time per call as bench/peers.py measures it
+(events, L2 flushed, host hidden behind a spin kernel, median), and host time per call.
+
+Usage (GPU machine): FP8BLOCK_LIBRARY=build/libfp8block.so PYTHONPATH=python:peers/deepgemm-v1 \\
+    python3 bench/grouped.py [--json F]
+"""
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+
+try:  # DeepGEMM's JIT wants the system NVRTC loaded before torch's
+    import cuda.bindings.nvrtc  # noqa: F401
+except Exception:
+    pass
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peers import Timer  # noqa: E402
+
+import fp8block  # noqa: E402
+
+SHAPES = [(4096, 7168), (7168, 2048)]
+
+
+def experts(g, n, k):
+    w = torch.randn(g * n, k, dtype=torch.bfloat16, device="cuda")
+    qs = [fp8block.quantize_128x128(w[i * n:(i + 1) * n]) for i in range(g)]
+    qb = torch.stack([q for q, _ in qs]).contiguous()
+    sb = torch.stack([s.contiguous() for _, s in qs]).contiguous()
+    return qb, sb
+
+
+def rel_diff(a, b, rows):
+    a, b = a[rows].float(), b[rows].float()
+    return float((a - b).norm() / b.norm().clamp_min(1e-30))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=15)
+    parser.add_argument("--host-calls", type=int, default=50)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    import deep_gemm
+    torch.manual_seed(0)
+    pick, timer = random.Random(18), Timer()
+    print(f"grouped on {torch.cuda.get_device_name(0)}, torch {torch.__version__}, "
+          f"commit {os.environ.get('FP8BLOCK_COMMIT', '?')}")
+    print(f"{'layout':>10} {'G':>3} {'rows':>7} {'N':>5} {'K':>5} | {'fp8block':>9} {'deepgemm':>9} {'raw':>9} | "
+          f"{'vs DG':>6} | {'host fb':>7} {'host DG':>7} | rel diff")
+    rows_out = []
+    for n, k in SHAPES:
+        for g in (4, 8, 32):
+            sizes = [pick.randint(256, 8192 if g < 32 else 2048) for _ in range(g)]
+            padded = [(s + 127) // 128 * 128 for s in sizes]
+            m = sum(padded)
+            qb, sb = experts(g, n, k)
+            x = torch.randn(m, k, dtype=torch.bfloat16, device="cuda")
+            qa, sa = fp8block.quantize_1x128(x)
+            offsets = torch.tensor([0] + list(torch.tensor(padded).cumsum(0)), dtype=torch.int32, device="cuda")
+            raw_offsets = torch.tensor([0] + list(torch.tensor(sizes).cumsum(0)), dtype=torch.int32, device="cuda")
+            m_indices = torch.repeat_interleave(torch.arange(g, dtype=torch.int32, device="cuda"),
+                                                torch.tensor(padded, device="cuda")).contiguous()
+            dg_sa = deep_gemm.get_col_major_tma_aligned_tensor(sa.t().contiguous())
+            qa_c = qa.contiguous()
+            d_fb = torch.empty(m, n, dtype=torch.bfloat16, device="cuda")
+            d_dg = torch.empty(m, n, dtype=torch.bfloat16, device="cuda")
+            calls = {
+                "fp8block": lambda: fp8block.gemm_grouped(qa_c, sa, qb, sb, offsets=offsets, out=d_fb),
+                "deepgemm": lambda: deep_gemm.m_grouped_gemm_fp8_fp8_bf16_nt_contiguous((qa_c, dg_sa), (qb, sb), d_dg,
+                                                                                     m_indices),
+                "raw": lambda: fp8block.gemm_grouped(qa_c, sa, qb, sb, offsets=raw_offsets, out=d_fb),
+            }
+            calls["fp8block"](), calls["deepgemm"]()
+            torch.cuda.synchronize()
+            diff = rel_diff(d_fb, d_dg, slice(0, m))
+            rows_out.append(measure(timer, calls, args, "contiguous", g, m, n, k, diff))
+        for g in (1, 2, 4, 8, 16, 32):
+            qb, sb = experts(g, n, k)
+            for max_m in (64, 128, 256):
+                x = torch.randn(g * max_m, k, dtype=torch.bfloat16, device="cuda")
+                qa, sa = fp8block.quantize_1x128(x)
+                qa3 = qa.contiguous().view(g, max_m, k)
+                counts = torch.tensor([max(1, min(max_m, int(pick.gauss(max_m / 2, max_m / 6)))) for _ in range(g)],
+                                      dtype=torch.int32, device="cuda")
+                dg_sa = deep_gemm.get_col_major_tma_aligned_tensor(sa.t().contiguous().view(g, max_m, -1))
+                d_fb = torch.zeros(g, max_m, n, dtype=torch.bfloat16, device="cuda")
+                d_dg = torch.zeros(g, max_m, n, dtype=torch.bfloat16, device="cuda")
+                calls = {
+                    "fp8block": lambda: fp8block.gemm_grouped(qa3, sa, qb, sb, counts=counts, out=d_fb),
+                    "deepgemm": lambda: deep_gemm.m_grouped_gemm_fp8_fp8_bf16_nt_masked((qa3, dg_sa), (qb, sb), d_dg,
+                                                                                     counts, max_m // 2),
+                }
+                calls["fp8block"](), calls["deepgemm"]()
+                torch.cuda.synchronize()
+                owned = torch.arange(max_m, device="cuda")[None, :] < counts[:, None]
+                diff = rel_diff(d_fb, d_dg, owned)
+                rows_out.append(measure(timer, calls, args, "masked", g, g * max_m, n, k, diff))
+    for layout in ("contiguous", "masked"):
+        ratios = [r["deepgemm_us"] / r["fp8block_us"] for r in rows_out if r["layout"] == layout]
+        print(f"{layout}: fp8block speed-up over DeepGEMM, geomean {statistics.geometric_mean(ratios):.3f}x, "
+              f"lowest {min(ratios):.3f}x (bar: geomean >= 1.0, none below 0.9)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"device": torch.cuda.get_device_name(0), "commit": os.environ.get("FP8BLOCK_COMMIT", ""),
+                       "rows": rows_out}, f, indent=1)
+
+
+def measure(timer, calls, args, layout, g, m, n, k, diff):
+    gpu = {name: statistics.median(t) for name, t in timer.gpu_times(calls, args.reps, random.Random(1)).items()}
+    host = {name: h[0] for name, h in timer.host_times(calls, args.host_calls).items()}
+    raw = f"{gpu['raw']:>9.1f}" if "raw" in gpu else f"{'-':>9}"
+    print(f"{layout:>10} {g:>3} {m:>7} {n:>5} {k:>5} | {gpu['fp8block']:>9.1f} {gpu['deepgemm']:>9.1f} {raw} | "
+          f"{gpu['deepgemm'] / gpu['fp8block']:>5.2f}x | {host['fp8block']:>7.1f} {host['deepgemm']:>7.1f} | "
+          f"{diff:.1e}", flush=True)
+    if diff > 1e-2:
+        raise SystemExit(f"{layout} G={g}: fp8block and DeepGEMM differ by {diff:.2e} on the groups' rows")
+    return {"layout": layout, "groups": g, "m": m, "n": n, "k": k, "fp8block_us": gpu["fp8block"],
+            "deepgemm_us": gpu["deepgemm"], "raw_us": gpu.get("raw"), "host_us": host, "rel_diff": diff}
+
+
+if __name__ == "__main__":
+    main()
