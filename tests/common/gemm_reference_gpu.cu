@@ -17,8 +17,8 @@ constexpr int SIDE = 16;   /* threads per block: SIDE × SIDE */
 
 __global__ void __launch_bounds__(SIDE *SIDE)
 reference_kernel(int64_t m, int64_t n, int64_t k, const uint8_t *a, int64_t lda, const float *sa, int64_t ldsa,
-                 const uint8_t *b, int64_t ldb, const float *sb, int64_t ldsb, const double *table, double *ref,
-                 double *magnitude, int64_t ldr)
+                 const uint8_t *b, int64_t ldb, const float *sb, int64_t ldsb, bool b_per_col, const double *table,
+                 double *ref, double *magnitude, int64_t ldr)
 {
     __shared__ double value[256];
     __shared__ double as[TK][TILE + 1]; /* A dequantized: code value × scale, exact */
@@ -59,7 +59,8 @@ reference_kernel(int64_t m, int64_t n, int64_t k, const uint8_t *a, int64_t lda,
         }
         for (int j = 0; j < 4; j++) {
             const int64_t col = col0 + tx + SIDE * j;
-            const double s = col < n ? (double)sb[(col / BLOCK) * ldsb + kb] : 0.0;
+            /* B's scale: its 128x128 block's, or (b_per_col, the weight gradient) its column's */
+            const double s = col >= n ? 0.0 : b_per_col ? (double)sb[kb * ldsb + col] : (double)sb[(col / BLOCK) * ldsb + kb];
             for (int i = 0; i < 4; i++) {
                 total[i][j] = __dadd_rn(total[i][j], __dmul_rn(sum[i][j], s));
                 total_magnitude[i][j] = __dadd_rn(total_magnitude[i][j], __dmul_rn(sum_magnitude[i][j], fabs(s)));
@@ -81,15 +82,16 @@ bool ok(cudaError_t e, const char *what)
 
 } // namespace
 
-extern "C" int gemm_reference_gpu(int64_t m, int64_t n, int64_t k, const uint8_t *a, int64_t lda, const float *sa,
-                                  int64_t ldsa, const uint8_t *b, int64_t ldb, const float *sb, int64_t ldsb,
-                                  double *ref, double *magnitude, int64_t ldr)
+static int reference(int64_t m, int64_t n, int64_t k, const uint8_t *a, int64_t lda, const float *sa, int64_t ldsa,
+                     const uint8_t *b, int64_t ldb, const float *sb, int64_t ldsb, bool b_per_col, double *ref,
+                     double *magnitude, int64_t ldr)
 {
     if (m < 1 || n < 1 || k < 1 || ldr < n) return fprintf(stderr, "gemm_reference_gpu: bad shape\n"), -1;
     const int64_t k_blocks = (k + BLOCK - 1) / BLOCK, n_blocks = (n + BLOCK - 1) / BLOCK;
     /* Only the bytes the layouts name: the last row needs no padding after it. */
     const size_t a_bytes = (size_t)((m - 1) * lda + k), b_bytes = (size_t)((n - 1) * ldb + k);
-    const size_t sa_bytes = (size_t)((k_blocks - 1) * ldsa + m) * 4, sb_bytes = (size_t)((n_blocks - 1) * ldsb + k_blocks) * 4;
+    const size_t sa_bytes = (size_t)((k_blocks - 1) * ldsa + m) * 4;
+    const size_t sb_bytes = (size_t)(b_per_col ? (k_blocks - 1) * ldsb + n : (n_blocks - 1) * ldsb + k_blocks) * 4;
     const size_t out_bytes = (size_t)(m * n) * sizeof(double);
     double table[256];
     for (int c = 0; c < 256; c++) table[c] = ref_e4m3_to_f64((uint8_t)c);
@@ -108,7 +110,8 @@ extern "C" int gemm_reference_gpu(int64_t m, int64_t n, int64_t k, const uint8_t
     if (good) {
         /* Rows as (m + TILE - 1) / TILE blocks in y: 65535 at most, 4 million rows. */
         dim3 grid((unsigned)((n + TILE - 1) / TILE), (unsigned)((m + TILE - 1) / TILE)), threads(SIDE, SIDE);
-        reference_kernel<<<grid, threads>>>(m, n, k, da, lda, dsa, ldsa, db, ldb, dsb, ldsb, dtable, dref, dmag, n);
+        reference_kernel<<<grid, threads>>>(m, n, k, da, lda, dsa, ldsa, db, ldb, dsb, ldsb, b_per_col, dtable, dref,
+                                            dmag, n);
         good = ok(cudaGetLastError(), "launch") && ok(cudaDeviceSynchronize(), "reference kernel");
     }
     good = good &&
@@ -119,4 +122,18 @@ extern "C" int gemm_reference_gpu(int64_t m, int64_t n, int64_t k, const uint8_t
               "download");
     cudaFree(da), cudaFree(db), cudaFree(dsa), cudaFree(dsb), cudaFree(dtable), cudaFree(dref), cudaFree(dmag);
     return good ? 0 : -1;
+}
+
+extern "C" int gemm_reference_gpu(int64_t m, int64_t n, int64_t k, const uint8_t *a, int64_t lda, const float *sa,
+                                  int64_t ldsa, const uint8_t *b, int64_t ldb, const float *sb, int64_t ldsb,
+                                  double *ref, double *magnitude, int64_t ldr)
+{
+    return reference(m, n, k, a, lda, sa, ldsa, b, ldb, sb, ldsb, false, ref, magnitude, ldr);
+}
+
+extern "C" int gemm_reference_gpu_b1x128(int64_t m, int64_t n, int64_t k, const uint8_t *a, int64_t lda,
+                                         const float *sa, int64_t ldsa, const uint8_t *b, int64_t ldb, const float *sb,
+                                         int64_t ldsb, double *ref, double *magnitude, int64_t ldr)
+{
+    return reference(m, n, k, a, lda, sa, ldsa, b, ldb, sb, ldsb, true, ref, magnitude, ldr);
 }

@@ -24,6 +24,11 @@ int gemm_reference_gpu(int64_t m, int64_t n, int64_t k, const uint8_t *a, int64_
                        int64_t ldsa, const uint8_t *b, int64_t ldb, const float *sb, int64_t ldsb,
                        double *ref, double *magnitude, int64_t ldr);
 
+/* The same with B scaled 1x128 (gemm_reference_b1x128's sums: sb[kb·ldsb + j] per column). */
+int gemm_reference_gpu_b1x128(int64_t m, int64_t n, int64_t k, const uint8_t *a, int64_t lda, const float *sa,
+                              int64_t ldsa, const uint8_t *b, int64_t ldb, const float *sb, int64_t ldsb,
+                              double *ref, double *magnitude, int64_t ldr);
+
 #ifdef __cplusplus
 }
 #endif
