@@ -49,6 +49,18 @@ __device__ __forceinline__ float4 load_col_scales(const gemm_params &p, int kb, 
     return v;
 }
 
+/* Grouped: rows row0 + ROWS·lane .. of A's scales for K block kb, zero past M (as TMA's fill). */
+template <int ROWS>
+__device__ __forceinline__ void load_a_scales(const gemm_params &p, int row0, int kb, int lane, float *out)
+{
+    const float *src = p.groups.sa + (int64_t)kb * p.groups.ldsa;
+#pragma unroll
+    for (int r = 0; r < ROWS; r++) {
+        const int row = row0 + lane * ROWS + r;
+        out[r] = row < p.m ? __ldg(src + row) : 0.0f;
+    }
+}
+
 /* CLUSTER 2 with ROLE CLUSTER_SHARES_B (A): CTA pairs along M (N) each loading half of
  * the B (A) tile and multicasting it to both. CLUSTER_SPLITS_K: the cluster's CTAs split
  * one tile's K and meet in ksplit_gather. GROUPED: a grouped GEMM (docs/DESIGN.md §1.8):
@@ -122,7 +134,11 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
 
     const gemm_schedule &sched = p.sched;
     if (wg == MATH_WGS) {
-        setmaxnreg_dec<L::producer_regs>();
+        /* Grouped: the B-scale warp also carries the next K block's A scales; two math
+         * warpgroups at 232 leave it 48 (the register file exactly), one ample room. */
+        constexpr int PRODUCER_REGS = GROUPED && MATH_WGS == 2 ? 48 : L::producer_regs;
+        static_assert(MATH_WGS * 128 * L::math_regs + 128 * PRODUCER_REGS <= 65536, "register file");
+        setmaxnreg_dec<PRODUCER_REGS>();
         const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
         if (warp == 0 && lane == 0) {
             tma_prefetch_descriptor(&tmap_a);
@@ -193,6 +209,10 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                 const float *rows[SB_COUNT];
 #pragma unroll
                 for (int i = 0; i < SB_COUNT; i++) rows[i] = sb + (int64_t)min(n0 / 128 + i, p.sb_rows - 1) * p.ldsb;
+                /* grouped: the A scales of the tile's next K block, loaded one stage ahead */
+                constexpr int A_ROWS = GROUPED ? BM / 32 : 1;
+                float a_next[A_ROWS];
+                if constexpr (GROUPED) load_a_scales<A_ROWS>(p, w.row0, w.kb_begin, lane, a_next);
                 for (int kb0 = w.kb_begin; kb0 < w.kb_end; kb0 += 32) {
                     const int kb = kb0 + lane, count = min(32, w.kb_end - kb0);
                     float mine[SB_COUNT];
@@ -205,18 +225,13 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                         if constexpr (GROUPED) {
                             /* The stage's A scales too, BM / 32 rows a lane (zero past M, as
                              * TMA would give): every lane stores its own and arrives. */
-                            constexpr int ROWS = BM / 32;
-                            const float *src = p.groups.sa + (int64_t)(kb0 + j) * p.groups.ldsa;
-                            float a_scales[ROWS];
-#pragma unroll
-                            for (int r = 0; r < ROWS; r++) {
-                                const int row = w.row0 + lane * ROWS + r;
-                                a_scales[r] = row < p.m ? __ldg(src + row) : 0.0f;
-                            }
                             if (lane == 0) mbarrier_wait(&empty[stage], phase ^ 1);
                             __syncwarp();
 #pragma unroll
-                            for (int r = 0; r < ROWS; r++) st_shared_f32(smem_sa + stage * BM + lane * ROWS + r, a_scales[r]);
+                            for (int r = 0; r < A_ROWS; r++)
+                                st_shared_f32(smem_sa + stage * BM + lane * A_ROWS + r, a_next[r]);
+                            /* the next K block's, in flight while the ring frees its next slot */
+                            if (kb0 + j + 1 < w.kb_end) load_a_scales<A_ROWS>(p, w.row0, kb0 + j + 1, lane, a_next);
                             if (lane == 0)
 #pragma unroll
                                 for (int i = 0; i < SB_COUNT; i++) st_shared_f32(smem_sb + stage * SB_SLOT + i, v[i]);
