@@ -1,6 +1,7 @@
 """E4M3 output against bf16 output, same run, same tensors (issue 16's bar): per shape, the
 GEMM with bf16 D, with e4m3 D and its 1x128 scales (one call), with bf16 D followed by
-quantize_1x128 of D (two calls, what a caller does without e4m3 output), and with F32 D.
+quantize_1x128 of D (two calls, what a caller does without e4m3 output), with F32 D, and with
+bf16 D plus a bf16 bias (what the bias costs; checked against the F32 D plus bias within a bf16 unit).
 Then a two-layer chain X -> W1 -> W2, once through e4m3 (layer 1 writes what layer 2 reads)
 and once through bf16 with a quantize between, timed and compared with an fp64 chain on the
 dequantized inputs.
@@ -42,7 +43,7 @@ class Gemms:
         if st:
             L.check(st, self.ctx)
 
-    def gemm(self, a, sa, b, sb, d, d_dtype, sd=None):
+    def gemm(self, a, sa, b, sb, d, d_dtype, sd=None, bias=None):
         m, k = a.shape
         n = b.shape[0]
         fields = dict(m=m, n=n, k=k, a=a.data_ptr(), lda=a.stride(0), sa=sa.data_ptr(), ldsa=sa.stride(0),
@@ -50,6 +51,8 @@ class Gemms:
                       d=d.data_ptr(), d_dtype=d_dtype, ldd=d.stride(0))
         if sd is not None:
             fields.update(sd=sd.data_ptr(), ldsd=sd.stride(0))
+        if bias is not None:  # bf16, length N
+            fields.update(bias=bias.data_ptr(), bias_dtype=L.BF16)
         desc = L.gemm_desc(**fields)
         fn, ctx, stream, ref = self.lib.fp8block_gemm_ex, self.ctx, self.stream, ctypes.byref(desc)
 
@@ -91,7 +94,10 @@ def shapes_section(g, timer, reps, rng, gen):
         q2, s2 = torch.empty_like(q), torch.empty_like(s)
         bf16 = g.gemm(a, sa, b, sb, d16, L.BF16)
         quant = g.quantize(d16, q2, s2)
-        calls = {"bf16": bf16, "e4m3": g.gemm(a, sa, b, sb, q, L.E4M3, s), "f32": g.gemm(a, sa, b, sb, d32, L.F32)}
+        bias = torch.randn(n, dtype=torch.bfloat16, device="cuda", generator=gen)
+        d16b = torch.empty_like(d16)
+        calls = {"bf16": bf16, "e4m3": g.gemm(a, sa, b, sb, q, L.E4M3, s), "f32": g.gemm(a, sa, b, sb, d32, L.F32),
+                 "bf16+bias": g.gemm(a, sa, b, sb, d16b, L.BF16, bias=bias)}
 
         def bf16_then_quantize():
             bf16()
@@ -103,13 +109,18 @@ def shapes_section(g, timer, reps, rng, gen):
         # the contract, on the bench's own data: e4m3 D is quantize_1x128 of the F32 D
         want_q, want_s = fp8block.quantize_1x128(d32)
         exact = bool(torch.equal(q.view(torch.uint8), want_q.view(torch.uint8)) and torch.equal(s, want_s))
+        # and D with bias is fp32 D + bias rounded once (docs/DESIGN.md §1.6), within a bf16 unit:
+        # the bf16 and F32 plans may sum K in a different order
+        want_b = d32 + bias.float()
+        with_bias = bool(((d16b.float() - want_b).abs() <= want_b.abs() * 2.0 ** -7).all())
         t = {name: median(v) for name, v in timer.gpu_times(calls, reps, rng).items()}
         row = {"m": m, "n": n, "k": k, "gpu_us": t, "e4m3_equals_quantized_f32": exact,
+               "bias_over_bf16": t["bf16+bias"] / t["bf16"], "bias_exact": with_bias,
                "e4m3_over_bf16": t["e4m3"] / t["bf16"], "e4m3_over_bf16_quantize": t["e4m3"] / t["bf16+quantize"]}
         rows.append(row)
         print(f"{m:5d} {n:5d} {k:5d} | {t['bf16']:8.1f} {t['e4m3']:8.1f} {t['bf16+quantize']:8.1f} {t['f32']:8.1f} | "
-              f"{row['e4m3_over_bf16']:6.3f}x {row['e4m3_over_bf16_quantize']:6.3f}x | {'yes' if exact else 'NO'}",
-              flush=True)
+              f"{row['e4m3_over_bf16']:6.3f}x {row['e4m3_over_bf16_quantize']:6.3f}x | {'yes' if exact else 'NO'} | "
+              f"{t['bf16+bias']:8.1f} {row['bias_over_bf16']:6.3f}x {'yes' if with_bias else 'NO'}", flush=True)
     return rows
 
 
@@ -175,12 +186,14 @@ def main():
     props = torch.cuda.get_device_properties(0)
     print(f"epilogue bench on {props.name}, commit {os.environ.get('FP8BLOCK_COMMIT', 'unknown')}; GPU us per call "
           f"(median of {args.reps})")
-    print("    M     N     K |     bf16     e4m3 bf16+qnt      f32 | e4m3/bf16 e4m3/(bf16+q) | e4m3 == q(f32)")
+    print("    M     N     K |     bf16     e4m3 bf16+qnt      f32 | e4m3/bf16 e4m3/(bf16+q) | e4m3 == q(f32) |"
+          " bf16+bias  /bf16 ~ f32+bias")
     shapes = shapes_section(g, timer, args.reps, rng, gen)
     chain = chain_section(g, timer, args.reps, rng, gen)
     worst = max(r["e4m3_over_bf16"] for r in shapes)
     beats = all(r["e4m3_over_bf16_quantize"] < 1 for r in shapes)
-    exact = all(r["e4m3_equals_quantized_f32"] for r in shapes)
+    exact = all(r["e4m3_equals_quantized_f32"] and r["bias_exact"] for r in shapes)
+    print(f"bf16 with bias / bf16: worst {max(r['bias_over_bf16'] for r in shapes):.3f}x")
     print(f"e4m3 / bf16: worst {worst:.3f}x (bar 1.02x); e4m3 < bf16 + quantize on every shape: {beats}; "
           f"e4m3 == quantize_1x128(f32) on every shape: {exact}")
     if args.json:
