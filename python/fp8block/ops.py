@@ -245,7 +245,8 @@ def gemm_grouped(a: Array, sa: Array, b: Array, sb: Array, *,
     offsets=o (contiguous layout): a is M×K with rows sorted by expert, o the G+1 row offsets,
     sa (ceil(K/128), M). counts=c (masked layout): a is [G][max_m][K] (sa the 1x128 scales of
     a.reshape(G*max_m, K)), c the G valid row counts. Returns D, M×N or [G][max_m][N]; rows no
-    group owns are left as they were in `out` (uninitialised without it).
+    group owns are left as they were in `out` (uninitialised without it). out_dtype defaults to
+    out's dtype, else bfloat16 for torch and float32 for NumPy.
     """
     if (offsets is None) == (counts is None):
         raise ValueError("pass offsets= (contiguous layout) or counts= (masked layout), one of them")
@@ -275,13 +276,18 @@ def gemm_grouped(a: Array, sa: Array, b: Array, sb: Array, *,
     # rows_alive holds the int32 array rows_ptr points into until the call has run
     rows_alive, rows_ptr = _int32_rows(counts if masked else offsets, am, groups if masked else groups + 1,
                                        "counts" if masked else "offsets")
-    code = (L.BF16 if torch_tensor else L.F32) if out_dtype is None else T.float_dtype_code(out_dtype, "out_dtype")
+    if out_dtype is not None:
+        code = T.float_dtype_code(out_dtype, "out_dtype")
+    elif out is not None:  # out's own dtype, as gemm takes it
+        code = T.float_dtype_code(out.dtype, "out's dtype")
+    else:
+        code = L.BF16 if torch_tensor else L.F32
     elem = 4 if code == L.F32 else 2
     if out is None:
         ldd = T.round_up(n, 16 // elem)
         _, d = T.empty(am, m, n, ldd, code)
     else:
-        d = out.reshape(m, n) if masked else out
+        d = T.fold_rows_in_place(out, "out", m, n) if masked else out
         dm = T.matrix(d, "out", "float")
         if (dm.rows, dm.cols) != (m, n) or dm.dtype != code:
             raise ValueError(f"out must be {m}×{n} of the output dtype")

@@ -76,6 +76,17 @@ def test_every_op_passes_opcheck(operands, device, rng):
         (_ops.gemm_e4m3_out, (bits(q.reshape(6, 300)), s, bits(qw), sw, codes_out,
                               torch.zeros(2, 8, device=device)[:, :6], None, None, False, "128x128")),
     ]
+    # grouped: 3 experts, contiguous rows 0..2 | 3..6 | (none) and one row no group owns; masked 3 x 4 rows
+    qe, se = experts(rng, device)
+    (qg3, sg3) = fbt.quantize_1x128(tensor(rng, 12, 300, device=device))
+    offsets = torch.tensor([0, 3, 7, 7], dtype=torch.int32, device=device)
+    counts = torch.tensor([2, 4, 0], dtype=torch.int32, device=device)
+    cases += [
+        (_ops.gemm_grouped, (bits(qg3[:8]), sg3[:, :8], bits(qe), se, offsets, False, torch.bfloat16)),
+        (_ops.gemm_grouped, (bits(qg3.reshape(3, 4, 300)), sg3, bits(qe), se, counts, True, torch.float32)),
+        (_ops.gemm_grouped_out, (bits(qg3[:8]), sg3[:, :8], bits(qe), se, offsets, False,
+                                 torch.zeros(8, 136, dtype=torch.bfloat16, device=device)[:, :130])),
+    ]
     assert {op for op, _ in cases} == set(_ops.OPS), "an op without an opcheck case"
     for op, args in cases:
         torch.library.opcheck(op, args)
@@ -92,6 +103,35 @@ def test_functions_equal_the_plain_calls(operands):
     assert same(_ops.gemm(q, s, qw, sw, torch.bfloat16, None, None, "128x128"), fbt.gemm(q, s, qw, sw))
     e4m3, want = fbt.gemm(q, s, qw, sw, torch.float8_e4m3fn), fp8block.gemm(q, s, qw, sw, torch.float8_e4m3fn)
     assert same(e4m3[0], want[0]) and same(e4m3[1], want[1])
+
+
+def experts(rng, device):
+    """3 experts' 130x300 weights, quantized: [3][130][300] codes (rows 304 bytes apart, as the
+    GEMM loads them), [3][2][3] scales."""
+    qs = [fbt.quantize_128x128(tensor(rng, 130, 300, device=device)) for _ in range(3)]
+    codes = torch.zeros(3, 130, 304, dtype=torch.float8_e4m3fn, device=device)[..., :300]
+    for e, (q, _) in enumerate(qs):
+        codes[e].copy_(q)
+    return codes, torch.stack([s.contiguous() for _, s in qs]).contiguous()
+
+
+def test_grouped_op_equals_the_plain_call_and_zeroes_unowned_rows(rng, device):
+    qe, se = experts(rng, device)
+    qa, sa = fbt.quantize_1x128(tensor(rng, 8, 300, device=device))
+    offsets = torch.tensor([0, 3, 7, 7], dtype=torch.int32, device=device)
+    d = fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets)
+    want = fp8block.gemm_grouped(qa, sa, qe, se, offsets=offsets)
+    assert d.shape == (8, 130) and same(d[:7], want[:7]) and (d[7] == 0).all()
+    counts = torch.tensor([2, 0], dtype=torch.int32, device=device)
+    qm, sm = fbt.quantize_1x128(tensor(rng, 8, 300, device=device))
+    d = fbt.gemm_grouped(qm.reshape(2, 4, 300), sm, qe[:2], se[:2], counts=counts, out_dtype=torch.float32)
+    want = fp8block.gemm_grouped(qm.reshape(2, 4, 300), sm, qe[:2], se[:2], counts=counts, out_dtype=torch.float32)
+    assert d.shape == (2, 4, 130) and same(d[0, :2], want[0, :2]) and (d[0, 2:] == 0).all() and (d[1] == 0).all()
+    out = torch.full((2, 4, 132), 5.0, device=device)[..., :130]
+    assert fbt.gemm_grouped(qm.reshape(2, 4, 300), sm, qe[:2], se[:2], counts=counts, out=out) is out
+    assert same(out[0, :2], want[0, :2]) and (out[0, 2:] == 5).all() and (out[1] == 5).all()
+    compiled = torch.compile(lambda a, s: fbt.gemm_grouped(a, s, qe, se, offsets=offsets), fullgraph=True)
+    assert same(compiled(qa, sa), fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets))
 
 
 def test_out_and_in_place_accumulation(operands, rng, device):

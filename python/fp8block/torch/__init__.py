@@ -15,9 +15,9 @@ quantize x 1x128 + GEMM with the bias in its epilogue. Linear: trainable, the fo
 backward GEMMs in FP8 (DeepSeek-V3's recipe: docs/DESIGN.md §1.7).
 """
 
-from ._functions import (dequantize_128x128, dequantize_1x128, gemm, quantize_128x128, quantize_1x128,
+from ._functions import (dequantize_128x128, dequantize_1x128, gemm, gemm_grouped, quantize_128x128, quantize_1x128,
                          quantize_1x128_transpose, transpose_128x128)
 from ._linear import InferenceLinear, Linear
 
 __all__ = ["quantize_1x128", "quantize_128x128", "dequantize_1x128", "dequantize_128x128", "gemm",
-           "quantize_1x128_transpose", "transpose_128x128", "InferenceLinear", "Linear"]
+           "quantize_1x128_transpose", "transpose_128x128", "gemm_grouped", "InferenceLinear", "Linear"]

@@ -258,5 +258,48 @@ def _(a, sa, b, sb, out_codes, out_scales, c=None, bias=None, pow2=False, b_bloc
     return None
 
 
+# ---- grouped (mixture-of-experts) GEMM ------------------------------------------------------
+
+@_op("fp8block::gemm_grouped", mutates_args=())
+def gemm_grouped(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, rows: Tensor, masked: bool,
+                 out_dtype: torch.dtype) -> Tensor:
+    """Rows no group owns are zero here (a fresh tensor must not carry garbage into a compiled
+    graph); gemm_grouped_out leaves them as they were."""
+    a, sa, b = _tma_ready(a, 16), _tma_ready(sa, 4), _tma_ready(b, 16)
+    if masked:
+        d = torch.zeros((a.shape[0], a.shape[1], _round_up(b.shape[1], 16 // _ELEMENT_BYTES.get(out_dtype, 2))),
+                        dtype=out_dtype, device=a.device)[..., :b.shape[1]]
+        return _fp8.gemm_grouped(a, sa, b, sb, counts=rows, out_dtype=out_dtype, out=d)
+    d = torch.zeros((a.shape[0], _round_up(b.shape[1], 16 // _ELEMENT_BYTES.get(out_dtype, 2))),
+                    dtype=out_dtype, device=a.device)[:, :b.shape[1]]
+    return _fp8.gemm_grouped(a, sa, b, sb, offsets=rows, out_dtype=out_dtype, out=d)
+
+
+@gemm_grouped.register_fake
+def _(a, sa, b, sb, rows, masked, out_dtype):
+    n = b.shape[1]
+    ld = _round_up(n, 16 // _ELEMENT_BYTES.get(out_dtype, 2))
+    lead = (a.shape[0], a.shape[1]) if masked else (a.shape[0],)
+    return _padded_rows(lead, n, ld, out_dtype, a.device)
+
+
+@_op("fp8block::gemm_grouped_out", mutates_args=("out",))
+def gemm_grouped_out(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, rows: Tensor, masked: bool, out: Tensor) -> None:
+    a, sa, b = _tma_ready(a, 16), _tma_ready(sa, 4), _tma_ready(b, 16)
+    target = _tma_ready(out, 16 // _ELEMENT_BYTES.get(out.dtype, 2))  # out, or an aligned copy of it
+    if masked:
+        _fp8.gemm_grouped(a, sa, b, sb, counts=rows, out=target)
+    else:
+        _fp8.gemm_grouped(a, sa, b, sb, offsets=rows, out=target)
+    if target is not out:
+        out.copy_(target)
+
+
+@gemm_grouped_out.register_fake
+def _(a, sa, b, sb, rows, masked, out):
+    return None
+
+
 OPS: List = [quantize_1x128, quantize_128x128, dequantize_1x128, dequantize_128x128,
-             quantize_1x128_transpose, transpose_128x128, gemm, gemm_e4m3, gemm_out, gemm_e4m3_out]
+             quantize_1x128_transpose, transpose_128x128, gemm, gemm_e4m3, gemm_out, gemm_e4m3_out,
+             gemm_grouped, gemm_grouped_out]
