@@ -11,17 +11,10 @@ from typing import Optional
 
 import torch
 
+from .. import _matrices as T
 from . import _functions as F
 
 Tensor = torch.Tensor
-
-
-def _round_up(v, to):
-    return (v + to - 1) // to * to
-
-
-def _ceil_div(a, b):
-    return (a + b - 1) // b
 
 
 class InferenceLinear(torch.nn.Module):
@@ -46,11 +39,11 @@ class InferenceLinear(torch.nn.Module):
             raise ValueError(f"in_features = {in_features}, out_features = {out_features}: both must be ≥ 1")
         self.in_features, self.out_features = in_features, out_features
         self.out_dtype, self.pow2 = out_dtype, pow2
-        kb = _ceil_div(in_features, 128)
+        kb = T.ceil_div(in_features, 128)
         self.register_buffer("weight_codes", torch.zeros(
-            (out_features, _round_up(in_features, 16)), dtype=torch.float8_e4m3fn, device=device))
+            (out_features, T.round_up(in_features, 16)), dtype=torch.float8_e4m3fn, device=device))
         self.register_buffer("weight_scales", torch.ones(
-            (_ceil_div(out_features, 128), _round_up(kb, 4)), dtype=torch.float32, device=device))
+            (T.ceil_div(out_features, 128), T.round_up(kb, 4)), dtype=torch.float32, device=device))
         self.register_buffer("bias", torch.zeros(out_features, dtype=bias_dtype, device=device) if bias else None)
 
     @classmethod
@@ -79,7 +72,7 @@ class InferenceLinear(torch.nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         qx, sx = F.quantize_1x128(x, pow2=self.pow2)
-        kb = _ceil_div(self.in_features, 128)
+        kb = T.ceil_div(self.in_features, 128)
         return F.gemm(qx, sx, self.weight_codes[:, :self.in_features], self.weight_scales[:, :kb],
                       self.out_dtype if self.out_dtype is not None else x.dtype, bias=self.bias)
 

@@ -18,42 +18,37 @@ these ops copy the operand once into padded rows, and write D through a temporar
 of refusing as the plain fp8block.gemm does (there the caller controls the layout).
 """
 
+import math
 from typing import List, Optional, Sequence, Tuple
 
 import torch
 
+from .. import _matrices as T
 from .. import ops as _fp8
 
 Tensor = torch.Tensor
 _E4M3 = torch.float8_e4m3fn
+_ELEMENT_BYTES = {torch.float32: 4, _E4M3: 1}  # bf16, fp16: 2
 
 
-def _round_up(v, to):
-    return (v + to - 1) // to * to
-
-
-def _ceil_div(a, b):
-    return (a + b - 1) // b
+def _row_unit(dtype) -> int:
+    """Elements in 16 bytes of an output dtype: D's rows are padded to a multiple of it."""
+    return 16 // _ELEMENT_BYTES.get(dtype, 2)
 
 
 def _padded_rows(lead: Sequence, cols, ld, dtype, device) -> Tensor:
     """A fake (*lead, cols) tensor whose rows are `ld` elements apart, as fp8block allocates."""
     lead = tuple(lead)
-    strides = [ld * _prod(lead[i + 1:]) for i in range(len(lead))] + [1]
+    strides = [ld * math.prod(lead[i + 1:]) for i in range(len(lead))] + [1]
     return torch.empty_strided((*lead, cols), strides, dtype=dtype, device=device)
 
 
-def _prod(sizes) -> int:
-    out = 1
-    for s in sizes:
-        out = out * s
-    return out
-
-
-def _rows(x: Tensor):
-    """(leading shape, rows) of an N-D operand whose leading dimensions fold into rows."""
-    lead = tuple(x.shape[:-1])
-    return lead, _prod(lead)
+def _fake_1x128(lead: Sequence, cols, device) -> Tuple[Tensor, Tensor]:
+    """Fake (codes, scales) as quantize_1x128 returns them for rows (*lead) of `cols` values."""
+    rows = math.prod(lead)
+    codes = _padded_rows(lead, cols, T.round_up(cols, 16), _E4M3, device)
+    scales = _padded_rows((T.ceil_div(cols, 128),), rows, T.round_up(rows, 4), torch.float32, device)
+    return codes, scales
 
 
 # Each op's Python implementation, by op: run directly where nothing traces (eager calls on
@@ -92,13 +87,20 @@ def _is_tma_ready(t: Tensor, unit: int) -> bool:
 
 
 def _tma_ready(t: Tensor, unit: int) -> Tensor:
-    """t itself when the GEMM can load it, else a copy of it into rows padded to `unit`."""
+    """t itself when the GEMM can load (or store) it, else a copy of it into rows padded to
+    `unit`."""
     if _is_tma_ready(t, unit):
         return t
     cols = t.shape[-1]
-    buf = t.new_empty((*t.shape[:-1], _round_up(cols, unit)))[..., :cols]
+    buf = t.new_empty((*t.shape[:-1], T.round_up(cols, unit)))[..., :cols]
     buf.copy_(t)
     return buf
+
+
+def _write_back(out: Tensor, target: Tensor) -> None:
+    """An output written into _tma_ready(out)'s copy goes back to out."""
+    if target is not out:
+        out.copy_(target)
 
 
 def _gemm_operands(a, sa, b, sb, b_block):
@@ -116,11 +118,7 @@ def quantize_1x128(x: Tensor, pow2: bool = False) -> Tuple[Tensor, Tensor]:
 
 @quantize_1x128.register_fake
 def _(x, pow2=False):
-    lead, m = _rows(x)
-    k = x.shape[-1]
-    codes = _padded_rows(lead, k, _round_up(k, 16), _E4M3, x.device)
-    scales = _padded_rows((_ceil_div(k, 128),), m, _round_up(m, 4), torch.float32, x.device)
-    return codes, scales
+    return _fake_1x128(x.shape[:-1], x.shape[-1], x.device)
 
 
 @_op("fp8block::quantize_128x128", mutates_args=())
@@ -132,9 +130,9 @@ def quantize_128x128(w: Tensor, pow2: bool = False) -> Tuple[Tensor, Tensor]:
 def _(w, pow2=False):
     torch._check(w.dim() == 2, lambda: f"w must be 2-D; got shape {tuple(w.shape)}")
     n, k = w.shape
-    codes = _padded_rows((n,), k, _round_up(k, 16), _E4M3, w.device)
-    kb = _ceil_div(k, 128)
-    scales = _padded_rows((_ceil_div(n, 128),), kb, _round_up(kb, 4), torch.float32, w.device)
+    codes = _padded_rows((n,), k, T.round_up(k, 16), _E4M3, w.device)
+    kb = T.ceil_div(k, 128)
+    scales = _padded_rows((T.ceil_div(n, 128),), kb, T.round_up(kb, 4), torch.float32, w.device)
     return codes, scales
 
 
@@ -143,9 +141,11 @@ def dequantize_1x128(codes: Tensor, scales: Tensor, out_dtype: torch.dtype) -> T
     return _fp8.dequantize_1x128(codes, scales, out_dtype=out_dtype)
 
 
-@dequantize_1x128.register_fake
-def _(codes, scales, out_dtype):
+def _fake_dequantized(codes, scales, out_dtype):
     return codes.new_empty(codes.shape, dtype=out_dtype)
+
+
+dequantize_1x128.register_fake(_fake_dequantized)
 
 
 @_op("fp8block::dequantize_128x128", mutates_args=())
@@ -153,9 +153,7 @@ def dequantize_128x128(codes: Tensor, scales: Tensor, out_dtype: torch.dtype) ->
     return _fp8.dequantize_128x128(codes, scales, out_dtype=out_dtype)
 
 
-@dequantize_128x128.register_fake
-def _(codes, scales, out_dtype):
-    return codes.new_empty(codes.shape, dtype=out_dtype)
+dequantize_128x128.register_fake(_fake_dequantized)
 
 
 # ---- the training step's layouts -------------------------------------------------------------
@@ -168,12 +166,9 @@ def quantize_1x128_transpose(x: Tensor, pow2: bool = False) -> Tuple[Tensor, Ten
 
 @quantize_1x128_transpose.register_fake
 def _(x, pow2=False):
-    lead, m = _rows(x)
-    k = x.shape[-1]
-    q = _padded_rows(lead, k, _round_up(k, 16), _E4M3, x.device)
-    s = _padded_rows((_ceil_div(k, 128),), m, _round_up(m, 4), torch.float32, x.device)
-    qt = _padded_rows((k,), m, _round_up(m, 16), _E4M3, x.device)
-    st = _padded_rows((_ceil_div(m, 128),), k, _round_up(k, 4), torch.float32, x.device)
+    m, k = math.prod(x.shape[:-1]), x.shape[-1]
+    q, s = _fake_1x128(x.shape[:-1], k, x.device)
+    qt, st = _fake_1x128((k,), m, x.device)
     return q, s, qt, st
 
 
@@ -185,16 +180,13 @@ def transpose_128x128(codes: Tensor, scales: Tensor) -> Tuple[Tensor, Tensor]:
 @transpose_128x128.register_fake
 def _(codes, scales):
     n, k = codes.shape
-    qt = _padded_rows((k,), n, _round_up(n, 16), _E4M3, codes.device)
-    nb = _ceil_div(n, 128)
-    st = _padded_rows((_ceil_div(k, 128),), nb, _round_up(nb, 4), torch.float32, codes.device)
+    qt = _padded_rows((k,), n, T.round_up(n, 16), _E4M3, codes.device)
+    nb = T.ceil_div(n, 128)
+    st = _padded_rows((T.ceil_div(k, 128),), nb, T.round_up(nb, 4), torch.float32, codes.device)
     return qt, st
 
 
 # ---- GEMM ------------------------------------------------------------------------------------
-
-_ELEMENT_BYTES = {torch.float32: 4, _E4M3: 1}  # bf16, fp16: 2
-
 
 @_op("fp8block::gemm", mutates_args=())
 def gemm(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, out_dtype: torch.dtype,
@@ -205,9 +197,8 @@ def gemm(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, out_dtype: torch.dtype,
 @gemm.register_fake
 def _(a, sa, b, sb, out_dtype, c=None, bias=None, b_block="128x128"):
     torch._check(out_dtype != _E4M3, lambda: "fp8block::gemm is for float outputs; E4M3 is fp8block::gemm_e4m3")
-    lead, _ = _rows(a)
     n = b.shape[0]
-    return _padded_rows(lead, n, _round_up(n, 16 // _ELEMENT_BYTES.get(out_dtype, 2)), out_dtype, a.device)
+    return _padded_rows(a.shape[:-1], n, T.round_up(n, _row_unit(out_dtype)), out_dtype, a.device)
 
 
 @_op("fp8block::gemm_e4m3", mutates_args=())
@@ -218,21 +209,15 @@ def gemm_e4m3(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, c: Optional[Tensor] 
 
 @gemm_e4m3.register_fake
 def _(a, sa, b, sb, c=None, bias=None, pow2=False, b_block="128x128"):
-    lead, m = _rows(a)
-    n = b.shape[0]
-    codes = _padded_rows(lead, n, _round_up(n, 16), _E4M3, a.device)
-    scales = _padded_rows((_ceil_div(n, 128),), m, _round_up(m, 4), torch.float32, a.device)
-    return codes, scales
+    return _fake_1x128(a.shape[:-1], b.shape[0], a.device)
 
 
 @_op("fp8block::gemm_out", mutates_args=("out",))
 def gemm_out(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, out: Tensor, c: Optional[Tensor] = None,
              bias: Optional[Tensor] = None, b_block: str = "128x128") -> None:
-    operands = _gemm_operands(a, sa, b, sb, b_block)
-    if _is_tma_ready(out, 16 // _ELEMENT_BYTES.get(out.dtype, 2)):
-        _fp8.gemm(*operands, c=c, bias=bias, b_block=b_block, out=out)
-    else:  # c may be out: D is complete before out is written
-        out.copy_(_fp8.gemm(*operands, out.dtype, c=c, bias=bias, b_block=b_block))
+    target = _tma_ready(out, _row_unit(out.dtype))  # c may be out: it is read, target written
+    _fp8.gemm(*_gemm_operands(a, sa, b, sb, b_block), c=c, bias=bias, b_block=b_block, out=target)
+    _write_back(out, target)
 
 
 @gemm_out.register_fake
@@ -244,13 +229,11 @@ def _(a, sa, b, sb, out, c=None, bias=None, b_block="128x128"):
 def gemm_e4m3_out(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, out_codes: Tensor, out_scales: Tensor,
                   c: Optional[Tensor] = None, bias: Optional[Tensor] = None, pow2: bool = False,
                   b_block: str = "128x128") -> None:
-    operands = _gemm_operands(a, sa, b, sb, b_block)
-    if _is_tma_ready(out_codes, 16) and _is_tma_ready(out_scales, 4):
-        _fp8.gemm(*operands, _E4M3, c=c, bias=bias, pow2=pow2, b_block=b_block, out=(out_codes, out_scales))
-    else:
-        codes, scales = _fp8.gemm(*operands, _E4M3, c=c, bias=bias, pow2=pow2, b_block=b_block)
-        out_codes.copy_(codes.view(out_codes.dtype))
-        out_scales.copy_(scales)
+    codes, scales = _tma_ready(out_codes, 16), _tma_ready(out_scales, 4)
+    _fp8.gemm(*_gemm_operands(a, sa, b, sb, b_block), _E4M3, c=c, bias=bias, pow2=pow2, b_block=b_block,
+              out=(codes, scales))
+    _write_back(out_codes, codes)
+    _write_back(out_scales, scales)
 
 
 @gemm_e4m3_out.register_fake
@@ -265,34 +248,24 @@ def gemm_grouped(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, rows: Tensor, mas
                  out_dtype: torch.dtype) -> Tensor:
     """Rows no group owns are zero here (a fresh tensor must not carry garbage into a compiled
     graph); gemm_grouped_out leaves them as they were."""
-    a, sa, b = _tma_ready(a, 16), _tma_ready(sa, 4), _tma_ready(b, 16)
-    if masked:
-        d = torch.zeros((a.shape[0], a.shape[1], _round_up(b.shape[1], 16 // _ELEMENT_BYTES.get(out_dtype, 2))),
-                        dtype=out_dtype, device=a.device)[..., :b.shape[1]]
-        return _fp8.gemm_grouped(a, sa, b, sb, counts=rows, out_dtype=out_dtype, out=d)
-    d = torch.zeros((a.shape[0], _round_up(b.shape[1], 16 // _ELEMENT_BYTES.get(out_dtype, 2))),
-                    dtype=out_dtype, device=a.device)[:, :b.shape[1]]
-    return _fp8.gemm_grouped(a, sa, b, sb, offsets=rows, out_dtype=out_dtype, out=d)
+    n = b.shape[1]
+    d = torch.zeros((*a.shape[:-1], T.round_up(n, _row_unit(out_dtype))), dtype=out_dtype, device=a.device)[..., :n]
+    return _fp8.gemm_grouped(_tma_ready(a, 16), _tma_ready(sa, 4), _tma_ready(b, 16), sb, out=d,
+                             **{"counts" if masked else "offsets": rows})
 
 
 @gemm_grouped.register_fake
 def _(a, sa, b, sb, rows, masked, out_dtype):
     n = b.shape[1]
-    ld = _round_up(n, 16 // _ELEMENT_BYTES.get(out_dtype, 2))
-    lead = (a.shape[0], a.shape[1]) if masked else (a.shape[0],)
-    return _padded_rows(lead, n, ld, out_dtype, a.device)
+    return _padded_rows(a.shape[:-1], n, T.round_up(n, _row_unit(out_dtype)), out_dtype, a.device)
 
 
 @_op("fp8block::gemm_grouped_out", mutates_args=("out",))
 def gemm_grouped_out(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, rows: Tensor, masked: bool, out: Tensor) -> None:
-    a, sa, b = _tma_ready(a, 16), _tma_ready(sa, 4), _tma_ready(b, 16)
-    target = _tma_ready(out, 16 // _ELEMENT_BYTES.get(out.dtype, 2))  # out, or an aligned copy of it
-    if masked:
-        _fp8.gemm_grouped(a, sa, b, sb, counts=rows, out=target)
-    else:
-        _fp8.gemm_grouped(a, sa, b, sb, offsets=rows, out=target)
-    if target is not out:
-        out.copy_(target)
+    target = _tma_ready(out, _row_unit(out.dtype))  # rows no group owns keep out's values
+    _fp8.gemm_grouped(_tma_ready(a, 16), _tma_ready(sa, 4), _tma_ready(b, 16), sb, out=target,
+                      **{"counts" if masked else "offsets": rows})
+    _write_back(out, target)
 
 
 @gemm_grouped_out.register_fake
