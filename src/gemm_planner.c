@@ -182,15 +182,23 @@ static void schedule_tiles(gemm_schedule *s, const gemm_plan *plan, int max_clus
 
 /* The configuration of a plan and how many of its clusters fit at once. */
 static fp8block_status plan_config(const gemm_shape *g, const gemm_plan *plan, const gemm_target *target,
-                                   int *config, int *max_clusters)
+                                   int grouped, int *config, int *max_clusters)
 {
-    *config = gemm_config_find_bit(plan, gemm_shape_bit(g));
+    const int bit = gemm_shape_bit(g);
+    *config = grouped ? gemm_grouped_config_find(plan, bit) : gemm_config_find_bit(plan, bit);
     if (*config < 0)
         return fp8block_fail(FP8BLOCK_ERR_INTERNAL,
-                             "internal: no GEMM kernel for tile %dx%d, cluster %d (role %d%s), %s out", plan->bm,
-                             plan->bn, plan->cluster, plan->role, gemm_role_name(plan->role),
-                             fp8block_dtype_name(g->dtype));
+                             "internal: no %sGEMM kernel for tile %dx%d, cluster %d (role %d%s), %s out",
+                             grouped ? "grouped " : "", plan->bm, plan->bn, plan->cluster, plan->role,
+                             gemm_role_name(plan->role), fp8block_dtype_name(g->dtype));
     return target->max_clusters(target->user, *config, max_clusters);
+}
+
+static fp8block_status require_a_cluster(const gemm_plan *plan, int max_clusters)
+{
+    if (max_clusters >= 1) return FP8BLOCK_OK;
+    return fp8block_fail(FP8BLOCK_ERR_INTERNAL, "internal: no GEMM cluster of %d CTAs (tile %dx%d) fits on the device",
+                         plan->cluster, plan->bm, plan->bn);
 }
 
 fp8block_status gemm_plan_launch(const gemm_shape *g, gemm_plan plan, const gemm_target *target,
@@ -198,7 +206,7 @@ fp8block_status gemm_plan_launch(const gemm_shape *g, gemm_plan plan, const gemm
 {
     const int64_t kb_total = fp8block_ceil_div(g->k, GEMM_BLOCK_K);
     int config = -1, max_clusters = 0;
-    fp8block_status st = plan_config(g, &plan, target, &config, &max_clusters);
+    fp8block_status st = plan_config(g, &plan, target, 0, &config, &max_clusters);
     if (st != FP8BLOCK_OK) return st;
     int64_t tiles = fp8block_ceil_div(g->m, plan.bm) * fp8block_ceil_div(g->n, plan.bn);
     if (plan.role == CLUSTER_SPLITS_K && (tiles > max_clusters || plan.cluster > kb_total)) {
@@ -207,13 +215,11 @@ fp8block_status gemm_plan_launch(const gemm_shape *g, gemm_plan plan, const gemm
          * 64-wide tiles: the narrower ones exist only for K-split pairs). */
         plan.cluster = 1, plan.streamk = 1, plan.role = CLUSTER_SHARES_B;
         if (plan.bn < 64) plan.bn = 64;
-        st = plan_config(g, &plan, target, &config, &max_clusters);
+        st = plan_config(g, &plan, target, 0, &config, &max_clusters);
         if (st != FP8BLOCK_OK) return st;
     }
-    if (max_clusters < 1)
-        return fp8block_fail(FP8BLOCK_ERR_INTERNAL,
-                             "internal: no GEMM cluster of %d CTAs (tile %dx%d) fits on the device",
-                             plan.cluster, plan.bm, plan.bn);
+    st = require_a_cluster(&plan, max_clusters);
+    if (st != FP8BLOCK_OK) return st;
 
     gemm_schedule *s = &out->sched;
     memset(s, 0, sizeof *s);
@@ -247,18 +253,10 @@ gemm_plan gemm_choose_grouped_plan(const gemm_shape *g, const gemm_grouping *gro
 fp8block_status gemm_plan_grouped_launch(const gemm_shape *g, const gemm_grouping *groups, gemm_plan plan,
                                          const gemm_target *target, gemm_launch_plan *out)
 {
-    const int config = gemm_grouped_config_find(&plan, gemm_shape_bit(g));
-    if (config < 0)
-        return fp8block_fail(FP8BLOCK_ERR_INTERNAL,
-                             "internal: no grouped GEMM kernel for tile %dx%d, cluster %d (role %d%s), %s out",
-                             plan.bm, plan.bn, plan.cluster, plan.role, gemm_role_name(plan.role),
-                             fp8block_dtype_name(g->dtype));
-    int max_clusters = 0;
-    fp8block_status st = target->max_clusters(target->user, config, &max_clusters);
+    int config = -1, max_clusters = 0;
+    fp8block_status st = plan_config(g, &plan, target, 1, &config, &max_clusters);
+    if (st == FP8BLOCK_OK) st = require_a_cluster(&plan, max_clusters);
     if (st != FP8BLOCK_OK) return st;
-    if (max_clusters < 1)
-        return fp8block_fail(FP8BLOCK_ERR_INTERNAL, "internal: no grouped GEMM cluster of %d CTAs (tile %dx%d) fits",
-                             plan.cluster, plan.bm, plan.bn);
     gemm_schedule *s = &out->sched;
     memset(s, 0, sizeof *s);
     /* The most tiles the groups can cut the rows into: masked, every group full; contiguous,

@@ -64,7 +64,7 @@ __device__ __forceinline__ void load_a_scales(const gemm_params &p, int row0, in
 /* CLUSTER 2 with ROLE CLUSTER_SHARES_B (A): CTA pairs along M (N) each loading half of
  * the B (A) tile and multicasting it to both. CLUSTER_SPLITS_K: the cluster's CTAs split
  * one tile's K and meet in ksplit_gather. GROUPED: a grouped GEMM (docs/DESIGN.md §1.8):
- * the tiles of each group's rows (schedule_next_grouped), each with its expert's B and B
+ * the tiles of each group's rows (group_walk_next), each with its expert's B and B
  * scales, and no row stored past its group's end. */
 template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool B_PER_COL, bool GROUPED>
 __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 1)

@@ -191,10 +191,20 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, co
     fp8block_status st = tma_encode(&maps->a, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, g->a, a_dims, a_strides, a_box,
                                     CU_TENSOR_MAP_SWIZZLE_128B, "A");
     if (st != FP8BLOCK_OK) return st;
-    uint64_t b_dims[2] = {(uint64_t)g->k, (uint64_t)g->n}, b_strides[1] = {(uint64_t)g->ldb};
-    uint32_t b_box[2] = {GEMM_BLOCK_K, (uint32_t)(plan->bn / b_sharers(plan->role, plan->cluster))};
-    st = tma_encode(&maps->b, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, g->b, b_dims, b_strides, b_box,
-                    CU_TENSOR_MAP_SWIZZLE_128B, "B");
+    if (g->group_layout == FP8BLOCK_GROUPS_NONE) {
+        uint64_t b_dims[2] = {(uint64_t)g->k, (uint64_t)g->n}, b_strides[1] = {(uint64_t)g->ldb};
+        uint32_t b_box[2] = {GEMM_BLOCK_K, (uint32_t)(plan->bn / b_sharers(plan->role, plan->cluster))};
+        st = tma_encode(&maps->b, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, g->b, b_dims, b_strides, b_box,
+                        CU_TENSOR_MAP_SWIZZLE_128B, "B");
+    } else {
+        /* Expert e's B is box (k, n, e): strides ldb and group_stride_b; one B for all, one expert. */
+        const uint64_t b_dims[3] = {(uint64_t)g->k, (uint64_t)g->n, g->group_stride_b ? (uint64_t)g->groups : 1};
+        const uint64_t b_strides[2] = {(uint64_t)g->ldb,
+                                       (uint64_t)(g->group_stride_b ? g->group_stride_b : g->n * g->ldb)};
+        const uint32_t b_box[3] = {GEMM_BLOCK_K, (uint32_t)plan->bn, 1};
+        st = tma_encode(&maps->b, CU_TENSOR_MAP_DATA_TYPE_UINT8, 3, g->b, b_dims, b_strides, b_box,
+                        CU_TENSOR_MAP_SWIZZLE_128B, "grouped B");
+    }
     if (st != FP8BLOCK_OK) return st;
     uint64_t sa_dims[2] = {(uint64_t)g->m, kb_total}, sa_strides[1] = {(uint64_t)g->ldsa * 4};
     uint32_t sa_box[2] = {(uint32_t)plan->bm, 1};
@@ -332,7 +342,7 @@ static fp8block_status check_tma_alignment(const gemm_args *g)
     return FP8BLOCK_OK;
 }
 
-/* The kernel's parameters for a launch plan (no stream-K workspace, no groups yet). */
+/* The kernel's parameters for a launch plan (no stream-K workspace, no groups yet: zero). */
 static gemm_params params_for(const gemm_args *g, const gemm_launch_plan *lp)
 {
     gemm_params params;
@@ -348,7 +358,6 @@ static gemm_params params_for(const gemm_args *g, const gemm_launch_plan *lp)
     params.c = g->c, params.ldc = g->ldc, params.c_dtype = (int)g->c_dtype;
     params.bias = g->bias, params.bias_dtype = (int)g->bias_dtype;
     params.sd = g->sd, params.ldsd = g->ldsd, params.sd_pow2 = (g->d_scale_flags & FP8BLOCK_SCALE_POW2) != 0;
-    params.partials = NULL, params.sk_counters = NULL;
     return params;
 }
 
@@ -400,14 +409,6 @@ static fp8block_status run_grouped(cuda_device *dev, const gemm_args *g, cudaStr
                 params.sched.clusters, lp.max_clusters, params.sched.dp_tiles);
     gemm_maps maps;
     st = encode_maps(g, &lp.plan, &kernel, out_map_type(g->dtype), params.tma_cols ? params.tma_cols : g->n, &maps);
-    if (st != FP8BLOCK_OK) return st;
-    /* Expert e's B is box (k, n, e): strides ldb and group_stride_b; one B for all, one expert. */
-    const uint64_t b_dims[3] = {(uint64_t)g->k, (uint64_t)g->n, g->group_stride_b ? (uint64_t)g->groups : 1};
-    const uint64_t b_strides[2] = {(uint64_t)g->ldb,
-                                   (uint64_t)(g->group_stride_b ? g->group_stride_b : g->n * g->ldb)};
-    const uint32_t b_box[3] = {GEMM_BLOCK_K, (uint32_t)lp.plan.bn, 1};
-    st = tma_encode(&maps.b, CU_TENSOR_MAP_DATA_TYPE_UINT8, 3, g->b, b_dims, b_strides, b_box,
-                    CU_TENSOR_MAP_SWIZZLE_128B, "grouped B");
     if (st != FP8BLOCK_OK) return st;
     return launch_kernel(&kernel, &maps, &params, stream);
 }
