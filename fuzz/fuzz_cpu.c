@@ -599,13 +599,20 @@ static void fuzz_quantize_transpose(input *in)
     verdict v = {live && (flags & ~1u) == 0 && elem && dims_ok && ldx >= cols && (want_rows || want_cols), 1};
     int64_t bx = span(dims_ok, rows, ldx, cols, elem ? elem : 1, &v);
     int64_t bq = 0, bs = 0, bqt = 0, bst = 0;
+    /* A pair's leading dimensions and extents matter only when both its pointers are there: a
+     * pair drawn but passed as NULL, NULL is skipped by the library, whatever its ld. */
+    const int rows_given = want_rows && q_mode != 1 && s_mode != 1, cols_given = want_cols && qt_mode != 1 && st_mode != 1;
     if (want_rows) {
-        v.valid = v.valid && ldq >= cols && lds >= rows;
-        bq = span(dims_ok, rows, ldq, cols, 1, &v), bs = span(dims_ok, col_blocks, lds, rows, 4, &v);
+        verdict pair = {ldq >= cols && lds >= rows, 1};
+        bq = span(dims_ok, rows, ldq, cols, 1, &pair), bs = span(dims_ok, col_blocks, lds, rows, 4, &pair);
+        if (rows_given) v.valid = v.valid && pair.valid, v.fits = v.fits && pair.fits;
+        else if (!pair.fits) bq = bs = DUMMY_BYTES; /* a NULL or a refused pair: its size is not read */
     }
     if (want_cols) {
-        v.valid = v.valid && ldqt >= rows && ldst >= cols;
-        bqt = span(dims_ok, cols, ldqt, rows, 1, &v), bst = span(dims_ok, row_blocks, ldst, cols, 4, &v);
+        verdict pair = {ldqt >= rows && ldst >= cols, 1};
+        bqt = span(dims_ok, cols, ldqt, rows, 1, &pair), bst = span(dims_ok, row_blocks, ldst, cols, 4, &pair);
+        if (cols_given) v.valid = v.valid && pair.valid, v.fits = v.fits && pair.fits;
+        else if (!pair.fits) bqt = bst = DUMMY_BYTES;
     }
     if (!v.fits) {
         if (v.valid) {
