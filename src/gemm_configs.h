@@ -53,11 +53,13 @@
 
 /* Grouped GEMMs (docs/DESIGN.md §1.8): whole tiles only, 128 columns wide (E4M3 fused), one
  * CTA or pairs along N sharing A (rows of one group; along M the next tile may be another
- * expert's). gemm_choose_grouped_plan says which it takes. */
+ * expert's); 256-row pairs, as the plain GEMM's, for 16-bit and E4M3 D (fp32 staging of
+ * 256 rows leaves no room for two stages). gemm_choose_grouped_plan says which it takes. */
 #define GEMM_GROUPED_CONFIGS(X)                          \
     X(64, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3)   \
     X(128, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3)  \
-    X(128, 128, 2, CLUSTER_SHARES_A, GEMM_OUT_ALL_E4M3)
+    X(128, 128, 2, CLUSTER_SHARES_A, GEMM_OUT_ALL_E4M3)  \
+    X(256, 128, 2, CLUSTER_SHARES_A, GEMM_OUT_16BIT | GEMM_OUT_E4M3)
 
 #define GEMM_CONFIG_COUNT_ROW(bm, bn, cluster, role, outputs) +1
 enum { GEMM_CONFIG_COUNT = 0 GEMM_CONFIGS(GEMM_CONFIG_COUNT_ROW) };

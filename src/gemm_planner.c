@@ -237,16 +237,22 @@ fp8block_status gemm_plan_launch(const gemm_shape *g, gemm_plan plan, const gemm
     return FP8BLOCK_OK;
 }
 
-/* Not measured yet (issue 18's bench decides): 64-row tiles where groups are expected to
- * hold 64 rows or fewer (decode: less padding per group), else 128-row tiles, in pairs
- * along N sharing A where N has two tiles or more (each group's A rows read once a pair). */
+/* 64-row tiles where groups are expected to hold 64 rows or fewer (decode: less padding
+ * per group), else 128-row tiles, in pairs along N sharing A where N has two tiles or
+ * more (each group's A rows read once a pair). Contiguous groups of GROUPED_TALL_ROWS rows
+ * or more with a 16-bit or E4M3 D take the plain GEMM's 256x128 pairs (~13% faster per
+ * FLOP than 128x128 pairs, bench/NOTES.md v7/v14) for ~64 more padded rows per group
+ * on average. Not measured yet (issue 18's bench decides). */
+#define GROUPED_TALL_ROWS 512
 gemm_plan gemm_choose_grouped_plan(const gemm_shape *g, const gemm_grouping *groups, int sms)
 {
     (void)sms;
     gemm_plan plan = {128, 128, 1, 0, CLUSTER_SHARES_B};
     const int64_t expected_rows = groups->masked ? groups->max_m : g->m / groups->groups;
+    const int tall_output = gemm_shape_bit(g) & (GEMM_OUT_16BIT | GEMM_OUT_E4M3);
     if (expected_rows <= 64) plan.bm = 64;
     else if (fp8block_ceil_div(g->n, plan.bn) >= 2) plan.cluster = 2, plan.role = CLUSTER_SHARES_A;
+    if (plan.cluster == 2 && !groups->masked && expected_rows >= GROUPED_TALL_ROWS && tall_output) plan.bm = 256;
     return plan;
 }
 

@@ -49,15 +49,18 @@ __device__ __forceinline__ float4 load_col_scales(const gemm_params &p, int kb, 
     return v;
 }
 
-/* Grouped: rows row0 + ROWS·lane .. of A's scales for K block kb, zero past M (as TMA's fill). */
-template <int ROWS>
-__device__ __forceinline__ void load_a_scales(const gemm_params &p, int row0, int kb, int lane, float *out)
+/* Grouped: A's scales of rows row0 .. row0 + BM - 1 for K block kb into the stage's slot,
+ * lane l copying rows l, l + 32, ... (each copy instruction one 128-byte run), zero past M
+ * as TMA's fill. Asynchronous: the warp does not wait for them (gemm_groups' arrival). */
+template <int BM>
+__device__ __forceinline__ void copy_a_scales(const gemm_params &p, int row0, int kb, int lane, float *slot)
 {
     const float *src = p.groups.sa + (int64_t)kb * p.groups.ldsa;
 #pragma unroll
-    for (int r = 0; r < ROWS; r++) {
-        const int row = row0 + lane * ROWS + r;
-        out[r] = row < p.m ? __ldg(src + row) : 0.0f;
+    for (int i = 0; i < BM / 32; i++) {
+        const int r = lane + 32 * i, row = row0 + r;
+        const bool inside = row < p.m;
+        cp_async_4(smem_addr(slot + r), inside ? src + row : src, inside ? 4u : 0u);
     }
 }
 
@@ -119,9 +122,10 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
     const int cluster_id = blockIdx.x / CLUSTER; /* the grid has exactly p.sched.clusters */
     if (threadIdx.x == 0) {
         for (int s = 0; s < STAGES; s++) {
-            /* the TMA thread (with the stage's byte count) and the B-scale warp (its lane 0,
-             * or with per-column scales each of its 32 lanes) */
-            mbarrier_init(&full[s], B_PER_COL || GROUPED ? 33 : 2);
+            /* the TMA thread (with the stage's byte count) and the B-scale warp: its lane 0,
+             * or with per-column scales each of its 32 lanes; grouped, lane 0 and the 32
+             * lanes' A-scale copies (copy_a_scales) */
+            mbarrier_init(&full[s], GROUPED ? 34 : B_PER_COL ? 33 : 2);
             /* every local math thread, and one lane per math warp of the peer CTA */
             mbarrier_init(&empty[s], MATH_WGS * 128 + MATH_WGS * 4 * (PAIR - 1));
         }
@@ -134,8 +138,9 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
 
     const gemm_schedule &sched = p.sched;
     if (wg == MATH_WGS) {
-        /* Grouped: the B-scale warp also carries the next K block's A scales; two math
-         * warpgroups at 232 leave it 48 (the register file exactly), one ample room. */
+        /* Grouped: the B-scale warp also issues the A-scale copies and walks the groups; at
+         * 40 registers that spilled, so with two math warpgroups at 232 it takes the 48
+         * left (the register file exactly). */
         constexpr int PRODUCER_REGS = GROUPED && MATH_WGS == 2 ? 48 : L::producer_regs;
         static_assert(MATH_WGS * 128 * L::math_regs + 128 * PRODUCER_REGS <= 65536, "register file");
         setmaxnreg_dec<PRODUCER_REGS>();
@@ -209,10 +214,6 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                 const float *rows[SB_COUNT];
 #pragma unroll
                 for (int i = 0; i < SB_COUNT; i++) rows[i] = sb + (int64_t)min(n0 / 128 + i, p.sb_rows - 1) * p.ldsb;
-                /* grouped: the A scales of the tile's next K block, loaded one stage ahead */
-                constexpr int A_ROWS = GROUPED ? BM / 32 : 1;
-                float a_next[A_ROWS];
-                if constexpr (GROUPED) load_a_scales<A_ROWS>(p, w.row0, w.kb_begin, lane, a_next);
                 for (int kb0 = w.kb_begin; kb0 < w.kb_end; kb0 += 32) {
                     const int kb = kb0 + lane, count = min(32, w.kb_end - kb0);
                     float mine[SB_COUNT];
@@ -223,19 +224,18 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
 #pragma unroll
                         for (int i = 0; i < SB_COUNT; i++) v[i] = __shfl_sync(0xffffffffu, mine[i], j);
                         if constexpr (GROUPED) {
-                            /* The stage's A scales too, BM / 32 rows a lane (zero past M, as
-                             * TMA would give): every lane stores its own and arrives. */
+                            /* The stage's A scales too, copied asynchronously: each lane's
+                             * copies arrive on the stage when they land, so the warp runs on
+                             * to the next free slot instead of waiting out their latency. */
                             if (lane == 0) mbarrier_wait(&empty[stage], phase ^ 1);
                             __syncwarp();
-#pragma unroll
-                            for (int r = 0; r < A_ROWS; r++)
-                                st_shared_f32(smem_sa + stage * BM + lane * A_ROWS + r, a_next[r]);
-                            /* the next K block's, in flight while the ring frees its next slot */
-                            if (kb0 + j + 1 < w.kb_end) load_a_scales<A_ROWS>(p, w.row0, kb0 + j + 1, lane, a_next);
-                            if (lane == 0)
+                            copy_a_scales<BM>(p, w.row0, kb0 + j, lane, smem_sa + stage * BM);
+                            cp_async_mbarrier_arrive(&full[stage]);
+                            if (lane == 0) {
 #pragma unroll
                                 for (int i = 0; i < SB_COUNT; i++) st_shared_f32(smem_sb + stage * SB_SLOT + i, v[i]);
-                            mbarrier_arrive(&full[stage]);
+                                mbarrier_arrive(&full[stage]);
+                            }
                         } else if (lane == 0) {
                             mbarrier_wait(&empty[stage], phase ^ 1);
 #pragma unroll

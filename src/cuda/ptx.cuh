@@ -1,5 +1,5 @@
 /* Inline-PTX wrappers for the Hopper pieces the GEMM is built from: mbarriers, TMA
- * (bulk tensor copies), wgmma bookkeeping, setmaxnreg, fences and named barriers.
+ * (bulk tensor copies), cp.async, wgmma bookkeeping, setmaxnreg, fences and named barriers.
  * Shared-memory operands are 32-bit shared-window addresses (smem_addr). */
 #ifndef FP8BLOCK_PTX_CUH
 #define FP8BLOCK_PTX_CUH
@@ -90,6 +90,22 @@ __device__ __forceinline__ float4 ld_cluster_v4_f32(uint32_t remote)
 __device__ __forceinline__ void cluster_sync(void)
 {
     asm volatile("barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;" ::: "memory");
+}
+
+/* ---- cp.async (per-thread asynchronous copies) ------------------------------------- */
+
+/* Copies 4 bytes from global to shared memory without holding a register for them;
+ * with `bytes` = 0 nothing is read and the 4 bytes are zero (as TMA fills past the edge). */
+__device__ __forceinline__ void cp_async_4(uint32_t dst, const void *src, uint32_t bytes)
+{
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(dst), "l"(src), "r"(bytes) : "memory");
+}
+
+/* One arrival on the mbarrier, made when every cp.async this thread issued before it has
+ * landed (.noinc: it is one of the arrivals the barrier was initialised to expect). */
+__device__ __forceinline__ void cp_async_mbarrier_arrive(uint64_t *bar)
+{
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(smem_addr(bar)) : "memory");
 }
 
 /* ---- TMA -------------------------------------------------------------------------- */

@@ -453,6 +453,18 @@ static void test_grouped(void)
     const int32_t overlapping[] = {0, 300, 200};
     const gemm_groups gs_overlap = {overlapping, 2, 0, 0, 1, 0, NULL, 0};
     CHECK(check_group_walk(&lp, &gs_overlap, 600, "overlapping", 0) == 0, "a group going back is cut, not overlapped");
+    /* prefill: contiguous groups of 1024 rows take 256-row pairs with a bf16 or E4M3 D, 128-row
+     * pairs with an F32 D (no 256-row F32 kernel) and as masked groups (counts unknown) */
+    const gemm_shape prefill = {8 * 1024, 4096, 7168, FP8BLOCK_BF16, 0};
+    const gemm_shape prefill_e4m3 = {8 * 1024, 4096, 7168, FP8BLOCK_E4M3, 0};
+    const gemm_shape prefill_f32 = {8 * 1024, 4096, 7168, FP8BLOCK_F32, 0};
+    const gemm_grouping eight = {8, 0, 0}, eight_masked = {8, 1, 1024};
+    CHECK(gemm_choose_grouped_plan(&prefill, &eight, 132).bm == 256 &&
+              gemm_choose_grouped_plan(&prefill_e4m3, &eight, 132).bm == 256,
+          "contiguous 8 x 1024 rows, bf16/E4M3 D: 256-row pairs");
+    CHECK(gemm_choose_grouped_plan(&prefill_f32, &eight, 132).bm == 128,
+          "contiguous 8 x 1024 rows, F32 D: 128-row pairs");
+    CHECK(gemm_choose_grouped_plan(&prefill, &eight_masked, 132).bm == 128, "masked 8 x 1024 rows: 128-row pairs");
     CHECK(checked == 300 * (GEMM_GROUPED_CONFIG_COUNT + 1), "grouped walks checked: %d", checked);
     printf("grouped: %d plans walked, every owned row once per n tile\n", checked);
 }
