@@ -87,6 +87,15 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
     /* CTAs sharing a tile by multicast: the cluster, unless it splits K. */
     constexpr int PAIR = KSPLIT ? 1 : CLUSTER;
     constexpr int STAGES = L::stages;
+    /* setmaxnreg moves registers inside the CTA's launch allocation (threads x the 168 that
+     * __launch_bounds__ gives 384 threads: 64512, not the 65536 of the file); a math
+     * warpgroup that asks for more than the producer gave up waits forever (085c9d1's 48 +
+     * 2 x 232 hung). Grouped, the B-scale warp also walks the groups and issues the A-scale
+     * copies, which spilled at 40: two math warpgroups give it 8 of theirs. */
+    constexpr int MATH_REGS = GROUPED && MATH_WGS == 2 ? L::math_regs - 8 : L::math_regs;
+    constexpr int PRODUCER_REGS = GROUPED && MATH_WGS == 2 ? L::producer_regs + 16 : L::producer_regs;
+    static_assert(MATH_WGS * 128 * MATH_REGS + 128 * PRODUCER_REGS <= L::threads * launch_regs(L::threads),
+                  "setmaxnreg asks for more registers than the CTA was launched with");
     constexpr bool STRADDLES = 128 % BN != 0;
     constexpr int SB_COUNT = STRADDLES ? (BN > 128 ? 3 : 2) : 1;
     constexpr int SB_SLOT = L::sb_slot_floats;
@@ -138,11 +147,6 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
 
     const gemm_schedule &sched = p.sched;
     if (wg == MATH_WGS) {
-        /* Grouped: the B-scale warp also issues the A-scale copies and walks the groups; at
-         * 40 registers that spilled, so with two math warpgroups at 232 it takes the 48
-         * left (the register file exactly). */
-        constexpr int PRODUCER_REGS = GROUPED && MATH_WGS == 2 ? 48 : L::producer_regs;
-        static_assert(MATH_WGS * 128 * L::math_regs + 128 * PRODUCER_REGS <= 65536, "register file");
         setmaxnreg_dec<PRODUCER_REGS>();
         const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
         if (warp == 0 && lane == 0) {
@@ -250,7 +254,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
         /* The K-split gather's barrier (each cluster has one tile, so one arrival). */
         if constexpr (KSPLIT) cluster_sync();
     } else {
-        setmaxnreg_inc<L::math_regs>();
+        setmaxnreg_inc<MATH_REGS>();
         const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
         const int frag_row = warp * 16 + lane / 4; /* and frag_row + 8 */
         const bool store_leader = threadIdx.x % 128 == 0;

@@ -9,6 +9,13 @@
 #define GEMM_MAX_STAGES 10
 #define GEMM_SMEM_LIMIT (227 * 1024)
 
+/* Registers per thread a CTA of `threads` is launched with (__launch_bounds__(threads, 1)):
+ * the 64K file shared out in multiples of 8. setmaxnreg redistributes exactly these. */
+__host__ __device__ constexpr int launch_regs(int threads)
+{
+    return 65536 / threads / 8 * 8 > 255 ? 255 : 65536 / threads / 8 * 8;
+}
+
 /* Shared memory: STAGES x A tile, STAGES x B tile, the epilogue tile, STAGES x A scales,
  * STAGES x B scales, then the barriers. A and B tiles and each warpgroup's staging tile
  * are 1024-byte aligned (128-byte swizzle atoms). B_PER_COL: B scaled 1x128, a scale per
@@ -26,7 +33,7 @@ struct gemm_layout {
      * accumulator and one temporary) with the producer at the minimum of 24. */
     static constexpr int producer_regs = math_wgs == 3 ? 24 : 40;
     static constexpr int math_regs = math_wgs == 3 ? 160 : 232;
-    static_assert(math_wgs * 128 * math_regs + 128 * producer_regs <= 65536, "register file");
+    static_assert(math_wgs * 128 * math_regs + 128 * producer_regs <= threads * launch_regs(threads), "register file");
     static constexpr int stage_bytes = a_bytes + b_bytes + sa_bytes; /* what TMA brings per stage */
     static constexpr int sb_slot_floats = B_PER_COL ? BN : 4;           /* B scales of a stage (<= 3, or BN) */
     static constexpr int fixed_bytes = d_bytes + 1024 /* alignment slack */ +
