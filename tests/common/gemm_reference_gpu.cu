@@ -41,7 +41,10 @@ reference_kernel(int64_t m, int64_t n, int64_t k, const uint8_t *a, int64_t lda,
             for (int e = tid; e < TILE * TK; e += SIDE * SIDE) {
                 const int r = e / TK, t = e % TK;
                 const int64_t row = row0 + r, col = col0 + r, kk = kc + t;
-                as[t][r] = row < m && t < len ? __dmul_rn(value[a[row * lda + kk]], (double)sa[kb * ldsa + row]) : 0.0;
+                /* b_per_col: A's scale joins B's per K block, as gemm_reference_b1x128 sums */
+                as[t][r] = row < m && t < len ? (b_per_col ? value[a[row * lda + kk]]
+                                                           : __dmul_rn(value[a[row * lda + kk]], (double)sa[kb * ldsa + row]))
+                                              : 0.0;
                 bs[t][r] = col < n && t < len ? value[b[col * ldb + kk]] : 0.0;
             }
             __syncthreads();
@@ -59,9 +62,15 @@ reference_kernel(int64_t m, int64_t n, int64_t k, const uint8_t *a, int64_t lda,
         }
         for (int j = 0; j < 4; j++) {
             const int64_t col = col0 + tx + SIDE * j;
-            /* B's scale: its 128x128 block's, or (b_per_col, the weight gradient) its column's */
-            const double s = col >= n ? 0.0 : b_per_col ? (double)sb[kb * ldsb + col] : (double)sb[(col / BLOCK) * ldsb + kb];
+            /* B's scale: its 128x128 block's, or (b_per_col, the weight gradient) its column's
+             * times the row's A scale (gemm_reference_b1x128: the code sum is exact, then one
+             * product of the two scales, exact in fp64, and one rounding) */
+            const double sb_here = col >= n      ? 0.0
+                                   : b_per_col ? (double)sb[kb * ldsb + col]
+                                               : (double)sb[(col / BLOCK) * ldsb + kb];
             for (int i = 0; i < 4; i++) {
+                const int64_t row = row0 + ty + SIDE * i;
+                const double s = b_per_col && row < m ? __dmul_rn((double)sa[kb * ldsa + row], sb_here) : sb_here;
                 total[i][j] = __dadd_rn(total[i][j], __dmul_rn(sum[i][j], s));
                 total_magnitude[i][j] = __dadd_rn(total_magnitude[i][j], __dmul_rn(sum_magnitude[i][j], fabs(s)));
             }
