@@ -141,13 +141,18 @@ __device__ __forceinline__ void epilogue_put_global<FP8BLOCK_E4M3>(void *d, int6
     ((uint8_t *)d)[at] = (uint8_t)e4m3x2_from_f32(x, 0.0f);
 }
 
-/* Element `at` of an addend (C or bias) of type t, widened exactly to fp32. Not through the
- * read-only path (ld.global.nc): C may be D itself, which this kernel writes. */
+/* A 16-bit addend element of type t (bf16 or fp16), widened exactly to fp32. */
+__device__ __forceinline__ float epilogue_widen_16bit(unsigned short h, int t)
+{
+    return t == FP8BLOCK_BF16 ? __uint_as_float((uint32_t)h << 16) : __half2float(__ushort_as_half(h));
+}
+
+/* Element `at` of C, of type t, widened exactly to fp32. Not through the read-only path
+ * (ld.global.nc): C may be D itself, which this kernel writes. */
 __device__ __forceinline__ float epilogue_load_addend(const void *base, int t, int64_t at)
 {
     if (t == FP8BLOCK_F32) return __ldcg((const float *)base + at);
-    unsigned short h = __ldcg((const unsigned short *)base + at);
-    return t == FP8BLOCK_BF16 ? __uint_as_float((uint32_t)h << 16) : __half2float(__ushort_as_half(h));
+    return epilogue_widen_16bit(__ldcg((const unsigned short *)base + at), t);
 }
 
 /* bias[at] widened to fp32, through the read-only path: bias shares no byte with D (§3.3),
@@ -156,8 +161,7 @@ __device__ __forceinline__ float epilogue_load_addend(const void *base, int t, i
 __device__ __forceinline__ float epilogue_load_bias(const void *base, int t, int64_t at)
 {
     if (t == FP8BLOCK_F32) return __ldg((const float *)base + at);
-    unsigned short h = __ldg((const unsigned short *)base + at);
-    return t == FP8BLOCK_BF16 ? __uint_as_float((uint32_t)h << 16) : __half2float(__ushort_as_half(h));
+    return epilogue_widen_16bit(__ldg((const unsigned short *)base + at), t);
 }
 
 /* D = (acc + C) + bias on a wave's fragment (rows from row0, columns from n0), in that
@@ -171,10 +175,9 @@ __device__ __forceinline__ void epilogue_add_addends(float *acc, const gemm_para
     if (!p.c && !p.bias) return;
     if (!p.c && n0 + BN <= p.n) {
         /* Bias alone, every column of the tile inside N: two loads and four adds a column
-         * pair, no test per element. (The general loop below, several instructions per
-         * element, is the suspect for InferenceLinear's 491 us at 4096x32768x512 on the H100,
-         * where the GEMM without bias takes ~140.) Rows past M (or a group's end) take the
-         * bias too but are never stored. */
+         * pair, no test per element. Rows past M (or a group's end) take the bias too but are
+         * never stored. (What bias still costs at 4096x32768x512 is not these tests:
+         * bench/NOTES.md, H100 call of 4fffb6b.) */
 #pragma unroll
         for (int j = 0; j < BN / 8; j++) {
             const int col = n0 + 8 * j + 2 * (lane % 4);

@@ -51,7 +51,8 @@ __device__ __forceinline__ float4 load_col_scales(const gemm_params &p, int kb, 
 
 /* Grouped: A's scales of rows row0 .. row0 + BM - 1 for K block kb into the stage's slot,
  * lane l copying rows l, l + 32, ... (each copy instruction one 128-byte run), zero past M
- * as TMA's fill. Asynchronous: the warp does not wait for them (gemm_groups' arrival). */
+ * as TMA's fill. Asynchronous: the warp does not wait for them; cp_async_mbarrier_arrive
+ * counts them in on the stage's full barrier. */
 template <int BM>
 __device__ __forceinline__ void copy_a_scales(const gemm_params &p, int row0, int kb, int lane, float *slot)
 {
@@ -227,21 +228,16 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                         float v[SB_COUNT];
 #pragma unroll
                         for (int i = 0; i < SB_COUNT; i++) v[i] = __shfl_sync(0xffffffffu, mine[i], j);
+                        if (lane == 0) mbarrier_wait(&empty[stage], phase ^ 1);
                         if constexpr (GROUPED) {
                             /* The stage's A scales too, copied asynchronously: each lane's
                              * copies arrive on the stage when they land, so the warp runs on
                              * to the next free slot instead of waiting out their latency. */
-                            if (lane == 0) mbarrier_wait(&empty[stage], phase ^ 1);
                             __syncwarp();
                             copy_a_scales<BM>(p, w.row0, kb0 + j, lane, smem_sa + stage * BM);
                             cp_async_mbarrier_arrive(&full[stage]);
-                            if (lane == 0) {
-#pragma unroll
-                                for (int i = 0; i < SB_COUNT; i++) st_shared_f32(smem_sb + stage * SB_SLOT + i, v[i]);
-                                mbarrier_arrive(&full[stage]);
-                            }
-                        } else if (lane == 0) {
-                            mbarrier_wait(&empty[stage], phase ^ 1);
+                        }
+                        if (lane == 0) {
 #pragma unroll
                             for (int i = 0; i < SB_COUNT; i++) st_shared_f32(smem_sb + stage * SB_SLOT + i, v[i]);
                             mbarrier_arrive(&full[stage]);

@@ -240,10 +240,9 @@ static int cuts_k(const gemm_launch_plan *lp) { return lp->sched.sk_tiles > 0 ||
 
 static fp8block_status plan_e4m3(cuda_device *dev, const gemm_args *g, gemm_launch_plan *lp, int *fused)
 {
-    /* A forced tile with an E4M3 kernel but no F32 one (256-row pairs) is planned as for a
-     * 16-bit D, whose plan it is. */
-    const int forced_without_f32 = plan_forced && gemm_config_find(&plan_override, FP8BLOCK_F32) < 0 &&
-                                   gemm_config_find(&plan_override, FP8BLOCK_E4M3) >= 0;
+    /* A forced tile with no F32 kernel (256-row pairs) is planned as for a 16-bit D, whose
+     * plan it is; without an E4M3 kernel either, it fails below as it would from F32. */
+    const int forced_without_f32 = plan_forced && gemm_config_find(&plan_override, FP8BLOCK_F32) < 0;
     fp8block_status st = plan_for(dev, g, forced_without_f32 ? FP8BLOCK_BF16 : FP8BLOCK_F32, lp);
     *fused = 0;
     if (st != FP8BLOCK_OK || lp->plan.bn != 128) return st;
