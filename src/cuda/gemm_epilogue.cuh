@@ -141,71 +141,107 @@ __device__ __forceinline__ void epilogue_put_global<FP8BLOCK_E4M3>(void *d, int6
     ((uint8_t *)d)[at] = (uint8_t)e4m3x2_from_f32(x, 0.0f);
 }
 
-/* A 16-bit addend element of type t (bf16 or fp16), widened exactly to fp32. */
-__device__ __forceinline__ float epilogue_widen_16bit(unsigned short h, int t)
+/* An addend (C or bias) element pair of type T (F32, BF16 or F16) at columns (col, col + 1) of
+ * one row, widened exactly to fp32. `valid` of the two are inside N (0-2); the others read as
+ * 0 and are never stored. col is even and the row 16-byte aligned (§3.3: C's rows and bias), so
+ * a whole pair is one 8- or 4-byte load. READ_ONLY (bias) loads through the read-only path: bias
+ * shares no byte with D, and every row of every tile reads the same N values, which stay in L1;
+ * C may be D itself, which this kernel writes, so it is read through L2 (ld.global.cg). The
+ * type is a template argument so that a fragment's loads are straight-line code the compiler
+ * issues together: chosen per element at run time, every load sat behind its own branch and
+ * waited out its own latency (Nsight Compute, bf16 4096x32768x512 with bias: 1.65x the time
+ * without; bench/NOTES.md "Bias and C loads"). */
+template <int T, bool READ_ONLY>
+__device__ __forceinline__ float2 epilogue_load_pair(const void *base, int64_t at, int valid)
 {
-    return t == FP8BLOCK_BF16 ? __uint_as_float((uint32_t)h << 16) : __half2float(__ushort_as_half(h));
+    float2 v = make_float2(0.0f, 0.0f);
+    if constexpr (T == FP8BLOCK_F32) {
+        const float *x = (const float *)base + at;
+        if (valid == 2) v = READ_ONLY ? __ldg((const float2 *)x) : __ldcg((const float2 *)x);
+        else if (valid == 1) v.x = READ_ONLY ? __ldg(x) : __ldcg(x);
+    } else {
+        const unsigned short *x = (const unsigned short *)base + at;
+        uint32_t bits = 0;
+        if (valid == 2) bits = READ_ONLY ? __ldg((const unsigned int *)x) : __ldcg((const unsigned int *)x);
+        else if (valid == 1) bits = READ_ONLY ? __ldg(x) : __ldcg(x);
+        if constexpr (T == FP8BLOCK_BF16) {
+            v.x = __uint_as_float(bits << 16), v.y = __uint_as_float(bits & 0xffff0000u);
+        } else {
+            v.x = __half2float(__ushort_as_half((unsigned short)(bits & 0xffffu)));
+            v.y = __half2float(__ushort_as_half((unsigned short)(bits >> 16)));
+        }
+    }
+    return v;
 }
 
-/* Element `at` of C, of type t, widened exactly to fp32. Not through the read-only path
- * (ld.global.nc): C may be D itself, which this kernel writes. */
-__device__ __forceinline__ float epilogue_load_addend(const void *base, int t, int64_t at)
+/* How many of the column pair (col, col + 1) lie inside N. */
+__device__ __forceinline__ int epilogue_pair_valid(int col, int n) { return min(max(n - col, 0), 2); }
+
+/* acc += C on a wave's fragment (rows from row0, columns from n0), C of type T. Rows at or
+ * past rows_end read nothing (C may end there) and add 0; they are never stored. */
+template <int BN, int T>
+__device__ __forceinline__ void epilogue_add_c(float *acc, const gemm_params &p, int rows_end, int row0, int n0,
+                                               int warp, int lane)
 {
-    if (t == FP8BLOCK_F32) return __ldcg((const float *)base + at);
-    return epilogue_widen_16bit(__ldcg((const unsigned short *)base + at), t);
+    const int row = row0 + warp * 16 + lane / 4;
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+        const int col = n0 + 8 * j + 2 * (lane % 4), valid = epilogue_pair_valid(col, p.n);
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int r = row + 8 * h;
+            const float2 c = epilogue_load_pair<T, false>(p.c, (int64_t)r * p.ldc + col, r < rows_end ? valid : 0);
+            acc[4 * j + 2 * h] += c.x, acc[4 * j + 2 * h + 1] += c.y;
+        }
+        /* Four column groups' loads at a time (32 registers of fp32 C): a whole fragment's at
+         * once spilled the grouped 256-row kernels (224 registers). */
+        if (j % 4 == 3) __syncwarp();
+    }
 }
 
-/* bias[at] widened to fp32, through the read-only path: bias shares no byte with D (§3.3),
- * and every row of every tile reads the same N values, which then stay in L1 (through L2
- * alone, as C is read, a bf16 4096x32768x512 GEMM with bias ran 3.4x its time without, H200). */
-__device__ __forceinline__ float epilogue_load_bias(const void *base, int t, int64_t at)
+/* acc += bias on a wave's fragment, bias of type T: one pair load per column pair, for both
+ * rows. Four column groups' loads at a time, as epilogue_add_c's. */
+template <int BN, int T>
+__device__ __forceinline__ void epilogue_add_bias(float *acc, const gemm_params &p, int n0, int lane)
 {
-    if (t == FP8BLOCK_F32) return __ldg((const float *)base + at);
-    return epilogue_widen_16bit(__ldg((const unsigned short *)base + at), t);
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+        const int col = n0 + 8 * j + 2 * (lane % 4);
+        const float2 b = epilogue_load_pair<T, true>(p.bias, col, epilogue_pair_valid(col, p.n));
+        acc[4 * j] += b.x, acc[4 * j + 1] += b.y, acc[4 * j + 2] += b.x, acc[4 * j + 3] += b.y;
+        if (j % 4 == 3) __syncwarp();
+    }
 }
 
-/* D = (acc + C) + bias on a wave's fragment (rows from row0, columns from n0), in that
- * order, before rounding (docs/DESIGN.md §1.6): each term only if present, each element
- * only if in a row below M (GROUPED: below the tile's group end, row_end) and a column
- * below N. C may be D itself: this reads the tile before its store writes it. */
+/* D = (acc + C) + bias on a wave's fragment (rows from row0, columns from n0), in that order,
+ * before rounding (docs/DESIGN.md §1.6): each term only if present. Elements in a row at or
+ * past M (GROUPED: the tile's group end, row_end) or a column at or past N add zeros and are
+ * never stored. C may be D itself: this reads the tile before its store writes it. */
 template <int BN, bool GROUPED>
 __device__ __forceinline__ void epilogue_add_addends(float *acc, const gemm_params &p, int row_end, int row0, int n0,
                                                      int warp, int lane)
 {
-    if (!p.c && !p.bias) return;
-    if (!p.c && n0 + BN <= p.n) {
-        /* Bias alone, every column of the tile inside N: two loads and four adds a column
-         * pair, no test per element. Rows past M (or a group's end) take the bias too but are
-         * never stored. (What bias still costs at 4096x32768x512 is not these tests:
-         * bench/NOTES.md, H100 call of 4fffb6b.) */
-#pragma unroll
-        for (int j = 0; j < BN / 8; j++) {
-            const int col = n0 + 8 * j + 2 * (lane % 4);
-            const float b0 = epilogue_load_bias(p.bias, p.bias_dtype, col);
-            const float b1 = epilogue_load_bias(p.bias, p.bias_dtype, col + 1);
-            acc[4 * j] += b0, acc[4 * j + 1] += b1, acc[4 * j + 2] += b0, acc[4 * j + 3] += b1;
-        }
-        return;
+    const int rows_end = GROUPED ? row_end : p.m;
+    if (p.c) {
+        if (p.c_dtype == FP8BLOCK_F32) epilogue_add_c<BN, FP8BLOCK_F32>(acc, p, rows_end, row0, n0, warp, lane);
+        else if (p.c_dtype == FP8BLOCK_BF16) epilogue_add_c<BN, FP8BLOCK_BF16>(acc, p, rows_end, row0, n0, warp, lane);
+        else epilogue_add_c<BN, FP8BLOCK_F16>(acc, p, rows_end, row0, n0, warp, lane);
     }
-    const int row = row0 + warp * 16 + lane / 4;
-#pragma unroll
-    for (int j = 0; j < BN / 8; j++) {
-        const int col = n0 + 8 * j + 2 * (lane % 4);
-        /* the pair of columns' bias, loaded once for both rows */
-        float bias[2] = {0.0f, 0.0f};
-#pragma unroll
-        for (int e = 0; e < 2; e++)
-            if (p.bias && col + e < p.n) bias[e] = epilogue_load_bias(p.bias, p.bias_dtype, col + e);
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-            const int r = row + (e >= 2 ? 8 : 0), c = col + (e & 1);
-            if (r >= (GROUPED ? row_end : p.m) || c >= p.n) continue;
-            float v = acc[4 * j + e];
-            if (p.c) v += epilogue_load_addend(p.c, p.c_dtype, (int64_t)r * p.ldc + c);
-            if (p.bias) v += bias[e & 1];
-            acc[4 * j + e] = v;
-        }
+    if (p.bias) {
+        if (p.bias_dtype == FP8BLOCK_F32) epilogue_add_bias<BN, FP8BLOCK_F32>(acc, p, n0, lane);
+        else if (p.bias_dtype == FP8BLOCK_BF16) epilogue_add_bias<BN, FP8BLOCK_BF16>(acc, p, n0, lane);
+        else epilogue_add_bias<BN, FP8BLOCK_F16>(acc, p, n0, lane);
     }
+}
+
+/* The tile's bias values into L1 while its K blocks run, so that epilogue_add_bias finds
+ * them there: BN values are at most 4 lines of 128 bytes, one thread a line. */
+template <int BN>
+__device__ __forceinline__ void epilogue_prefetch_bias(const gemm_params &p, int n0, int thread)
+{
+    const int esize = p.bias_dtype == FP8BLOCK_F32 ? 4 : 2;
+    const int col = n0 + thread * (128 / esize);
+    if (p.bias && thread < (BN * esize + 127) / 128 && col < p.n) prefetch_global_l1((const uint8_t *)p.bias + (int64_t)col * esize);
 }
 
 /* x / s on the thread's elements of one fragment row (`first`: 0 for the top row, 2 for the
@@ -228,6 +264,29 @@ __device__ __forceinline__ void epilogue_divide_row(float *acc, int first, float
     }
 }
 
+/* The largest |x| bit pattern of the thread's elements in its top and bottom fragment rows,
+ * over the columns below `cols` (relative to the tile) when CHECK_COLS; a tile whose columns
+ * all lie inside N takes CHECK_COLS false and tests nothing. Two running maxima a row (even
+ * and odd columns), two dependency chains of 16 instead of one of 32 (four would spill the
+ * grouped 256-row E4M3 kernel). */
+template <int BN, bool CHECK_COLS>
+__device__ __forceinline__ void epilogue_row_amax(const float *acc, int cols, int lane, uint32_t &top,
+                                                  uint32_t &bottom)
+{
+    uint32_t chain[4] = {0, 0, 0, 0}; /* element e of each column pair: top even, top odd, bottom ... */
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+        const int col = 8 * j + 2 * (lane % 4);
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            uint32_t bits = fp8block_abs_bits(acc[4 * j + e]);
+            if (CHECK_COLS && col + (e & 1) >= cols) bits = 0;
+            chain[e] = max(chain[e], bits);
+        }
+    }
+    top = max(chain[0], chain[1]), bottom = max(chain[2], chain[3]);
+}
+
 /* E4M3 D: a 128-column tile is one 1x128 scale block per row. Each row's amax (over its
  * real columns: col < N) is the maximum of |x| bit patterns, as scale_rule.h defines it,
  * gathered from the four lanes of a quad that hold the row; the scale follows that rule
@@ -239,18 +298,9 @@ __device__ __forceinline__ void epilogue_quantize_wave(float *acc, const gemm_pa
                                                        int warp, int lane)
 {
     static_assert(BN == 128, "an E4M3 tile is one scale block wide");
-    uint32_t amax_top = 0, amax_bottom = 0;
-#pragma unroll
-    for (int j = 0; j < BN / 8; j++) {
-        const int col = n0 + 8 * j + 2 * (lane % 4);
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-            if (col + (e & 1) >= p.n) continue;
-            const uint32_t bits = fp8block_abs_bits(acc[4 * j + e]);
-            if (e < 2) amax_top = max(amax_top, bits);
-            else amax_bottom = max(amax_bottom, bits);
-        }
-    }
+    uint32_t amax_top, amax_bottom;
+    if (n0 + BN <= p.n) epilogue_row_amax<BN, false>(acc, BN, lane, amax_top, amax_bottom);
+    else epilogue_row_amax<BN, true>(acc, p.n - n0, lane, amax_top, amax_bottom);
 #pragma unroll
     for (int offset = 1; offset < 4; offset <<= 1) {
         amax_top = max(amax_top, __shfl_xor_sync(0xffffffffu, amax_top, offset));

@@ -274,6 +274,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             const int m0 = GROUPED ? w.row0 : w.m_tile * BM, n0 = w.n_tile * BN;
             const int group_end = GROUPED ? w.row_end : 0; /* the plain kernels stop at p.m instead */
             const int first_col_in_block = n0 % 128;
+            epilogue_prefetch_bias<BN>(p, n0, wg == 0 ? threadIdx.x % 128 : 128);
 #pragma unroll
             for (int v = 0; v < WAVES; v++)
 #pragma unroll

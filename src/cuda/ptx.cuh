@@ -110,6 +110,12 @@ __device__ __forceinline__ void cp_async_mbarrier_arrive(uint64_t *bar)
 
 /* ---- TMA -------------------------------------------------------------------------- */
 
+/* The 128-byte line holding p into L1 (no register, no wait). */
+__device__ __forceinline__ void prefetch_global_l1(const void *p)
+{
+    asm volatile("prefetch.global.L1 [%0];" ::"l"((uint64_t)p));
+}
+
 __device__ __forceinline__ void tma_prefetch_descriptor(const void *tmap)
 {
     asm volatile("prefetch.tensormap [%0];" ::"l"((uint64_t)tmap) : "memory");
