@@ -51,11 +51,15 @@
     X(128, 128, 2, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3 | GEMM_OUT_F32_B1x128) \
     X(128, 176, 2, CLUSTER_SHARES_B, GEMM_OUT_ALL)
 
-/* Grouped GEMMs (docs/DESIGN.md §1.8): whole tiles only, 128 columns wide (E4M3 fused), one
- * CTA or pairs along N sharing A (rows of one group; along M the next tile may be another
- * expert's); 256-row pairs, as the plain GEMM's, for 16-bit and E4M3 D (fp32 staging of
- * 256 rows leaves no room for two stages). gemm_choose_grouped_plan says which it takes. */
+/* Grouped GEMMs (docs/DESIGN.md §1.8): whole tiles only, one CTA or pairs along N sharing A
+ * (rows of one group; along M the next tile may be another expert's); 128 columns wide for
+ * E4M3 D (fused: grouped GEMMs have no scratch path), 64 wide too for the other outputs where
+ * the groups leave most SMs idle (decode); 256-row pairs, as the plain GEMM's, for 16-bit and
+ * E4M3 D (fp32 staging of 256 rows leaves no room for two stages). gemm_choose_grouped_plan
+ * says which it takes. */
 #define GEMM_GROUPED_CONFIGS(X)                          \
+    X(64, 64, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL)         \
+    X(128, 64, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL)        \
     X(64, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3)   \
     X(128, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3)  \
     X(128, 128, 2, CLUSTER_SHARES_A, GEMM_OUT_ALL_E4M3)  \

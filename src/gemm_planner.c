@@ -242,18 +242,34 @@ fp8block_status gemm_plan_launch(const gemm_shape *g, gemm_plan plan, const gemm
  * more (each group's A rows read once a pair). Contiguous groups of GROUPED_TALL_ROWS rows
  * or more with a 16-bit or E4M3 D take the plain GEMM's 256x128 pairs (~13% faster per
  * FLOP than 128x128 pairs, bench/NOTES.md v7/v14) for ~64 more padded rows per group
- * on average. Not measured yet (issue 18's bench decides). */
+ * on average (measured 0.91-0.97x DeepGEMM against 0.75-0.82x with 128-row pairs,
+ * bench/NOTES.md "H100 call of ee2a5cc"). */
 #define GROUPED_TALL_ROWS 512
+/* CTAs a grouped plan keeps busy when every group holds `rows` rows. */
+static int64_t grouped_ctas(const gemm_plan *plan, int64_t groups, int64_t rows, int64_t n)
+{
+    return groups * fp8block_ceil_div(rows, plan->bm) * fp8block_ceil_div(n, plan->bn);
+}
+
+/* Where those tiles keep fewer than half the SMs busy (decode: one or two groups of a few
+ * hundred rows or less), the time is streaming B and A, not the tensor cores, and what counts
+ * is how many SMs stream: 64-wide tiles, then 64 rows high, double and redouble the CTAs (the
+ * 128x128 pairs of one 128-row group at N = 4096 ran at 0.57x DeepGEMM on 32 CTAs, bench/NOTES.md
+ * "masked, one-tile-row groups"). Not for E4M3 D: its 128-wide tiles are one scale block. */
 gemm_plan gemm_choose_grouped_plan(const gemm_shape *g, const gemm_grouping *groups, int sms)
 {
-    (void)sms;
     gemm_plan plan = {128, 128, 1, 0, CLUSTER_SHARES_B};
     const int64_t expected_rows = groups->masked ? groups->max_m : g->m / groups->groups;
     const int tall_output = gemm_shape_bit(g) & (GEMM_OUT_16BIT | GEMM_OUT_E4M3);
     if (expected_rows <= 64) plan.bm = 64;
     else if (fp8block_ceil_div(g->n, plan.bn) >= 2) plan.cluster = 2, plan.role = CLUSTER_SHARES_A;
     if (plan.cluster == 2 && !groups->masked && expected_rows >= GROUPED_TALL_ROWS && tall_output) plan.bm = 256;
-    return plan;
+    gemm_plan narrow = {plan.bm, 64, 1, 0, CLUSTER_SHARES_B};
+    if (plan.bm == 256 || 2 * grouped_ctas(&plan, groups->groups, expected_rows, g->n) >= sms ||
+        gemm_grouped_config_find(&narrow, gemm_shape_bit(g)) < 0)
+        return plan;
+    if (2 * grouped_ctas(&narrow, groups->groups, expected_rows, g->n) < sms) narrow.bm = 64;
+    return narrow;
 }
 
 fp8block_status gemm_plan_grouped_launch(const gemm_shape *g, const gemm_grouping *groups, gemm_plan plan,

@@ -394,7 +394,7 @@ static fp8block_status grouped_plan(int sms, const gemm_shape *g, const gemm_gro
 static void test_grouped(void)
 {
     srand(1818);
-    int checked = 0;
+    int checked = 0, planned = 0;
     for (int i = 0; i < 300; i++) {
         const int masked = i % 2, sms = i % 3 ? 132 : 16;
         const int64_t groups = 1 + rand() % (i % 5 == 0 ? 256 : 9), n = 1 + rand() % 700, k = 1 + rand() % 400;
@@ -414,9 +414,11 @@ static void test_grouped(void)
         const gemm_groups gs = {rows, (int)groups, masked, (int)(masked ? max_m : 0), 1, 0, NULL, 0};
         for (int c = -1; c < GEMM_GROUPED_CONFIG_COUNT; c++) { /* the heuristic's, then every row */
             gemm_plan plan = {0, 0, 0, 0, 0};
+            if (c >= 0 && !(gemm_grouped_configs[c].outputs & gemm_shape_bit(&g))) continue;
             if (c >= 0)
                 plan.bm = gemm_grouped_configs[c].bm, plan.bn = gemm_grouped_configs[c].bn,
                 plan.cluster = gemm_grouped_configs[c].cluster, plan.role = gemm_grouped_configs[c].role;
+            planned++;
             gemm_launch_plan lp;
             char what[160];
             snprintf(what, sizeof what, "%s G=%lld m=%lld n=%lld on %d SMs, plan %d", masked ? "masked" : "contiguous",
@@ -465,7 +467,22 @@ static void test_grouped(void)
     CHECK(gemm_choose_grouped_plan(&prefill_f32, &eight, 132).bm == 128,
           "contiguous 8 x 1024 rows, F32 D: 128-row pairs");
     CHECK(gemm_choose_grouped_plan(&prefill, &eight_masked, 132).bm == 128, "masked 8 x 1024 rows: 128-row pairs");
-    CHECK(checked == 300 * (GEMM_GROUPED_CONFIG_COUNT + 1), "grouped walks checked: %d", checked);
+    /* decode: groups whose 128-wide tiles would leave most SMs idle take 64-wide ones, 64 rows
+     * high where that is still under half the SMs; E4M3 D keeps 128-wide tiles (one scale block) */
+    const gemm_shape decode = {256, 4096, 7168, FP8BLOCK_BF16, 0}, decode_e4m3 = {256, 4096, 7168, FP8BLOCK_E4M3, 0};
+    const gemm_grouping one_128 = {1, 1, 128}, one_256 = {1, 1, 256}, four_256 = {4, 1, 256};
+    const gemm_plan p128 = gemm_choose_grouped_plan(&decode, &one_128, 132);
+    const gemm_plan p256 = gemm_choose_grouped_plan(&decode, &one_256, 132);
+    const gemm_plan p4 = gemm_choose_grouped_plan(&decode, &four_256, 132);
+    const gemm_plan pe = gemm_choose_grouped_plan(&decode_e4m3, &one_128, 132);
+    CHECK(p128.bm == 64 && p128.bn == 64 && p128.cluster == 1, "masked 1 x 128 rows, N = 4096: 64x64 tiles (got %dx%d)",
+          p128.bm, p128.bn);
+    CHECK(p256.bm == 128 && p256.bn == 64 && p256.cluster == 1, "masked 1 x 256 rows: 128x64 tiles (got %dx%d)",
+          p256.bm, p256.bn);
+    CHECK(p4.bm == 128 && p4.bn == 128 && p4.cluster == 2, "masked 4 x 256 rows: 128x128 pairs (got %dx%d)", p4.bm,
+          p4.bn);
+    CHECK(pe.bn == 128, "masked 1 x 128 rows, E4M3 D: 128-wide tiles (got %dx%d)", pe.bm, pe.bn);
+    CHECK(checked == planned && planned > 300 * 3, "grouped walks checked: %d of %d", checked, planned);
     printf("grouped: %d plans walked, every owned row once per n tile\n", checked);
 }
 
