@@ -178,19 +178,20 @@ __device__ __forceinline__ float2 epilogue_load_pair(const void *base, int64_t a
 __device__ __forceinline__ int epilogue_pair_valid(int col, int n) { return min(max(n - col, 0), 2); }
 
 /* acc += C on a wave's fragment (rows from row0, columns from n0), C of type T. Rows at or
- * past rows_end read nothing (C may end there) and add 0; they are never stored. */
-template <int BN, int T>
+ * past rows_end read nothing (C may end there) and add 0; they are never stored. WHOLE: every
+ * row and column of the fragment is inside (no test, no branch per load). */
+template <int BN, int T, bool WHOLE>
 __device__ __forceinline__ void epilogue_add_c(float *acc, const gemm_params &p, int rows_end, int row0, int n0,
                                                int warp, int lane)
 {
     const int row = row0 + warp * 16 + lane / 4;
 #pragma unroll
     for (int j = 0; j < BN / 8; j++) {
-        const int col = n0 + 8 * j + 2 * (lane % 4), valid = epilogue_pair_valid(col, p.n);
+        const int col = n0 + 8 * j + 2 * (lane % 4), valid = WHOLE ? 2 : epilogue_pair_valid(col, p.n);
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             const int r = row + 8 * h;
-            const float2 c = epilogue_load_pair<T, false>(p.c, (int64_t)r * p.ldc + col, r < rows_end ? valid : 0);
+            const float2 c = epilogue_load_pair<T, false>(p.c, (int64_t)r * p.ldc + col, WHOLE || r < rows_end ? valid : 0);
             acc[4 * j + 2 * h] += c.x, acc[4 * j + 2 * h + 1] += c.y;
         }
         /* Four column groups' loads at a time (32 registers of fp32 C): a whole fragment's at
@@ -200,17 +201,37 @@ __device__ __forceinline__ void epilogue_add_c(float *acc, const gemm_params &p,
 }
 
 /* acc += bias on a wave's fragment, bias of type T: one pair load per column pair, for both
- * rows. Four column groups' loads at a time, as epilogue_add_c's. */
-template <int BN, int T>
+ * rows, four column groups' loads at a time as epilogue_add_c's. WHOLE: every column inside N. */
+template <int BN, int T, bool WHOLE>
 __device__ __forceinline__ void epilogue_add_bias(float *acc, const gemm_params &p, int n0, int lane)
 {
 #pragma unroll
     for (int j = 0; j < BN / 8; j++) {
         const int col = n0 + 8 * j + 2 * (lane % 4);
-        const float2 b = epilogue_load_pair<T, true>(p.bias, col, epilogue_pair_valid(col, p.n));
+        const float2 b = epilogue_load_pair<T, true>(p.bias, col, WHOLE ? 2 : epilogue_pair_valid(col, p.n));
         acc[4 * j] += b.x, acc[4 * j + 1] += b.y, acc[4 * j + 2] += b.x, acc[4 * j + 3] += b.y;
         if (j % 4 == 3) __syncwarp();
     }
+}
+
+/* The addend of type T, on a wave wholly inside D with no test or branch per load, or not.
+ * FAST_PATH: the plain kernels; the grouped 256-row ones (224 registers) spill with both
+ * copies of the code. */
+template <int BN, int T, bool FAST_PATH>
+__device__ __forceinline__ void epilogue_add_c_of(float *acc, const gemm_params &p, int rows_end, int row0, int n0,
+                                                  int warp, int lane)
+{
+    if (FAST_PATH && row0 + 64 <= rows_end && n0 + BN <= p.n)
+        epilogue_add_c<BN, T, true>(acc, p, rows_end, row0, n0, warp, lane);
+    else
+        epilogue_add_c<BN, T, false>(acc, p, rows_end, row0, n0, warp, lane);
+}
+
+template <int BN, int T, bool FAST_PATH>
+__device__ __forceinline__ void epilogue_add_bias_of(float *acc, const gemm_params &p, int n0, int lane)
+{
+    if (FAST_PATH && n0 + BN <= p.n) epilogue_add_bias<BN, T, true>(acc, p, n0, lane);
+    else epilogue_add_bias<BN, T, false>(acc, p, n0, lane);
 }
 
 /* D = (acc + C) + bias on a wave's fragment (rows from row0, columns from n0), in that order,
@@ -223,14 +244,14 @@ __device__ __forceinline__ void epilogue_add_addends(float *acc, const gemm_para
 {
     const int rows_end = GROUPED ? row_end : p.m;
     if (p.c) {
-        if (p.c_dtype == FP8BLOCK_F32) epilogue_add_c<BN, FP8BLOCK_F32>(acc, p, rows_end, row0, n0, warp, lane);
-        else if (p.c_dtype == FP8BLOCK_BF16) epilogue_add_c<BN, FP8BLOCK_BF16>(acc, p, rows_end, row0, n0, warp, lane);
-        else epilogue_add_c<BN, FP8BLOCK_F16>(acc, p, rows_end, row0, n0, warp, lane);
+        if (p.c_dtype == FP8BLOCK_F32) epilogue_add_c_of<BN, FP8BLOCK_F32, !GROUPED>(acc, p, rows_end, row0, n0, warp, lane);
+        else if (p.c_dtype == FP8BLOCK_BF16) epilogue_add_c_of<BN, FP8BLOCK_BF16, !GROUPED>(acc, p, rows_end, row0, n0, warp, lane);
+        else epilogue_add_c_of<BN, FP8BLOCK_F16, !GROUPED>(acc, p, rows_end, row0, n0, warp, lane);
     }
     if (p.bias) {
-        if (p.bias_dtype == FP8BLOCK_F32) epilogue_add_bias<BN, FP8BLOCK_F32>(acc, p, n0, lane);
-        else if (p.bias_dtype == FP8BLOCK_BF16) epilogue_add_bias<BN, FP8BLOCK_BF16>(acc, p, n0, lane);
-        else epilogue_add_bias<BN, FP8BLOCK_F16>(acc, p, n0, lane);
+        if (p.bias_dtype == FP8BLOCK_F32) epilogue_add_bias_of<BN, FP8BLOCK_F32, !GROUPED>(acc, p, n0, lane);
+        else if (p.bias_dtype == FP8BLOCK_BF16) epilogue_add_bias_of<BN, FP8BLOCK_BF16, !GROUPED>(acc, p, n0, lane);
+        else epilogue_add_bias_of<BN, FP8BLOCK_F16, !GROUPED>(acc, p, n0, lane);
     }
 }
 
