@@ -197,8 +197,11 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                 for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
                     const float4 mine = next;
                     if (kb + 1 < w.kb_end) next = load_col_scales(p, kb + 1, col);
-                    if (lane == 0) mbarrier_wait(&empty[stage], phase ^ 1);
-                    __syncwarp();
+                    /* Every lane that writes the slot waits for it itself (one warp instruction
+                     * either way): lane 0's wait and a __syncwarp order the others' stores by
+                     * the memory model too, but racecheck sees only a waiter's own acquire and
+                     * reported each of them as a WAR hazard (H100, 614d4b3). */
+                    mbarrier_wait(&empty[stage], phase ^ 1);
                     st_shared_v4_b32(smem_sb + stage * SB_SLOT + 4 * lane, mine);
                     mbarrier_arrive(&full[stage]);
                     if (++stage == STAGES) stage = 0, phase ^= 1;
@@ -228,7 +231,9 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                         float v[SB_COUNT];
 #pragma unroll
                         for (int i = 0; i < SB_COUNT; i++) v[i] = __shfl_sync(0xffffffffu, mine[i], j);
-                        if (lane == 0) mbarrier_wait(&empty[stage], phase ^ 1);
+                        /* grouped: every lane copies A scales into the slot, so every lane
+                         * waits for it (as the per-column scale warp above) */
+                        if (GROUPED || lane == 0) mbarrier_wait(&empty[stage], phase ^ 1);
                         if constexpr (GROUPED) {
                             /* The stage's A scales too, copied asynchronously: each lane's
                              * copies arrive on the stage when they land, so the warp runs on
