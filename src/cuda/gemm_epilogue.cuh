@@ -150,7 +150,7 @@ __device__ __forceinline__ void epilogue_put_global<FP8BLOCK_E4M3>(void *d, int6
  * type is a template argument so that a fragment's loads are straight-line code the compiler
  * issues together: chosen per element at run time, every load sat behind its own branch and
  * waited out its own latency (Nsight Compute, bf16 4096x32768x512 with bias: 1.65x the time
- * without; bench/NOTES.md "Bias and C loads"). */
+ * without; bench/NOTES.md "Nsight Compute on the epilogue"). */
 template <int T, bool READ_ONLY>
 __device__ __forceinline__ float2 epilogue_load_pair(const void *base, int64_t at, int valid)
 {
@@ -191,7 +191,8 @@ __device__ __forceinline__ void epilogue_add_c(float *acc, const gemm_params &p,
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             const int r = row + 8 * h;
-            const float2 c = epilogue_load_pair<T, false>(p.c, (int64_t)r * p.ldc + col, WHOLE || r < rows_end ? valid : 0);
+            const int r_valid = WHOLE || r < rows_end ? valid : 0;
+            const float2 c = epilogue_load_pair<T, false>(p.c, (int64_t)r * p.ldc + col, r_valid);
             acc[4 * j + 2 * h] += c.x, acc[4 * j + 2 * h + 1] += c.y;
         }
         /* Four column groups' loads at a time (32 registers of fp32 C): a whole fragment's at
@@ -243,15 +244,18 @@ __device__ __forceinline__ void epilogue_add_addends(float *acc, const gemm_para
                                                      int warp, int lane)
 {
     const int rows_end = GROUPED ? row_end : p.m;
+    constexpr bool FAST = !GROUPED;
     if (p.c) {
-        if (p.c_dtype == FP8BLOCK_F32) epilogue_add_c_of<BN, FP8BLOCK_F32, !GROUPED>(acc, p, rows_end, row0, n0, warp, lane);
-        else if (p.c_dtype == FP8BLOCK_BF16) epilogue_add_c_of<BN, FP8BLOCK_BF16, !GROUPED>(acc, p, rows_end, row0, n0, warp, lane);
-        else epilogue_add_c_of<BN, FP8BLOCK_F16, !GROUPED>(acc, p, rows_end, row0, n0, warp, lane);
+        if (p.c_dtype == FP8BLOCK_F32)
+            epilogue_add_c_of<BN, FP8BLOCK_F32, FAST>(acc, p, rows_end, row0, n0, warp, lane);
+        else if (p.c_dtype == FP8BLOCK_BF16)
+            epilogue_add_c_of<BN, FP8BLOCK_BF16, FAST>(acc, p, rows_end, row0, n0, warp, lane);
+        else epilogue_add_c_of<BN, FP8BLOCK_F16, FAST>(acc, p, rows_end, row0, n0, warp, lane);
     }
     if (p.bias) {
-        if (p.bias_dtype == FP8BLOCK_F32) epilogue_add_bias_of<BN, FP8BLOCK_F32, !GROUPED>(acc, p, n0, lane);
-        else if (p.bias_dtype == FP8BLOCK_BF16) epilogue_add_bias_of<BN, FP8BLOCK_BF16, !GROUPED>(acc, p, n0, lane);
-        else epilogue_add_bias_of<BN, FP8BLOCK_F16, !GROUPED>(acc, p, n0, lane);
+        if (p.bias_dtype == FP8BLOCK_F32) epilogue_add_bias_of<BN, FP8BLOCK_F32, FAST>(acc, p, n0, lane);
+        else if (p.bias_dtype == FP8BLOCK_BF16) epilogue_add_bias_of<BN, FP8BLOCK_BF16, FAST>(acc, p, n0, lane);
+        else epilogue_add_bias_of<BN, FP8BLOCK_F16, FAST>(acc, p, n0, lane);
     }
 }
 
@@ -262,7 +266,8 @@ __device__ __forceinline__ void epilogue_prefetch_bias(const gemm_params &p, int
 {
     const int esize = p.bias_dtype == FP8BLOCK_F32 ? 4 : 2;
     const int col = n0 + thread * (128 / esize);
-    if (p.bias && thread < (BN * esize + 127) / 128 && col < p.n) prefetch_global_l1((const uint8_t *)p.bias + (int64_t)col * esize);
+    if (p.bias && thread < (BN * esize + 127) / 128 && col < p.n)
+        prefetch_global_l1((const uint8_t *)p.bias + (int64_t)col * esize);
 }
 
 /* x / s on the thread's elements of one fragment row (`first`: 0 for the top row, 2 for the
