@@ -7,6 +7,7 @@ torch is installed; on CUDA tensors too where an sm_90 device is (else those cas
 saying why)."""
 
 import io
+import math
 
 import pytest
 
@@ -207,6 +208,28 @@ def test_inference_linear_against_nn_linear(rng, device):
     want = linear(x.float())
     error = ((y.float() - want).norm() / want.norm()).item()
     assert error < 0.06, f"relative error {error:.4f} against nn.Linear"
+
+
+@pytest.mark.parametrize("lead", [(1,), (5,), (2, 3)])
+@pytest.mark.parametrize("out_dtype,bias_dtype", [(None, torch.float32), (torch.float32, torch.bfloat16), (None, None)])
+def test_inference_linear_direct_calls_equal_the_ops(rng, device, lead, out_dtype, bias_dtype, monkeypatch):
+    """The eager forward's direct library calls give the ops path's output bit for bit, with
+    its shape, dtype and strides; what they do not cover falls back to the ops."""
+    torch.manual_seed(5)
+    linear = torch.nn.Linear(300, 130, bias=bias_dtype is not None, device=device)
+    if bias_dtype is not None:
+        linear = linear.to(bias_dtype)
+    layer = fbt.InferenceLinear.from_float(linear, out_dtype=out_dtype)
+    x = tensor(rng, math.prod(lead), 300, "bfloat16", device=device).reshape(*lead, 300)
+    direct = layer._direct_forward(x)
+    assert direct is not None
+    monkeypatch.setattr(fbt.InferenceLinear, "_direct_forward", lambda self, x: None)
+    through_ops = layer(x)
+    assert same(direct, through_ops) and direct.stride() == through_ops.stride()
+    monkeypatch.undo()
+    assert layer._direct_forward(x.reshape(-1, 300)[:, :299]) is None  # not this layer's K
+    assert layer._direct_forward(tensor(rng, 300, 4, "bfloat16", device=device).t()) is None  # strided rows
+    assert layer._direct_forward(x.to(torch.float8_e4m3fn)) is None
 
 
 def test_inference_linear_state_dict_and_dtype_moves(rng, device):

@@ -67,13 +67,16 @@ def _op(name, mutates_args):
     return register
 
 
+def eager(*args) -> bool:
+    """No compiler is tracing and every tensor argument is a plain torch.Tensor (not a
+    FakeTensor or another tracing subclass): the calls may skip the dispatcher."""
+    return not torch.compiler.is_compiling() and not any(
+        isinstance(a, torch.Tensor) and type(a) is not torch.Tensor for a in args)
+
+
 def call(op, *args):
-    """op(*args), or its implementation directly when no compiler is tracing and every tensor
-    argument is a plain torch.Tensor (not a FakeTensor or another tracing subclass)."""
-    if torch.compiler.is_compiling() or any(isinstance(a, torch.Tensor) and type(a) is not torch.Tensor
-                                            for a in args):
-        return op(*args)
-    return IMPLS[op](*args)
+    """op(*args), or its implementation directly where eager(*args)."""
+    return IMPLS[op](*args) if eager(*args) else op(*args)
 
 
 def _is_tma_ready(t: Tensor, unit: int) -> bool:
