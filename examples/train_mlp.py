@@ -1,10 +1,12 @@
 """Train a small MLP in FP8 (fp8block.torch.Linear) beside the same model in bf16.
 
 Synthetic regression: a fixed random teacher MLP maps x (tokens x d_model) to y; two students
-with identical initial weights learn it, one with bf16 torch.nn.Linear layers, one with
-fp8block.torch.Linear layers (forward, input-gradient and weight-gradient GEMMs in FP8 with
-DeepSeek-V3's 1x128 / 128x128 block scales; weights kept in bf16 and re-quantized each step).
-Same data, same optimizer, same steps. The script prints both loss curves, the FP8 run's final
+with identical initial weights learn it, one with torch.nn.Linear layers computing in bf16
+(autocast), one with fp8block.torch.Linear layers (forward, input-gradient and weight-gradient
+GEMMs in FP8 with DeepSeek-V3's 1x128 / 128x128 block scales, weights re-quantized each step).
+Both keep fp32 master weights (--master bf16: bf16 weights, no autocast; AdamW on bf16 weights
+spikes, which makes the two curves hard to compare). Activations are bf16 in both. Same data,
+same optimizer, same steps. The script prints both loss curves, the FP8 run's final
 loss against bf16's (the median of the last tenth of the steps), the time of a training step
 (forward + backward + optimizer) of each, and optionally plots the curves (--plot, needs
 matplotlib) and writes them as JSON (--json).
@@ -50,16 +52,20 @@ def to_fp8(model, fbt, torch):
     return model
 
 
-def train(model, batches, targets, steps, lr, torch, sync):
-    """Losses per step and the median time of a step (forward, backward, AdamW)."""
+def train(model, batches, targets, steps, lr, torch, sync, autocast):
+    """Losses per step and the median time of a step (forward, backward, AdamW); autocast:
+    the forward under torch.autocast to bf16 (the baseline with fp32 master weights)."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    device_type = next(model.parameters()).device.type
     losses, times = [], []
     for step in range(steps):
         x, y = batches[step % len(batches)], targets[step % len(targets)]
         sync()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.mse_loss(model(x).float(), y.float())
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=autocast):
+            out = model(x)
+        loss = torch.nn.functional.mse_loss(out.float(), y.float())
         loss.backward()
         opt.step()
         sync()
@@ -77,6 +83,7 @@ def main():
     ap.add_argument("--tokens", type=int, default=4096, help="rows of each batch (batch x sequence)")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--master", choices=("fp32", "bf16"), default="fp32", help="the weights' dtype (default fp32)")
     ap.add_argument("--tolerance", type=float, default=0.02, help="allowed excess of the FP8 final loss")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--plot", help="write the two loss curves to this PNG file")
@@ -94,12 +101,14 @@ def main():
         batches = [torch.randn(8, args.tokens // 8, args.d_model, device=device, dtype=torch.bfloat16)
                    for _ in range(16)]
         targets = [teacher(x) + 0.01 * torch.randn_like(x) for x in batches]
-    student = mlp(args.d_model, args.hidden, args.depth, torch).to(device, torch.bfloat16)
+    master = torch.float32 if args.master == "fp32" else torch.bfloat16
+    student = mlp(args.d_model, args.hidden, args.depth, torch).to(device, master)
     fp8_student = to_fp8(student, fbt, torch)
 
     runs = {}
     for name, model in (("bf16", student), ("fp8", fp8_student)):
-        losses, step_s = train(model, batches, targets, args.steps, args.lr, torch, sync)
+        autocast = name == "bf16" and master == torch.float32
+        losses, step_s = train(model, batches, targets, args.steps, args.lr, torch, sync, autocast)
         runs[name] = {"losses": losses, "step_ms": step_s * 1e3}
     tail = max(1, args.steps // 10)
     # the median of the last tenth: a single late spike of either run (AdamW on bf16 weights
@@ -108,7 +117,7 @@ def main():
     excess = final["fp8"] / final["bf16"] - 1
 
     print(f"MLP {args.depth} x ({args.d_model} -> {args.hidden} -> {args.d_model}) + head, "
-          f"{args.tokens} tokens a batch, {args.steps} AdamW steps, lr {args.lr}, on {device}")
+          f"{args.tokens} tokens a batch, {args.steps} AdamW steps, lr {args.lr}, {args.master} weights, on {device}")
     print(f"{'step':>6} {'bf16 loss':>12} {'fp8 loss':>12}")
     for step in sorted(set(list(range(0, args.steps, max(1, args.steps // 15))) + [args.steps - 1])):
         print(f"{step:>6} {runs['bf16']['losses'][step]:>12.5f} {runs['fp8']['losses'][step]:>12.5f}")
