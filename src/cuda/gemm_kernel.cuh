@@ -237,7 +237,9 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                         if constexpr (GROUPED) {
                             /* The stage's A scales too, copied asynchronously: each lane's
                              * copies arrive on the stage when they land, so the warp runs on
-                             * to the next free slot instead of waiting out their latency. */
+                             * to the next free slot instead of waiting out their latency. (The
+                             * __syncwarp orders nothing now that every lane waits; without it the
+                             * grouped 256-row kernels spill.) */
                             __syncwarp();
                             copy_a_scales<BM>(p, w.row0, kb0 + j, lane, smem_sa + stage * BM);
                             cp_async_mbarrier_arrive(&full[stage]);

@@ -83,8 +83,6 @@ class InferenceLinear(torch.nn.Module):
         return F.gemm(qx, sx, self.weight_codes[:, :self.in_features], self.weight_scales[:, :kb],
                       self.out_dtype if self.out_dtype is not None else x.dtype, bias=self.bias)
 
-    _FLOAT_CODES = {torch.float32: L.F32, torch.bfloat16: L.BF16, torch.float16: L.F16}
-
     def _direct_forward(self, x: Tensor) -> Optional[Tensor]:
         """The forward's two library calls made straight from here, with the same arguments
         and buffers as the ops path (quantize_1x128, then the GEMM with the bias), for the
@@ -94,9 +92,10 @@ class InferenceLinear(torch.nn.Module):
         The ops path's generic operand checks cost ~70 us of host time a forward (CPU, stubbed
         library: bench/NOTES.md "InferenceLinear's host time"); this one ~23."""
         k, n = self.in_features, self.out_features
-        x_code = self._FLOAT_CODES.get(x.dtype)
+        float_codes = T._torch_tables()[0]
+        x_code = float_codes.get(x.dtype)
         out_dtype = self.out_dtype if self.out_dtype is not None else x.dtype
-        out_code = self._FLOAT_CODES.get(out_dtype)
+        out_code = float_codes.get(out_dtype)
         codes_w, scales_w, bias = self.weight_codes, self.weight_scales, self.bias
         if (x_code is None or out_code is None or x.dim() < 2 or x.shape[-1] != k or not x.is_contiguous()
                 or (x.requires_grad and torch.is_grad_enabled())  # the ops say what autograd gets
@@ -106,14 +105,14 @@ class InferenceLinear(torch.nn.Module):
             return None
         bias_code = None
         if bias is not None:
-            bias_code = self._FLOAT_CODES.get(bias.dtype)
+            bias_code = float_codes.get(bias.dtype)
             if bias_code is None or bias.device != x.device or not bias.is_contiguous() or bias.data_ptr() % 16:
                 return None
         device = L.DEVICE_CPU if x.device.type == "cpu" else x.device.index
         if device is None:
             return None
         rows, kb = x.numel() // k, T.ceil_div(k, 128)
-        ldq, lds, ldd = T.round_up(k, 16), T.round_up(rows, 4), T.round_up(n, 4 if out_code == L.F32 else 8)
+        ldq, lds, ldd = T.round_up(k, 16), T.round_up(rows, 4), T.round_up(n, _ops._row_unit(out_dtype))
         codes = torch.empty((rows, ldq), dtype=torch.float8_e4m3fn, device=x.device)
         scales = torch.empty((kb, lds), dtype=torch.float32, device=x.device)
         d = torch.empty((rows, ldd), dtype=out_dtype, device=x.device)
