@@ -37,16 +37,13 @@
 #include "ptx.cuh"
 #include "tma.h"
 
-/* B scaled 1x128: columns col .. col+3 of sb's row kb, zero past N. */
-__device__ __forceinline__ float4 load_col_scales(const gemm_params &p, int kb, int col)
+/* B scaled 1x128: columns col .. col+3 of sb's row kb into `slot` by one 16-byte cp.async,
+ * zero past N (16-byte aligned: ldsb % 4 == 0, col % 4 == 0, sb 16-byte aligned). */
+__device__ __forceinline__ void copy_col_scales(const gemm_params &p, int kb, int col, float *slot)
 {
-    const float *src = p.sb + (int64_t)kb * p.ldsb + col;
-    if (col + 3 < p.n) return __ldg((const float4 *)src);
-    float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    if (col < p.n) v.x = __ldg(src);
-    if (col + 1 < p.n) v.y = __ldg(src + 1);
-    if (col + 2 < p.n) v.z = __ldg(src + 2);
-    return v;
+    const int valid = min(max(p.n - col, 0), 4);
+    const float *src = valid ? p.sb + (int64_t)kb * p.ldsb + col : p.sb;
+    cp_async_16(smem_addr(slot), src, 4u * (uint32_t)valid);
 }
 
 /* Grouped: A's scales of rows row0 .. row0 + BM - 1 for K block kb into the stage's slot,
@@ -133,8 +130,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
     if (threadIdx.x == 0) {
         for (int s = 0; s < STAGES; s++) {
             /* the TMA thread (with the stage's byte count) and the B-scale warp: its lane 0,
-             * or with per-column scales each of its 32 lanes; grouped, lane 0 and the 32
-             * lanes' A-scale copies (copy_a_scales) */
+             * or with per-column scales its 32 lanes' copies (copy_col_scales); grouped, lane 0
+             * and the 32 lanes' A-scale copies (copy_a_scales) */
             mbarrier_init(&full[s], GROUPED ? 34 : B_PER_COL ? 33 : 2);
             /* every local math thread, and one lane per math warp of the peer CTA */
             mbarrier_init(&empty[s], MATH_WGS * 128 + MATH_WGS * 4 * (PAIR - 1));
@@ -184,26 +181,22 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             }
         } else if (warp == 1 && B_PER_COL) {
             /* B scaled 1x128: per K block, the tile's 128 column scales sb[kb][n0 ..], lane l
-             * loading columns 4l .. 4l+3 (16-byte aligned: ldsb % 4 == 0, n0 % 128 == 0),
-             * zero past N (B's rows there are zero-filled too), one K block ahead of the ring;
-             * every lane stores its four and counts as one of the stage's arrivals. */
+             * copying columns 4l .. 4l+3 (copy_col_scales) straight into the stage's slot. The
+             * copies are asynchronous and each lane's lands as one of the stage's arrivals, so
+             * the warp runs ahead as far as the ring is free. (It loaded one K block ahead into
+             * registers before: each stage then waited out a load's latency, which at ~0.3 us of
+             * tensor work a K block held the weight-gradient GEMM near 0.68x DeepGEMM's speed;
+             * the grouped A scales gained 19% from the same change, bench/NOTES.md.) Every lane
+             * waits for the slot it writes (racecheck, 549a2c1). */
             int stage = 0;
             uint32_t phase = 0;
             gemm_walk walk = walk_start<GROUPED>(p, cluster_id, k_rank);
             for (gemm_unit w; walk_next<BM, CLUSTER, ROLE, STREAMK, GROUPED>(p, walk, cta_rank, w);) {
                 const int col = w.n_tile * BN + 4 * lane;
-                float4 next = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-                if (w.kb_begin < w.kb_end) next = load_col_scales(p, w.kb_begin, col);
                 for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
-                    const float4 mine = next;
-                    if (kb + 1 < w.kb_end) next = load_col_scales(p, kb + 1, col);
-                    /* Every lane that writes the slot waits for it itself (one warp instruction
-                     * either way): lane 0's wait and a __syncwarp order the others' stores by
-                     * the memory model too, but racecheck sees only a waiter's own acquire and
-                     * reported each of them as a WAR hazard (H100, 614d4b3). */
                     mbarrier_wait(&empty[stage], phase ^ 1);
-                    st_shared_v4_b32(smem_sb + stage * SB_SLOT + 4 * lane, mine);
-                    mbarrier_arrive(&full[stage]);
+                    copy_col_scales(p, kb, col, smem_sb + stage * SB_SLOT + 4 * lane);
+                    cp_async_mbarrier_arrive(&full[stage]);
                     if (++stage == STAGES) stage = 0, phase ^= 1;
                 }
             }

@@ -101,6 +101,13 @@ __device__ __forceinline__ void cp_async_4(uint32_t dst, const void *src, uint32
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(dst), "l"(src), "r"(bytes) : "memory");
 }
 
+/* 16 bytes from global to shared memory, asynchronously, through L2 only (cg: what 16-byte
+ * copies take); bytes < 16 reads that many and fills the rest with zeros. */
+__device__ __forceinline__ void cp_async_16(uint32_t dst, const void *src, uint32_t bytes)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(bytes) : "memory");
+}
+
 /* One arrival on the mbarrier, made when every cp.async this thread issued before it has
  * landed (.noinc: it is one of the arrivals the barrier was initialised to expect). */
 __device__ __forceinline__ void cp_async_mbarrier_arrive(uint64_t *bar)
