@@ -8,7 +8,8 @@
 #include "fp8block.h"
 
 /* Measures, in this one run on ctx's device, a device-to-device copy and every quantize
- * (bf16/f16/f32 in) and dequantize (bf16/f16/f32 out) kernel, both block shapes, in GB/s
+ * (bf16/f16/f32 in) and dequantize (bf16/f16/f32 out) kernel, both block shapes, and
+ * quantize-transpose (both outputs of fp8block_quantize_1x128_transpose), in GB/s
  * of bytes read + written (scales included), for 8192², 16384², 4096×7168 and 128×7168
  * (on a CPU context: small shapes only, and it says so). CUDA timing: L2 flushed before
  * each call, CUDA events, warm-up, median (bench/gpu_timing.h). The table goes to

@@ -31,8 +31,10 @@ static const fp8block_dtype TYPES[] = {FP8BLOCK_BF16, FP8BLOCK_F16, FP8BLOCK_F32
 static const char *const TYPE_NAMES[] = {"fp32", "bf16", "fp16", "e4m3"};
 static const char *const BLOCK_NAMES[] = {"1x128", "128x128"};
 
-typedef enum { OP_COPY, OP_QUANTIZE, OP_DEQUANTIZE } op_kind;
-static const char *const OP_NAMES[] = {"copy", "quantize", "dequantize"};
+/* OP_QUANTIZE_T: fp8block_quantize_1x128_transpose with both outputs, x's and xᵀ's 1x128
+ * quantizations (the training step's activations and gradients). */
+typedef enum { OP_COPY, OP_QUANTIZE, OP_DEQUANTIZE, OP_QUANTIZE_T } op_kind;
+static const char *const OP_NAMES[] = {"copy", "quantize", "dequantize", "quant+T"};
 
 /* One call to time: the operation and its operands. */
 typedef struct {
@@ -42,8 +44,8 @@ typedef struct {
     fp8block_dtype type; /* quantize input, dequantize output, copied elements */
     int64_t rows, cols, lds;
     void *x, *y;
-    uint8_t *q;
-    float *s;
+    uint8_t *q, *qt;
+    float *s, *st; /* qt, st: xᵀ's codes and scales for OP_QUANTIZE_T */
 } bench_call;
 
 static int on_gpu(const fp8block_ctx *ctx) { return fp8block_device(ctx) >= 0; }
@@ -59,6 +61,10 @@ static double call_bytes(const bench_call *c)
 {
     double elems = (double)c->rows * (double)c->cols;
     if (c->op == OP_COPY) return 2 * elems * (double)type_size(c->type);
+    if (c->op == OP_QUANTIZE_T)
+        return elems * (2 + (double)type_size(c->type)) +
+               4.0 * (double)(scale_count(FP8BLOCK_BLOCK_1x128, c->rows, c->cols) +
+                              scale_count(FP8BLOCK_BLOCK_1x128, c->cols, c->rows));
     return elems * (1 + (double)type_size(c->type)) + 4.0 * (double)scale_count(c->block, c->rows, c->cols);
 }
 
@@ -96,6 +102,10 @@ static int run_call(void *arg, char *why, size_t why_size)
                                              c->cols, NULL)
                  : fp8block_dequantize_128x128(c->ctx, c->q, c->cols, c->s, c->lds, c->rows, c->cols, c->y, c->type,
                                                c->cols, NULL);
+        break;
+    case OP_QUANTIZE_T:
+        st = fp8block_quantize_1x128_transpose(c->ctx, 0, c->x, c->type, c->rows, c->cols, c->cols, c->q, c->cols,
+                                               c->s, c->rows, c->qt, c->rows, c->st, c->cols, NULL);
         break;
     }
     if (st != FP8BLOCK_OK) {
@@ -207,15 +217,19 @@ static int bench_shape_run(fp8block_ctx *ctx, void *timing, const bench_out *out
 {
     int64_t elems = sh.rows * sh.cols;
     int64_t scales = scale_count(FP8BLOCK_BLOCK_1x128, sh.rows, sh.cols); /* the larger of the two layouts */
-    bench_call c = {ctx, OP_COPY, FP8BLOCK_BLOCK_1x128, FP8BLOCK_BF16, sh.rows, sh.cols, 0, NULL, NULL, NULL, NULL};
+    int64_t scales_t = scale_count(FP8BLOCK_BLOCK_1x128, sh.cols, sh.rows);
+    bench_call c = {ctx, OP_COPY, FP8BLOCK_BLOCK_1x128, FP8BLOCK_BF16, sh.rows, sh.cols, 0, NULL, NULL,
+                    NULL, NULL, NULL, NULL};
     c.x = devmem_alloc(ctx, (size_t)elems * 4);
     c.y = devmem_alloc(ctx, (size_t)elems * 4);
     c.q = devmem_alloc(ctx, (size_t)elems);
     c.s = devmem_alloc(ctx, (size_t)scales * sizeof(float));
+    c.qt = devmem_alloc(ctx, (size_t)elems);
+    c.st = devmem_alloc(ctx, (size_t)scales_t * sizeof(float));
     char why[512] = "";
     double seconds = 0, copy_gbps = 0;
     int rc = -1;
-    if (!c.x || !c.y || !c.q || !c.s) {
+    if (!c.x || !c.y || !c.q || !c.s || !c.qt || !c.st) {
         snprintf(why, sizeof why, "out of memory for %" PRId64 "x%" PRId64, sh.rows, sh.cols);
         goto done;
     }
@@ -240,6 +254,11 @@ static int bench_shape_run(fp8block_ctx *ctx, void *timing, const bench_out *out
             if (time_call(timing, &c, &seconds, why, sizeof why) != 0) goto done;
             report(out, &c, seconds, copy_gbps);
         }
+        c.op = OP_QUANTIZE_T;
+        c.block = FP8BLOCK_BLOCK_1x128;
+        if (time_call(timing, &c, &seconds, why, sizeof why) != 0) goto done;
+        report(out, &c, seconds, copy_gbps);
+        c.op = OP_QUANTIZE;
     }
     for (int b = 0; b < 2; b++) {
         c.block = (fp8block_block)b;
@@ -262,6 +281,8 @@ done:
     devmem_free(ctx, c.y);
     devmem_free(ctx, c.q);
     devmem_free(ctx, c.s);
+    devmem_free(ctx, c.qt);
+    devmem_free(ctx, c.st);
     return rc;
 }
 
@@ -311,8 +332,9 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: fp8block bench-quant [--device auto|cpu|cuda|cuda:N] [--csv FILE]\n"
                "  Quantize (bf16/fp16/fp32 -> e4m3 + fp32 scales) and dequantize bandwidth, 1x128 and 128x128\n"
-               "  blocks, against a device-to-device copy in the same run, for 8192^2, 16384^2, 4096x7168 and\n"
-               "  128x7168 (small shapes on the CPU backend). Set FP8BLOCK_COMMIT to record the commit.\n");
+               "  blocks, and quantize-transpose (x's and x^T's 1x128 quantizations: quant+T), against a\n"
+               "  device-to-device copy in the same run, for 8192^2, 16384^2, 4096x7168 and 128x7168 (small\n"
+               "  shapes on the CPU backend). Set FP8BLOCK_COMMIT to record the commit.\n");
 }
 
 int cmd_bench_quant(int argc, char **argv)
