@@ -13,6 +13,9 @@
  * - 1x128: warps are independent. 128x128: a CTA of 16 warps holds a whole 128-row tile
  *   (64 KB of input) in registers, meets once in shared memory for the tile's amax, and
  *   writes codes from the same registers: the input is read from memory once.
+ * - Quantize-transpose (x's and xᵀ's 1x128 quantizations, a training step's operands): the
+ *   128x128 CTA again, with the columns' amaxes meeting in shared memory and xᵀ's codes
+ *   staged there; again one read of the input.
  * - A task wholly inside the matrix with 16-byte aligned rows takes vector accesses with
  *   no bounds checks; tasks at an edge, or matrices whose base or leading dimension rules
  *   out vectors, check every element. */
@@ -110,12 +113,12 @@ static __device__ __forceinline__ void encode_store_task(const uint32_t (&raw)[R
     }
 }
 
+/* The 1x128 codes and scales of the task's rows, held in raw. */
 template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED>
-static __device__ __forceinline__ void quantize_task_1x128(const quantize_args &a, int64_t r0, int64_t c0, int lane)
+static __device__ __forceinline__ void quantize_rows_1x128(const uint32_t (&raw)[ROWS][4], const quantize_args &a,
+                                                           int64_t r0, int64_t c0, int lane)
 {
     using S = task_shape<T>;
-    uint32_t raw[ROWS][4];
-    load_task<T, ROWS, EDGE, ALIGNED>(raw, a, r0, c0 + lane * S::E);
     const int pow2 = (a.flags & FP8BLOCK_SCALE_POW2) != 0;
     float scale[ROWS];
 #pragma unroll
@@ -131,6 +134,14 @@ static __device__ __forceinline__ void quantize_task_1x128(const quantize_args &
     if (sub < ROWS && (!EDGE || (r0 + sub < a.rows && cb * BLOCK < a.cols))) a.s[cb * a.lds + r0 + sub] = mine;
 
     encode_store_task<T, ROWS, EDGE, ALIGNED>(raw, scale, a, r0, c0, lane);
+}
+
+template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED>
+static __device__ __forceinline__ void quantize_task_1x128(const quantize_args &a, int64_t r0, int64_t c0, int lane)
+{
+    uint32_t raw[ROWS][4];
+    load_task<T, ROWS, EDGE, ALIGNED>(raw, a, r0, c0 + lane * task_shape<T>::E);
+    quantize_rows_1x128<T, ROWS, EDGE, ALIGNED>(raw, a, r0, c0, lane);
 }
 
 /* ROWS rows per warp: TASK_ROWS for bandwidth, fewer where the matrix is too small to give
@@ -188,6 +199,103 @@ __global__ void __launch_bounds__(TILE_WARPS * 32, 2) quantize_128x128_kernel(co
     for (int t = 0; t < TASK_ROWS; t++) scale[t] = s;
     if (interior) encode_store_task<T, TASK_ROWS, false, true>(raw, scale, a, r0, c0, lane);
     else encode_store_task<T, TASK_ROWS, true, ALIGNED>(raw, scale, a, r0, c0, lane);
+}
+
+/* ---- quantize-transpose: x's and xᵀ's 1x128 quantizations from one read ---------------- */
+
+/* Where column c's codes of the tile's rows 8w..8w+7 (warp w's) are staged: 16 slots of 8
+ * bytes a column, slot w XOR the lane that owns c. Encoding, the 16 lanes that store at once
+ * (one k, one warp) then hit 16 different 8-byte bank pairs; reading out, the 16 slots of a
+ * column are the 16 pairs. Either way a warp's 256 bytes take the two wavefronts they need. */
+template <fp8block_dtype T> static __device__ __forceinline__ int staged_slot(int c, int w)
+{
+    return c * TILE_WARPS + (w ^ (c / task_shape<T>::E % TILE_WARPS));
+}
+
+/* xᵀ's 1x128 blocks run down x's columns: a column's 128 rows of the tile. A CTA holds the
+ * tile as quantize_128x128_kernel does (warp w rows 8w..8w+7, lane l the E columns from
+ * l·E of each), so x's own codes and scales (when asked for) are quantize_rows_1x128's from
+ * the same registers. For xᵀ each column's amax meets in shared memory (atomicMax on the
+ * amax bits, whose unsigned order is scale_rule.h's), then each lane encodes the 8 rows of
+ * each of its columns into 8 bytes of xᵀ's row, staged so that 16 lanes store 128
+ * consecutive bytes of a row of xᵀ. x is read from memory once. */
+template <fp8block_dtype T, bool ALIGNED>
+__global__ void __launch_bounds__(TILE_WARPS * 32, 2)
+    quantize_1x128_transpose_kernel(const quantize_transpose_args a, int64_t col_tiles)
+{
+    grid_dependency_wait();
+    using S = task_shape<T>;
+    __shared__ uint32_t column_amax[S::COLS];
+    __shared__ float column_scale[S::COLS];
+    __shared__ uint2 staged[S::COLS * TILE_WARPS];
+    const quantize_args &x = a.rows;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int64_t rb = blockIdx.x / col_tiles, c0 = blockIdx.x % col_tiles * S::COLS;
+    const int64_t r0 = rb * BLOCK + warp * TASK_ROWS;
+    const bool interior = ALIGNED && r0 + TASK_ROWS <= x.rows && c0 + S::COLS <= x.cols;
+    for (int c = threadIdx.x; c < S::COLS; c += TILE_WARPS * 32) column_amax[c] = 0;
+
+    uint32_t raw[TASK_ROWS][4];
+    if (interior) load_task<T, TASK_ROWS, false, true>(raw, x, r0, c0 + lane * S::E);
+    else load_task<T, TASK_ROWS, true, ALIGNED>(raw, x, r0, c0 + lane * S::E);
+    if (x.q) {
+        if (interior) quantize_rows_1x128<T, TASK_ROWS, false, true>(raw, x, r0, c0, lane);
+        else quantize_rows_1x128<T, TASK_ROWS, true, ALIGNED>(raw, x, r0, c0, lane);
+    }
+    __syncthreads(); /* column_amax zeroed */
+
+    /* This warp's 8 rows of each of the lane's columns; rows and columns past the matrix
+     * were loaded as zeros, which no amax notices. */
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        if constexpr (T == FP8BLOCK_F32) {
+            uint32_t m = 0;
+#pragma unroll
+            for (int t = 0; t < TASK_ROWS; t++) m = max(m, raw[t][j] & 0x7fffffffu);
+            atomicMax(&column_amax[lane * S::E + j], m);
+        } else {
+            uint32_t m = 0; /* two columns' 16-bit patterns, as chunk_amax_bits takes them */
+#pragma unroll
+            for (int t = 0; t < TASK_ROWS; t++) m = __vmaxu2(m, raw[t][j] & 0x7fff7fffu);
+            atomicMax(&column_amax[lane * S::E + 2 * j], __float_as_uint(f32_from_16bit<T>(m & 0xffffu)));
+            atomicMax(&column_amax[lane * S::E + 2 * j + 1], __float_as_uint(f32_from_16bit<T>(m >> 16)));
+        }
+    }
+    __syncthreads();
+    for (int c = threadIdx.x; c < S::COLS; c += TILE_WARPS * 32) {
+        const float s = fp8block_block_scale(column_amax[c], (x.flags & FP8BLOCK_SCALE_POW2) != 0);
+        column_scale[c] = s;
+        if (c0 + c < x.cols) a.st[rb * a.ldst + c0 + c] = s;
+    }
+    __syncthreads();
+
+#pragma unroll
+    for (int k = 0; k < S::E; k++) {
+        const float s = column_scale[lane * S::E + k];
+        uint32_t half[2];
+#pragma unroll
+        for (int h = 0; h < 2; h++)
+            half[h] = e4m3x2_from_f32(chunk_elem<T>(raw[4 * h], k) / s, chunk_elem<T>(raw[4 * h + 1], k) / s) |
+                      e4m3x2_from_f32(chunk_elem<T>(raw[4 * h + 2], k) / s, chunk_elem<T>(raw[4 * h + 3], k) / s) << 16;
+        staged[staged_slot<T>(lane * S::E + k, warp)] = make_uint2(half[0], half[1]);
+    }
+    __syncthreads();
+
+    /* Row c0 + c of xᵀ gets 8 codes at column rb·128 + 8w from slot (c, w). */
+    for (int i = threadIdx.x; i < S::COLS * TILE_WARPS; i += TILE_WARPS * 32) {
+        const int c = i / TILE_WARPS, w = i % TILE_WARPS;
+        const int64_t row0 = rb * BLOCK + TASK_ROWS * w;
+        if (c0 + c >= x.cols || row0 >= x.rows) continue;
+        const uint2 codes = staged[staged_slot<T>(c, w)];
+        uint8_t *out = a.qt + (c0 + c) * a.ldqt + row0;
+        if (ALIGNED && row0 + TASK_ROWS <= x.rows) {
+            *reinterpret_cast<uint2 *>(out) = codes;
+        } else {
+#pragma unroll
+            for (int r = 0; r < TASK_ROWS; r++)
+                if (row0 + r < x.rows) out[r] = (uint8_t)((r < 4 ? codes.x : codes.y) >> (8 * (r % 4)));
+        }
+    }
 }
 
 /* ---- dequantize ---------------------------------------------------------------------- */
@@ -355,6 +463,18 @@ static cudaError_t launch_quantize(const cuda_device *dev, const quantize_args &
 }
 
 template <fp8block_dtype T, bool ALIGNED>
+static cudaError_t launch_quantize_transpose(const quantize_transpose_args &a, cudaStream_t stream)
+{
+    const int64_t col_tiles = fp8block_ceil_div(a.rows.cols, task_shape<T>::COLS);
+    cudaLaunchConfig_t cfg;
+    cudaLaunchAttribute attribute;
+    cudaError_t err =
+        config_grid(&cfg, &attribute, fp8block_ceil_div(a.rows.rows, BLOCK) * col_tiles, TILE_WARPS * 32, stream);
+    if (err != cudaSuccess) return err;
+    return cudaLaunchKernelEx(&cfg, quantize_1x128_transpose_kernel<T, ALIGNED>, a, col_tiles);
+}
+
+template <fp8block_dtype T, bool ALIGNED>
 static cudaError_t launch_dequantize(const dequantize_args &a, cudaStream_t stream)
 {
     const int64_t col_tasks = fp8block_ceil_div(a.cols, task_shape<T>::COLS);
@@ -373,6 +493,18 @@ static cudaError_t quantize_as(const cuda_device *dev, const quantize_args &a, c
 {
     const bool aligned = rows_aligned16(a.x, a.ldx, elem_bytes<T>()) && rows_aligned16(a.q, a.ldq, 1);
     return aligned ? launch_quantize<T, true>(dev, a, stream) : launch_quantize<T, false>(dev, a, stream);
+}
+
+/* Vector accesses need x's, q's (when written) and qt's rows 16-byte aligned. */
+template <fp8block_dtype T>
+static cudaError_t quantize_transpose_as(const cuda_device *dev, const quantize_transpose_args &a,
+                                         cudaStream_t stream)
+{
+    (void)dev;
+    const quantize_args &x = a.rows;
+    const bool aligned = rows_aligned16(x.x, x.ldx, elem_bytes<T>()) && (!x.q || rows_aligned16(x.q, x.ldq, 1)) &&
+                         rows_aligned16(a.qt, a.ldqt, 1);
+    return aligned ? launch_quantize_transpose<T, true>(a, stream) : launch_quantize_transpose<T, false>(a, stream);
 }
 
 template <fp8block_dtype T>
@@ -402,6 +534,15 @@ fp8block_status cuda_quantize(cuda_device *dev, const quantize_args *args, void 
     static cudaError_t (*const by_type[])(const cuda_device *, const quantize_args &, cudaStream_t) = {
         quantize_as<FP8BLOCK_F32>, quantize_as<FP8BLOCK_BF16>, quantize_as<FP8BLOCK_F16>};
     return launch_on(dev, by_type[args->xtype], *args, stream, "launching the quantization kernel");
+}
+
+/* Without xᵀ's outputs it is the plain 1x128 quantization. */
+fp8block_status cuda_quantize_transpose(cuda_device *dev, const quantize_transpose_args *args, void *stream)
+{
+    if (!args->qt) return cuda_quantize(dev, &args->rows, stream);
+    static cudaError_t (*const by_type[])(const cuda_device *, const quantize_transpose_args &, cudaStream_t) = {
+        quantize_transpose_as<FP8BLOCK_F32>, quantize_transpose_as<FP8BLOCK_BF16>, quantize_transpose_as<FP8BLOCK_F16>};
+    return launch_on(dev, by_type[args->rows.xtype], *args, stream, "launching the quantize-transpose kernel");
 }
 
 fp8block_status cuda_dequantize(cuda_device *dev, const dequantize_args *args, void *stream)

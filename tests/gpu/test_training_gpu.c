@@ -189,7 +189,11 @@ int main(void)
     gpu = test_gpu_ctx_or_skip();
     if (fp8block_create(&cpu, FP8BLOCK_DEVICE_CPU) != FP8BLOCK_OK) return 1;
     rng_seed(&rng, 1718);
-    static const int64_t shapes[][2] = {{1, 1}, {1, 17}, {17, 1}, {127, 129}, {129, 300}, {300, 2112}, {2112, 130}};
+    /* The last two give x, q and qt 16-byte aligned rows (check_quantize_transpose's leading
+     * dimensions are cols + 16 and rows + 16): the vector path, with a 16-row last tile and
+     * a part-filled last column tile in 144x272, NaN/inf/zero blocks in 384x2112. */
+    static const int64_t shapes[][2] = {{1, 1},      {1, 17},     {17, 1},    {127, 129}, {129, 300},
+                                        {300, 2112}, {2112, 130}, {144, 272}, {384, 2112}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         for (int t = FP8BLOCK_F32; t <= FP8BLOCK_F16; t++)
             for (int skip = 0; skip < 3; skip++)
