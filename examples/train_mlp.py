@@ -6,7 +6,9 @@ with identical initial weights learn it, one with torch.nn.Linear layers computi
 GEMMs in FP8 with DeepSeek-V3's 1x128 / 128x128 block scales, weights re-quantized each step).
 Both keep fp32 master weights (--master bf16: bf16 weights, no autocast; AdamW on bf16 weights
 spikes, which makes the two curves hard to compare). Activations are bf16 in both. Same data,
-same optimizer, same steps. The script prints both loss curves, the FP8 run's final
+same optimizer and learning-rate schedule (a short warm-up, then cosine decay to zero: at a
+constant rate both losses still swing by +-30% from step to step at the end, more than the
+difference being measured), same steps. The script prints both loss curves, the FP8 run's final
 loss against bf16's (the median of the last tenth of the steps), the time of a training step
 (forward + backward + optimizer) of each, and optionally plots the curves (--plot, needs
 matplotlib) and writes them as JSON (--json).
@@ -22,6 +24,7 @@ is more than --tolerance (default 2%) above bf16's.
 import argparse
 import copy
 import json
+import math
 import statistics
 import sys
 import time
@@ -52,10 +55,18 @@ def to_fp8(model, fbt, torch):
     return model
 
 
+def warmup_cosine(steps):
+    """The learning-rate factor of a step: linear warm-up over the first 5%, then cosine to 0."""
+    warm = max(1, steps // 20)
+    return lambda step: (step + 1) / warm if step < warm else \
+        0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, steps - warm)))
+
+
 def train(model, batches, targets, steps, lr, torch, sync, autocast):
     """Losses per step and the median time of a step (forward, backward, AdamW); autocast:
     the forward under torch.autocast to bf16 (the baseline with fp32 master weights)."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(steps))
     device_type = next(model.parameters()).device.type
     losses, times = [], []
     for step in range(steps):
@@ -68,6 +79,7 @@ def train(model, batches, targets, steps, lr, torch, sync, autocast):
         loss = torch.nn.functional.mse_loss(out.float(), y.float())
         loss.backward()
         opt.step()
+        schedule.step()
         sync()
         times.append(time.perf_counter() - t0)
         losses.append(float(loss.detach()))
@@ -82,7 +94,7 @@ def main():
     ap.add_argument("--depth", type=int, default=2, help="residual MLP blocks")
     ap.add_argument("--tokens", type=int, default=4096, help="rows of each batch (batch x sequence)")
     ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (warm-up, then cosine to 0)")
     ap.add_argument("--master", choices=("fp32", "bf16"), default="fp32", help="the weights' dtype (default fp32)")
     ap.add_argument("--tolerance", type=float, default=0.02, help="allowed excess of the FP8 final loss")
     ap.add_argument("--seed", type=int, default=0)
@@ -117,7 +129,8 @@ def main():
     excess = final["fp8"] / final["bf16"] - 1
 
     print(f"MLP {args.depth} x ({args.d_model} -> {args.hidden} -> {args.d_model}) + head, "
-          f"{args.tokens} tokens a batch, {args.steps} AdamW steps, lr {args.lr}, {args.master} weights, on {device}")
+          f"{args.tokens} tokens a batch, {args.steps} AdamW steps, lr {args.lr} cosine, {args.master} weights, "
+          f"on {device}")
     print(f"{'step':>6} {'bf16 loss':>12} {'fp8 loss':>12}")
     for step in sorted(set(list(range(0, args.steps, max(1, args.steps // 15))) + [args.steps - 1])):
         print(f"{step:>6} {runs['bf16']['losses'][step]:>12.5f} {runs['fp8']['losses'][step]:>12.5f}")
