@@ -95,8 +95,14 @@ gemm_plan gemm_choose_plan(const gemm_shape *g, int sms)
      * as one row is: 256x2112x7168 ran on 66 CTAs at 0.65x DeepGEMM (bench/NOTES.md
      * "DeepGEMM in the same run"). */
     const int64_t m_tiles = fp8block_ceil_div(g->m, plan.bm), tiles = m_tiles * fp8block_ceil_div(g->n, 64);
-    /* (B scaled 1x128 has 128x128 tiles only: the loop below, whatever M.) */
-    if (!g->b_per_col && (g->m <= 128 || (g->m <= 256 && k_cuts(tiles, sms, kb_total) >= 2))) {
+    /* B scaled 1x128 has 128x128 tiles only, whatever M. Single CTAs, whose main loop is
+     * pipelined (a pair's would spill): 0.737x DeepGEMM against 0.673x for pairs, H100, the
+     * 15 wgrad shapes, stream-K allowed as measured (bench/NOTES.md "pipelined wgrad"). */
+    if (g->b_per_col) {
+        const gemm_plan single = {128, 128, 1, 1, CLUSTER_SHARES_B};
+        return single;
+    }
+    if ((g->m <= 128 || (g->m <= 256 && k_cuts(tiles, sms, kb_total) >= 2))) {
         plan.bn = 64;
         plan.streamk = tiles < sms; /* more tiles: stream-K measured slower */
         /* Where each tile's K is cut in two, the pieces meet in a CTA pair's shared memory

@@ -297,15 +297,17 @@ static void test_forced(void)
               "E4M3 row %d: %dx%d", i, gemm_configs[i].bm, gemm_configs[i].bn);
     }
     const gemm_plan square = {128, 128, 2, 0, CLUSTER_SHARES_B}, narrow = {128, 64, 2, 0, CLUSTER_SHARES_B};
-    /* B scaled 1x128 (the weight gradient) has 128x128 kernels only: every shape plans to them. */
+    /* B scaled 1x128 (the weight gradient) has 128x128 kernels only: every shape plans to the
+     * single-CTA one (pipelined). */
     static const int64_t wgrad[][3] = {{1, 1, 1}, {64, 2112, 7168}, {256, 4096, 512}, {7168, 2048, 16384}};
     for (size_t i = 0; i < sizeof wgrad / sizeof wgrad[0]; i++) {
         const gemm_shape w = {wgrad[i][0], wgrad[i][1], wgrad[i][2], FP8BLOCK_F32, 1};
         const gemm_plan plan = gemm_choose_plan(&w, sms);
-        CHECK(plan.bm == 128 && plan.bn == 128 && gemm_config_find_bit(&plan, gemm_shape_bit(&w)) >= 0 &&
+        CHECK(plan.bm == 128 && plan.bn == 128 && plan.cluster == 1 &&
+                  gemm_config_find_bit(&plan, gemm_shape_bit(&w)) >= 0 &&
                   gemm_plan_launch(&w, plan, &target, &lp) == FP8BLOCK_OK && check_coverage(&lp, "wgrad", 0) == 0,
-              "wgrad %lldx%lldx%lld plans to a 128x128 B-1x128 kernel (got %dx%d)", (long long)w.m, (long long)w.n,
-              (long long)w.k, plan.bm, plan.bn);
+              "wgrad %lldx%lldx%lld plans to a single-CTA 128x128 B-1x128 kernel (got %dx%d, cluster %d)",
+              (long long)w.m, (long long)w.n, (long long)w.k, plan.bm, plan.bn, plan.cluster);
     }
     const gemm_shape wgrad_bf16 = {4096, 4096, 4096, FP8BLOCK_BF16, 1};
     CHECK(gemm_shape_bit(&wgrad_bf16) == 0, "B scaled 1x128 with bf16 output has no kernel");
