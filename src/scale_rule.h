@@ -89,4 +89,38 @@ FP8BLOCK_HD float fp8block_divide_by_scale(float x, float s, float r)
     return fmaf(rem, r, q);
 }
 
+/* x / s for every scale a block can have, with fp8block_divide_by_scale's three operations
+ * and no division: a scale outside its range (below 2^-60: a block of subnormals; above
+ * 2^100: a block near fp32's largest values; at most 2^128 / 448) is first brought inside by
+ * a power of two f, by which x is multiplied too. (x·f) / (s·f) is x / s: s·f is exact, and
+ * so is x·f for every x of the block (|x| <= 448·s), except where x·2^-64 falls below the
+ * normal range, and there |x / s| < 2^-162: both give the E4M3 zero of x's sign. A NaN
+ * scale gives NaN. tests/cpu/test_codec.c checks the codes against x / s. */
+typedef struct {
+    float s, r, f; /* s·f, its reciprocal, f */
+} fp8block_scale_divider;
+
+/* The divider of s whose reciprocal r = 1 / (s·f) is already known (made once, shared). */
+FP8BLOCK_HD fp8block_scale_divider fp8block_divider_with(float s, float r)
+{
+    fp8block_scale_divider d;
+    d.f = s < 0x1p-60f ? 0x1p90f : s > 0x1p100f ? 0x1p-64f : 1.0f;
+    d.s = s * d.f;
+    d.r = r;
+    return d;
+}
+
+FP8BLOCK_HD fp8block_scale_divider fp8block_divider(float s)
+{
+    fp8block_scale_divider d = fp8block_divider_with(s, 0.0f);
+#ifdef __CUDA_ARCH__
+    d.r = __frcp_rn(d.s); /* 1 / d.s rounded to nearest, as below, without division's slow-path call */
+#else
+    d.r = fp8block_scale_reciprocal(d.s);
+#endif
+    return d;
+}
+
+FP8BLOCK_HD float fp8block_divide(float x, fp8block_scale_divider d) { return fp8block_divide_by_scale(x * d.f, d.s, d.r); }
+
 #endif

@@ -1,6 +1,6 @@
 /* Block quantization and dequantization on the GPU, bit for bit the CPU reference
- * (src/cpu/quantize.c): the amax and scale rule of scale_rule.h, IEEE division x / s,
- * cvt.rn.satfinite to e4m3; y = float(q) * s rounded to nearest even.
+ * (src/cpu/quantize.c): the amax and scale rule of scale_rule.h, x / s as IEEE division
+ * rounds it (in three operations: fp8block_divide), cvt.rn.satfinite to e4m3; y = float(q) * s rounded to nearest even.
  *
  * Both directions are bound by memory, so the work is cut for whole 512-byte runs per
  * warp access and one read of the input:
@@ -76,22 +76,30 @@ static __device__ __forceinline__ void load_task(uint32_t (&raw)[ROWS][4], const
     }
 }
 
-/* The E codes of a chunk, e4m3(x / s) with IEEE division, packed low element first. */
+/* The E codes of a chunk, e4m3(x / s), packed low element first: x / s as IEEE division
+ * rounds it, in three operations (scale_rule.h's fp8block_divide; the quantize-transpose
+ * kernel was bound by the divisions' issue slots, bench/NOTES.md "quantize-transpose"). */
 template <fp8block_dtype T>
-static __device__ __forceinline__ void encode_chunk(uint32_t (&codes)[task_shape<T>::W], const uint32_t (&w)[4], float s)
+static __device__ __forceinline__ void encode_chunk(uint32_t (&codes)[task_shape<T>::W], const uint32_t (&w)[4],
+                                                    const fp8block_scale_divider &d)
 {
 #pragma unroll
     for (int m = 0; m < task_shape<T>::W; m++) {
-        const uint32_t lo = e4m3x2_from_f32(chunk_elem<T>(w, 4 * m) / s, chunk_elem<T>(w, 4 * m + 1) / s);
-        const uint32_t hi = e4m3x2_from_f32(chunk_elem<T>(w, 4 * m + 2) / s, chunk_elem<T>(w, 4 * m + 3) / s);
+        const uint32_t lo = e4m3x2_from_f32(fp8block_divide(chunk_elem<T>(w, 4 * m), d),
+                                            fp8block_divide(chunk_elem<T>(w, 4 * m + 1), d));
+        const uint32_t hi = e4m3x2_from_f32(fp8block_divide(chunk_elem<T>(w, 4 * m + 2), d),
+                                            fp8block_divide(chunk_elem<T>(w, 4 * m + 3), d));
         codes[m] = lo | hi << 16;
     }
 }
 
-/* Encodes the task's rows with their scales and stores the codes, 16 per lane and row. */
+/* Encodes the task's rows and stores the codes, 16 per lane and row. Row t's scale and the
+ * reciprocal of its fp8block_divider are lane `first + t`'s `scale` and `reciprocal` (each
+ * lane makes one row's: quantize_rows_1x128), taken by shuffle where they are used. */
 template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED>
-static __device__ __forceinline__ void encode_store_task(const uint32_t (&raw)[ROWS][4], const float (&scale)[ROWS],
-                                                         const quantize_args &a, int64_t r0, int64_t c0, int lane)
+static __device__ __forceinline__ void encode_store_task(const uint32_t (&raw)[ROWS][4], float scale, float reciprocal,
+                                                         int first, const quantize_args &a, int64_t r0, int64_t c0,
+                                                         int lane)
 {
     using S = task_shape<T>;
     const int self = lane % S::G;
@@ -100,7 +108,12 @@ static __device__ __forceinline__ void encode_store_task(const uint32_t (&raw)[R
     for (int k = 0; k < ROWS / S::G; k++) {
         uint32_t piece[S::G][S::W];
 #pragma unroll
-        for (int j = 0; j < S::G; j++) encode_chunk<T>(piece[j], raw[k * S::G + j], scale[k * S::G + j]);
+        for (int j = 0; j < S::G; j++) {
+            const int t = k * S::G + j;
+            encode_chunk<T>(piece[j], raw[t],
+                            fp8block_divider_with(__shfl_sync(0xffffffffu, scale, first + t),
+                                                  __shfl_sync(0xffffffffu, reciprocal, first + t)));
+        }
         lane_transpose<S::G, S::W>(piece, self); /* piece[i]: codes of the group's chunk i in row k·G + self */
         uint32_t codes[4];
 #pragma unroll
@@ -120,20 +133,21 @@ static __device__ __forceinline__ void quantize_rows_1x128(const uint32_t (&raw)
 {
     using S = task_shape<T>;
     const int pow2 = (a.flags & FP8BLOCK_SCALE_POW2) != 0;
-    float scale[ROWS];
-#pragma unroll
-    for (int t = 0; t < ROWS; t++)
-        scale[t] = fp8block_block_scale(max_over_lanes<S::LANES_PER_BLOCK>(chunk_amax_bits<T>(raw[t])), pow2);
-
-    /* s[cb·lds + r] has rows contiguous: lane `sub` of a block's lanes writes row r0 + sub. */
-    const int sub = lane % S::LANES_PER_BLOCK;
+    /* Lane `sub` of a block's lanes makes row r0 + sub's scale and divider (the scale rule's
+     * division and the reciprocal once a lane, not once a row: each is a call to a slow path
+     * that costs registers), writes the scale (s[cb·lds + r] has rows contiguous) and lends
+     * both to the block's other lanes. */
+    const int sub = lane % S::LANES_PER_BLOCK, first = lane - sub;
     const int64_t cb = c0 / BLOCK + lane / S::LANES_PER_BLOCK;
-    float mine = scale[0];
+    uint32_t mine_amax = 0;
 #pragma unroll
-    for (int t = 1; t < ROWS; t++) mine = sub == t ? scale[t] : mine;
+    for (int t = 0; t < ROWS; t++) {
+        const uint32_t amax = max_over_lanes<S::LANES_PER_BLOCK>(chunk_amax_bits<T>(raw[t]));
+        mine_amax = sub == t ? amax : mine_amax;
+    }
+    const float mine = fp8block_block_scale(mine_amax, pow2), mine_reciprocal = fp8block_divider(mine).r;
     if (sub < ROWS && (!EDGE || (r0 + sub < a.rows && cb * BLOCK < a.cols))) a.s[cb * a.lds + r0 + sub] = mine;
-
-    encode_store_task<T, ROWS, EDGE, ALIGNED>(raw, scale, a, r0, c0, lane);
+    encode_store_task<T, ROWS, EDGE, ALIGNED>(raw, mine, mine_reciprocal, first, a, r0, c0, lane);
 }
 
 template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED>
@@ -194,11 +208,11 @@ __global__ void __launch_bounds__(TILE_WARPS * 32, 2) quantize_128x128_kernel(co
     const int64_t cb = c0 / BLOCK + block_in_task;
     if (warp == 0 && lane % S::LANES_PER_BLOCK == 0 && cb * BLOCK < a.cols) a.s[rb * a.lds + cb] = s;
 
-    float scale[TASK_ROWS];
-#pragma unroll
-    for (int t = 0; t < TASK_ROWS; t++) scale[t] = s;
-    if (interior) encode_store_task<T, TASK_ROWS, false, true>(raw, scale, a, r0, c0, lane);
-    else encode_store_task<T, TASK_ROWS, true, ALIGNED>(raw, scale, a, r0, c0, lane);
+    /* Every row has its block's scale, which every lane of the block holds. */
+    const float r = fp8block_divider(s).r;
+    const int first = lane - lane % S::LANES_PER_BLOCK;
+    if (interior) encode_store_task<T, TASK_ROWS, false, true>(raw, s, r, first, a, r0, c0, lane);
+    else encode_store_task<T, TASK_ROWS, true, ALIGNED>(raw, s, r, first, a, r0, c0, lane);
 }
 
 /* ---- quantize-transpose: x's and xᵀ's 1x128 quantizations from one read ---------------- */
@@ -215,25 +229,26 @@ template <fp8block_dtype T> static __device__ __forceinline__ int staged_slot(in
 /* xᵀ's 1x128 blocks run down x's columns: a column's 128 rows of the tile. A CTA holds the
  * tile as quantize_128x128_kernel does (warp w rows 8w..8w+7, lane l the E columns from
  * l·E of each), so x's own codes and scales (when asked for) are quantize_rows_1x128's from
- * the same registers. For xᵀ each column's amax meets in shared memory (atomicMax on the
- * amax bits, whose unsigned order is scale_rule.h's), then each lane encodes the 8 rows of
- * each of its columns into 8 bytes of xᵀ's row, staged so that 16 lanes store 128
- * consecutive bytes of a row of xᵀ. x is read from memory once. */
+ * the same registers. For xᵀ each warp leaves its 8 rows' amax of every column in shared
+ * memory (in the staging buffer, free until the codes), one thread a column takes the
+ * maximum of the 16 and the scale, then each lane encodes the 8 rows of each of its columns
+ * into 8 bytes of xᵀ's row, staged so that 16 lanes store 128 consecutive bytes of a row of
+ * xᵀ. x is read from memory once. */
 template <fp8block_dtype T, bool ALIGNED>
 __global__ void __launch_bounds__(TILE_WARPS * 32, 2)
     quantize_1x128_transpose_kernel(const quantize_transpose_args a, int64_t col_tiles)
 {
     grid_dependency_wait();
     using S = task_shape<T>;
-    __shared__ uint32_t column_amax[S::COLS];
-    __shared__ float column_scale[S::COLS];
+    __shared__ fp8block_scale_divider column_divider[S::COLS];
     __shared__ uint2 staged[S::COLS * TILE_WARPS];
+    uint32_t(*warp_amax)[S::COLS] = reinterpret_cast<uint32_t(*)[S::COLS]>(staged); /* [warp][column] */
+    static_assert(sizeof(uint32_t) * TILE_WARPS * S::COLS <= sizeof staged, "the amaxes fit the staging buffer");
     const quantize_args &x = a.rows;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int64_t rb = blockIdx.x / col_tiles, c0 = blockIdx.x % col_tiles * S::COLS;
     const int64_t r0 = rb * BLOCK + warp * TASK_ROWS;
     const bool interior = ALIGNED && r0 + TASK_ROWS <= x.rows && c0 + S::COLS <= x.cols;
-    for (int c = threadIdx.x; c < S::COLS; c += TILE_WARPS * 32) column_amax[c] = 0;
 
     uint32_t raw[TASK_ROWS][4];
     if (interior) load_task<T, TASK_ROWS, false, true>(raw, x, r0, c0 + lane * S::E);
@@ -242,7 +257,6 @@ __global__ void __launch_bounds__(TILE_WARPS * 32, 2)
         if (interior) quantize_rows_1x128<T, TASK_ROWS, false, true>(raw, x, r0, c0, lane);
         else quantize_rows_1x128<T, TASK_ROWS, true, ALIGNED>(raw, x, r0, c0, lane);
     }
-    __syncthreads(); /* column_amax zeroed */
 
     /* This warp's 8 rows of each of the lane's columns; rows and columns past the matrix
      * were loaded as zeros, which no amax notices. */
@@ -252,31 +266,37 @@ __global__ void __launch_bounds__(TILE_WARPS * 32, 2)
             uint32_t m = 0;
 #pragma unroll
             for (int t = 0; t < TASK_ROWS; t++) m = max(m, raw[t][j] & 0x7fffffffu);
-            atomicMax(&column_amax[lane * S::E + j], m);
+            warp_amax[warp][lane * S::E + j] = m;
         } else {
             uint32_t m = 0; /* two columns' 16-bit patterns, as chunk_amax_bits takes them */
 #pragma unroll
             for (int t = 0; t < TASK_ROWS; t++) m = __vmaxu2(m, raw[t][j] & 0x7fff7fffu);
-            atomicMax(&column_amax[lane * S::E + 2 * j], __float_as_uint(f32_from_16bit<T>(m & 0xffffu)));
-            atomicMax(&column_amax[lane * S::E + 2 * j + 1], __float_as_uint(f32_from_16bit<T>(m >> 16)));
+            warp_amax[warp][lane * S::E + 2 * j] = __float_as_uint(f32_from_16bit<T>(m & 0xffffu));
+            warp_amax[warp][lane * S::E + 2 * j + 1] = __float_as_uint(f32_from_16bit<T>(m >> 16));
         }
     }
     __syncthreads();
     for (int c = threadIdx.x; c < S::COLS; c += TILE_WARPS * 32) {
-        const float s = fp8block_block_scale(column_amax[c], (x.flags & FP8BLOCK_SCALE_POW2) != 0);
-        column_scale[c] = s;
+        uint32_t amax = 0;
+#pragma unroll
+        for (int w = 0; w < TILE_WARPS; w++) amax = max(amax, warp_amax[w][c]);
+        const float s = fp8block_block_scale(amax, (x.flags & FP8BLOCK_SCALE_POW2) != 0);
+        column_divider[c] = fp8block_divider(s);
         if (c0 + c < x.cols) a.st[rb * a.ldst + c0 + c] = s;
     }
     __syncthreads();
 
 #pragma unroll
     for (int k = 0; k < S::E; k++) {
-        const float s = column_scale[lane * S::E + k];
+        const fp8block_scale_divider d = column_divider[lane * S::E + k];
         uint32_t half[2];
 #pragma unroll
         for (int h = 0; h < 2; h++)
-            half[h] = e4m3x2_from_f32(chunk_elem<T>(raw[4 * h], k) / s, chunk_elem<T>(raw[4 * h + 1], k) / s) |
-                      e4m3x2_from_f32(chunk_elem<T>(raw[4 * h + 2], k) / s, chunk_elem<T>(raw[4 * h + 3], k) / s) << 16;
+            half[h] = e4m3x2_from_f32(fp8block_divide(chunk_elem<T>(raw[4 * h], k), d),
+                                      fp8block_divide(chunk_elem<T>(raw[4 * h + 1], k), d)) |
+                      e4m3x2_from_f32(fp8block_divide(chunk_elem<T>(raw[4 * h + 2], k), d),
+                                      fp8block_divide(chunk_elem<T>(raw[4 * h + 3], k), d))
+                          << 16;
         staged[staged_slot<T>(lane * S::E + k, warp)] = make_uint2(half[0], half[1]);
     }
     __syncthreads();

@@ -216,6 +216,49 @@ static void test_divide_by_scale(void)
     printf("divide_by_scale: %ld quotients bit for bit, %ld random ones by code\n", bitwise, coded);
 }
 
+/* fp8block_divide (the quantizers' x / s: fp8block_divide_by_scale after scaling x and s by a
+ * power of two into its range) against x / s for every scale a block can have, those outside
+ * [2^-60, 2^100] above all: bit for bit over every significand of x where x / s is in
+ * (0.5, 256), and on random x of a block (|x| <= 448 s) by E4M3 code, bit for bit where
+ * |x / s| >= 2^-12. */
+static void test_divider(void)
+{
+    rng_state rng;
+    rng_seed(&rng, 20261206);
+    long bitwise = 0, coded = 0;
+    const float scales[] = {0x1p-149f, 0x1.8p-140f, 0x1.fffffep-127f, 0x1.234568p-100f, 0x1.fffffep-61f,
+                            0x1p-60f,  0x1.fffffep99f, 0x1.000002p100f, 0x1.7p110f,       0x1.24p119f};
+    for (size_t i = 0; i < sizeof scales / sizeof scales[0]; i++) {
+        const float s = scales[i];
+        const fp8block_scale_divider d = fp8block_divider(s);
+        long differ = 0;
+        for (uint32_t m = 0; m < (1u << 23); m++) {
+            float x = ldexpf(float_from_bits(0x3f800000u | m), ilogbf(s) + (int)(i % 8));
+            for (int sign = 0; sign < 2; sign++, x = -x, bitwise++)
+                differ += bits_of(fp8block_divide(x, d)) != bits_of(x / s);
+        }
+        CHECK(differ == 0, "scale %a: %ld quotients differ from x / s", (double)s, differ);
+    }
+    for (int i = 0; i < 4000000; i++, coded++) {
+        float s = float_from_bits((uint32_t)rng_range(&rng, 1, 0x7b924925u)); /* 2^-149 .. 2^128 / 448 */
+        const float bound = fminf(448.0f * s, FLT_MAX);                        /* a block's largest |x| */
+        float x = float_from_bits((uint32_t)rng_next(&rng) & 0x7fffffffu);
+        if (!(x <= bound)) x = ldexpf(bound, -(int)rng_range(&rng, 1, 160)) * (float)rng_uniform(&rng);
+        if (rng_next(&rng) & 1) x = -x;
+        float fast = fp8block_divide(x, fp8block_divider(s)), exact = x / s;
+        CHECK(fabsf(exact) < 0x1p-12f ? ref_e4m3_from_f32(fast) == ref_e4m3_from_f32(exact) : bits_of(fast) == bits_of(exact),
+              "%a / %a: %a, want %a", (double)x, (double)s, (double)fast, (double)exact);
+    }
+    const float nan = float_from_bits(0x7fc00000u);
+    CHECK(isnan(fp8block_divide(1.0f, fp8block_divider(nan))) && isnan(fp8block_divide(-0.0f, fp8block_divider(nan))),
+          "a NaN scale gives NaN");
+    CHECK(bits_of(fp8block_divide(-0.0f, fp8block_divider(0x1p110f))) == bits_of(-0.0f) &&
+              bits_of(fp8block_divide(-0x1p-140f, fp8block_divider(0x1p110f))) == bits_of(-0.0f / 1.0f) &&
+              ref_e4m3_from_f32(fp8block_divide(-0x1p-140f, fp8block_divider(0x1p110f))) == 0x80,
+          "x below the normal range after the scaling keeps its sign and codes as -0");
+    printf("divider: %ld quotients bit for bit, %ld random ones by code\n", bitwise, coded);
+}
+
 int main(void)
 {
     test_decode_every_code();
@@ -224,6 +267,7 @@ int main(void)
     test_encode_random();
     test_row_load_store();
     test_divide_by_scale();
+    test_divider();
     printf("encoded %ld e4m3, %ld bf16, %ld f16 cases\n", e4m3_cases, bf16_cases, f16_cases);
     return test_finish("test_codec");
 }
