@@ -1,6 +1,6 @@
 """The examples run as their docstrings say, on the CPU backend with small sizes (skipped
-without torch): examples/train_mlp.py trains both models, writes its JSON, and its FP8 loss
-curve follows bf16's."""
+without torch): examples/train_mlp.py trains both models on either task, writes its JSON, and
+its FP8 loss curve follows bf16's."""
 
 import json
 import os
@@ -15,12 +15,13 @@ pytest.importorskip("torch")
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 
 
-def test_train_mlp_learns_beside_bf16(tmp_path):
+@pytest.mark.parametrize("task", ["lm", "regression"])
+def test_train_mlp_learns_beside_bf16(tmp_path, task):
     out = tmp_path / "train.json"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(EXAMPLES.parent / "python"),
                                                                    os.environ.get("PYTHONPATH")])))
     run = subprocess.run([sys.executable, str(EXAMPLES / "train_mlp.py"), "--device", "cpu", "--steps", "12",
-                          "--d-model", "130", "--hidden", "260", "--tokens", "64", "--depth", "1",
+                          "--d-model", "130", "--hidden", "260", "--tokens", "64", "--depth", "1", "--task", task,
                           "--json", str(out)], capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "final loss" in run.stdout and "training step" in run.stdout
