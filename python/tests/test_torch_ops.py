@@ -288,6 +288,45 @@ def test_linear_backward_is_the_fp8_chain(rng, device):
         assert error < 0.08, f"{name}: relative error {error:.4f} against nn.Linear"
 
 
+@pytest.mark.parametrize("weight_dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("lead", [(6,), (2, 3)])
+def test_linear_direct_calls_equal_the_ops(rng, device, weight_dtype, lead, monkeypatch):
+    """The training step's direct library calls (fp8block.torch._direct) give the ops path's y,
+    dx, dW and db bit for bit; an input off 16-byte alignment takes the ops path."""
+    from fp8block.torch import _direct
+
+    def step(layer, x, dy):
+        x = x.detach().requires_grad_()  # the same storage: an offset input stays offset
+        layer.zero_grad(set_to_none=True)
+        y = layer(x)
+        y.backward(dy)
+        return y, x.grad, layer.weight.grad, layer.bias.grad
+
+    torch.manual_seed(6)
+    layer = fbt.Linear.from_float(torch.nn.Linear(300, 130, device=device).to(weight_dtype))
+    x = tensor(rng, math.prod(lead), 300, "bfloat16", device=device).reshape(*lead, 300)
+    dy = tensor(rng, math.prod(lead), 130, "bfloat16", device=device).reshape(*lead, 130)
+    calls = []
+    real_call = _direct._call
+    monkeypatch.setattr(_direct, "_call", lambda like, name, *args: (calls.append(name), real_call(like, name, *args)))
+    direct = step(layer, x, dy)
+    assert calls == ["fp8block_quantize_1x128_transpose", "fp8block_quantize_ex", "fp8block_gemm_ex",
+                     "fp8block_quantize_1x128_transpose", "fp8block_gemm_ex", "fp8block_transpose_128x128",
+                     "fp8block_gemm_ex"], calls
+    monkeypatch.setattr(_direct, "usable", lambda *tensors: False)
+    through_ops = step(layer, x, dy)
+    for got, want in zip(direct, through_ops):
+        assert same(got, want) and got.stride() == want.stride()
+    monkeypatch.undo()
+    calls.clear()
+    monkeypatch.setattr(_direct, "_call", lambda like, name, *args: (calls.append(name), real_call(like, name, *args)))
+    offset = tensor(rng, 1, math.prod(lead) * 300 + 1, "bfloat16", device=device).reshape(-1)[1:]
+    y, dx, dw, db = step(layer, offset.reshape(*lead, 300), dy)
+    assert calls == ["fp8block_quantize_1x128_transpose", "fp8block_gemm_ex", "fp8block_transpose_128x128",
+                     "fp8block_gemm_ex"], calls  # the forward through the ops; dy is aligned
+    assert same(y, step(layer, offset.reshape(*lead, 300).clone(), dy)[0])
+
+
 def test_linear_without_weight_grad_skips_the_transposes(rng, device):
     layer = fbt.Linear(300, 130, bias=False, device=device).requires_grad_(False)
     x = tensor(rng, 6, 300, device=device).requires_grad_()

@@ -2,18 +2,18 @@
 scales) and Linear (trainable: every GEMM of the step in FP8, DeepSeek-V3's recipe).
 
 Both run on the current stream, allocate only their outputs (and, in training, the quantized
-operands the backward pass keeps), and trace through torch.compile and torch.export: every
-fp8block call in them is a torch.library op (_ops.py).
+operands the backward pass keeps), and trace through torch.compile and torch.export: traced,
+every fp8block call in them is a torch.library op (_ops.py); in eager mode on plain contiguous
+tensors they call the library directly (_direct.py), same buffers, same results.
 """
 
-import ctypes
 import math
 from typing import Optional
 
 import torch
 
-from .. import _library as L
 from .. import _matrices as T
+from . import _direct
 from . import _functions as F
 from . import _ops
 
@@ -84,49 +84,22 @@ class InferenceLinear(torch.nn.Module):
                       self.out_dtype if self.out_dtype is not None else x.dtype, bias=self.bias)
 
     def _direct_forward(self, x: Tensor) -> Optional[Tensor]:
-        """The forward's two library calls made straight from here, with the same arguments
-        and buffers as the ops path (quantize_1x128, then the GEMM with the bias), for the
-        common eager case: x contiguous, on the layer's device, a float dtype, not requiring a
-        gradient, the bias 16-byte aligned. Anything else returns None and takes the ops path,
-        which checks and explains.
+        """The forward's two library calls made straight from here (_direct.py), with the same
+        arguments and buffers as the ops path, for the common eager case (_direct.usable: x
+        contiguous, on the layer's device, not requiring a gradient; the bias aligned).
+        Anything else returns None and takes the ops path, which checks and explains.
         The ops path's generic operand checks cost ~70 us of host time a forward (CPU, stubbed
         library: bench/NOTES.md "InferenceLinear's host time"); this one ~23."""
         k, n = self.in_features, self.out_features
-        float_codes = T._torch_tables()[0]
-        x_code = float_codes.get(x.dtype)
         out_dtype = self.out_dtype if self.out_dtype is not None else x.dtype
-        out_code = float_codes.get(out_dtype)
-        codes_w, scales_w, bias = self.weight_codes, self.weight_scales, self.bias
-        if (x_code is None or out_code is None or x.dim() < 2 or x.shape[-1] != k or not x.is_contiguous()
-                or (x.requires_grad and torch.is_grad_enabled())  # the ops say what autograd gets
-                or x.numel() == 0 or x.device != codes_w.device or codes_w.dtype != torch.float8_e4m3fn
-                or scales_w.dtype != torch.float32 or not codes_w.is_contiguous() or not scales_w.is_contiguous()
-                or x.data_ptr() % 16 or codes_w.data_ptr() % 16 or scales_w.data_ptr() % 16):
+        codes, scales, bias = self.weight_codes, self.weight_scales, self.bias
+        # the layer's own buffers keep their padded, aligned layout (_apply); x and the bias are checked
+        if (x.dim() < 2 or x.shape[-1] != k or codes.dtype != torch.float8_e4m3fn or scales.dtype != torch.float32
+                or out_dtype not in _direct._float_codes() or codes.device != x.device
+                or not _direct.usable(x, bias)):
             return None
-        bias_code = None
-        if bias is not None:
-            bias_code = float_codes.get(bias.dtype)
-            if bias_code is None or bias.device != x.device or not bias.is_contiguous() or bias.data_ptr() % 16:
-                return None
-        device = L.DEVICE_CPU if x.device.type == "cpu" else x.device.index
-        if device is None:
-            return None
-        rows, kb = x.numel() // k, T.ceil_div(k, 128)
-        ldq, lds, ldd = T.round_up(k, 16), T.round_up(rows, 4), T.round_up(n, _ops._row_unit(out_dtype))
-        codes = torch.empty((rows, ldq), dtype=torch.float8_e4m3fn, device=x.device)
-        scales = torch.empty((kb, lds), dtype=torch.float32, device=x.device)
-        d = torch.empty((rows, ldd), dtype=out_dtype, device=x.device)
-        lib, ctx = L.library(), L.context(device)
-        stream = None if device == L.DEVICE_CPU else torch.cuda.current_stream(x.device).cuda_stream or None
-        L.check(lib.fp8block_quantize_ex(ctx, L.BLOCK_1x128, L.SCALE_POW2 if self.pow2 else 0, x.data_ptr(), x_code,
-                                         rows, k, k, codes.data_ptr(), ldq, scales.data_ptr(), lds, stream), ctx)
-        desc = L.gemm_desc(m=rows, n=n, k=k, a=codes.data_ptr(), lda=ldq, sa=scales.data_ptr(), ldsa=lds,
-                           b=codes_w.data_ptr(), ldb=codes_w.shape[1], sb=scales_w.data_ptr(),
-                           ldsb=scales_w.shape[1], d=d.data_ptr(), d_dtype=out_code, ldd=ldd)
-        if bias is not None:
-            desc.bias, desc.bias_dtype = bias.data_ptr(), bias_code
-        L.check(lib.fp8block_gemm_ex(ctx, ctypes.byref(desc), stream), ctx)
-        y = d[:, :n]
+        qx, sx = _direct.quantize_1x128(x.reshape(-1, k), pow2=self.pow2)
+        y = _direct.gemm(qx, sx, codes, scales, out_dtype, bias=bias)  # K is qx's; the buffers' padding unread
         return y if x.dim() == 2 else y.view(*x.shape[:-1], n)
 
     def _apply(self, fn, recurse=True):
@@ -155,18 +128,21 @@ class _LinearFunction(torch.autograd.Function):
         wgrad  dW = dyᵀ·x     dyᵀ 1x128 along M, xᵀ 1x128 along M, fp32 output
 
     x and dy are each read once by quantize_1x128_transpose for both of their layouts. The
-    backward keeps xᵀ's codes and scales (1 byte an element) and W's, not x itself.
+    backward keeps xᵀ's codes and scales (1 byte an element) and W's, not x itself. In eager
+    mode on plain contiguous tensors the calls go straight to the library (_direct.py; the
+    ops path's checks were most of a step's host time), else through the ops.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, pow2):
         x2 = x.reshape(-1, x.shape[-1])
+        Q = _direct if _direct.usable(x2, weight, bias) else F
         if ctx.needs_input_grad[1]:
-            (qx, sx), (qxt, sxt) = F.quantize_1x128_transpose(x2, pow2=pow2)
+            (qx, sx), (qxt, sxt) = Q.quantize_1x128_transpose(x2, pow2=pow2)
         else:
-            (qx, sx), qxt, sxt = F.quantize_1x128(x2, pow2=pow2), None, None
-        qw, sw = F.quantize_128x128(weight, pow2=pow2)
-        y = F.gemm(qx, sx, qw, sw, x.dtype, bias=bias)
+            (qx, sx), qxt, sxt = Q.quantize_1x128(x2, pow2=pow2), None, None
+        qw, sw = Q.quantize_128x128(weight, pow2=pow2)
+        y = Q.gemm(qx, sx, qw, sw, x.dtype, bias=bias)
         ctx.save_for_backward(qxt, sxt, qw, sw)
         ctx.pow2, ctx.x_shape, ctx.x_dtype = pow2, x.shape, x.dtype
         ctx.weight_dtype = weight.dtype
@@ -181,14 +157,15 @@ class _LinearFunction(torch.autograd.Function):
         if dy2.stride(-1) != 1:
             dy2 = dy2.contiguous()
         dx = dw = db = None
+        Q = _direct if _direct.usable(dy2) else F  # the saved operands are the quantizers' own
         if need_dw:
-            (qg, sg), (qgt, sgt) = F.quantize_1x128_transpose(dy2, pow2=ctx.pow2)
-            dw = F.gemm(qgt, sgt, qxt, sxt, torch.float32, b_block="1x128").to(ctx.weight_dtype)
+            (qg, sg), (qgt, sgt) = Q.quantize_1x128_transpose(dy2, pow2=ctx.pow2)
+            dw = Q.gemm(qgt, sgt, qxt, sxt, torch.float32, b_block="1x128").to(ctx.weight_dtype)
         elif need_dx:
-            qg, sg = F.quantize_1x128(dy2, pow2=ctx.pow2)
+            qg, sg = Q.quantize_1x128(dy2, pow2=ctx.pow2)
         if need_dx:
-            qwt, swt = F.transpose_128x128(qw, sw)
-            dx = F.gemm(qg, sg, qwt, swt, ctx.x_dtype).view(ctx.x_shape)
+            qwt, swt = Q.transpose_128x128(qw, sw)
+            dx = Q.gemm(qg, sg, qwt, swt, ctx.x_dtype).view(ctx.x_shape)
         if need_db:
             db = dy2.sum(0, dtype=torch.float32).to(ctx.bias_dtype)
         return dx, dw, db, None
