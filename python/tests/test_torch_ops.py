@@ -230,6 +230,10 @@ def test_inference_linear_direct_calls_equal_the_ops(rng, device, lead, out_dtyp
     assert layer._direct_forward(x.reshape(-1, 300)[:, :299]) is None  # not this layer's K
     assert layer._direct_forward(tensor(rng, 300, 4, "bfloat16", device=device).t()) is None  # strided rows
     assert layer._direct_forward(x.to(torch.float8_e4m3fn)) is None
+    codes = layer.weight_codes
+    layer.weight_codes = codes.t().contiguous().t()  # same values, columns apart: not the layer's layout
+    assert layer._direct_forward(x) is None and same(layer(x), through_ops)
+    layer.weight_codes = codes
 
 
 def test_inference_linear_state_dict_and_dtype_moves(rng, device):

@@ -220,7 +220,8 @@ static void test_divide_by_scale(void)
  * power of two into its range) against x / s for every scale a block can have, those outside
  * [2^-60, 2^100] above all: bit for bit over every significand of x where x / s is in
  * (0.5, 256), and on random x of a block (|x| <= 448 s) by E4M3 code, bit for bit where
- * |x / s| >= 2^-12. */
+ * |x / s| >= 2^-12. (A subnormal scale's block holds subnormal x, with few significands: the
+ * first part covers the few there are, the random part the rest.) */
 static void test_divider(void)
 {
     rng_state rng;

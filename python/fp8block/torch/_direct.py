@@ -45,7 +45,7 @@ def usable(*tensors: Optional[Tensor]) -> bool:
                 or t.dtype not in floats
                 or (t.requires_grad and torch.is_grad_enabled())):
             return False
-    return device.type == "cpu" or device.index is not None
+    return device.type == "cpu" or (device.type == "cuda" and device.index is not None)
 
 
 def _call(like: Tensor, fn_name: str, *args) -> None:

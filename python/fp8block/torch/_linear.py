@@ -93,10 +93,11 @@ class InferenceLinear(torch.nn.Module):
         k, n = self.in_features, self.out_features
         out_dtype = self.out_dtype if self.out_dtype is not None else x.dtype
         codes, scales, bias = self.weight_codes, self.weight_scales, self.bias
-        # the layer's own buffers keep their padded, aligned layout (_apply); x and the bias are checked
+        # the buffers as the layer makes them (padded, aligned rows): replaced ones take the ops path
         if (x.dim() < 2 or x.shape[-1] != k or codes.dtype != torch.float8_e4m3fn or scales.dtype != torch.float32
-                or out_dtype not in _direct._float_codes() or codes.device != x.device
-                or not _direct.usable(x, bias)):
+                or out_dtype not in _direct._float_codes() or codes.device != x.device or scales.device != x.device
+                or not codes.is_contiguous() or not scales.is_contiguous() or codes.data_ptr() % 16
+                or scales.data_ptr() % 16 or not _direct.usable(x, bias)):
             return None
         qx, sx = _direct.quantize_1x128(x.reshape(-1, k), pow2=self.pow2)
         y = _direct.gemm(qx, sx, codes, scales, out_dtype, bias=bias)  # K is qx's; the buffers' padding unread
