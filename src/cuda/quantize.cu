@@ -78,7 +78,7 @@ static __device__ __forceinline__ void load_task(uint32_t (&raw)[ROWS][4], const
 
 /* The E codes of a chunk, e4m3(x / s), packed low element first: x / s as IEEE division
  * rounds it, in three operations (scale_rule.h's fp8block_divide; the quantize-transpose
- * kernel was bound by the divisions' issue slots, bench/NOTES.md "quantize-transpose"). */
+ * kernel was bound by the divisions' issue slots, bench/NOTES.md "H100 calls of 9cac5c5"). */
 template <fp8block_dtype T>
 static __device__ __forceinline__ void encode_chunk(uint32_t (&codes)[task_shape<T>::W], const uint32_t (&w)[4],
                                                     const fp8block_scale_divider &d)

@@ -2,8 +2,8 @@
 operands whose layout is known good: contiguous activations and gradients, the layers' own
 parameters, and what these functions return. Same arguments, same buffers and same results as
 the ops path (_functions.py -> _ops.py -> fp8block.ops), without its generic argument checks,
-which cost most of a layer's host time (bench/NOTES.md "InferenceLinear's host time", "training
-Linear step"). usable() says when they apply; anything else takes the ops path, which checks
+which cost most of a layer's host time (bench/NOTES.md "InferenceLinear's host time" and "H100
+calls of 9cac5c5"; bench/linear_host.py). usable() says when they apply; anything else takes the ops path, which checks
 and explains. The library still validates every call and its errors are raised as usual.
 
 The functions have the signatures of their _functions.py namesakes, so a layer picks either

@@ -89,7 +89,7 @@ class InferenceLinear(torch.nn.Module):
         contiguous, on the layer's device, not requiring a gradient; the bias aligned).
         Anything else returns None and takes the ops path, which checks and explains.
         The ops path's generic operand checks cost ~70 us of host time a forward (CPU, stubbed
-        library: bench/NOTES.md "InferenceLinear's host time"); this one ~23."""
+        library: bench/NOTES.md "InferenceLinear's host time"); this one ~31 (bench/linear_host.py)."""
         k, n = self.in_features, self.out_features
         out_dtype = self.out_dtype if self.out_dtype is not None else x.dtype
         codes, scales, bias = self.weight_codes, self.weight_scales, self.bias
