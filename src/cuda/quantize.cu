@@ -178,6 +178,27 @@ __global__ void __launch_bounds__(TASK_WARPS * 32)
     quantize_task_1x128<T, ROWS, true, ALIGNED>(a, r0, c0, lane);
 }
 
+/* Where a 128-row CTA's warp works (one CTA per 128 rows × one task's columns, warp w on rows
+ * 8w..8w+7), with its 8 rows of the task loaded: raw[t] is lane l's chunk of row r0 + t. */
+struct tile_rows {
+    int64_t rb, c0, r0; /* the tile's 128-row band, its first column, the warp's first row */
+    bool interior;      /* the warp's rows wholly inside the matrix, vector accesses allowed */
+};
+
+template <fp8block_dtype T, bool ALIGNED>
+static __device__ __forceinline__ tile_rows load_tile_rows(uint32_t (&raw)[TASK_ROWS][4], const quantize_args &a,
+                                                           int64_t col_tiles, int warp, int lane)
+{
+    using S = task_shape<T>;
+    tile_rows t;
+    t.rb = blockIdx.x / col_tiles, t.c0 = blockIdx.x % col_tiles * S::COLS;
+    t.r0 = t.rb * BLOCK + warp * TASK_ROWS;
+    t.interior = ALIGNED && t.r0 + TASK_ROWS <= a.rows && t.c0 + S::COLS <= a.cols;
+    if (t.interior) load_task<T, TASK_ROWS, false, true>(raw, a, t.r0, t.c0 + lane * S::E);
+    else load_task<T, TASK_ROWS, true, ALIGNED>(raw, a, t.r0, t.c0 + lane * S::E);
+    return t;
+}
+
 /* One CTA per 128 rows × one task's columns (one or two 128x128 blocks): each warp holds
  * 8 rows in registers while the tile's amax is agreed on. */
 template <fp8block_dtype T, bool ALIGNED>
@@ -187,13 +208,10 @@ __global__ void __launch_bounds__(TILE_WARPS * 32, 2) quantize_128x128_kernel(co
     using S = task_shape<T>;
     __shared__ uint32_t warp_amax[TILE_WARPS][S::BLOCKS];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int64_t rb = blockIdx.x / col_tiles, c0 = blockIdx.x % col_tiles * S::COLS;
-    const int64_t r0 = rb * BLOCK + warp * TASK_ROWS;
-    const bool interior = ALIGNED && r0 + TASK_ROWS <= a.rows && c0 + S::COLS <= a.cols;
-
     uint32_t raw[TASK_ROWS][4];
-    if (interior) load_task<T, TASK_ROWS, false, true>(raw, a, r0, c0 + lane * S::E);
-    else load_task<T, TASK_ROWS, true, ALIGNED>(raw, a, r0, c0 + lane * S::E);
+    const tile_rows tile = load_tile_rows<T, ALIGNED>(raw, a, col_tiles, warp, lane);
+    const int64_t rb = tile.rb, c0 = tile.c0, r0 = tile.r0;
+    const bool interior = tile.interior;
 
     uint32_t amax = 0;
 #pragma unroll
@@ -246,13 +264,10 @@ __global__ void __launch_bounds__(TILE_WARPS * 32, 2)
     static_assert(sizeof(uint32_t) * TILE_WARPS * S::COLS <= sizeof staged, "the amaxes fit the staging buffer");
     const quantize_args &x = a.rows;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int64_t rb = blockIdx.x / col_tiles, c0 = blockIdx.x % col_tiles * S::COLS;
-    const int64_t r0 = rb * BLOCK + warp * TASK_ROWS;
-    const bool interior = ALIGNED && r0 + TASK_ROWS <= x.rows && c0 + S::COLS <= x.cols;
-
     uint32_t raw[TASK_ROWS][4];
-    if (interior) load_task<T, TASK_ROWS, false, true>(raw, x, r0, c0 + lane * S::E);
-    else load_task<T, TASK_ROWS, true, ALIGNED>(raw, x, r0, c0 + lane * S::E);
+    const tile_rows tile = load_tile_rows<T, ALIGNED>(raw, x, col_tiles, warp, lane);
+    const int64_t rb = tile.rb, c0 = tile.c0, r0 = tile.r0;
+    const bool interior = tile.interior;
     if (x.q) {
         if (interior) quantize_rows_1x128<T, TASK_ROWS, false, true>(raw, x, r0, c0, lane);
         else quantize_rows_1x128<T, TASK_ROWS, true, ALIGNED>(raw, x, r0, c0, lane);
