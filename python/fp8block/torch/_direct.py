@@ -16,6 +16,7 @@ import torch
 
 from .. import _library as L
 from .. import _matrices as T
+from .. import ops as _fp8
 from . import _ops
 
 Tensor = torch.Tensor
@@ -49,10 +50,8 @@ def usable(*tensors: Optional[Tensor]) -> bool:
 
 
 def _call(like: Tensor, fn_name: str, *args) -> None:
-    device = L.DEVICE_CPU if like.device.type == "cpu" else like.device.index
-    ctx = L.context(device)
-    stream = None if device == L.DEVICE_CPU else torch.cuda.current_stream(like.device).cuda_stream or None
-    L.check(getattr(L.library(), fn_name)(ctx, *args, stream), ctx)
+    """fp8block.ops' library call (the device's context, its current torch stream), for like's device."""
+    _fp8._call(L.DEVICE_CPU if like.device.type == "cpu" else like.device.index, True, fn_name, *args)
 
 
 def _empty(like: Tensor, rows: int, cols: int, ld: int, dtype: torch.dtype) -> Tensor:
