@@ -99,8 +99,9 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
     constexpr int SB_SLOT = L::sb_slot_floats;
     static_assert(SB_COUNT <= SB_SLOT, "a stage's B scales must fit its slot");
     /* Two temporary accumulators fit the registers up to BN = 128, next to one wave's
-     * accumulator, with at most two math warpgroups (per-column B scales: their own loop). */
-    constexpr bool PIPELINED = BN <= 128 && WAVES == 1 && MATH_WGS <= 2 && !B_PER_COL;
+     * accumulator, with at most two math warpgroups; with per-column B scales in single CTAs
+     * only (a pair's spilled 168 bytes at 128x128). */
+    constexpr bool PIPELINED = BN <= 128 && WAVES == 1 && MATH_WGS <= 2 && (!B_PER_COL || PAIR == 1);
     /* B scaled 1x128: a 128-wide tile's columns take one float4 per lane of the B-scale warp. */
     static_assert(!B_PER_COL || (BN == 128 && WAVES == 1 && !KSPLIT), "per-column B scales: 128-wide one-wave tiles");
     /* With a pair, each CTA loads half of the shared tile and multicasts it to both. */
@@ -260,10 +261,10 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
         at.desc_b0 = (uint32_t)wgmma_desc_k128_sw128(smem_addr(smem_b));
         at.sa0 = smem_sa + wg * WAVES * 64 + frag_row;
         at.sb0 = smem_sb;
-        /* tmp_next is used only when PIPELINED or B_PER_COL (otherwise the compiler drops it). */
+        /* tmp_next is used only when PIPELINED (otherwise the compiler drops it). */
         float acc_waves[WAVES][BN / 2], tmp[BN / 2], tmp_next[BN / 2];
         float *acc = acc_waves[0]; /* the accumulator when WAVES == 1 */
-        kblock_scales<SB_COUNT> scales, scales_next;
+        kblock_issued<SB_COUNT> issued, issued_next;
 #pragma unroll
         for (int i = 0; i < BN / 2; i++) tmp[i] = tmp_next[i] = 0.0f;
         ring_position issue = {0, 0}, release = {0, 0}; /* the next stage to compute, to give back */
@@ -284,79 +285,50 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                 for (int kb = w.kb_begin; kb < w.kb_end; kb++)
                     kblock_waves<BM, BN, STAGES, SB_COUNT, SB_SLOT, WAVES, PAIR>(
                         acc_waves, tmp, issue, full, empty, at, lane, cta_rank, first_col_in_block);
-            } else if constexpr (B_PER_COL && PAIR == 1) {
-                /* Pipelined as below (pairs would spill: 168 bytes at 128x128). */
-                float2 row_scales, row_scales_next;
-                const int kb_count = w.kb_end - w.kb_begin;
-                kblock_issue_per_col<BM, BN, STAGES, SB_SLOT>(tmp, row_scales, issue, full, at);
-                int left = kb_count;
-                for (; left > 2; left -= 2) {
-                    kblock_issue_per_col<BM, BN, STAGES, SB_SLOT>(tmp_next, row_scales_next, issue, full, at);
-                    wgmma_wait_all_but_last();
-                    kblock_finish_per_col<BN, STAGES, SB_SLOT, PAIR>(acc, tmp, row_scales, release, empty, smem_sb,
-                                                                     lane, cta_rank);
-                    kblock_issue_per_col<BM, BN, STAGES, SB_SLOT>(tmp, row_scales, issue, full, at);
-                    wgmma_wait_all_but_last();
-                    kblock_finish_per_col<BN, STAGES, SB_SLOT, PAIR>(acc, tmp_next, row_scales_next, release, empty,
-                                                                     smem_sb, lane, cta_rank);
-                }
-                if (left == 2) {
-                    kblock_issue_per_col<BM, BN, STAGES, SB_SLOT>(tmp_next, row_scales_next, issue, full, at);
-                    wgmma_wait_all_but_last();
-                    kblock_finish_per_col<BN, STAGES, SB_SLOT, PAIR>(acc, tmp, row_scales, release, empty, smem_sb,
-                                                                     lane, cta_rank);
-                    wgmma_wait_all();
-                    kblock_finish_per_col<BN, STAGES, SB_SLOT, PAIR>(acc, tmp_next, row_scales_next, release, empty,
-                                                                     smem_sb, lane, cta_rank);
-                } else {
-                    wgmma_wait_all();
-                    kblock_finish_per_col<BN, STAGES, SB_SLOT, PAIR>(acc, tmp, row_scales, release, empty, smem_sb,
-                                                                     lane, cta_rank);
-                }
-            } else if constexpr (B_PER_COL) {
-                for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
-                    float2 row_scales;
-                    kblock_issue_per_col<BM, BN, STAGES, SB_SLOT>(tmp, row_scales, issue, full, at);
-                    wgmma_wait_all();
-                    kblock_finish_per_col<BN, STAGES, SB_SLOT, PAIR>(acc, tmp, row_scales, release, empty, smem_sb,
-                                                                     lane, cta_rank);
-                }
             } else if constexpr (PIPELINED) {
                 /* Two temporaries: K block kb+1's wgmma runs on the tensor cores while
                  * kb's result is promoted on the CUDA cores. K blocks go in pairs so
                  * that each temporary has a fixed role (register arrays cannot swap). */
                 const int kb_count = w.kb_end - w.kb_begin;
-                kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp, scales, issue, full, at);
+                kblock_start<BM, BN, STAGES, SB_COUNT, SB_SLOT, B_PER_COL>(tmp, issued, issue, full, at);
                 int left = kb_count; /* K blocks issued or to issue, not yet promoted */
                 for (; left > 2; left -= 2) { /* here tmp holds the oldest K block, in flight */
-                    kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp_next, scales_next, issue, full, at);
+                    kblock_start<BM, BN, STAGES, SB_COUNT, SB_SLOT, B_PER_COL>(tmp_next, issued_next, issue, full,
+                                                                                at);
                     wgmma_wait_all_but_last();
-                    kblock_finish<BN, STAGES, SB_COUNT, PAIR>(acc, tmp, scales, release, empty, lane, cta_rank,
-                                                                first_col_in_block);
-                    kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp, scales, issue, full, at);
+                    kblock_end<BN, STAGES, SB_COUNT, SB_SLOT, PAIR, B_PER_COL>(acc, tmp, issued, release, empty,
+                                                                            smem_sb, lane, cta_rank,
+                                                                            first_col_in_block);
+                    kblock_start<BM, BN, STAGES, SB_COUNT, SB_SLOT, B_PER_COL>(tmp, issued, issue, full, at);
                     wgmma_wait_all_but_last();
-                    kblock_finish<BN, STAGES, SB_COUNT, PAIR>(acc, tmp_next, scales_next, release, empty, lane,
-                                                                cta_rank, first_col_in_block);
+                    kblock_end<BN, STAGES, SB_COUNT, SB_SLOT, PAIR, B_PER_COL>(acc, tmp_next, issued_next, release,
+                                                                            empty, smem_sb, lane, cta_rank,
+                                                                            first_col_in_block);
                 }
                 if (left == 2) {
-                    kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp_next, scales_next, issue, full, at);
+                    kblock_start<BM, BN, STAGES, SB_COUNT, SB_SLOT, B_PER_COL>(tmp_next, issued_next, issue, full,
+                                                                                at);
                     wgmma_wait_all_but_last();
-                    kblock_finish<BN, STAGES, SB_COUNT, PAIR>(acc, tmp, scales, release, empty, lane, cta_rank,
-                                                                first_col_in_block);
+                    kblock_end<BN, STAGES, SB_COUNT, SB_SLOT, PAIR, B_PER_COL>(acc, tmp, issued, release, empty,
+                                                                            smem_sb, lane, cta_rank,
+                                                                            first_col_in_block);
                     wgmma_wait_all();
-                    kblock_finish<BN, STAGES, SB_COUNT, PAIR>(acc, tmp_next, scales_next, release, empty, lane,
-                                                                cta_rank, first_col_in_block);
+                    kblock_end<BN, STAGES, SB_COUNT, SB_SLOT, PAIR, B_PER_COL>(acc, tmp_next, issued_next, release,
+                                                                            empty, smem_sb, lane, cta_rank,
+                                                                            first_col_in_block);
                 } else {
                     wgmma_wait_all();
-                    kblock_finish<BN, STAGES, SB_COUNT, PAIR>(acc, tmp, scales, release, empty, lane, cta_rank,
-                                                                first_col_in_block);
+                    kblock_end<BN, STAGES, SB_COUNT, SB_SLOT, PAIR, B_PER_COL>(acc, tmp, issued, release, empty,
+                                                                            smem_sb, lane, cta_rank,
+                                                                            first_col_in_block);
                 }
             } else {
                 for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
-                    kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp, scales, issue, full, at);
+                    kblock_start<BM, BN, STAGES, SB_COUNT, SB_SLOT, B_PER_COL>(tmp, issued, issue, full, at);
                     wgmma_wait_all();
-                    kblock_finish<BN, STAGES, SB_COUNT, PAIR>(acc, tmp, scales, release, empty, lane, cta_rank,
-                                                                first_col_in_block);
+                    kblock_end<BN, STAGES, SB_COUNT, SB_SLOT, PAIR, B_PER_COL>(acc, tmp, issued, release, empty,
+                                                                            smem_sb, lane, cta_rank,
+                                                                            first_col_in_block);
                 }
             }
 

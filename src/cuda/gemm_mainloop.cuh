@@ -192,6 +192,38 @@ __device__ __forceinline__ void kblock_finish_per_col(float *acc, float *tmp, fl
     }
 }
 
+/* What a K block's promotion keeps from its stage once its wgmma are issued: with B scaled
+ * 128x128 the scale products (kblock_scales); with B scaled 1x128 the rows' A scales (the
+ * column scales are read at the promotion). The member a kernel does not use is dropped. */
+template <int SB_COUNT>
+struct kblock_issued {
+    kblock_scales<SB_COUNT> scales;
+    float2 row_scales;
+};
+
+/* kblock_issue or kblock_issue_per_col, as B is scaled. */
+template <int BM, int BN, int STAGES, int SB_COUNT, int SB_SLOT, bool B_PER_COL>
+__device__ __forceinline__ void kblock_start(float *tmp, kblock_issued<SB_COUNT> &k, ring_position &issue,
+                                             uint64_t *full, const stage_addressing &at)
+{
+    if constexpr (B_PER_COL) kblock_issue_per_col<BM, BN, STAGES, SB_SLOT>(tmp, k.row_scales, issue, full, at);
+    else kblock_issue<BM, BN, STAGES, SB_COUNT, SB_SLOT>(tmp, k.scales, issue, full, at);
+}
+
+/* kblock_finish or kblock_finish_per_col, as B is scaled. */
+template <int BN, int STAGES, int SB_COUNT, int SB_SLOT, int CLUSTER, bool B_PER_COL>
+__device__ __forceinline__ void kblock_end(float *acc, float *tmp, const kblock_issued<SB_COUNT> &k,
+                                           ring_position &release, uint64_t *empty, const float *sb0, int lane,
+                                           uint32_t cta_rank, int first_col_in_block)
+{
+    if constexpr (B_PER_COL)
+        kblock_finish_per_col<BN, STAGES, SB_SLOT, CLUSTER>(acc, tmp, k.row_scales, release, empty, sb0, lane,
+                                                            cta_rank);
+    else
+        kblock_finish<BN, STAGES, SB_COUNT, CLUSTER>(acc, tmp, k.scales, release, empty, lane, cta_rank,
+                                                     first_col_in_block);
+}
+
 /* One K block of a warpgroup that owns WAVES 64-row waves of the tile: each wave's four
  * wgmma go into the one temporary (two would not fit the registers next to WAVES
  * accumulators), which is promoted before the next wave starts. The other math
