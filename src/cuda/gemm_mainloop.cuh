@@ -173,7 +173,7 @@ __device__ __forceinline__ void kblock_issue_per_col(float *tmp, float2 &row_sca
  * product needs no column scale, so the 64 FMUL run while the column scales' shared-memory
  * loads are in flight (with sa·sb first every FMUL waited on them: Nsight Compute put a
  * quarter of the pipelined loop's stall samples there, short scoreboard; bench/NOTES.md
- * "pipelined wgrad"). The rounding differs from sa·sb first (the CPU reference's, and
+ * "wgrad: the row's scale first"). The rounding differs from sa·sb first (the CPU reference's, and
  * DeepGEMM's) by about an ulp of a K block's term, inside the bound of docs/DESIGN.md §1.5. */
 template <int BN, int STAGES, int SB_SLOT, int CLUSTER>
 __device__ __forceinline__ void kblock_finish_per_col(float *acc, float *tmp, float2 row_scales, ring_position &release,
