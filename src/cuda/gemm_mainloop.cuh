@@ -169,8 +169,12 @@ __device__ __forceinline__ void kblock_issue_per_col(float *tmp, float2 &row_sca
 }
 
 /* After the wait for tmp's wgmma: reads the thread's column scales (columns 8j + 2(lane % 4)
- * and +1) before the stage goes back, then promotes with sa[row]·sb[col], the product
- * first as the CPU reference forms it. */
+ * and +1) before the stage goes back, then promotes as (tmp·sa[row])·sb[col]: the row's
+ * product needs no column scale, so the 64 FMUL run while the column scales' shared-memory
+ * loads are in flight (with sa·sb first every FMUL waited on them: Nsight Compute put a
+ * quarter of the pipelined loop's stall samples there, short scoreboard; bench/NOTES.md
+ * "wgrad: the row's scale first"). The rounding differs from sa·sb first (the CPU reference's, and
+ * DeepGEMM's) by about an ulp of a K block's term, inside the bound of docs/DESIGN.md §1.5. */
 template <int BN, int STAGES, int SB_SLOT, int CLUSTER>
 __device__ __forceinline__ void kblock_finish_per_col(float *acc, float *tmp, float2 row_scales, ring_position &release,
                                                       uint64_t *empty, const float *sb0, int lane, uint32_t cta_rank)
@@ -185,10 +189,10 @@ __device__ __forceinline__ void kblock_finish_per_col(float *acc, float *tmp, fl
     ring_advance<STAGES>(release);
 #pragma unroll
     for (int j = 0; j < BN / 8; j++) {
-        acc[4 * j + 0] = fmaf(tmp[4 * j + 0], row_scales.x * col_scales[j].x, acc[4 * j + 0]);
-        acc[4 * j + 1] = fmaf(tmp[4 * j + 1], row_scales.x * col_scales[j].y, acc[4 * j + 1]);
-        acc[4 * j + 2] = fmaf(tmp[4 * j + 2], row_scales.y * col_scales[j].x, acc[4 * j + 2]);
-        acc[4 * j + 3] = fmaf(tmp[4 * j + 3], row_scales.y * col_scales[j].y, acc[4 * j + 3]);
+        acc[4 * j + 0] = fmaf(tmp[4 * j + 0] * row_scales.x, col_scales[j].x, acc[4 * j + 0]);
+        acc[4 * j + 1] = fmaf(tmp[4 * j + 1] * row_scales.x, col_scales[j].y, acc[4 * j + 1]);
+        acc[4 * j + 2] = fmaf(tmp[4 * j + 2] * row_scales.y, col_scales[j].x, acc[4 * j + 2]);
+        acc[4 * j + 3] = fmaf(tmp[4 * j + 3] * row_scales.y, col_scales[j].y, acc[4 * j + 3]);
     }
 }
 
