@@ -1,7 +1,8 @@
 """The weight-gradient GEMM beside DeepGEMM's, same run, same tensors (issue 17's bar):
 dW (out x in, fp32) += dYᵀ · X with K = tokens, both operands 1x128 along the tokens, made by
 fp8block.quantize_1x128_transpose. fp8block through fp8block_gemm_ex (b_scales 1x128, C = D);
-DeepGEMM v1 through wgrad_gemm_fp8_fp8_fp32_nt (which always accumulates into its output).
+DeepGEMM v1 through wgrad_gemm_fp8_fp8_fp32_nt (which always accumulates into its output);
+cuBLASLt's VEC128 x VEC128 scaling through torch._scaled_mm (no accumulation: D = A·Bᵀ).
 
 GPU time per call as bench/peers.py measures it (events, L2 flushed, host hidden behind a
 spin kernel, median), and kernel time from the profiler. Needs torch, a CUDA device, and
@@ -64,6 +65,24 @@ def deepgemm_call(dg, a, sa, b, sb, d):
     return call
 
 
+def cublaslt_call(a, sa, b, sb):
+    """cuBLASLt's VEC128 x VEC128 scaling through torch._scaled_mm (both scale tensors in the
+    (rows, K/128) with rows-contiguous form torch checks: sa.t() and sb.t().t() = sb). It has
+    no C input, so it writes a fresh D = A·Bᵀ instead of accumulating (less traffic than ours
+    and DeepGEMM's, which read D too): fp32 out where the build takes it, else bf16."""
+    for out_dtype in (torch.float32, torch.bfloat16):
+        def call(out_dtype=out_dtype):
+            return torch._scaled_mm(a, b.t(), scale_a=sa.t(), scale_b=sb, out_dtype=out_dtype)
+        try:
+            d = call()
+            torch.cuda.synchronize()
+            call.out_dtype, call.d = out_dtype, d
+            return call
+        except Exception as e:  # noqa: BLE001 - the next dtype, then reported
+            why = f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
+    raise RuntimeError(why)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=20)
@@ -80,8 +99,8 @@ def main():
     gen = torch.Generator(device="cuda")
     gen.manual_seed(17)
     rows = []
-    print(f"{'out':>6} {'in':>6} {'tokens':>6} | {'fp8block us':>11} {'deepgemm us':>11} | {'TFLOP/s':>8} "
-          f"| {'rel diff':>8} | vs fp8block")
+    print(f"{'out':>6} {'in':>6} {'tokens':>6} | {'fp8block us':>11} {'deepgemm us':>11} {'cublaslt us':>11} "
+          f"| {'TFLOP/s':>8} | {'rel diff':>8} | DeepGEMM and cuBLASLt time / fp8block's")
     for (out, inp) in WEIGHTS:
         for tokens in TOKENS:
             a, sa, b, sb = operands(out, inp, tokens, gen)
@@ -99,19 +118,39 @@ def main():
                 except Exception as e:  # noqa: BLE001 - reported, not fatal
                     calls.pop("deepgemm", None)
                     row["deepgemm_skipped"] = f"{type(e).__name__}: {e}"
+            try:
+                calls["cublaslt"] = cublaslt_call(a, sa, b, sb)
+                d_lt = calls["cublaslt"].d.float()
+                d_plain = torch.zeros_like(d_ours)
+                fp8block_call(a, sa, b, sb, d_plain)()  # D = A·Bᵀ alone, as cuBLASLt computes it
+                torch.cuda.synchronize()
+                row["cublaslt_out"] = str(calls["cublaslt"].out_dtype).replace("torch.", "")
+                row["cublaslt_rel_diff"] = float((d_plain - d_lt).norm() / d_lt.norm().clamp_min(1e-30))
+            except Exception as e:  # noqa: BLE001 - reported, not fatal
+                calls.pop("cublaslt", None)
+                row["cublaslt_skipped"] = f"{type(e).__name__}: {e}"
             gpu = {name: statistics.median(v) for name, v in timer.gpu_times(calls, args.reps, rng).items()}
             kern = {name: v[0] for name, v in timer.kernel_times(calls, args.reps).items()}
             row.update({"gpu_us": gpu, "kernel_us": kern})
             flops = 2.0 * out * inp * tokens
             vs = f"{gpu['deepgemm'] / gpu['fp8block']:.3f}x" if "deepgemm" in gpu else "-"
-            print(f"{out:6d} {inp:6d} {tokens:6d} | {gpu['fp8block']:11.1f} {gpu.get('deepgemm', float('nan')):11.1f} | "
-                  f"{flops / gpu['fp8block'] / 1e6:8.1f} | {row.get('rel_diff', float('nan')):8.1e} | {vs}", flush=True)
+            vs_lt = f"{gpu['cublaslt'] / gpu['fp8block']:.3f}x" if "cublaslt" in gpu else "-"
+            print(f"{out:6d} {inp:6d} {tokens:6d} | {gpu['fp8block']:11.1f} {gpu.get('deepgemm', float('nan')):11.1f} "
+                  f"{gpu.get('cublaslt', float('nan')):11.1f} | {flops / gpu['fp8block'] / 1e6:8.1f} | "
+                  f"{row.get('rel_diff', float('nan')):8.1e} | {vs:>8} {vs_lt:>8}", flush=True)
+            if "cublaslt_skipped" in row and len(rows) == 0:
+                print(f"  cuBLASLt skipped: {row['cublaslt_skipped']}", flush=True)
             rows.append(row)
     ratios = [r["gpu_us"]["deepgemm"] / r["gpu_us"]["fp8block"] for r in rows if "deepgemm" in r["gpu_us"]]
     if ratios:
         geo = math.exp(sum(map(math.log, ratios)) / len(ratios))
         print(f"fp8block vs DeepGEMM wgrad (peer time / ours): geomean {geo:.3f}x, lowest {min(ratios):.3f}x "
               f"(bar: >= 1.0x)")
+    ratios_lt = [r["gpu_us"]["cublaslt"] / r["gpu_us"]["fp8block"] for r in rows if "cublaslt" in r["gpu_us"]]
+    if ratios_lt:
+        geo = math.exp(sum(map(math.log, ratios_lt)) / len(ratios_lt))
+        print(f"fp8block vs cuBLASLt VEC128xVEC128 ({rows[0].get('cublaslt_out')} out, no accumulation): geomean "
+              f"{geo:.3f}x, lowest {min(ratios_lt):.3f}x (bar: >= 1.1x)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"device": props.name, "commit": os.environ.get("FP8BLOCK_COMMIT", "unknown"), "rows": rows},
