@@ -103,19 +103,35 @@ __device__ __forceinline__ void epilogue_stage_fragment(uint32_t tile, const flo
 }
 
 /* Issues the TMA stores of a staged tile whose top-left output element is (m0, n0);
- * chunks entirely right of column tma_cols are skipped (rows past M are clipped by TMA). */
+ * chunks entirely right of column tma_cols are skipped (rows past M are clipped by TMA).
+ * add_to_d: the tile is added to D (epilogue_adds_c_by_tma) instead of replacing it. */
 template <int BN, int OUT, int WAVES>
 __device__ __forceinline__ void epilogue_store_tile(const void *tmap_d, const uint8_t *tile, int m0, int n0,
-                                                    int tma_cols)
+                                                    int tma_cols, bool add_to_d)
 {
     constexpr int chunk_bytes = epilogue_chunk_bytes(BN, out_traits<OUT>::bytes);
     constexpr int per_chunk = chunk_bytes / out_traits<OUT>::bytes;
 #pragma unroll
     for (int c = 0; c < BN / per_chunk; c++) {
-        if (n0 + c * per_chunk < tma_cols)
-            tma_store_2d(tmap_d, tile + c * WAVES * EPILOGUE_ROWS * chunk_bytes, n0 + c * per_chunk, m0);
+        if (n0 + c * per_chunk < tma_cols) {
+            const uint8_t *chunk = tile + c * WAVES * EPILOGUE_ROWS * chunk_bytes;
+            if (OUT == FP8BLOCK_F32 && add_to_d) tma_reduce_add_2d(tmap_d, chunk, n0 + c * per_chunk, m0);
+            else tma_store_2d(tmap_d, chunk, n0 + c * per_chunk, m0);
+        }
     }
     tma_store_commit();
+}
+
+/* In-place fp32 accumulation with nothing else to add (C is D, no bias: p.c_is_d_alone):
+ * a tile whose columns all leave by TMA (n0 + BN <= tma_cols) skips loading C and has the
+ * TMA unit add it, reading D in L2 as it writes it. The sum is the same fp32 add
+ * acc + C rounded to nearest even (docs/DESIGN.md §1.6). Loading C stalled the
+ * weight-gradient kernel's math warps for about a quarter of their time (Nsight Compute,
+ * bench/NOTES.md "wgrad: C added by the TMA unit"). Other tiles add C in registers. */
+template <int BN, int OUT, bool GROUPED>
+__device__ __forceinline__ bool epilogue_adds_c_by_tma(const gemm_params &p, int n0)
+{
+    return OUT == FP8BLOCK_F32 && !GROUPED && p.c_is_d_alone && n0 + BN <= p.tma_cols;
 }
 
 template <int OUT>

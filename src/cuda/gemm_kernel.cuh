@@ -346,9 +346,11 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
 
             const int row0 = m0 + wg * WAVES * 64; /* the warpgroup's waves go out together */
             /* No row at or past M (grouped: past the tile's group, group_end) is written. */
-            epilogue_add_addends<BN, GROUPED>(acc_waves[0], p, group_end, row0, n0, warp, lane);
-            if constexpr (WAVES > 1)
-                epilogue_add_addends<BN, GROUPED>(acc_waves[1], p, group_end, row0 + 64, n0, warp, lane);
+            if (!epilogue_adds_c_by_tma<BN, OUT, GROUPED>(p, n0)) {
+                epilogue_add_addends<BN, GROUPED>(acc_waves[0], p, group_end, row0, n0, warp, lane);
+                if constexpr (WAVES > 1)
+                    epilogue_add_addends<BN, GROUPED>(acc_waves[1], p, group_end, row0 + 64, n0, warp, lane);
+            }
             if constexpr (OUT == FP8BLOCK_E4M3) {
                 epilogue_quantize_wave<BN, GROUPED>(acc_waves[0], p, group_end, row0, n0, warp, lane);
                 if constexpr (WAVES > 1)
@@ -370,7 +372,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                 const int tma_cols = whole_rows ? p.tma_cols : n0;
                 if (store_leader && whole_rows && n0 < tma_cols) {
                     epilogue_store_tile<BN, OUT, WAVES>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), row0, n0,
-                                                        tma_cols);
+                                                        tma_cols, false);
                     store_in_flight = true;
                 }
                 epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc_waves[0], group_end, p.n, tma_cols, row0, n0, warp, lane);
@@ -380,7 +382,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             } else {
                 if (store_leader && row0 < p.m && n0 < p.tma_cols) {
                     epilogue_store_tile<BN, OUT, WAVES>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), row0, n0,
-                                                        p.tma_cols);
+                                                        p.tma_cols, epilogue_adds_c_by_tma<BN, OUT, GROUPED>(p, n0));
                     store_in_flight = true;
                 }
                 /* Written out rather than looped over v: nvcc left that loop rolled and put the

@@ -360,6 +360,8 @@ static gemm_params params_for(const gemm_args *g, const gemm_launch_plan *lp)
     params.d = g->d, params.ldd = g->ldd;
     params.c = g->c, params.ldc = g->ldc, params.c_dtype = (int)g->c_dtype;
     params.bias = g->bias, params.bias_dtype = (int)g->bias_dtype;
+    /* C = D is checked to share D's dtype and ld (docs/DESIGN.md §1.6) */
+    params.c_is_d_alone = g->c != NULL && g->c == g->d && g->dtype == FP8BLOCK_F32 && g->bias == NULL;
     params.sd = g->sd, params.ldsd = g->ldsd, params.sd_pow2 = (g->d_scale_flags & FP8BLOCK_SCALE_POW2) != 0;
     return params;
 }

@@ -22,6 +22,7 @@ typedef struct {
     int c_dtype; /* fp8block_dtype */
     const void *bias;
     int bias_dtype;
+    int c_is_d_alone; /* C is D (fp32, in place) and there is no bias: see epilogue_adds_c_by_tma */
     /* E4M3 D only: its 1x128 scales (sd[(col/128)*ldsd + row]) and their rule */
     float *sd;
     int64_t ldsd;

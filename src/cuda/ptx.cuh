@@ -164,6 +164,16 @@ __device__ __forceinline__ void tma_store_2d(const void *tmap, const void *src, 
                  : "memory");
 }
 
+/* D += the staged box, added by the TMA unit where D lives (L2): a store that reads D's old
+ * value itself, so the SM never loads it. */
+__device__ __forceinline__ void tma_reduce_add_2d(const void *tmap, const void *src, int32_t c0, int32_t c1)
+{
+    asm volatile("cp.reduce.async.bulk.tensor.2d.global.shared::cta.add.tile.bulk_group [%0, {%2, %3}], [%1];" ::"l"(
+                     (uint64_t)tmap),
+                 "r"(smem_addr(src)), "r"(c0), "r"(c1)
+                 : "memory");
+}
+
 __device__ __forceinline__ void tma_store_commit(void) { asm volatile("cp.async.bulk.commit_group;" ::: "memory"); }
 
 /* Waits until committed stores have finished reading shared memory (it may be reused). */

@@ -3,7 +3,7 @@
  * both scale rules, NaN/inf/zero blocks) and fp8block_transpose_128x128, on shapes with
  * 1, 17, 127, 129 and 2112; outputs poisoned, padding and guards compared too. And the
  * weight-gradient GEMM (B scaled 1x128, K = tokens) against an fp64 reference within the
- * contract's bound, with its in-place accumulation D += A·Bᵀ bit for bit. */
+ * contract's bound, with its in-place accumulation D += A·Bᵀ bit for bit (subnormal C too). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +122,9 @@ static void check_wgrad(int64_t out, int64_t in, int64_t tokens)
     snprintf(what, sizeof what, "wgrad %lldx%lld, %lld tokens", (long long)out, (long long)in, (long long)tokens);
     float *dy = training_input(&rng, FP8BLOCK_F32, tokens, out, tokens > 256);
     float *x = training_input(&rng, FP8BLOCK_F32, tokens, in, tokens > 256);
+    /* dY's column 0 (A's row 0) zero: that row of A·Bᵀ is exactly 0, so the in-place sum
+     * there is C itself, subnormal values included (below) */
+    for (int64_t t = 0; t < tokens; t++) dy[t * out] = 0.0f;
     const int64_t kb = (tokens + 127) / 128, lda = (tokens + 15) / 16 * 16, ldsa = (out + 3) / 4 * 4;
     const int64_t ldsb = (in + 3) / 4 * 4, ldd = (in + 3) / 4 * 4;
     const size_t a_bytes = (size_t)(out * lda), b_bytes = (size_t)(in * lda), d_bytes = (size_t)(out * ldd) * 4;
@@ -137,6 +140,9 @@ static void check_wgrad(int64_t out, int64_t in, int64_t tokens)
     mirror dsb = mirror_make((size_t)(kb * ldsb) * 4, sb), dd = mirror_make(d_bytes, NULL);
     float *before = malloc(d_bytes), *d = malloc(d_bytes + GUARD), *acc = malloc(d_bytes + GUARD);
     for (int64_t e = 0; e < out * ldd; e++) before[e] = (float)(e % 7) - 3.0f;
+    /* subnormal C in row 0: an adder that flushes them (the TMA unit's reduce-add might,
+     * epilogue_adds_c_by_tma) would leave zeros where C's values belong */
+    for (int64_t j = 0; j < in; j += 2) before[j] = j % 4 ? 1e-40f : -3e-39f;
     fp8block_gemm_desc g = FP8BLOCK_GEMM_DESC_INIT;
     g.m = out, g.n = in, g.k = tokens, g.a = da.dev, g.lda = lda, g.sa = dsa.dev, g.ldsa = ldsa;
     g.b = db.dev, g.ldb = lda, g.sb = dsb.dev, g.ldsb = ldsb, g.b_scales = FP8BLOCK_B_SCALES_1x128;
