@@ -96,8 +96,9 @@ gemm_plan gemm_choose_plan(const gemm_shape *g, int sms)
      * "DeepGEMM in the same run"). */
     const int64_t m_tiles = fp8block_ceil_div(g->m, plan.bm), tiles = m_tiles * fp8block_ceil_div(g->n, 64);
     /* B scaled 1x128 has 128x128 tiles only, whatever M. Single CTAs, whose main loop is
-     * pipelined (a pair's would spill): 0.737x DeepGEMM against 0.673x for pairs, H100, the
-     * 15 wgrad shapes, stream-K allowed as measured (bench/NOTES.md "H100 calls of 9cac5c5"). */
+     * pipelined (the pairs' was not: it spilled then): 0.737x DeepGEMM against 0.673x for
+     * pairs, H100, the 15 wgrad shapes, stream-K allowed as measured (bench/NOTES.md "H100
+     * calls of 9cac5c5"; branch wgrad-pipelined-pairs pipelines the pairs, not yet timed). */
     if (g->b_per_col) {
         const gemm_plan single = {128, 128, 1, 1, CLUSTER_SHARES_B};
         return single;

@@ -345,7 +345,9 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             }
 
             const int row0 = m0 + wg * WAVES * 64; /* the warpgroup's waves go out together */
-            /* No row at or past M (grouped: past the tile's group, group_end) is written. */
+            /* No row at or past M (grouped: past the tile's group, group_end) is written.
+             * epilogue_adds_c_by_tma is asked again at the store rather than kept in a
+             * variable across the addends: kept, the weight-gradient kernel spilled 32 bytes. */
             if (!epilogue_adds_c_by_tma<BN, OUT, GROUPED>(p, n0)) {
                 epilogue_add_addends<BN, GROUPED>(acc_waves[0], p, group_end, row0, n0, warp, lane);
                 if constexpr (WAVES > 1)
