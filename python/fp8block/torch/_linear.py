@@ -154,9 +154,9 @@ class _LinearFunction(torch.autograd.Function):
     def backward(ctx, dy):
         qxt, sxt, qw, sw = ctx.saved_tensors
         need_dx, need_dw, need_db = ctx.needs_input_grad[:3]
-        dy2 = dy.reshape(-1, dy.shape[-1])
-        if dy2.stride(-1) != 1:
-            dy2 = dy2.contiguous()
+        # contiguous() is free on the usual contiguous dy; no stride() test, which torch 2.5's
+        # dynamo refuses inside a compiled backward ("Illegal getattr invocation stride").
+        dy2 = dy.reshape(-1, dy.shape[-1]).contiguous()
         dx = dw = db = None
         Q = _direct if _direct.usable(dy2) else F  # the saved operands are the quantizers' own
         if need_dw:
