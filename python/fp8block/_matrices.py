@@ -26,6 +26,34 @@ def ceil_div(a, b):
     return (a + b - 1) // b
 
 
+# ---- the contract layouts (docs/DESIGN.md §1.2) ----------------------------------------
+# What every output of fp8block is allocated as, here once for ops.py, the torch ops' fakes
+# and the layers' direct calls: rows padded to 16 bytes, because the GEMM loads and stores
+# rows with TMA, and cuBLASLt (so torch._scaled_mm) reads 128x128 scales with that padding.
+
+def codes_ld(cols):
+    """Row stride (elements) of e4m3 codes with `cols` columns."""
+    return round_up(cols, 16)
+
+
+def out_ld(cols, element_bytes):
+    """Row stride (elements) of a float output (D, dequantized) with `cols` columns."""
+    return round_up(cols, 16 // element_bytes)
+
+
+def scales_1x128(rows, cols):
+    """(rows, cols, ld) of the scales of a rows×cols matrix quantized 1x128: one row per
+    128-column block, the matrix's rows contiguous (A's scale layout)."""
+    return ceil_div(cols, 128), rows, round_up(rows, 4)
+
+
+def scales_128x128(rows, cols):
+    """(rows, cols, ld) of the scales of a rows×cols matrix quantized 128x128: the block grid,
+    row-major."""
+    kb = ceil_div(cols, 128)
+    return ceil_div(rows, 128), kb, round_up(kb, 4)
+
+
 def _torch():
     return sys.modules.get("torch")
 

@@ -146,11 +146,11 @@ def gemm(a: Array, sa: Array, b: Array, sb: Array, out_dtype: Optional[DType] = 
     if code != L.E4M3 and pow2:
         raise ValueError("pow2 applies to float8_e4m3fn output only (its scales)")
     if out is None:
-        ldd = T.round_up(n, 16 // _ELEMENT_BYTES.get(code, 2))
+        ldd = T.out_ld(n, _ELEMENT_BYTES.get(code, 2))
         _, d = T.empty(am, m, n, ldd, code)
-        if code == L.E4M3:
-            ldsd = T.round_up(m, 4)  # as quantize_1x128's scales: 16-byte rows
-            _, scales = T.empty(am, T.ceil_div(n, 128), m, ldsd, L.F32)
+        if code == L.E4M3:  # quantize_1x128's scales
+            srows, scols, ldsd = T.scales_1x128(m, n)
+            _, scales = T.empty(am, srows, scols, ldsd, L.F32)
     else:
         d, ldd, scales, ldsd = _gemm_out(out, code, m, n, am)
     if code == L.E4M3:
@@ -284,7 +284,7 @@ def gemm_grouped(a: Array, sa: Array, b: Array, sb: Array, *,
         code = L.BF16 if torch_tensor else L.F32
     elem = 4 if code == L.F32 else 2
     if out is None:
-        ldd = T.round_up(n, 16 // elem)
+        ldd = T.out_ld(n, elem)
         _, d = T.empty(am, m, n, ldd, code)
     else:
         d = T.fold_rows_in_place(out, "out", m, n) if masked else out
@@ -309,15 +309,16 @@ def quantize_1x128_transpose(x: Array, *, pow2: bool = False) -> Tuple[Tuple[Arr
     x, lead = T.fold_rows(x, "x")
     xm = T.matrix(x, "x", "float")
     rows, cols = xm.rows, xm.cols
-    _, q = T.empty(xm, rows, cols, T.round_up(cols, 16), L.E4M3)
-    lds = T.round_up(rows, 4)
-    _, s = T.empty(xm, T.ceil_div(cols, 128), rows, lds, L.F32)
-    _, qt = T.empty(xm, cols, rows, T.round_up(rows, 16), L.E4M3)
-    ldst = T.round_up(cols, 4)
-    _, st = T.empty(xm, T.ceil_div(rows, 128), cols, ldst, L.F32)
+    ldq, ldqt = T.codes_ld(cols), T.codes_ld(rows)
+    srows, scols, lds = T.scales_1x128(rows, cols)
+    strows, stcols, ldst = T.scales_1x128(cols, rows)
+    _, q = T.empty(xm, rows, cols, ldq, L.E4M3)
+    _, s = T.empty(xm, srows, scols, lds, L.F32)
+    _, qt = T.empty(xm, cols, rows, ldqt, L.E4M3)
+    _, st = T.empty(xm, strows, stcols, ldst, L.F32)
     _call(xm.device, xm.is_torch, "fp8block_quantize_1x128_transpose", L.SCALE_POW2 if pow2 else 0,
-          xm.ptr, xm.dtype, rows, cols, xm.ld, T.pointer(q), T.round_up(cols, 16), T.pointer(s), lds,
-          T.pointer(qt), T.round_up(rows, 16), T.pointer(st), ldst)
+          xm.ptr, xm.dtype, rows, cols, xm.ld, T.pointer(q), ldq, T.pointer(s), lds,
+          T.pointer(qt), ldqt, T.pointer(st), ldst)
     return (T.unfold_rows(q, lead), s), (qt, st)
 
 
@@ -329,11 +330,12 @@ def transpose_128x128(q: Array, s: Array) -> Tuple[Array, Array]:
     sm = _scales(s, "s", (T.ceil_div(rows, 128), T.ceil_div(cols, 128)), "128x128 scales of q",
                  (T.ceil_div(cols, 128), T.ceil_div(rows, 128)))
     device, torch_tensor = T.same_place(qm, sm)
-    _, qt = T.empty(qm, cols, rows, T.round_up(rows, 16), L.E4M3)
-    ldst = T.round_up(T.ceil_div(rows, 128), 4)
-    _, st = T.empty(qm, T.ceil_div(cols, 128), T.ceil_div(rows, 128), ldst, L.F32)
+    ldqt = T.codes_ld(rows)
+    strows, stcols, ldst = T.scales_128x128(cols, rows)
+    _, qt = T.empty(qm, cols, rows, ldqt, L.E4M3)
+    _, st = T.empty(qm, strows, stcols, ldst, L.F32)
     _call(device, torch_tensor, "fp8block_transpose_128x128", qm.ptr, qm.ld, sm.ptr, sm.ld, rows, cols,
-          T.pointer(qt), T.round_up(rows, 16), T.pointer(st), ldst)
+          T.pointer(qt), ldqt, T.pointer(st), ldst)
     return qt, st
 
 
@@ -343,16 +345,9 @@ def _quantize(x, block, pow2):
         x, lead = T.fold_rows(x, "x")
     xm = T.matrix(x, "x", "float")
     rows, cols = xm.rows, xm.cols
-    kb = T.ceil_div(cols, 128)
-    ldq = T.round_up(cols, 16)
+    ldq = T.codes_ld(cols)
     _, codes = T.empty(xm, rows, cols, ldq, L.E4M3)
-    # Scale rows padded to 16 bytes: the GEMM's TMA needs it for 1x128, and cuBLASLt (so
-    # torch._scaled_mm) reads 128x128 scales with that padding implied.
-    if block == L.BLOCK_1x128:
-        scale_rows, scale_cols = kb, rows
-    else:
-        scale_rows, scale_cols = T.ceil_div(rows, 128), kb
-    lds = T.round_up(scale_cols, 4)
+    scale_rows, scale_cols, lds = (T.scales_1x128 if block == L.BLOCK_1x128 else T.scales_128x128)(rows, cols)
     _, scales = T.empty(xm, scale_rows, scale_cols, lds, L.F32)
     _call(xm.device, xm.is_torch, "fp8block_quantize_ex",
           block, L.SCALE_POW2 if pow2 else 0, xm.ptr, xm.dtype, rows, cols, xm.ld,

@@ -62,11 +62,9 @@ def _empty(like: Tensor, rows: int, cols: int, ld: int, dtype: torch.dtype) -> T
 
 def _quantize(x: Tensor, block: int, pow2: bool) -> Tuple[Tensor, Tensor]:
     rows, cols = x.shape
-    kb = T.ceil_div(cols, 128)
-    ldq = T.round_up(cols, 16)
+    ldq = T.codes_ld(cols)
     codes = _empty(x, rows, cols, ldq, torch.float8_e4m3fn)
-    scale_rows, scale_cols = (kb, rows) if block == L.BLOCK_1x128 else (T.ceil_div(rows, 128), kb)
-    lds = T.round_up(scale_cols, 4)
+    scale_rows, scale_cols, lds = (T.scales_1x128 if block == L.BLOCK_1x128 else T.scales_128x128)(rows, cols)
     scales = _empty(x, scale_rows, scale_cols, lds, torch.float32)
     _call(x, "fp8block_quantize_ex", block, L.SCALE_POW2 if pow2 else 0, x.data_ptr(), _float_codes()[x.dtype],
           rows, cols, cols, codes.data_ptr(), ldq, scales.data_ptr(), lds)
@@ -85,11 +83,13 @@ def quantize_128x128(w: Tensor, *, pow2: bool = False) -> Tuple[Tensor, Tensor]:
 def quantize_1x128_transpose(x: Tensor, *, pow2: bool = False) -> Tuple[Tuple[Tensor, Tensor], Tuple[Tensor, Tensor]]:
     """x 2-D."""
     rows, cols = x.shape
-    ldq, lds, ldqt, ldst = T.round_up(cols, 16), T.round_up(rows, 4), T.round_up(rows, 16), T.round_up(cols, 4)
+    ldq, ldqt = T.codes_ld(cols), T.codes_ld(rows)
+    srows, scols, lds = T.scales_1x128(rows, cols)
+    strows, stcols, ldst = T.scales_1x128(cols, rows)
     q = _empty(x, rows, cols, ldq, torch.float8_e4m3fn)
-    s = _empty(x, T.ceil_div(cols, 128), rows, lds, torch.float32)
+    s = _empty(x, srows, scols, lds, torch.float32)
     qt = _empty(x, cols, rows, ldqt, torch.float8_e4m3fn)
-    st = _empty(x, T.ceil_div(rows, 128), cols, ldst, torch.float32)
+    st = _empty(x, strows, stcols, ldst, torch.float32)
     _call(x, "fp8block_quantize_1x128_transpose", L.SCALE_POW2 if pow2 else 0, x.data_ptr(),
           _float_codes()[x.dtype], rows, cols, cols, q.data_ptr(), ldq, s.data_ptr(), lds,
           qt.data_ptr(), ldqt, st.data_ptr(), ldst)
@@ -98,10 +98,10 @@ def quantize_1x128_transpose(x: Tensor, *, pow2: bool = False) -> Tuple[Tuple[Te
 
 def transpose_128x128(codes: Tensor, scales: Tensor) -> Tuple[Tensor, Tensor]:
     rows, cols = codes.shape
-    rb, cb = T.ceil_div(rows, 128), T.ceil_div(cols, 128)
-    ldqt, ldst = T.round_up(rows, 16), T.round_up(rb, 4)
+    ldqt = T.codes_ld(rows)
+    strows, stcols, ldst = T.scales_128x128(cols, rows)
     qt = _empty(codes, cols, rows, ldqt, torch.float8_e4m3fn)
-    st = _empty(codes, cb, rb, ldst, torch.float32)
+    st = _empty(codes, strows, stcols, ldst, torch.float32)
     _call(codes, "fp8block_transpose_128x128", codes.data_ptr(), codes.stride(0), scales.data_ptr(),
           scales.stride(0), rows, cols, qt.data_ptr(), ldqt, st.data_ptr(), ldst)
     return qt, st
@@ -115,7 +115,7 @@ def gemm(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, out_dtype: torch.dtype, *
     m, k = a.shape
     n = b.shape[0]
     code = _float_codes()[out_dtype]
-    ldd = T.round_up(n, _ops._row_unit(out_dtype))
+    ldd = _ops.out_ld(n, out_dtype)
     d = _empty(a, m, n, ldd, out_dtype)
     desc = L.gemm_desc(m=m, n=n, k=k, a=a.data_ptr(), lda=a.stride(0), sa=sa.data_ptr(), ldsa=sa.stride(0),
                        b=b.data_ptr(), ldb=b.stride(0), sb=sb.data_ptr(), ldsb=sb.stride(0), d=d.data_ptr(),

@@ -42,11 +42,11 @@ class InferenceLinear(torch.nn.Module):
             raise ValueError(f"in_features = {in_features}, out_features = {out_features}: both must be ≥ 1")
         self.in_features, self.out_features = in_features, out_features
         self.out_dtype, self.pow2 = out_dtype, pow2
-        kb = T.ceil_div(in_features, 128)
+        scale_rows, _, lds = T.scales_128x128(out_features, in_features)
         self.register_buffer("weight_codes", torch.zeros(
-            (out_features, T.round_up(in_features, 16)), dtype=torch.float8_e4m3fn, device=device))
+            (out_features, T.codes_ld(in_features)), dtype=torch.float8_e4m3fn, device=device))
         self.register_buffer("weight_scales", torch.ones(
-            (T.ceil_div(out_features, 128), T.round_up(kb, 4)), dtype=torch.float32, device=device))
+            (scale_rows, lds), dtype=torch.float32, device=device))
         self.register_buffer("bias", torch.zeros(out_features, dtype=bias_dtype, device=device) if bias else None)
 
     @classmethod

@@ -36,6 +36,11 @@ def _row_unit(dtype) -> int:
     return 16 // _ELEMENT_BYTES.get(dtype, 2)
 
 
+def out_ld(cols, dtype) -> int:
+    """Row stride of a D of `cols` columns of a torch float dtype, as fp8block allocates it."""
+    return T.out_ld(cols, _ELEMENT_BYTES.get(dtype, 2))
+
+
 def _padded_rows(lead: Sequence, cols, ld, dtype, device) -> Tensor:
     """A fake (*lead, cols) view of a (*lead, ld) buffer, as fp8block allocates: the same
     strides and the same storage size (the last row's padding included) as the real output."""
@@ -45,8 +50,9 @@ def _padded_rows(lead: Sequence, cols, ld, dtype, device) -> Tensor:
 def _fake_1x128(lead: Sequence, cols, device) -> Tuple[Tensor, Tensor]:
     """Fake (codes, scales) as quantize_1x128 returns them for rows (*lead) of `cols` values."""
     rows = math.prod(lead)
-    codes = _padded_rows(lead, cols, T.round_up(cols, 16), _E4M3, device)
-    scales = _padded_rows((T.ceil_div(cols, 128),), rows, T.round_up(rows, 4), torch.float32, device)
+    codes = _padded_rows(lead, cols, T.codes_ld(cols), _E4M3, device)
+    srows, scols, lds = T.scales_1x128(rows, cols)
+    scales = _padded_rows((srows,), scols, lds, torch.float32, device)
     return codes, scales
 
 
@@ -132,9 +138,9 @@ def quantize_128x128(w: Tensor, pow2: bool = False) -> Tuple[Tensor, Tensor]:
 def _(w, pow2=False):
     torch._check(w.dim() == 2, lambda: f"w must be 2-D; got shape {tuple(w.shape)}")
     n, k = w.shape
-    codes = _padded_rows((n,), k, T.round_up(k, 16), _E4M3, w.device)
-    kb = T.ceil_div(k, 128)
-    scales = _padded_rows((T.ceil_div(n, 128),), kb, T.round_up(kb, 4), torch.float32, w.device)
+    codes = _padded_rows((n,), k, T.codes_ld(k), _E4M3, w.device)
+    srows, scols, lds = T.scales_128x128(n, k)
+    scales = _padded_rows((srows,), scols, lds, torch.float32, w.device)
     return codes, scales
 
 
@@ -182,9 +188,9 @@ def transpose_128x128(codes: Tensor, scales: Tensor) -> Tuple[Tensor, Tensor]:
 @transpose_128x128.register_fake
 def _(codes, scales):
     n, k = codes.shape
-    qt = _padded_rows((k,), n, T.round_up(n, 16), _E4M3, codes.device)
-    nb = T.ceil_div(n, 128)
-    st = _padded_rows((T.ceil_div(k, 128),), nb, T.round_up(nb, 4), torch.float32, codes.device)
+    qt = _padded_rows((k,), n, T.codes_ld(n), _E4M3, codes.device)
+    srows, scols, lds = T.scales_128x128(k, n)
+    st = _padded_rows((srows,), scols, lds, torch.float32, codes.device)
     return qt, st
 
 
@@ -200,7 +206,7 @@ def gemm(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, out_dtype: torch.dtype,
 def _(a, sa, b, sb, out_dtype, c=None, bias=None, b_block="128x128"):
     torch._check(out_dtype != _E4M3, lambda: "fp8block::gemm is for float outputs; E4M3 is fp8block::gemm_e4m3")
     n = b.shape[0]
-    return _padded_rows(a.shape[:-1], n, T.round_up(n, _row_unit(out_dtype)), out_dtype, a.device)
+    return _padded_rows(a.shape[:-1], n, out_ld(n, out_dtype), out_dtype, a.device)
 
 
 @_op("fp8block::gemm_e4m3", mutates_args=())
@@ -251,7 +257,7 @@ def gemm_grouped(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, rows: Tensor, mas
     """Rows no group owns are zero here (a fresh tensor must not carry garbage into a compiled
     graph); gemm_grouped_out leaves them as they were."""
     n = b.shape[1]
-    d = torch.zeros((*a.shape[:-1], T.round_up(n, _row_unit(out_dtype))), dtype=out_dtype, device=a.device)[..., :n]
+    d = torch.zeros((*a.shape[:-1], out_ld(n, out_dtype)), dtype=out_dtype, device=a.device)[..., :n]
     return _fp8.gemm_grouped(_tma_ready(a, 16), _tma_ready(sa, 4), _tma_ready(b, 16), sb, out=d,
                              **{"counts" if masked else "offsets": rows})
 
@@ -259,7 +265,7 @@ def gemm_grouped(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, rows: Tensor, mas
 @gemm_grouped.register_fake
 def _(a, sa, b, sb, rows, masked, out_dtype):
     n = b.shape[1]
-    return _padded_rows(a.shape[:-1], n, T.round_up(n, _row_unit(out_dtype)), out_dtype, a.device)
+    return _padded_rows(a.shape[:-1], n, out_ld(n, out_dtype), out_dtype, a.device)
 
 
 @_op("fp8block::gemm_grouped_out", mutates_args=("out",))
