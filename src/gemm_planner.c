@@ -98,7 +98,8 @@ gemm_plan gemm_choose_plan(const gemm_shape *g, int sms)
     /* B scaled 1x128 has 128x128 tiles only, whatever M. Single CTAs, whose main loop is
      * pipelined (the pairs' was not: it spilled then): 0.737x DeepGEMM against 0.673x for
      * pairs, H100, the 15 wgrad shapes, stream-K allowed as measured (bench/NOTES.md "H100
-     * calls of 9cac5c5"; branch wgrad-pipelined-pairs pipelines the pairs, not yet timed). */
+     * calls of 9cac5c5"). Pipelined pairs, tried on a branch, were slower still: 0.810x
+     * against the singles' 0.852x (bench/NOTES.md "H100 calls of a095300"). */
     if (g->b_per_col) {
         const gemm_plan single = {128, 128, 1, 1, CLUSTER_SHARES_B};
         return single;
