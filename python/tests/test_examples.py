@@ -15,18 +15,26 @@ pytest.importorskip("torch")
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 
 
+# The lm task draws fresh labels every step, so one step's loss is a sample: with 1024 classes
+# and 64 tokens 12 steps moved it by less than its noise (7.06 -> 7.16 with torch 2.15). 16
+# classes, 256 tokens and a higher rate learn in 16 steps by ~0.4 nats against ~0.05 of noise
+# (torch 2.5.1 and 2.15, seeds 0 and 1); the means of the first and last four steps are compared.
+TASK_ARGS = {"lm": ["--steps", "16", "--tokens", "256", "--vocab", "16", "--lr", "3e-3"],
+             "regression": ["--steps", "16", "--tokens", "64"]}
+
+
 @pytest.mark.parametrize("task", ["lm", "regression"])
 def test_train_mlp_learns_beside_bf16(tmp_path, task):
     out = tmp_path / "train.json"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(EXAMPLES.parent / "python"),
                                                                    os.environ.get("PYTHONPATH")])))
-    run = subprocess.run([sys.executable, str(EXAMPLES / "train_mlp.py"), "--device", "cpu", "--steps", "12",
-                          "--d-model", "130", "--hidden", "260", "--tokens", "64", "--depth", "1", "--task", task,
+    run = subprocess.run([sys.executable, str(EXAMPLES / "train_mlp.py"), "--device", "cpu", "--d-model", "130",
+                          "--hidden", "260", "--depth", "1", "--task", task, *TASK_ARGS[task],
                           "--json", str(out)], capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "final loss" in run.stdout and "training step" in run.stdout
     result = json.loads(out.read_text())
     for name in ("bf16", "fp8"):
         losses = result["runs"][name]["losses"]
-        assert len(losses) == 12 and losses[-1] < losses[0], (name, losses)
+        assert len(losses) == 16 and sum(losses[-4:]) < sum(losses[:4]), (name, losses)
     assert abs(result["excess"]) <= 0.02, result["final"]
