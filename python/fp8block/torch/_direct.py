@@ -54,18 +54,12 @@ def _call(like: Tensor, fn_name: str, *args) -> None:
     _fp8._call(L.DEVICE_CPU if like.device.type == "cpu" else like.device.index, True, fn_name, *args)
 
 
-def _empty(like: Tensor, rows: int, cols: int, ld: int, dtype: torch.dtype) -> Tensor:
-    """rows×cols, rows ld elements apart (fp8block.ops' layouts)."""
-    full = torch.empty((rows, ld), dtype=dtype, device=like.device)
-    return full if ld == cols else full[:, :cols]
-
-
 def _quantize(x: Tensor, block: int, pow2: bool) -> Tuple[Tensor, Tensor]:
     rows, cols = x.shape
     ldq = T.codes_ld(cols)
-    codes = _empty(x, rows, cols, ldq, torch.float8_e4m3fn)
+    codes = _ops.padded_rows((rows,), cols, ldq, torch.float8_e4m3fn, x.device)
     scale_rows, scale_cols, lds = (T.scales_1x128 if block == L.BLOCK_1x128 else T.scales_128x128)(rows, cols)
-    scales = _empty(x, scale_rows, scale_cols, lds, torch.float32)
+    scales = _ops.padded_rows((scale_rows,), scale_cols, lds, torch.float32, x.device)
     _call(x, "fp8block_quantize_ex", block, L.SCALE_POW2 if pow2 else 0, x.data_ptr(), _float_codes()[x.dtype],
           rows, cols, cols, codes.data_ptr(), ldq, scales.data_ptr(), lds)
     return codes, scales
@@ -86,10 +80,10 @@ def quantize_1x128_transpose(x: Tensor, *, pow2: bool = False) -> Tuple[Tuple[Te
     ldq, ldqt = T.codes_ld(cols), T.codes_ld(rows)
     srows, scols, lds = T.scales_1x128(rows, cols)
     strows, stcols, ldst = T.scales_1x128(cols, rows)
-    q = _empty(x, rows, cols, ldq, torch.float8_e4m3fn)
-    s = _empty(x, srows, scols, lds, torch.float32)
-    qt = _empty(x, cols, rows, ldqt, torch.float8_e4m3fn)
-    st = _empty(x, strows, stcols, ldst, torch.float32)
+    q = _ops.padded_rows((rows,), cols, ldq, torch.float8_e4m3fn, x.device)
+    s = _ops.padded_rows((srows,), scols, lds, torch.float32, x.device)
+    qt = _ops.padded_rows((cols,), rows, ldqt, torch.float8_e4m3fn, x.device)
+    st = _ops.padded_rows((strows,), stcols, ldst, torch.float32, x.device)
     _call(x, "fp8block_quantize_1x128_transpose", L.SCALE_POW2 if pow2 else 0, x.data_ptr(),
           _float_codes()[x.dtype], rows, cols, cols, q.data_ptr(), ldq, s.data_ptr(), lds,
           qt.data_ptr(), ldqt, st.data_ptr(), ldst)
@@ -100,8 +94,8 @@ def transpose_128x128(codes: Tensor, scales: Tensor) -> Tuple[Tensor, Tensor]:
     rows, cols = codes.shape
     ldqt = T.codes_ld(rows)
     strows, stcols, ldst = T.scales_128x128(cols, rows)
-    qt = _empty(codes, cols, rows, ldqt, torch.float8_e4m3fn)
-    st = _empty(codes, strows, stcols, ldst, torch.float32)
+    qt = _ops.padded_rows((cols,), rows, ldqt, torch.float8_e4m3fn, codes.device)
+    st = _ops.padded_rows((strows,), stcols, ldst, torch.float32, codes.device)
     _call(codes, "fp8block_transpose_128x128", codes.data_ptr(), codes.stride(0), scales.data_ptr(),
           scales.stride(0), rows, cols, qt.data_ptr(), ldqt, st.data_ptr(), ldst)
     return qt, st
@@ -116,7 +110,7 @@ def gemm(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, out_dtype: torch.dtype, *
     n = b.shape[0]
     code = _float_codes()[out_dtype]
     ldd = _ops.out_ld(n, out_dtype)
-    d = _empty(a, m, n, ldd, out_dtype)
+    d = _ops.padded_rows((m,), n, ldd, out_dtype, a.device)
     desc = L.gemm_desc(m=m, n=n, k=k, a=a.data_ptr(), lda=a.stride(0), sa=sa.data_ptr(), ldsa=sa.stride(0),
                        b=b.data_ptr(), ldb=b.stride(0), sb=sb.data_ptr(), ldsb=sb.stride(0), d=d.data_ptr(),
                        d_dtype=code, ldd=ldd,

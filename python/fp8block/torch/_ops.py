@@ -41,18 +41,19 @@ def out_ld(cols, dtype) -> int:
     return T.out_ld(cols, _ELEMENT_BYTES.get(dtype, 2))
 
 
-def _padded_rows(lead: Sequence, cols, ld, dtype, device) -> Tensor:
-    """A fake (*lead, cols) view of a (*lead, ld) buffer, as fp8block allocates: the same
-    strides and the same storage size (the last row's padding included) as the real output."""
-    return torch.empty((*lead, ld), dtype=dtype, device=device)[..., :cols]
+def padded_rows(lead: Sequence, cols, ld, dtype, device) -> Tensor:
+    """A (*lead, cols) view of a new (*lead, ld) buffer, as fp8block allocates its outputs: the
+    fakes' outputs (same strides and storage size as the real ones) and the direct calls'."""
+    full = torch.empty((*lead, ld), dtype=dtype, device=device)
+    return full if ld == cols else full[..., :cols]
 
 
 def _fake_1x128(lead: Sequence, cols, device) -> Tuple[Tensor, Tensor]:
     """Fake (codes, scales) as quantize_1x128 returns them for rows (*lead) of `cols` values."""
     rows = math.prod(lead)
-    codes = _padded_rows(lead, cols, T.codes_ld(cols), _E4M3, device)
+    codes = padded_rows(lead, cols, T.codes_ld(cols), _E4M3, device)
     srows, scols, lds = T.scales_1x128(rows, cols)
-    scales = _padded_rows((srows,), scols, lds, torch.float32, device)
+    scales = padded_rows((srows,), scols, lds, torch.float32, device)
     return codes, scales
 
 
@@ -138,9 +139,9 @@ def quantize_128x128(w: Tensor, pow2: bool = False) -> Tuple[Tensor, Tensor]:
 def _(w, pow2=False):
     torch._check(w.dim() == 2, lambda: f"w must be 2-D; got shape {tuple(w.shape)}")
     n, k = w.shape
-    codes = _padded_rows((n,), k, T.codes_ld(k), _E4M3, w.device)
+    codes = padded_rows((n,), k, T.codes_ld(k), _E4M3, w.device)
     srows, scols, lds = T.scales_128x128(n, k)
-    scales = _padded_rows((srows,), scols, lds, torch.float32, w.device)
+    scales = padded_rows((srows,), scols, lds, torch.float32, w.device)
     return codes, scales
 
 
@@ -188,9 +189,9 @@ def transpose_128x128(codes: Tensor, scales: Tensor) -> Tuple[Tensor, Tensor]:
 @transpose_128x128.register_fake
 def _(codes, scales):
     n, k = codes.shape
-    qt = _padded_rows((k,), n, T.codes_ld(n), _E4M3, codes.device)
+    qt = padded_rows((k,), n, T.codes_ld(n), _E4M3, codes.device)
     srows, scols, lds = T.scales_128x128(k, n)
-    st = _padded_rows((srows,), scols, lds, torch.float32, codes.device)
+    st = padded_rows((srows,), scols, lds, torch.float32, codes.device)
     return qt, st
 
 
@@ -206,7 +207,7 @@ def gemm(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, out_dtype: torch.dtype,
 def _(a, sa, b, sb, out_dtype, c=None, bias=None, b_block="128x128"):
     torch._check(out_dtype != _E4M3, lambda: "fp8block::gemm is for float outputs; E4M3 is fp8block::gemm_e4m3")
     n = b.shape[0]
-    return _padded_rows(a.shape[:-1], n, out_ld(n, out_dtype), out_dtype, a.device)
+    return padded_rows(a.shape[:-1], n, out_ld(n, out_dtype), out_dtype, a.device)
 
 
 @_op("fp8block::gemm_e4m3", mutates_args=())
@@ -265,7 +266,7 @@ def gemm_grouped(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, rows: Tensor, mas
 @gemm_grouped.register_fake
 def _(a, sa, b, sb, rows, masked, out_dtype):
     n = b.shape[1]
-    return _padded_rows(a.shape[:-1], n, out_ld(n, out_dtype), out_dtype, a.device)
+    return padded_rows(a.shape[:-1], n, out_ld(n, out_dtype), out_dtype, a.device)
 
 
 @_op("fp8block::gemm_grouped_out", mutates_args=("out",))
