@@ -219,22 +219,29 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, co
                       chunk == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_32B, "D");
 }
 
+/* plan completed against the kernels of shape's output type (gemm_plan_launch). */
+static fp8block_status plan_completed(cuda_device *dev, const gemm_shape *shape, gemm_plan plan, gemm_launch_plan *lp)
+{
+    max_clusters_query query = {dev, gemm_bit_column(gemm_shape_bit(shape)), gemm_kernels};
+    const gemm_target target = {dev->sm_count, config_max_clusters, &query};
+    return gemm_plan_launch(shape, plan, &target, lp);
+}
+
 /* The launch plan for D of type dtype: the planner's plan (or the forced one), completed. */
 static fp8block_status plan_for(cuda_device *dev, const gemm_args *g, fp8block_dtype dtype, gemm_launch_plan *lp)
 {
     const gemm_shape shape = shape_of(g, dtype);
-    max_clusters_query query = {dev, gemm_bit_column(gemm_shape_bit(&shape)), gemm_kernels};
-    const gemm_target target = {dev->sm_count, config_max_clusters, &query};
-    /* A forced plan with no kernel for B scaled 1x128 (whose kernels are 128x128 only) is
-     * left to the heuristic there, rather than failing every weight-gradient call. */
+    /* A forced plan with no kernel for B scaled 1x128 (whose kernels are few) is left to the
+     * heuristic there, rather than failing every weight-gradient call. */
     const int forced = plan_forced && (!shape.b_per_col || gemm_config_find_bit(&plan_override, gemm_shape_bit(&shape)) >= 0);
-    return gemm_plan_launch(&shape, forced ? plan_override : gemm_choose_plan(&shape, dev->sm_count), &target, lp);
+    return plan_completed(dev, &shape, forced ? plan_override : gemm_choose_plan(&shape, dev->sm_count), lp);
 }
 
 /* E4M3 D takes the launch plan of an F32 D, schedule included, so that every element is
  * summed as the F32 D's (docs/DESIGN.md §1.6), or where neither cuts K the 16-bit one's
- * (same sums, taller tiles). *fused = 0 where that plan's tiles are not
- * 128 columns wide (a scale block would span CTAs) or its clusters would not fit as
+ * (same sums, taller tiles), or where the F32 plan's narrow tiles cut no K and 128-wide ones
+ * still fill the SMs, those (same sums, wider tiles). *fused = 0 where the plan's tiles are
+ * not 128 columns wide (a scale block would span CTAs) or its clusters would not fit as
  * E4M3 kernels: the caller then quantizes an F32 D (run_e4m3_through_f32). */
 static int cuts_k(const gemm_launch_plan *lp) { return lp->sched.sk_tiles > 0 || lp->plan.role == CLUSTER_SPLITS_K; }
 
@@ -245,7 +252,20 @@ static fp8block_status plan_e4m3(cuda_device *dev, const gemm_args *g, gemm_laun
     const int forced_without_f32 = plan_forced && gemm_config_find(&plan_override, FP8BLOCK_F32) < 0;
     fp8block_status st = plan_for(dev, g, forced_without_f32 ? FP8BLOCK_BF16 : FP8BLOCK_F32, lp);
     *fused = 0;
-    if (st != FP8BLOCK_OK || lp->plan.bn != 128) return st;
+    if (st != FP8BLOCK_OK) return st;
+    /* Narrow data-parallel tiles (small M, many columns: 128x32768x512 took the scratch path
+     * at 1.5x the bf16 time): one CTA still sums each element over K in order with the same
+     * promotion, and a 128-wide wgmma gives each element what a 64-wide one does, so
+     * 128-wide tiles keep the sums, where there are enough of them to fill the SMs. */
+    if (lp->plan.bn < 128 && !plan_forced && !cuts_k(lp)) {
+        const gemm_shape shape = shape_of(g, FP8BLOCK_E4M3);
+        const gemm_plan widened = {lp->plan.bm, 128, 1, 0, CLUSTER_SHARES_B};
+        gemm_launch_plan wide;
+        if (plan_completed(dev, &shape, widened, &wide) == FP8BLOCK_OK && !cuts_k(&wide) &&
+            wide.sched.dp_tiles >= dev->sm_count)
+            *lp = wide;
+    }
+    if (lp->plan.bn != 128) return FP8BLOCK_OK;
     /* Neither cutting K: the 16-bit outputs' plan (256x128 pairs where they pay) sums each
      * element as the F32 plan does (gemm_configs.h). A forced plan is taken as it is. */
     gemm_launch_plan wide;

@@ -17,14 +17,16 @@ typedef struct {
     int64_t m, n, k;
 } shape;
 
-/* The last three plan to 128-wide tiles on the GPU, where E4M3 is quantized in the kernel's
- * epilogue: 128x128 pairs with stream-K, 192x128 pairs sharing A, and 256x128 pairs (the 16-bit
- * plan, which E4M3 takes where the F32 plan, 128x128, cuts no K), with ragged edges (N % 16
- * and N % 128 not 0, M not a multiple of the tile, K not of 128). The others plan to narrower
- * tiles. */
+/* From {2101, 2100, 200} on the shapes plan to 128-wide tiles on the GPU, where E4M3 is
+ * quantized in the kernel's epilogue: 128x128 pairs with stream-K, 192x128 pairs sharing A,
+ * 256x128 pairs (the 16-bit plan, which E4M3 takes where the F32 plan, 128x128, cuts no K),
+ * then 128x128 and 64x128 single CTAs where the F32 plan's 64-wide tiles cut no K (E4M3 widens
+ * them), with ragged edges (N % 16 and N % 128 not 0, M not a multiple of the tile, K not of
+ * 128). The others plan to narrower tiles. */
 static const shape SHAPES[] = {
     {1, 17, 127},   {17, 129, 300}, {127, 1, 129},   {128, 128, 128},  {129, 255, 2112},  {64, 2112, 333},
     {2112, 130, 17}, {3, 300, 1000}, {257, 384, 256}, {2101, 2100, 200}, {2100, 1030, 256}, {2048, 1856, 129},
+    {100, 17000, 300}, {40, 17000, 200},
 };
 
 typedef struct {
