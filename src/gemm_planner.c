@@ -151,6 +151,26 @@ gemm_plan gemm_choose_plan(const gemm_shape *g, int sms)
     return plan;
 }
 
+/* Bytes of A and B that the stream-K units [first, first + count) read over their whole K
+ * (an upper bound where they span bands): the distinct A rows of their m groups and B rows of
+ * their n groups, in the schedule's order (bands of group_n n groups, n fastest inside). */
+static int64_t streamk_footprint(const gemm_schedule *s, const gemm_plan *plan, int64_t first, int64_t count)
+{
+    const int64_t span = (int64_t)s->group_n * s->m_groups, last = first + count - 1;
+    const int64_t band0 = first / span, band1 = last / span;
+    int64_t m_groups = s->m_groups, n_groups = (band1 - band0 + 1) * s->group_n;
+    if (band0 == band1) {
+        const int64_t width = s->n_groups - band0 * s->group_n < s->group_n ? s->n_groups - band0 * s->group_n : s->group_n;
+        const int64_t m0 = (first - band0 * span) / width, m1 = (last - band0 * span) / width;
+        m_groups = m1 - m0 + 1;
+        n_groups = m1 > m0 ? width : last - first + 1;
+    }
+    if (n_groups > s->n_groups) n_groups = s->n_groups;
+    const int64_t rows = m_groups * b_sharers(plan->role, plan->cluster) * plan->bm +
+                         n_groups * a_sharers(plan->role, plan->cluster) * plan->bn;
+    return rows * (int64_t)s->kb_total * GEMM_BLOCK_K;
+}
+
 /* Splits the tiles between the data-parallel rounds and stream-K (gemm_scheduler.cuh)
  * for a grid of at most max_clusters clusters:
  *  - fewer tiles than clusters (M <= 128): every tile's K is cut into the same number of
@@ -161,7 +181,7 @@ gemm_plan gemm_choose_plan(const gemm_shape *g, int sms)
  *    clusters, so that each cluster's range is over a tile long and cuts few tiles.
  * Falls back to data-parallel when there is too little K to spread or the workspace is
  * too small. */
-static void schedule_tiles(gemm_schedule *s, const gemm_plan *plan, int max_clusters)
+static void schedule_tiles(gemm_schedule *s, const gemm_plan *plan, int max_clusters, int64_t l2_bytes)
 {
     int64_t tiles = (int64_t)s->m_groups * s->n_groups;
     /* The fewest clusters that take as many rounds: idle SMs draw no power, which the
@@ -178,6 +198,13 @@ static void schedule_tiles(gemm_schedule *s, const gemm_plan *plan, int max_clus
         dp = (tiles / max_clusters - 1) * max_clusters;
     }
     int64_t sk = tiles - dp;
+    /* After full waves, stream-K ranges start at every K offset at once, where data-parallel
+     * CTAs (and the equal cuts above) move through K together: the stream-K tiles' operands
+     * must stay in L2 for their whole K, or every SM streams them from HBM (the weight
+     * gradient at 7168x2048x16384, whose stream-K tiles read 79 MB, ran at 0.71x DeepGEMM
+     * against 0.84x at 4096 tokens, bench/NOTES.md "H100 calls of a095300"). A last partial
+     * wave left to idle SMs costs at most that wave's share instead. */
+    if (dp > 0 && l2_bytes > 0 && streamk_footprint(s, plan, dp, sk) > l2_bytes / 4 * 3) return;
     int64_t partial_ids = sk + clusters; /* bound, see gemm_scheduler.cuh */
     int64_t partial_bytes = partial_ids * plan->cluster * plan->bm * plan->bn * (int64_t)sizeof(float);
     int64_t counters = sk * plan->cluster * math_warpgroups(plan->bm);
@@ -240,7 +267,7 @@ fp8block_status gemm_plan_launch(const gemm_shape *g, gemm_plan plan, const gemm
     s->n_groups = (int)fp8block_ceil_div(s->n_tiles, a_sharers(plan.role, plan.cluster));
     s->kb_total = (int)kb_total;
     s->group_n = 8;
-    schedule_tiles(s, &plan, max_clusters);
+    schedule_tiles(s, &plan, max_clusters, target->l2_bytes);
     out->plan = plan, out->config = config, out->max_clusters = max_clusters;
     return FP8BLOCK_OK;
 }

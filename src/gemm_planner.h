@@ -56,13 +56,15 @@ int gemm_shape_bit(const gemm_shape *g);
 /* gemm_config_find for a GEMM_OUT_* bit. */
 int gemm_config_find_bit(const gemm_plan *plan, int bit);
 
-/* What the planner needs from the device: its SM count, and how many clusters of a
- * configuration fit at once (0: none; a failure of the query is the call's status). */
+/* What the planner needs from the device: its SM count, how many clusters of a
+ * configuration fit at once (0: none; a failure of the query is the call's status), and its
+ * L2 size (0: unknown, no limit from it). */
 typedef fp8block_status (*gemm_max_clusters_fn)(void *user, int config, int *max_clusters);
 typedef struct {
     int sm_count;
     gemm_max_clusters_fn max_clusters;
     void *user;
+    int64_t l2_bytes;
 } gemm_target;
 
 /* Everything a launch needs: the plan as it will run, its configuration's row, and the

@@ -223,7 +223,7 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, co
 static fp8block_status plan_completed(cuda_device *dev, const gemm_shape *shape, gemm_plan plan, gemm_launch_plan *lp)
 {
     max_clusters_query query = {dev, gemm_bit_column(gemm_shape_bit(shape)), gemm_kernels};
-    const gemm_target target = {dev->sm_count, config_max_clusters, &query};
+    const gemm_target target = {dev->sm_count, config_max_clusters, &query, dev->l2_bytes};
     return gemm_plan_launch(shape, plan, &target, lp);
 }
 
@@ -408,7 +408,7 @@ static fp8block_status run_grouped(cuda_device *dev, const gemm_args *g, cudaStr
     const int masked = g->group_layout == FP8BLOCK_GROUPS_MASKED;
     const gemm_grouping groups = {g->groups, masked, g->max_m};
     max_clusters_query query = {dev, column, gemm_grouped_kernels};
-    const gemm_target target = {dev->sm_count, config_max_clusters, &query};
+    const gemm_target target = {dev->sm_count, config_max_clusters, &query, dev->l2_bytes};
     /* A forced plan's pair shares A here, whatever its role says (a plain pair of 128-row
      * tiles shares B): the same tile and cluster as the plain GEMM under the same knob. */
     gemm_plan forced = plan_override;

@@ -34,7 +34,7 @@ static fp8block_status model_max_clusters_grouped(void *user, int config, int *o
 static fp8block_status plan(int sms, int64_t m, int64_t n, int64_t k, fp8block_dtype dtype, gemm_launch_plan *lp)
 {
     const gemm_shape g = {m, n, k, dtype, 0};
-    const gemm_target target = {sms, model_max_clusters, &sms};
+    const gemm_target target = {sms, model_max_clusters, &sms, 0};
     return gemm_plan_launch(&g, gemm_choose_plan(&g, sms), &target, lp);
 }
 
@@ -117,7 +117,12 @@ static void test_golden(void)
         if (st != FP8BLOCK_OK) continue;
         golden_plan got = {want->sms, want->m, want->n, want->k, lp.plan.bm, lp.plan.bn, lp.plan.cluster,
                            lp.plan.role, lp.plan.streamk, lp.sched.clusters, lp.sched.dp_tiles, lp.sched.sk_tiles};
-        CHECK(memcmp(&got, want, sizeof got) == 0,
+        /* field by field: memcmp would also compare the padding after sms, which `got` (on the
+         * stack) does not zero */
+        const int same = got.bm == want->bm && got.bn == want->bn && got.cluster == want->cluster &&
+                         got.role == want->role && got.streamk == want->streamk && got.clusters == want->clusters &&
+                         got.dp_tiles == want->dp_tiles && got.sk_tiles == want->sk_tiles;
+        CHECK(same,
               "%lldx%lldx%lld on %d SMs: got %dx%d cluster %d role %d streamk %d, %d clusters, %d + %d tiles; "
               "want %dx%d cluster %d role %d streamk %d, %d clusters, %d + %d tiles",
               (long long)want->m, (long long)want->n, (long long)want->k, want->sms, got.bm, got.bn, got.cluster,
@@ -277,7 +282,7 @@ static void test_forced(void)
     CHECK(!gemm_plan_parse("64,32", &forced) && !gemm_plan_parse("64,32,2,0,7", &forced), "reject bad plans");
     int sms = 132;
     const gemm_shape g = {4096, 4096, 4096, FP8BLOCK_BF16, 0};
-    const gemm_target target = {sms, model_max_clusters, &sms};
+    const gemm_target target = {sms, model_max_clusters, &sms, 0};
     gemm_launch_plan lp;
     CHECK(gemm_plan_parse("64,32,2,0,1", &forced), "parse");
     CHECK(gemm_plan_launch(&g, forced, &target, &lp) == FP8BLOCK_OK && lp.plan.bn == 64 && lp.plan.cluster == 1 &&
@@ -314,6 +319,33 @@ static void test_forced(void)
     CHECK(e4m3_rows == 5 && gemm_output_bit(FP8BLOCK_E4M3) == GEMM_OUT_E4M3 &&
               gemm_config_find(&square, FP8BLOCK_E4M3) >= 0 && gemm_config_find(&narrow, FP8BLOCK_E4M3) < 0,
           "E4M3 kernels exist for the 128-wide rows only (%d rows)", e4m3_rows);
+}
+
+/* Stream-K after full waves only where its tiles' operands fit in three quarters of L2
+ * (they start at every K offset at once); the equal K cuts of fewer tiles than SMs keep it.
+ * The weight gradient's 7168x2048 stream-K tiles read ~20 MB at 4096 tokens, ~79 at 16384;
+ * at 7168x16384 they are the last band's final rows, ~16 MB at 4096 tokens, ~63 at 16384. */
+static void test_streamk_l2(void)
+{
+    int sms = 132;
+    const gemm_target h100 = {sms, model_max_clusters, &sms, 50 << 20};
+    static const struct {
+        int64_t m, n, k;
+        int b_per_col, streamk;
+    } cases[] = {
+        {7168, 2048, 4096, 1, 1}, {7168, 2048, 16384, 1, 0}, {4096, 7168, 16384, 1, 0},
+        {7168, 16384, 4096, 1, 1}, {7168, 16384, 16384, 1, 0},
+        {64, 1024, 16384, 0, 1}, /* fewer tiles than SMs: equal cuts (16 tiles, 8 each), kept */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const gemm_shape g = {cases[i].m, cases[i].n, cases[i].k, FP8BLOCK_F32, cases[i].b_per_col};
+        gemm_launch_plan lp;
+        const gemm_plan plan = gemm_choose_plan(&g, sms);
+        CHECK(gemm_plan_launch(&g, plan, &h100, &lp) == FP8BLOCK_OK && (lp.sched.sk_tiles > 0) == cases[i].streamk &&
+                  check_coverage(&lp, "stream-K and L2", 0) == 0,
+              "%lldx%lldx%lld%s: stream-K %s (got %d stream-K tiles)", (long long)g.m, (long long)g.n, (long long)g.k,
+              g.b_per_col ? " wgrad" : "", cases[i].streamk ? "kept" : "off", lp.sched.sk_tiles);
+    }
 }
 
 /* The coverage walk must catch a broken schedule: a tile left out, a tile done twice, a
@@ -389,7 +421,7 @@ static int check_group_walk(const gemm_launch_plan *lp, const gemm_groups *gs, i
 static fp8block_status grouped_plan(int sms, const gemm_shape *g, const gemm_grouping *grouping, const gemm_plan *plan,
                                     gemm_launch_plan *lp)
 {
-    const gemm_target target = {sms, model_max_clusters_grouped, &sms};
+    const gemm_target target = {sms, model_max_clusters_grouped, &sms, 0};
     return gemm_plan_grouped_launch(g, grouping, plan ? *plan : gemm_choose_grouped_plan(g, grouping, sms), &target, lp);
 }
 
@@ -494,6 +526,7 @@ int main(void)
     test_golden();
     test_invariants();
     test_forced();
+    test_streamk_l2();
     test_grouped();
     return test_finish("test_gemm_planner");
 }
