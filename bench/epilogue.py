@@ -10,6 +10,7 @@ GPU time per call as bench/peers.py measures it (events around the call, L2 flus
 host hidden behind a spin kernel, median). Needs torch and a CUDA device.
 
 Usage: FP8BLOCK_LIBRARY=build/libfp8block.so PYTHONPATH=python python3 bench/epilogue.py [--json F]
+       [--shapes M,N,K;...] [--no-chain]
 """
 import argparse
 import ctypes
@@ -85,9 +86,9 @@ def median(v):
     return statistics.median(v)
 
 
-def shapes_section(g, timer, reps, rng, gen):
+def shapes_section(g, timer, reps, rng, gen, shapes):
     rows = []
-    for m, n, k in LARGE + SMALL:
+    for m, n, k in shapes:
         a, sa = fp8block.quantize_1x128(torch.randn((m, k), dtype=torch.bfloat16, device="cuda", generator=gen))
         b, sb = fp8block.quantize_128x128(torch.randn((n, k), dtype=torch.bfloat16, device="cuda", generator=gen))
         d16, q, s, d32 = outputs(m, n)
@@ -177,7 +178,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--json")
+    ap.add_argument("--shapes", default="", help="M,N,K;... (default: the bench's 20 shapes)")
+    ap.add_argument("--no-chain", action="store_true", help="skip the two-layer chain")
     args = ap.parse_args()
+    shape_list = [tuple(int(v) for v in s.split(",")) for s in args.shapes.split(";") if s] or LARGE + SMALL
     torch.manual_seed(0)
     gen = torch.Generator(device="cuda")
     gen.manual_seed(16)
@@ -188,8 +192,8 @@ def main():
           f"(median of {args.reps})")
     print("    M     N     K |     bf16     e4m3 bf16+qnt      f32 | e4m3/bf16 e4m3/(bf16+q) | e4m3 == q(f32) |"
           " bf16+bias  /bf16 ~ f32+bias")
-    shapes = shapes_section(g, timer, args.reps, rng, gen)
-    chain = chain_section(g, timer, args.reps, rng, gen)
+    shapes = shapes_section(g, timer, args.reps, rng, gen, shape_list)
+    chain = [] if args.no_chain else chain_section(g, timer, args.reps, rng, gen)
     worst = max(r["e4m3_over_bf16"] for r in shapes)
     beats = all(r["e4m3_over_bf16_quantize"] < 1 for r in shapes)
     exact = all(r["e4m3_equals_quantized_f32"] and r["bias_exact"] for r in shapes)
