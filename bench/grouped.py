@@ -6,11 +6,13 @@ on DeepSeek-V3's expert shapes N x K = 4096 x 7168 and 7168 x 2048.
 Contiguous: G in {4, 8, 32}, group sizes drawn from 256-8192 rows and rounded up to 128 (the
 alignment DeepGEMM needs; both then do the same work); fp8block is also timed on the unrounded
 sizes ("fp8block raw", same rows but no padding, which DeepGEMM cannot take). Masked: G in
-{1, 2, 4, 8, 16, 32} x max_m in {64, 128, 256}, counts about max_m / 2 (DeepGEMM's expected_m
-given as that). The operands are quantized once by fp8block and handed to both (A's scales in
-DeepGEMM's M-major TMA-aligned form, made before timing); the outputs are compared on the rows
-the groups own before anything is timed. GPU time per call as bench/peers.py measures it
-(events, L2 flushed, host hidden behind a spin kernel, median), and host time per call.
+{1, 2, 4, 8, 16, 32} x max_m in {64, 128, 256}, counts about max_m / 2, and both told so: the
+same expected_m = max_m // 2 goes to DeepGEMM's masked call and to fp8block.gemm_grouped (a
+planning hint for each; the counts themselves stay on the GPU). The operands are quantized
+once by fp8block and handed to both (A's scales in DeepGEMM's M-major TMA-aligned form, made
+before timing); the outputs are compared on the rows the groups own before anything is
+timed. GPU time per call as bench/peers.py measures it (events, L2 flushed, host hidden behind
+a spin kernel, median), and host time per call.
 
 Usage (GPU machine): FP8BLOCK_LIBRARY=build/libfp8block.so PYTHONPATH=python:peers/deepgemm-v1 \\
     python3 bench/grouped.py [--json F]
@@ -103,7 +105,8 @@ def main():
                 d_fb = torch.zeros(g, max_m, n, dtype=torch.bfloat16, device="cuda")
                 d_dg = torch.zeros(g, max_m, n, dtype=torch.bfloat16, device="cuda")
                 calls = {
-                    "fp8block": lambda: fp8block.gemm_grouped(qa3, sa, qb, sb, counts=counts, out=d_fb),
+                    "fp8block": lambda: fp8block.gemm_grouped(qa3, sa, qb, sb, counts=counts, out=d_fb,
+                                                              expected_m=max_m // 2),
                     "deepgemm": lambda: deep_gemm.m_grouped_gemm_fp8_fp8_bf16_nt_masked((qa3, dg_sa), (qb, sb), d_dg,
                                                                                      counts, max_m // 2),
                 }

@@ -16,6 +16,7 @@
  * Valid calls whose buffers would exceed MAX_BUFFER_BYTES are not made. */
 #define _POSIX_C_SOURCE 200112L /* posix_memalign, under -std=c11 */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -548,7 +549,9 @@ static void fuzz_gemm(input *in)
         case 1: g.max_m = 8, v.valid = 0; break;
         case 2: g.b_scales = (fp8block_b_scales)7, v.valid = 0; break;
         case 3: g.groups = 2, v.valid = 0; break;
-        case 4: g.struct_size = sizeof g - 8, v.valid = 0; break;
+        case 4: g.struct_size = offsetof(fp8block_gemm_desc, expected_m) - 8, v.valid = 0; break; /* < 0.1.0's */
+        case 5: g.struct_size = offsetof(fp8block_gemm_desc, expected_m); break; /* a 0.1.0 caller: still valid */
+        case 6: g.expected_m = 8, v.valid = 0; break; /* a masked-layout hint on a plain GEMM */
         default: break;
         }
         st = fp8block_gemm_ex(ctx, &g, NULL);

@@ -31,7 +31,7 @@
  * (docs/DESIGN.md §3.6): the SONAME changes with MAJOR, and with MINOR while MAJOR is 0. */
 #define FP8BLOCK_VERSION_MAJOR 0
 #define FP8BLOCK_VERSION_MINOR 1
-#define FP8BLOCK_VERSION_PATCH 0
+#define FP8BLOCK_VERSION_PATCH 1
 #define FP8BLOCK_VERSION (FP8BLOCK_VERSION_MAJOR * 10000 + FP8BLOCK_VERSION_MINOR * 100 + FP8BLOCK_VERSION_PATCH)
 
 /* The library is built with hidden visibility: only what is marked FP8BLOCK_API is exported
@@ -192,6 +192,8 @@ typedef struct fp8block_gemm_desc {
     int64_t max_m;             /* masked: rows of each group in A and D; m = groups·max_m */
     int64_t group_stride_b;    /* bytes between two groups' B codes (0: one B for all) */
     int64_t group_stride_sb;   /* floats between two groups' B scales */
+    /* Added in 0.1.1 (an older caller's struct_size ends before it: it counts as zero). */
+    int64_t expected_m; /* masked: rows a group is expected to hold, a planning hint only (0: max_m) */
 } fp8block_gemm_desc;
 
 #define FP8BLOCK_GEMM_DESC_INIT {.struct_size = sizeof(fp8block_gemm_desc)}

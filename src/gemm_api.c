@@ -2,6 +2,7 @@
  * trusts: after gemm_desc_validate, a backend checks only what is its own (the CUDA
  * backend: 32-bit TMA extents). */
 #include <inttypes.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "checks.h"
@@ -11,9 +12,10 @@
 
 /* A descriptor larger than this is not a descriptor (an uninitialised struct_size). */
 #define GEMM_DESC_MAX_SIZE 4096
+/* The first version's sizeof(fp8block_gemm_desc), 0.1.0's: it ended with group_stride_sb.
+ * The smallest struct_size a caller can have compiled (docs/DESIGN.md §4.1). */
+#define GEMM_DESC_FIRST_SIZE offsetof(fp8block_gemm_desc, expected_m)
 
-/* The caller's descriptor, copied whole: struct_size must cover this library's struct,
- * and bytes past it (a newer header's fields) must be zero. */
 static fp8block_status check_output_type(const char *name, fp8block_dtype t)
 {
     if (t == FP8BLOCK_E4M3) return FP8BLOCK_OK;
@@ -89,7 +91,8 @@ static fp8block_status check_groups(const call_env *env, const fp8block_gemm_des
 {
     if (g->group_layout == FP8BLOCK_GROUPS_NONE) {
         const char *set = g->groups ? "groups" : g->group_rows ? "group_rows" : g->max_m ? "max_m"
-                        : g->group_stride_b ? "group_stride_b" : g->group_stride_sb ? "group_stride_sb" : NULL;
+                        : g->group_stride_b ? "group_stride_b" : g->group_stride_sb ? "group_stride_sb"
+                        : g->expected_m ? "expected_m" : NULL;
         if (set)
             return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT,
                                  "%s is set but group_layout is FP8BLOCK_GROUPS_NONE: set group_layout for a grouped GEMM",
@@ -114,8 +117,17 @@ static fp8block_status check_groups(const call_env *env, const fp8block_gemm_des
                                  "m = %" PRId64 " with groups = %" PRId64 " and max_m = %" PRId64
                                  ": a masked grouped GEMM has m = groups·max_m rows in A and D",
                                  g->m, g->groups, g->max_m);
-    } else if (g->max_m) {
-        return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "max_m is set: it belongs to the masked layout");
+        /* expected_m only guides the tile choice (0: max_m); the launch still covers full groups */
+        if (g->expected_m < 0)
+            return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "expected_m = %" PRId64 " is negative", g->expected_m);
+        if (g->expected_m > g->max_m)
+            return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT,
+                                 "expected_m = %" PRId64 " is above max_m = %" PRId64
+                                 ": a group holds at most max_m rows",
+                                 g->expected_m, g->max_m);
+    } else if (g->max_m || g->expected_m) {
+        return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "%s is set: it belongs to the masked layout",
+                             g->max_m ? "max_m" : "expected_m");
     }
     if (g->group_stride_b < 0 || g->group_stride_sb < 0)
         return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "%s = %" PRId64 " is negative",
@@ -146,6 +158,7 @@ static fp8block_status check_groups(const call_env *env, const fp8block_gemm_des
     }
     args->group_layout = g->group_layout, args->groups = g->groups, args->group_rows = g->group_rows;
     args->max_m = g->max_m, args->group_stride_b = g->group_stride_b, args->group_stride_sb = g->group_stride_sb;
+    args->expected_m = g->expected_m;
     return FP8BLOCK_OK;
 }
 
@@ -167,22 +180,28 @@ static fp8block_status check_bias(const call_env *env, const fp8block_gemm_desc 
     return FP8BLOCK_OK;
 }
 
+/* The caller's descriptor as this library's struct (docs/DESIGN.md §4.1): an older caller's
+ * (struct_size from the first version's size up) is copied as far as it goes, its missing
+ * fields zero; a newer caller's bytes past this library's struct must be zero. Only
+ * struct_size bytes of desc are read: past them lies the caller's other memory. */
 static fp8block_status read_desc(const fp8block_gemm_desc *desc, fp8block_gemm_desc *g)
 {
     if (!desc) return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "desc is NULL");
-    if (desc->struct_size < sizeof *g || desc->struct_size > GEMM_DESC_MAX_SIZE)
+    if (desc->struct_size < GEMM_DESC_FIRST_SIZE || desc->struct_size > GEMM_DESC_MAX_SIZE)
         return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT,
-                             "desc->struct_size = %zu; expected sizeof(fp8block_gemm_desc) = %zu (initialise the "
-                             "descriptor with FP8BLOCK_GEMM_DESC_INIT)",
-                             desc->struct_size, sizeof *g);
-    const unsigned char *newer = (const unsigned char *)desc + sizeof *g;
-    for (size_t i = 0; i < desc->struct_size - sizeof *g; i++)
+                             "desc->struct_size = %zu; expected sizeof(fp8block_gemm_desc) = %zu, or at least %zu "
+                             "from an older header (initialise the descriptor with FP8BLOCK_GEMM_DESC_INIT)",
+                             desc->struct_size, sizeof *g, (size_t)GEMM_DESC_FIRST_SIZE);
+    const size_t known = desc->struct_size < sizeof *g ? desc->struct_size : sizeof *g;
+    const unsigned char *newer = (const unsigned char *)desc + known;
+    for (size_t i = 0; i < desc->struct_size - known; i++)
         if (newer[i])
             return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED,
                                  "desc->struct_size = %zu sets fields past the %zu bytes this fp8block knows: the "
                                  "caller was built against a newer fp8block",
                                  desc->struct_size, sizeof *g);
-    memcpy(g, desc, sizeof *g);
+    memset(g, 0, sizeof *g);
+    memcpy(g, desc, known);
     return FP8BLOCK_OK;
 }
 

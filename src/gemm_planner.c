@@ -290,11 +290,17 @@ static int64_t grouped_ctas(const gemm_plan *plan, int64_t groups, int64_t rows,
  * hundred rows or less), the time is streaming B and A, not the tensor cores, and what counts
  * is how many SMs stream: 64-wide tiles, then 64 rows high, double and redouble the CTAs (the
  * 128x128 pairs of one 128-row group at N = 4096 ran at 0.57x DeepGEMM on 32 CTAs, bench/NOTES.md
- * "masked, one-tile-row groups"). Not for E4M3 D: its 128-wide tiles are one scale block. */
+ * "masked, one-tile-row groups"). Not for E4M3 D: its 128-wide tiles are one scale block.
+ * Masked groups are expected to hold the caller's expected_m rows where it is given (decode
+ * batches fill about half of max_m, DeepGEMM's masked API takes the same hint), else max_m,
+ * the most they can hold. Only the tile depends on it: gemm_plan_grouped_launch sizes the
+ * launch for full groups whatever the groups were expected to hold. */
 gemm_plan gemm_choose_grouped_plan(const gemm_shape *g, const gemm_grouping *groups, int sms)
 {
     gemm_plan plan = {128, 128, 1, 0, CLUSTER_SHARES_B};
-    const int64_t expected_rows = groups->masked ? groups->max_m : g->m / groups->groups;
+    const int64_t expected_rows = !groups->masked       ? g->m / groups->groups
+                                : groups->expected_m > 0 ? groups->expected_m
+                                                         : groups->max_m;
     const int tall_output = gemm_shape_bit(g) & (GEMM_OUT_16BIT | GEMM_OUT_E4M3);
     if (expected_rows <= 64) plan.bm = 64;
     else if (fp8block_ceil_div(g->n, plan.bn) >= 2) plan.cluster = 2, plan.role = CLUSTER_SHARES_A;
@@ -316,8 +322,10 @@ fp8block_status gemm_plan_grouped_launch(const gemm_shape *g, const gemm_groupin
     if (st != FP8BLOCK_OK) return st;
     gemm_schedule *s = &out->sched;
     memset(s, 0, sizeof *s);
-    /* The most tiles the groups can cut the rows into: masked, every group full; contiguous,
-     * one partial tile per group beyond the whole rows. */
+    /* The most tiles the groups can cut the rows into: masked, every group full (max_m rows,
+     * not expected_m: the hint may be wrong, and groups fuller than it still get the clusters
+     * they can use and a 32-bit count checked for them); contiguous, one partial tile per
+     * group beyond the whole rows. */
     const int64_t m_tiles = groups->masked ? groups->groups * fp8block_ceil_div(groups->max_m, plan.bm)
                                            : fp8block_ceil_div(g->m, plan.bm) + groups->groups;
     s->n_tiles = (int)fp8block_ceil_div(g->n, plan.bn);

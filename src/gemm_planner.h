@@ -88,22 +88,25 @@ fp8block_status gemm_plan_launch(const gemm_shape *g, gemm_plan plan, const gemm
 
 /* A grouped GEMM's groups as the host knows them (docs/DESIGN.md §1.8): their number, and
  * the rows a group is expected to have (the sizes themselves are device data: contiguous,
- * m / groups on average; masked, max_m at most). */
+ * m / groups on average; masked, max_m at most, expected_m where the caller says so). */
 typedef struct {
     int64_t groups;
     int masked;
-    int64_t max_m; /* masked only */
+    int64_t max_m;      /* masked only: the most rows a group holds */
+    int64_t expected_m; /* masked only: the caller's hint of the rows a group holds (0: max_m) */
 } gemm_grouping;
 
 /* gemm_config_find over GEMM_GROUPED_CONFIGS. */
 int gemm_grouped_config_find(const gemm_plan *plan, int bit);
 
-/* The heuristic's tile for a grouped GEMM. Deterministic. */
+/* The heuristic's tile for a grouped GEMM, sized for the rows a group is expected to hold.
+ * Deterministic. */
 gemm_plan gemm_choose_grouped_plan(const gemm_shape *g, const gemm_grouping *groups, int sms);
 
 /* A grouped plan (the heuristic's or a forced one) completed into a launch: whole tiles,
  * data-parallel, as many clusters as fit or as the largest possible number of units needs
- * (gemm_group_walk.h). target's max_clusters is asked about rows of GEMM_GROUPED_CONFIGS.
+ * (gemm_group_walk.h; masked: every group full, whatever expected_m says). target's
+ * max_clusters is asked about rows of GEMM_GROUPED_CONFIGS.
  * FP8BLOCK_ERR_INTERNAL when no grouped kernel is compiled for the plan or none fits;
  * FP8BLOCK_ERR_UNSUPPORTED when the units could overflow the kernel's 32-bit count. */
 fp8block_status gemm_plan_grouped_launch(const gemm_shape *g, const gemm_grouping *groups, gemm_plan plan,

@@ -96,6 +96,7 @@ typedef struct {
     const int32_t *group_rows;
     int64_t max_m;
     int64_t group_stride_b, group_stride_sb;
+    int64_t expected_m; /* masked: the caller's planning hint, in [0, max_m] (0: none) */
 } gemm_args;
 
 /* Starts an entry point's call: its name prefixes the messages of fp8block_fail, and

@@ -19,7 +19,7 @@ LIBRARY_ENV = "FP8BLOCK_LIBRARY"
 # The header's FP8BLOCK_VERSION_MAJOR/MINOR/PATCH, which this binding's prototypes follow
 # (python/tests/test_version.py checks them against include/fp8block.h; the wheel's own
 # version is read from the header when it is built).
-VERSION = (0, 1, 0)
+VERSION = (0, 1, 1)
 
 
 class Status(enum.IntEnum):
@@ -112,6 +112,7 @@ class GemmDesc(ctypes.Structure):
         ("group_layout", ctypes.c_int), ("groups", _i64),
         ("group_rows", _ptr), ("max_m", _i64),
         ("group_stride_b", _i64), ("group_stride_sb", _i64),
+        ("expected_m", _i64),  # 0.1.1
     ]
 
 

@@ -30,6 +30,7 @@ as if its rows were padded, giving wrong results without an error. DeepGEMM's
 "TMA-aligned, M-major" A-scale layout is ``sa.t()`` for every M.
 """
 
+import operator
 from typing import TYPE_CHECKING, Literal, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -236,9 +237,26 @@ def _int32_rows(v, like, count, name):
     return arr, arr.ctypes.data
 
 
+def _expected_rows(expected_m, max_m):
+    """The masked layout's expected_m as the descriptor takes it (0: max_m), checked by the
+    library's rules (docs/DESIGN.md §1.8) so that a bad value is a ValueError naming it."""
+    if expected_m is None:
+        return 0
+    try:
+        rows = operator.index(expected_m)
+    except TypeError:
+        raise TypeError(f"expected_m must be an int; got {type(expected_m).__name__}") from None
+    if rows < 0:
+        raise ValueError(f"expected_m = {rows} is negative")
+    if rows > max_m:
+        raise ValueError(f"expected_m = {rows} is above max_m = {max_m}: a group holds at most max_m rows")
+    return rows
+
+
 def gemm_grouped(a: Array, sa: Array, b: Array, sb: Array, *,
                  offsets: Union[Array, Sequence[int], None] = None, counts: Union[Array, Sequence[int], None] = None,
-                 out_dtype: Optional[DType] = None, out: Optional[Array] = None) -> Array:
+                 out_dtype: Optional[DType] = None, out: Optional[Array] = None,
+                 expected_m: Optional[int] = None) -> Array:
     """Mixture-of-experts GEMM: group g's rows of A times expert g's B (docs/DESIGN.md §1.8).
 
     b: [G][N][K] codes, sb: [G][ceil(N/128)][ceil(K/128)] scales (quantize_128x128 per expert).
@@ -247,10 +265,16 @@ def gemm_grouped(a: Array, sa: Array, b: Array, sb: Array, *,
     a.reshape(G*max_m, K)), c the G valid row counts. Returns D, M×N or [G][max_m][N]; rows no
     group owns are left as they were in `out` (uninitialised without it). out_dtype defaults to
     out's dtype, else bfloat16 for torch and float32 for NumPy.
+
+    expected_m (masked layout only): how many rows a group is expected to hold, in [0, max_m]
+    (None or 0: max_m). A hint for the GPU's tile choice, as DeepGEMM's masked expected_m: the
+    counts stay on the device, so the plan otherwise assumes full groups. Never changes D.
     """
     if (offsets is None) == (counts is None):
         raise ValueError("pass offsets= (contiguous layout) or counts= (masked layout), one of them")
     masked = counts is not None
+    if expected_m is not None and not masked:
+        raise ValueError("expected_m belongs to the masked layout (counts=)")
     b0, stride_b = _expert_stride(b, "b")
     sb0, stride_sb = _expert_stride(sb, "sb")
     groups = b.shape[0]
@@ -259,6 +283,7 @@ def gemm_grouped(a: Array, sa: Array, b: Array, sb: Array, *,
             raise ValueError(f"with counts=, a must be [G][max_m][K] with G = {groups}; got {tuple(a.shape)}")
         max_m = a.shape[1]
         a2 = a.reshape(groups * max_m, a.shape[2])
+        expected_m = _expected_rows(expected_m, max_m)
     else:
         max_m, a2 = 0, a
     am = T.matrix(a2, "a", "codes")
@@ -296,7 +321,8 @@ def gemm_grouped(a: Array, sa: Array, b: Array, sb: Array, *,
     desc = L.gemm_desc(m=m, n=n, k=k, a=am.ptr, lda=am.ld, sa=sam.ptr, ldsa=sam.ld,
                        b=bm.ptr, ldb=bm.ld, sb=sbm.ptr, ldsb=sbm.ld, d=T.pointer(d), d_dtype=code, ldd=ldd,
                        group_layout=L.GROUPS_MASKED if masked else L.GROUPS_CONTIGUOUS, groups=groups,
-                       group_rows=rows_ptr, max_m=max_m, group_stride_b=stride_b, group_stride_sb=stride_sb)
+                       group_rows=rows_ptr, max_m=max_m, group_stride_b=stride_b, group_stride_sb=stride_sb,
+                       expected_m=expected_m or 0)
     _call(device, torch_tensor, "fp8block_gemm_ex", L.ctypes.byref(desc))
     return d.reshape(groups, max_m, n) if masked else d
 

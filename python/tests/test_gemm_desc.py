@@ -1,6 +1,7 @@
 """The ctypes mirror of fp8block_gemm_desc matches the header: its size is the library's
-(a smaller struct_size is refused, its own is accepted), and every reserved field lands
-where the library reads it (the library names the field it finds set)."""
+(its own struct_size is accepted, and so is the first version's, an older caller's, but
+nothing smaller), and every field lands where the library reads it (the library names the
+field it finds set)."""
 
 import ctypes
 
@@ -38,7 +39,20 @@ def _run(desc):
 def test_size_matches_the_library(operands):
     desc = _desc(operands)
     assert _run(desc) == (L.Status.OK, "")
-    desc.struct_size = ctypes.sizeof(L.GemmDesc) - 8
+    # a byte set past the mirror is past the library's struct too: the sizes are the same
+    class Newer(ctypes.Structure):
+        _fields_ = [("desc", L.GemmDesc), ("field", ctypes.c_uint64)]
+    newer = Newer(desc=_desc(operands), field=1)
+    newer.desc.struct_size = ctypes.sizeof(Newer)
+    status, message = _run(newer.desc)
+    assert status == L.Status.ERR_UNSUPPORTED, message
+    assert f"past the {ctypes.sizeof(L.GemmDesc)} bytes" in message, message
+    # the first version's size (0.1.0's, before expected_m): an older caller, whose memory past
+    # struct_size is not read (expected_m = -1 there would be refused)
+    first_size = L.GemmDesc.expected_m.offset
+    desc.struct_size, desc.expected_m = first_size, -1
+    assert _run(desc) == (L.Status.OK, "")
+    desc.struct_size = first_size - 8
     status, message = _run(desc)
     assert status == L.Status.ERR_INVALID_ARGUMENT and "struct_size" in message
 
@@ -58,6 +72,7 @@ def test_the_result_is_the_gemm(operands):
     ("group_layout", 1, "groups = 0"), ("groups", 4, "groups is set but group_layout"),
     ("group_rows", 16, "group_rows is set but"), ("max_m", 64, "max_m is set but"),
     ("group_stride_b", 4096, "group_stride_b is set but"), ("group_stride_sb", 8, "group_stride_sb is set but"),
+    ("expected_m", 64, "expected_m is set but"),
 ])
 def test_every_field_lands_where_the_library_reads_it(operands, field, value, says):
     status, message = _run(_desc(operands, **{field: value}))

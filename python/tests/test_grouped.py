@@ -1,6 +1,6 @@
 """gemm_grouped through the binding on NumPy (the CPU backend): each group's rows equal the plain
 gemm of those rows with its expert's weights; rows no group owns keep what `out` held; bad
-group data is refused."""
+group data is refused; the masked layout's expected_m is a hint that changes no bit."""
 
 import zlib
 
@@ -72,3 +72,31 @@ def test_bad_group_data(rng):
         fp8block.gemm_grouped(qa, sa, qb, sb, offsets=[0, 10])
     with pytest.raises(ValueError, match="one of them"):
         fp8block.gemm_grouped(qa, sa, qb, sb)
+
+
+def test_masked_expected_m_changes_no_bit(rng):
+    g, max_m, n, k = 2, 40, 72, 129
+    qb, sb = experts(rng, g, n, k)
+    qa, sa = fp8block.quantize_1x128(data.matrix(rng, g * max_m, k))
+    a = qa.reshape(g, max_m, k)
+    counts = np.array([17, 40], dtype=np.int32)
+    want = fp8block.gemm_grouped(a, sa, qb, sb, counts=counts, out=np.zeros((g, max_m, n), np.float32))
+    assert np.any(want != 0)
+    for expected_m in (0, 1, 20, np.int64(40)):
+        d = fp8block.gemm_grouped(a, sa, qb, sb, counts=counts, out=np.zeros((g, max_m, n), np.float32),
+                                  expected_m=expected_m)
+        np.testing.assert_array_equal(d, want)
+
+
+def test_expected_m_errors(rng):
+    qb, sb = experts(rng, 2, 64, 128)
+    qa, sa = fp8block.quantize_1x128(data.matrix(rng, 10, 128))
+    with pytest.raises(ValueError, match="expected_m belongs to the masked layout"):
+        fp8block.gemm_grouped(qa, sa, qb, sb, offsets=[0, 4, 10], expected_m=4)
+    a = qa.reshape(2, 5, 128)
+    with pytest.raises(ValueError, match="expected_m = -1 is negative"):
+        fp8block.gemm_grouped(a, sa, qb, sb, counts=[5, 2], expected_m=-1)
+    with pytest.raises(ValueError, match="expected_m = 6 is above max_m = 5"):
+        fp8block.gemm_grouped(a, sa, qb, sb, counts=[5, 2], expected_m=6)
+    with pytest.raises(TypeError, match="expected_m must be an int"):
+        fp8block.gemm_grouped(a, sa, qb, sb, counts=[5, 2], expected_m=2.5)

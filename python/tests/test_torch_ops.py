@@ -87,6 +87,10 @@ def test_every_op_passes_opcheck(operands, device, rng):
         (_ops.gemm_grouped, (bits(qg3.reshape(3, 4, 300)), sg3, bits(qe), se, counts, True, torch.float32)),
         (_ops.gemm_grouped_out, (bits(qg3[:8]), sg3[:, :8], bits(qe), se, offsets, False,
                                  torch.zeros(8, 136, dtype=torch.bfloat16, device=device)[:, :130])),
+        # masked with expected_m, the planning hint (an int argument, 0: none)
+        (_ops.gemm_grouped, (bits(qg3.reshape(3, 4, 300)), sg3, bits(qe), se, counts, True, torch.bfloat16, 2)),
+        (_ops.gemm_grouped_out, (bits(qg3.reshape(3, 4, 300)), sg3, bits(qe), se, counts, True,
+                                 torch.zeros(3, 4, 132, device=device)[..., :130], 3)),
     ]
     assert {op for op, _ in cases} == set(_ops.OPS), "an op without an opcheck case"
     for op, args in cases:
@@ -133,6 +137,28 @@ def test_grouped_op_equals_the_plain_call_and_zeroes_unowned_rows(rng, device):
     assert same(out[0, :2], want[0, :2]) and (out[0, 2:] == 5).all() and (out[1] == 5).all()
     compiled = torch.compile(lambda a, s: fbt.gemm_grouped(a, s, qe, se, offsets=offsets), fullgraph=True)
     assert same(compiled(qa, sa), fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets))
+
+
+def test_grouped_op_expected_m_is_a_hint(rng, device):
+    """expected_m reaches fp8block.gemm_grouped (whose rules refuse a bad one) and changes no bit."""
+    qe, se = experts(rng, device)
+    qm, sm = fbt.quantize_1x128(tensor(rng, 8, 300, device=device))
+    a, counts = qm.reshape(2, 4, 300), torch.tensor([2, 4], dtype=torch.int32, device=device)
+    want = fbt.gemm_grouped(a, sm, qe[:2], se[:2], counts=counts)
+    for expected_m in (0, 1, 4):
+        assert same(fbt.gemm_grouped(a, sm, qe[:2], se[:2], counts=counts, expected_m=expected_m), want)
+    out = torch.zeros(2, 4, 136, dtype=torch.bfloat16, device=device)[..., :130]
+    assert same(fbt.gemm_grouped(a, sm, qe[:2], se[:2], counts=counts, out=out, expected_m=2), want)
+    with pytest.raises(ValueError, match="expected_m = 5 is above max_m = 4"):
+        fbt.gemm_grouped(a, sm, qe[:2], se[:2], counts=counts, expected_m=5)
+    with pytest.raises(ValueError, match="expected_m belongs to the masked layout"):
+        fbt.gemm_grouped(qm, sm, qe[:2], se[:2], offsets=torch.tensor([0, 3, 8], dtype=torch.int32), expected_m=2)
+    with pytest.raises(ValueError, match="expected_m belongs to the masked layout"):  # the op itself, called directly
+        _ops.gemm_grouped(bits(qm), sm, bits(qe[:2]), se[:2], torch.tensor([0, 3, 8], dtype=torch.int32, device=device),
+                          False, torch.bfloat16, 2)
+    compiled = torch.compile(lambda x, s: fbt.gemm_grouped(x, s, qe[:2], se[:2], counts=counts, expected_m=2),
+                             fullgraph=True)
+    assert same(compiled(a, sm), want)
 
 
 def test_out_and_in_place_accumulation(operands, rng, device):

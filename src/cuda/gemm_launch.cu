@@ -406,7 +406,7 @@ static fp8block_status run_grouped(cuda_device *dev, const gemm_args *g, cudaStr
                              "group_stride_b = %lld is below N·ldb = %lld (0, one B for all, is fine)",
                              (long long)g->group_stride_b, (long long)(g->n * g->ldb));
     const int masked = g->group_layout == FP8BLOCK_GROUPS_MASKED;
-    const gemm_grouping groups = {g->groups, masked, g->max_m};
+    const gemm_grouping groups = {g->groups, masked, g->max_m, g->expected_m};
     max_clusters_query query = {dev, column, gemm_grouped_kernels};
     const gemm_target target = {dev->sm_count, config_max_clusters, &query, dev->l2_bytes};
     /* A forced plan's pair shares A here, whatever its role says (a plain pair of 128-row

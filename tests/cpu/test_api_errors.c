@@ -8,6 +8,7 @@
  * one argument that was changed; what the contract allows (the smallest leading
  * dimensions, codes at any address) is checked to succeed too. */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,12 +425,31 @@ static void test_gemm_desc(void)
     reset_arena();
     expect_failure("fp8block_gemm_ex", "a newer field set", fp8block_gemm_ex(ctx, &newer.desc, NULL),
                    FP8BLOCK_ERR_UNSUPPORTED, ctx, "struct_size");
+    /* A caller built against the first version's header (0.1.0, before expected_m): its
+     * struct_size ends where expected_m begins, and what follows in its memory is not the
+     * descriptor's (0xff bytes here; read as expected_m they would be refused). It runs as
+     * it always did: the same bytes of D. */
+    {
+        const size_t first_size = offsetof(fp8block_gemm_desc, expected_m), bytes = sizeof(fp8block_gemm_desc) + 64;
+        unsigned char *older = malloc(bytes);
+        memset(older, 0xff, bytes);
+        fp8block_gemm_desc first = base;
+        first.struct_size = first_size;
+        memcpy(older, &first, first_size);
+        reset_arena();
+        st = fp8block_gemm_ex(ctx, (const fp8block_gemm_desc *)older, NULL);
+        CHECK(st == FP8BLOCK_OK, "fp8block_gemm_ex from a 0.1.0 caller: %s", fp8block_last_error(ctx));
+        CHECK(memcmp(d, d_old, (size_t)(m * ldd) * 2) == 0,
+              "fp8block_gemm_ex from a 0.1.0 caller wrote other bytes of D");
+        free(older);
+    }
 
     reset_arena();
     expect_failure("fp8block_gemm_ex", "desc = NULL", fp8block_gemm_ex(ctx, NULL, NULL),
                    FP8BLOCK_ERR_INVALID_ARGUMENT, ctx, "desc");
     DESC_FAILS(c.struct_size = 0, INVALID_ARGUMENT, "struct_size");
-    DESC_FAILS(c.struct_size = sizeof c - 8, INVALID_ARGUMENT, "struct_size");
+    DESC_FAILS(c.struct_size = offsetof(fp8block_gemm_desc, expected_m) - 8, INVALID_ARGUMENT,
+               "struct_size"); /* short of the first version */
     DESC_FAILS(c.struct_size = (size_t)1 << 40, INVALID_ARGUMENT, "struct_size");
     float scales[4];
     DESC_FAILS(c.b_scales = (fp8block_b_scales)7, INVALID_ARGUMENT, "b_scales");
@@ -459,6 +479,42 @@ static void test_gemm_desc(void)
     DESC_FAILS(c.max_m = 64, INVALID_ARGUMENT, "max_m");
     DESC_FAILS(c.group_stride_b = 1 << 20, INVALID_ARGUMENT, "group_stride_b");
     DESC_FAILS(c.group_stride_sb = 1 << 10, INVALID_ARGUMENT, "group_stride_sb");
+    DESC_FAILS(c.expected_m = 64, INVALID_ARGUMENT, "expected_m");
+    {   /* expected_m, the masked layout's planning hint: in [0, max_m], on the masked layout only,
+         * and never a byte of D different (the CPU backend plans nothing; the GPU picks a tile) */
+        int32_t *counts = carve(&in, 2 * sizeof *counts), *offsets = carve(&in, 3 * sizeof *offsets);
+        counts[0] = 65, counts[1] = 30;
+        offsets[0] = 0, offsets[1] = 60, offsets[2] = 130;
+        fp8block_gemm_desc masked = base, contiguous = base;
+        masked.group_layout = FP8BLOCK_GROUPS_MASKED, masked.groups = 2, masked.group_rows = counts, masked.max_m = 65;
+        contiguous.group_layout = FP8BLOCK_GROUPS_CONTIGUOUS, contiguous.groups = 2, contiguous.group_rows = offsets;
+        reset_arena();
+        st = fp8block_gemm_ex(ctx, &masked, NULL);
+        CHECK(st == FP8BLOCK_OK, "fp8block_gemm_ex masked: %s", fp8block_last_error(ctx));
+        memcpy(d_old, d, (size_t)(m * ldd) * 2);
+        static const int64_t hints[] = {1, 32, 65};
+        for (int i = 0; i < 3; i++) {
+            fp8block_gemm_desc hinted = masked;
+            hinted.expected_m = hints[i];
+            reset_arena();
+            st = fp8block_gemm_ex(ctx, &hinted, NULL);
+            CHECK(st == FP8BLOCK_OK, "fp8block_gemm_ex masked, expected_m = %lld: %s", (long long)hints[i],
+                  fp8block_last_error(ctx));
+            CHECK(memcmp(d, d_old, (size_t)(m * ldd) * 2) == 0, "masked, expected_m = %lld: other bytes of D",
+                  (long long)hints[i]);
+        }
+        reset_arena();
+        st = fp8block_gemm_ex(ctx, &contiguous, NULL);
+        CHECK(st == FP8BLOCK_OK, "fp8block_gemm_ex contiguous: %s", fp8block_last_error(ctx));
+        fp8block_gemm_desc keep = base;
+        base = masked;
+        DESC_FAILS(c.expected_m = -1, INVALID_ARGUMENT, "expected_m");
+        DESC_FAILS(c.expected_m = INT64_MIN, INVALID_ARGUMENT, "expected_m");
+        DESC_FAILS(c.expected_m = 66, INVALID_ARGUMENT, "expected_m"); /* above max_m */
+        base = contiguous;
+        DESC_FAILS(c.expected_m = 32, INVALID_ARGUMENT, "expected_m");
+        base = keep;
+    }
     DESC_FAILS(c.d_dtype = (fp8block_dtype)7, INVALID_ARGUMENT, "d_dtype");
     /* The same rules as fp8block_gemm, through the one validation. */
     DESC_FAILS(c.a = NULL, INVALID_ARGUMENT, "a");

@@ -444,7 +444,9 @@ static void test_grouped(void)
             m = rows[groups] + rand() % 9 + (rows[groups] == 0);
         }
         const gemm_shape g = {m, n, k, i % 4 == 3 ? FP8BLOCK_E4M3 : FP8BLOCK_BF16, 0};
-        const gemm_grouping grouping = {groups, masked, masked ? max_m : 0};
+        /* a quarter of the shapes with an expected_m in [1, max_m]: the launch covers full groups whatever it says */
+        const int64_t expected_m = masked && i % 4 == 1 ? 1 + (int64_t)i * 37 % max_m : 0;
+        const gemm_grouping grouping = {groups, masked, masked ? max_m : 0, expected_m};
         const gemm_groups gs = {rows, (int)groups, masked, (int)(masked ? max_m : 0), 1, 0, NULL, 0};
         for (int c = -1; c < GEMM_GROUPED_CONFIG_COUNT; c++) { /* the heuristic's, then every row */
             gemm_plan plan = {0, 0, 0, 0, 0};
@@ -470,7 +472,7 @@ static void test_grouped(void)
     const int32_t bad_offsets[] = {-5, 40, 30, 64, 1000}, bad_counts[] = {16, 17, -3, 1 << 30};
     const gemm_shape g = {64, 300, 256, FP8BLOCK_BF16, 0};
     for (int masked = 0; masked <= 1; masked++) {
-        const gemm_grouping grouping = {4, masked, masked ? 16 : 0};
+        const gemm_grouping grouping = {4, masked, masked ? 16 : 0, 0};
         const gemm_groups gs = {masked ? bad_counts : bad_offsets, 4, masked, masked ? 16 : 0, 1, 0, NULL, 0};
         gemm_launch_plan lp;
         CHECK(grouped_plan(132, &g, &grouping, NULL, &lp) == FP8BLOCK_OK &&
@@ -481,7 +483,7 @@ static void test_grouped(void)
     const int32_t offsets[] = {0, 300, 600};
     const gemm_groups gs = {offsets, 2, 0, 0, 1, 0, NULL, 0};
     const gemm_shape big = {600, 1024, 256, FP8BLOCK_BF16, 0};
-    const gemm_grouping two = {2, 0, 0};
+    const gemm_grouping two = {2, 0, 0, 0};
     gemm_launch_plan lp, broken;
     CHECK(grouped_plan(132, &big, &two, NULL, &lp) == FP8BLOCK_OK, "plan 2 groups");
     broken = lp, broken.sched.clusters = lp.sched.clusters + 1, broken.sched.n_groups--;
@@ -494,7 +496,7 @@ static void test_grouped(void)
     const gemm_shape prefill = {8 * 1024, 4096, 7168, FP8BLOCK_BF16, 0};
     const gemm_shape prefill_e4m3 = {8 * 1024, 4096, 7168, FP8BLOCK_E4M3, 0};
     const gemm_shape prefill_f32 = {8 * 1024, 4096, 7168, FP8BLOCK_F32, 0};
-    const gemm_grouping eight = {8, 0, 0}, eight_masked = {8, 1, 1024};
+    const gemm_grouping eight = {8, 0, 0, 0}, eight_masked = {8, 1, 1024, 0};
     CHECK(gemm_choose_grouped_plan(&prefill, &eight, 132).bm == 256 &&
               gemm_choose_grouped_plan(&prefill_e4m3, &eight, 132).bm == 256,
           "contiguous 8 x 1024 rows, bf16/E4M3 D: 256-row pairs");
@@ -504,7 +506,7 @@ static void test_grouped(void)
     /* decode: groups whose 128-wide tiles would leave most SMs idle take 64-wide ones, 64 rows
      * high where that is still under half the SMs; E4M3 D keeps 128-wide tiles (one scale block) */
     const gemm_shape decode = {256, 4096, 7168, FP8BLOCK_BF16, 0}, decode_e4m3 = {256, 4096, 7168, FP8BLOCK_E4M3, 0};
-    const gemm_grouping one_128 = {1, 1, 128}, one_256 = {1, 1, 256}, four_256 = {4, 1, 256};
+    const gemm_grouping one_128 = {1, 1, 128, 0}, one_256 = {1, 1, 256, 0}, four_256 = {4, 1, 256, 0};
     const gemm_plan p128 = gemm_choose_grouped_plan(&decode, &one_128, 132);
     const gemm_plan p256 = gemm_choose_grouped_plan(&decode, &one_256, 132);
     const gemm_plan p4 = gemm_choose_grouped_plan(&decode, &four_256, 132);
@@ -520,6 +522,59 @@ static void test_grouped(void)
     printf("grouped: %d plans walked, every owned row once per n tile\n", checked);
 }
 
+/* expected_m, the caller's hint of the rows a masked group holds, sizes the tile and nothing
+ * else. One group of max_m = 256 rows by N = 7168: as if full (expected_m 0, i.e. max_m), 128x128
+ * pairs sharing A (112 CTAs); expected to hold 128 rows, those pairs would keep 56 of 132 SMs
+ * busy, so 128x64 single CTAs. Four groups expected to hold 64 rows: 64-row tiles. Each launch
+ * is still sized for full groups (its clusters and the walk's bound), and its walk stores every
+ * row of full groups and of any count, since the hint may be wrong. */
+static void test_grouped_expected_m(void)
+{
+    const gemm_shape one = {256, 7168, 2048, FP8BLOCK_BF16, 0}, four = {4 * 256, 7168, 2048, FP8BLOCK_BF16, 0};
+    const gemm_grouping as_full = {1, 1, 256, 0}, half = {1, 1, 256, 128}, quarter = {4, 1, 256, 64};
+    const gemm_plan pf = gemm_choose_grouped_plan(&one, &as_full, 132);
+    const gemm_plan ph = gemm_choose_grouped_plan(&one, &half, 132);
+    const gemm_plan pq = gemm_choose_grouped_plan(&four, &quarter, 132);
+    CHECK(pf.bm == 128 && pf.bn == 128 && pf.cluster == 2 && pf.role == CLUSTER_SHARES_A,
+          "masked 1 x 256 rows, N = 7168, expected_m 0: 128x128 pairs sharing A (got %dx%d, cluster %d, role %d)",
+          pf.bm, pf.bn, pf.cluster, pf.role);
+    CHECK(ph.bm == 128 && ph.bn == 64 && ph.cluster == 1,
+          "masked 1 x 256 rows, N = 7168, expected_m 128: 128x64 single CTAs (got %dx%d, cluster %d)", ph.bm, ph.bn,
+          ph.cluster);
+    CHECK(pq.bm == 64 && pq.cluster == 1, "masked 4 x 256 rows, expected_m 64: 64-row tiles (got %dx%d, cluster %d)",
+          pq.bm, pq.bn, pq.cluster);
+    static const int32_t counts[] = {256, 255, 129, 128, 64, 1, 0};
+    int walked = 0;
+    for (int c = 0; c < (int)(sizeof counts / sizeof counts[0]); c++) {
+        const int32_t one_count[1] = {counts[c]}, four_counts[4] = {counts[c], 256, counts[c] / 2, 256};
+        const gemm_groups gs_one = {one_count, 1, 1, 256, 1, 0, NULL, 0}, gs_four = {four_counts, 4, 1, 256, 1, 0, NULL, 0};
+        const struct {
+            const gemm_shape *shape;
+            const gemm_grouping *grouping;
+            const gemm_groups *gs;
+        } cases[] = {{&one, &as_full, &gs_one}, {&one, &half, &gs_one}, {&four, &quarter, &gs_four}};
+        for (int i = 0; i < 3; i++) {
+            gemm_launch_plan lp;
+            char what[128];
+            snprintf(what, sizeof what, "masked G=%d max_m=256 expected_m=%lld, count %d", cases[i].gs->count,
+                     (long long)cases[i].grouping->expected_m, counts[c]);
+            const fp8block_status st = grouped_plan(132, cases[i].shape, cases[i].grouping, NULL, &lp);
+            CHECK(st == FP8BLOCK_OK, "%s: status %d", what, (int)st);
+            if (st != FP8BLOCK_OK) continue;
+            /* the grid and the walk's bound are those of full groups, not of expected_m's */
+            const int64_t full_units = cases[i].gs->count * fp8block_ceil_div(256, lp.plan.bm) * lp.sched.n_groups;
+            const int64_t clusters = full_units < lp.max_clusters ? full_units : lp.max_clusters;
+            CHECK(lp.sched.dp_tiles == full_units && lp.sched.clusters == clusters,
+                  "%s: bound %d units on %d clusters, want %lld on %lld (full groups)", what, lp.sched.dp_tiles,
+                  lp.sched.clusters, (long long)full_units, (long long)clusters);
+            walked += check_group_walk(&lp, cases[i].gs, cases[i].shape->m, what, 0) == 0;
+        }
+    }
+    CHECK(walked == 3 * (int)(sizeof counts / sizeof counts[0]), "expected_m walks checked: %d", walked);
+    printf("grouped expected_m: tiles %dx%d (as full), %dx%d (128 of 256 rows), %dx%d (64 of 256); %d walks covered\n",
+           pf.bm, pf.bn, ph.bm, ph.bn, pq.bm, pq.bn, walked);
+}
+
 int main(void)
 {
     test_coverage_catches();
@@ -528,5 +583,6 @@ int main(void)
     test_forced();
     test_streamk_l2();
     test_grouped();
+    test_grouped_expected_m();
     return test_finish("test_gemm_planner");
 }

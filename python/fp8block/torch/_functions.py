@@ -69,18 +69,22 @@ def gemm(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, out_dtype: Optional[torch
 
 def gemm_grouped(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, *, offsets: Optional[Tensor] = None,
                  counts: Optional[Tensor] = None, out_dtype: Optional[torch.dtype] = None,
-                 out: Optional[Tensor] = None) -> Tensor:
+                 out: Optional[Tensor] = None, expected_m: Optional[int] = None) -> Tensor:
     """fp8block.gemm_grouped as an op: offsets= (contiguous, a M×K, G + 1 int32 row offsets) or
     counts= (masked, a [G][max_m][K], G int32 counts), both tensors on a's device. Without out,
-    rows no group owns are zero; with it they are left as they were."""
+    rows no group owns are zero; with it they are left as they were. expected_m (with counts=
+    only): the rows a group is expected to hold, a planning hint (None or 0: max_m)."""
     if (offsets is None) == (counts is None):
         raise ValueError("pass offsets= (contiguous layout) or counts= (masked layout), one of them")
     masked = counts is not None
+    if expected_m is not None and not masked:
+        raise ValueError("expected_m belongs to the masked layout (counts=)")
+    expected_m = expected_m or 0
     rows = (counts if masked else offsets).to(device=a.device, dtype=torch.int32).contiguous()
     if out is not None:
         if out_dtype is not None and out.dtype != out_dtype:
             raise TypeError(f"out has dtype {out.dtype}, but out_dtype asks for {out_dtype}")
-        _ops.call(_ops.gemm_grouped_out, a, sa, b, sb, rows, masked, out)
+        _ops.call(_ops.gemm_grouped_out, a, sa, b, sb, rows, masked, out, expected_m)
         return out
     return _ops.call(_ops.gemm_grouped, a, sa, b, sb, rows, masked,
-                     out_dtype if out_dtype is not None else torch.bfloat16)
+                     out_dtype if out_dtype is not None else torch.bfloat16, expected_m)

@@ -252,33 +252,41 @@ def _(a, sa, b, sb, out_codes, out_scales, c=None, bias=None, pow2=False, b_bloc
 
 # ---- grouped (mixture-of-experts) GEMM ------------------------------------------------------
 
+def _group_rows(rows: Tensor, masked: bool, expected_m: int) -> dict:
+    """gemm_grouped's keywords for the groups: counts= (with expected_m, 0 meaning none) or
+    offsets= (expected_m passed on only when set, for fp8block.gemm_grouped to refuse)."""
+    return {"counts" if masked else "offsets": rows, "expected_m": expected_m or None}
+
+
 @_op("fp8block::gemm_grouped", mutates_args=())
 def gemm_grouped(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, rows: Tensor, masked: bool,
-                 out_dtype: torch.dtype) -> Tensor:
+                 out_dtype: torch.dtype, expected_m: int = 0) -> Tensor:
     """Rows no group owns are zero here (a fresh tensor must not carry garbage into a compiled
-    graph); gemm_grouped_out leaves them as they were."""
+    graph); gemm_grouped_out leaves them as they were. expected_m: the masked layout's
+    planning hint (0: none)."""
     n = b.shape[1]
     d = torch.zeros((*a.shape[:-1], out_ld(n, out_dtype)), dtype=out_dtype, device=a.device)[..., :n]
     return _fp8.gemm_grouped(_tma_ready(a, 16), _tma_ready(sa, 4), _tma_ready(b, 16), sb, out=d,
-                             **{"counts" if masked else "offsets": rows})
+                             **_group_rows(rows, masked, expected_m))
 
 
 @gemm_grouped.register_fake
-def _(a, sa, b, sb, rows, masked, out_dtype):
+def _(a, sa, b, sb, rows, masked, out_dtype, expected_m=0):
     n = b.shape[1]
     return padded_rows(a.shape[:-1], n, out_ld(n, out_dtype), out_dtype, a.device)
 
 
 @_op("fp8block::gemm_grouped_out", mutates_args=("out",))
-def gemm_grouped_out(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, rows: Tensor, masked: bool, out: Tensor) -> None:
+def gemm_grouped_out(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, rows: Tensor, masked: bool, out: Tensor,
+                     expected_m: int = 0) -> None:
     target = _tma_ready(out, _row_unit(out.dtype))  # rows no group owns keep out's values
     _fp8.gemm_grouped(_tma_ready(a, 16), _tma_ready(sa, 4), _tma_ready(b, 16), sb, out=target,
-                      **{"counts" if masked else "offsets": rows})
+                      **_group_rows(rows, masked, expected_m))
     _write_back(out, target)
 
 
 @gemm_grouped_out.register_fake
-def _(a, sa, b, sb, rows, masked, out):
+def _(a, sa, b, sb, rows, masked, out, expected_m=0):
     return None
 
 
