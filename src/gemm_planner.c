@@ -64,6 +64,8 @@ static int pair_role(int bm) { return bm >= 192 ? CLUSTER_SHARES_A : CLUSTER_SHA
 #define TALL_TILE_FACTOR 0.88
 #define STREAMK_TILE_COST 0.1 /* guessed: the partials' round trip, in tiles */
 #define STREAMK_BELOW_FILL 0.9
+/* Measured: a 192x128 weight-gradient pair's time per FLOP over the 128x128 single CTA's. */
+#define WGRAD_TALL_FACTOR 0.86
 
 /* Into how many K ranges each of `tiles` tiles is cut so that they fill `ctas` CTAs
  * (1: no cut), at most one per K block. */
@@ -95,14 +97,22 @@ gemm_plan gemm_choose_plan(const gemm_shape *g, int sms)
      * as one row is: 256x2112x7168 ran on 66 CTAs at 0.65x DeepGEMM (bench/NOTES.md
      * "DeepGEMM in the same run"). */
     const int64_t m_tiles = fp8block_ceil_div(g->m, plan.bm), tiles = m_tiles * fp8block_ceil_div(g->n, 64);
-    /* B scaled 1x128 has 128x128 tiles only, whatever M. Single CTAs, whose main loop is
-     * pipelined (the pairs' was not: it spilled then): 0.737x DeepGEMM against 0.673x for
-     * pairs, H100, the 15 wgrad shapes, stream-K allowed as measured (bench/NOTES.md "H100
-     * calls of 9cac5c5"). Pipelined pairs, tried on a branch, were slower still: 0.810x
-     * against the singles' 0.852x (bench/NOTES.md "H100 calls of a095300"). */
+    /* B scaled 1x128 (the weight gradient): 192x128 pairs sharing A where their rounds cost
+     * less than 128x128 single CTAs (pipelined, stream-K). The per-column promotion keeps the
+     * single CTA's tile at 128x128, and that tile reads 32 KB from L2 per K block for 4.19
+     * MFLOP: bound by L2 bandwidth (Nsight Compute: L2 62-72% busy, SM 40%). A 192-row pair
+     * reads 28 KB per 6.3 MFLOP (L2 44-53%, SM 45-55%): measured 0.86x the single's time per
+     * FLOP (WGRAD_TALL_FACTOR, fitted on three shapes) and faster on all 15 DeepSeek shapes,
+     * 0.97x DeepGEMM against 0.89x (bench/NOTES.md "H100 call of cd95b11"). Small weights
+     * keep the singles, whose stream-K fills the SMs that few 192-row rounds would not. */
     if (g->b_per_col) {
         const gemm_plan single = {128, 128, 1, 1, CLUSTER_SHARES_B};
-        return single;
+        const gemm_plan tall = {192, 128, 2, 0, CLUSTER_SHARES_A};
+        const int64_t singles = fp8block_ceil_div(g->m, 128) * fp8block_ceil_div(g->n, 128);
+        const int64_t pairs = fp8block_ceil_div(g->m, 192) * fp8block_ceil_div(fp8block_ceil_div(g->n, 128), 2);
+        const double single_cost = (double)singles / sms + STREAMK_TILE_COST;
+        const double tall_cost = (double)fp8block_ceil_div(pairs, sms > 1 ? sms / 2 : 1) * 1.5 * WGRAD_TALL_FACTOR;
+        return tall_cost < single_cost ? tall : single;
     }
     if ((g->m <= 128 || (g->m <= 256 && k_cuts(tiles, sms, kb_total) >= 2))) {
         plan.bn = 64;

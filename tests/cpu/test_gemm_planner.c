@@ -302,17 +302,24 @@ static void test_forced(void)
               "E4M3 row %d: %dx%d", i, gemm_configs[i].bm, gemm_configs[i].bn);
     }
     const gemm_plan square = {128, 128, 2, 0, CLUSTER_SHARES_B}, narrow = {128, 64, 2, 0, CLUSTER_SHARES_B};
-    /* B scaled 1x128 (the weight gradient) has 128x128 kernels only: every shape plans to the
-     * single-CTA one (pipelined). */
-    static const int64_t wgrad[][3] = {{1, 1, 1}, {64, 2112, 7168}, {256, 4096, 512}, {7168, 2048, 16384}};
+    /* B scaled 1x128 (the weight gradient): 192x128 pairs sharing A on the large weights,
+     * 128x128 single CTAs (pipelined, stream-K) where the pairs' rounds would leave SMs idle. */
+    static const struct {
+        int64_t m, n, k;
+        int bm;
+    } wgrad[] = {{1, 1, 1, 128},           {64, 2112, 7168, 128},   {256, 4096, 512, 128},
+                 {2048, 2048, 4096, 128},  {7168, 2048, 16384, 192}, {2112, 7168, 4096, 192},
+                 {4096, 7168, 8192, 192},  {24576, 1536, 4096, 192}, {7168, 16384, 4096, 192}};
     for (size_t i = 0; i < sizeof wgrad / sizeof wgrad[0]; i++) {
-        const gemm_shape w = {wgrad[i][0], wgrad[i][1], wgrad[i][2], FP8BLOCK_F32, 1};
+        const gemm_shape w = {wgrad[i].m, wgrad[i].n, wgrad[i].k, FP8BLOCK_F32, 1};
         const gemm_plan plan = gemm_choose_plan(&w, sms);
-        CHECK(plan.bm == 128 && plan.bn == 128 && plan.cluster == 1 &&
+        const int want_cluster = wgrad[i].bm == 192 ? 2 : 1;
+        CHECK(plan.bm == wgrad[i].bm && plan.bn == 128 && plan.cluster == want_cluster &&
                   gemm_config_find_bit(&plan, gemm_shape_bit(&w)) >= 0 &&
                   gemm_plan_launch(&w, plan, &target, &lp) == FP8BLOCK_OK && check_coverage(&lp, "wgrad", 0) == 0,
-              "wgrad %lldx%lldx%lld plans to a single-CTA 128x128 B-1x128 kernel (got %dx%d, cluster %d)",
-              (long long)w.m, (long long)w.n, (long long)w.k, plan.bm, plan.bn, plan.cluster);
+              "wgrad %lldx%lldx%lld plans to a %dx128 B-1x128 kernel, cluster %d (got %dx%d, cluster %d)",
+              (long long)w.m, (long long)w.n, (long long)w.k, wgrad[i].bm, want_cluster, plan.bm, plan.bn,
+              plan.cluster);
     }
     const gemm_shape wgrad_bf16 = {4096, 4096, 4096, FP8BLOCK_BF16, 1};
     CHECK(gemm_shape_bit(&wgrad_bf16) == 0, "B scaled 1x128 with bf16 output has no kernel");
@@ -340,7 +347,9 @@ static void test_streamk_l2(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const gemm_shape g = {cases[i].m, cases[i].n, cases[i].k, FP8BLOCK_F32, cases[i].b_per_col};
         gemm_launch_plan lp;
-        const gemm_plan plan = gemm_choose_plan(&g, sms);
+        /* the weight gradient's single CTAs (the heuristic takes 192-row pairs on these shapes) */
+        const gemm_plan single = {128, 128, 1, 1, CLUSTER_SHARES_B};
+        const gemm_plan plan = g.b_per_col ? single : gemm_choose_plan(&g, sms);
         CHECK(gemm_plan_launch(&g, plan, &h100, &lp) == FP8BLOCK_OK && (lp.sched.sk_tiles > 0) == cases[i].streamk &&
                   check_coverage(&lp, "stream-K and L2", 0) == 0,
               "%lldx%lldx%lld%s: stream-K %s (got %d stream-K tiles)", (long long)g.m, (long long)g.n, (long long)g.k,
