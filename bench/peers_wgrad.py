@@ -40,8 +40,11 @@ def operands(out, inp, tokens, gen):
     return a, sa, b, sb
 
 
-def fp8block_call(a, sa, b, sb, d):
-    lib, ctx = L.library(), L.context(torch.cuda.current_device())
+def fp8block_call(a, sa, b, sb, d, lib=None, ctx=None):
+    """dW (d) += a·bᵀ through fp8block_gemm_ex; lib and ctx: another loaded copy of the library
+    and its context (experiments/wgrad-plans), else the binding's own."""
+    if lib is None:
+        lib, ctx = L.library(), L.context(torch.cuda.current_device())
     m, k = a.shape
     n = b.shape[0]
     desc = L.gemm_desc(m=m, n=n, k=k, a=a.data_ptr(), lda=a.stride(0), sa=sa.data_ptr(), ldsa=sa.stride(0),

@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
 from peers import Timer  # noqa: E402
-from peers_wgrad import WEIGHTS, TOKENS, operands, deepgemm_call  # noqa: E402
+from peers_wgrad import WEIGHTS, TOKENS, operands, deepgemm_call, fp8block_call  # noqa: E402
 
 from fp8block import _library as L  # noqa: E402
 
@@ -53,26 +53,9 @@ def load_variant(i, spec):
     gen.manual_seed(1)
     a, sa, b, sb = operands(256, 256, 256, gen)
     d = torch.zeros((256, 256), dtype=torch.float32, device="cuda")
-    call(lib, ctx, a, sa, b, sb, d)()
+    fp8block_call(a, sa, b, sb, d, lib, ctx)()
     torch.cuda.synchronize()
     return lib, ctx
-
-
-def call(lib, ctx, a, sa, b, sb, d):
-    m, k = a.shape
-    n = b.shape[0]
-    desc = L.gemm_desc(m=m, n=n, k=k, a=a.data_ptr(), lda=a.stride(0), sa=sa.data_ptr(), ldsa=sa.stride(0),
-                       b=b.data_ptr(), ldb=b.stride(0), sb=sb.data_ptr(), ldsb=sb.stride(0),
-                       b_scales=L.B_SCALES_1x128, d=d.data_ptr(), d_dtype=L.F32, ldd=d.stride(0),
-                       c=d.data_ptr(), c_dtype=L.F32, ldc=d.stride(0))
-    ref, stream = ctypes.byref(desc), torch.cuda.current_stream().cuda_stream
-
-    def go():
-        st = lib.fp8block_gemm_ex(ctx, ref, stream)
-        if st:
-            raise RuntimeError(f"fp8block_gemm_ex: {st}: {lib.fp8block_last_error(ctx)}")
-    go.desc = desc
-    return go
 
 
 def main():
@@ -100,7 +83,7 @@ def main():
         diffs = {}
         for p, (lib, ctx) in variants.items():
             d = torch.zeros_like(d_dg)
-            calls[p] = call(lib, ctx, a, sa, b, sb, d)
+            calls[p] = fp8block_call(a, sa, b, sb, d, lib, ctx)
             calls[p]()
             torch.cuda.synchronize()
             diffs[p] = float((d - d_dg).norm() / d_dg.norm().clamp_min(1e-30))
