@@ -187,10 +187,13 @@ static fp8block_status check_bias(const call_env *env, const fp8block_gemm_desc 
 static fp8block_status read_desc(const fp8block_gemm_desc *desc, fp8block_gemm_desc *g)
 {
     if (!desc) return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "desc is NULL");
-    if (desc->struct_size < GEMM_DESC_FIRST_SIZE || desc->struct_size > GEMM_DESC_MAX_SIZE)
+    /* An older caller's size is a version's size exactly: one ending inside a field is not a
+     * descriptor a header ever made (it would copy part of that field). */
+    const int older_version = desc->struct_size == GEMM_DESC_FIRST_SIZE;
+    if ((desc->struct_size < sizeof *g && !older_version) || desc->struct_size > GEMM_DESC_MAX_SIZE)
         return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT,
-                             "desc->struct_size = %zu; expected sizeof(fp8block_gemm_desc) = %zu, or at least %zu "
-                             "from an older header (initialise the descriptor with FP8BLOCK_GEMM_DESC_INIT)",
+                             "desc->struct_size = %zu; expected sizeof(fp8block_gemm_desc) = %zu, or %zu from the "
+                             "0.1.0 header (initialise the descriptor with FP8BLOCK_GEMM_DESC_INIT)",
                              desc->struct_size, sizeof *g, (size_t)GEMM_DESC_FIRST_SIZE);
     const size_t known = desc->struct_size < sizeof *g ? desc->struct_size : sizeof *g;
     const unsigned char *newer = (const unsigned char *)desc + known;

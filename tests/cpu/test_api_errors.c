@@ -450,6 +450,8 @@ static void test_gemm_desc(void)
     DESC_FAILS(c.struct_size = 0, INVALID_ARGUMENT, "struct_size");
     DESC_FAILS(c.struct_size = offsetof(fp8block_gemm_desc, expected_m) - 8, INVALID_ARGUMENT,
                "struct_size"); /* short of the first version */
+    DESC_FAILS(c.struct_size = offsetof(fp8block_gemm_desc, expected_m) + 4, INVALID_ARGUMENT,
+               "struct_size"); /* between versions: half of expected_m */
     DESC_FAILS(c.struct_size = (size_t)1 << 40, INVALID_ARGUMENT, "struct_size");
     float scales[4];
     DESC_FAILS(c.b_scales = (fp8block_b_scales)7, INVALID_ARGUMENT, "b_scales");
