@@ -285,6 +285,45 @@ static void free_problem(problem *p)
     free(p->a), free(p->b), free(p->sa), free(p->sb), free(p->c_values), free(p->bias_values), free(p->plain);
 }
 
+/* Non-finite D (docs/DESIGN.md §1.6: a scale block holding NaN or Inf has a NaN scale): A's row
+ * 3 holds a NaN code and row 7's scale of K block 1 is +Inf, so those rows of D are NaN or +-Inf
+ * in every column (B is random and nonzero). Only E4M3 D is compared (bit for bit against
+ * quantize_1x128 of the backend's F32 D, NaN scales included): a NaN's payload in 16-bit or F32
+ * D is the hardware's, not the contract's. 130 rows by 300 columns: two tiles of rows, a partial
+ * last scale block. */
+static void run_nonfinite(const gemm_epilogue_backend *be, rng_state *rng)
+{
+    const shape sh = {130, 300, 256};
+    problem p;
+    if (!make_problem(be, rng, sh, &p)) {
+        free_problem(&p);
+        return;
+    }
+    p.a[3 * p.lda + 5] = 0x7f;           /* e4m3 NaN */
+    p.sa[1 * p.ldsa + 7] = INFINITY;     /* row 7, K block 1 */
+    fp8block_gemm_desc g = base_desc(&p);
+    g.d = p.plain, g.d_dtype = FP8BLOCK_F32, g.ldd = p.ldp;
+    fp8block_status st = run_desc(be, &g, &p, 0, 0);
+    CHECK(st == FP8BLOCK_OK, "non-finite plain F32: %s", fp8block_last_error(be->ctx));
+    int64_t finite = 0;
+    for (int64_t j = 0; j < p.n; j++) finite += isfinite(p.plain[3 * p.ldp + j]) + isfinite(p.plain[7 * p.ldp + j]);
+    CHECK(st == FP8BLOCK_OK && finite == 0, "non-finite rows of D: %lld finite elements", (long long)finite);
+    int checked = 0;
+    for (size_t i = 0; i < sizeof VARIANTS / sizeof VARIANTS[0] && !be->skip_e4m3; i++) {
+        const variant *v = &VARIANTS[i];
+        if (v->d != FP8BLOCK_E4M3) continue;
+        char label[200];
+        snprintf(label, sizeof label, "%s %lldx%lldx%lld non-finite rows, D E4M3%s%s%s", be->name, (long long)p.m,
+                 (long long)p.n, (long long)p.k, v->flags ? " pow2" : "", v->has_c ? " + C" : "",
+                 v->has_bias ? " + bias" : "");
+        run_variant(be, &p, v, label);
+        checked++;
+    }
+    printf("%s %lldx%lldx%lld with NaN and Inf rows: %d E4M3 variants checked\n", be->name, (long long)p.m,
+           (long long)p.n, (long long)p.k, checked);
+    free_problem(&p);
+}
+
 /* FP8BLOCK_TEST_SMALL=1 (compute-sanitizer runs): the shapes before the large ones. */
 enum { SMALL_SHAPES = 9 };
 
@@ -317,4 +356,5 @@ void gemm_epilogue_contract_run(const gemm_epilogue_backend *be, unsigned long l
         }
         free_problem(&p);
     }
+    run_nonfinite(be, &rng);
 }
