@@ -103,7 +103,7 @@ gemm_plan gemm_choose_plan(const gemm_shape *g, int sms)
      * MFLOP: bound by L2 bandwidth (Nsight Compute: L2 62-72% busy, SM 40%). A 192-row pair
      * reads 28 KB per 6.3 MFLOP (L2 44-53%, SM 45-55%): measured 0.86x the single's time per
      * FLOP (WGRAD_TALL_FACTOR, fitted on three shapes) and faster on all 15 DeepSeek shapes,
-     * 0.97x DeepGEMM against 0.89x (bench/NOTES.md "H100 call of cd95b11"). Small weights
+     * 0.97x DeepGEMM against 0.89x (bench/NOTES.md "H100 calls of cd95b11"). Small weights
      * keep the singles, whose stream-K fills the SMs that few 192-row rounds would not. */
     if (g->b_per_col) {
         const gemm_plan single = {128, 128, 1, 1, CLUSTER_SHARES_B};

@@ -536,7 +536,7 @@ static void test_grouped(void)
  * pairs sharing A (112 CTAs); expected to hold 128 rows, those pairs would keep 56 of 132 SMs
  * busy, so 128x64 single CTAs. Four groups expected to hold 64 rows: still 128-row pairs (the
  * tile's height follows max_m, the most a group holds: 64-row tiles for counts of 64 +- 21 in
- * groups of 128 measured slower, bench/NOTES.md "H100 call of c48abe4"). Each launch
+ * groups of 128 measured slower, bench/NOTES.md "H100 calls of cd95b11"). Each launch
  * is still sized for full groups (its clusters and the walk's bound), and its walk stores every
  * row of full groups and of any count, since the hint may be wrong. */
 static void test_grouped_expected_m(void)
