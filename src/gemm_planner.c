@@ -81,6 +81,13 @@ static double wave_fill(int64_t tiles, int64_t ctas)
     return (double)tiles / (double)(fp8block_ceil_div(tiles, ctas) * ctas);
 }
 
+/* Rounds that `units` take on `slots` (CTAs, or clusters for units of a cluster): spread by
+ * stream-K, their fraction plus the partials' cost; else whole rounds. */
+static double rounds(int64_t units, int64_t slots, int streamk)
+{
+    return streamk ? (double)units / slots + STREAMK_TILE_COST : (double)fp8block_ceil_div(units, slots);
+}
+
 /* Deterministic tile choice.
  * M ≤ 128 (and up to 256 where 128x64 tiles leave SMs idle): the time is reading B once
  * from HBM, so what matters is that every SM streams: BN = 64 tiles (or 32, below), K cut
@@ -110,9 +117,8 @@ gemm_plan gemm_choose_plan(const gemm_shape *g, int sms)
         const gemm_plan tall = {192, 128, 2, 0, CLUSTER_SHARES_A};
         const int64_t singles = fp8block_ceil_div(g->m, 128) * fp8block_ceil_div(g->n, 128);
         const int64_t pairs = fp8block_ceil_div(g->m, 192) * fp8block_ceil_div(fp8block_ceil_div(g->n, 128), 2);
-        const double single_cost = (double)singles / sms + STREAMK_TILE_COST;
-        const double tall_cost = (double)fp8block_ceil_div(pairs, sms > 1 ? sms / 2 : 1) * 1.5 * WGRAD_TALL_FACTOR;
-        return tall_cost < single_cost ? tall : single;
+        const double tall_cost = rounds(pairs, sms > 1 ? sms / 2 : 1, 0) * 1.5 * WGRAD_TALL_FACTOR;
+        return tall_cost < rounds(singles, sms, 1) ? tall : single;
     }
     if ((g->m <= 128 || (g->m <= 256 && k_cuts(tiles, sms, kb_total) >= 2))) {
         plan.bn = 64;
@@ -154,8 +160,7 @@ gemm_plan gemm_choose_plan(const gemm_shape *g, int sms)
         /* Stream-K for a partial last wave after full ones; below one wave, cutting K into
          * short ranges (512^3: one K block each) measured 1.6x slower than idle SMs. */
         int streamk = streamk_capable(bm, pair.role) && ctas >= sms && wave_fill(ctas, sms) < STREAMK_BELOW_FILL;
-        double waves = streamk ? (double)ctas / sms + STREAMK_TILE_COST : (double)fp8block_ceil_div(ctas, sms);
-        double cost = waves * (bm / 128.0) * (bn + 104) * (bm > 128 ? TALL_TILE_FACTOR : 1.0);
+        double cost = rounds(ctas, sms, streamk) * (bm / 128.0) * (bn + 104) * (bm > 128 ? TALL_TILE_FACTOR : 1.0);
         if (i == 0 || cost < best) best = cost, plan = pair, plan.streamk = streamk;
     }
     return plan;

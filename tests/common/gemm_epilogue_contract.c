@@ -250,6 +250,17 @@ done:
     free(bias), free(sd);
 }
 
+/* The backend's F32 D of p without C or bias, into p->plain; 1 on success. */
+static int run_plain(const gemm_epilogue_backend *be, problem *p)
+{
+    fp8block_gemm_desc g = base_desc(p);
+    g.d = p->plain, g.d_dtype = FP8BLOCK_F32, g.ldd = p->ldp;
+    fp8block_status st = run_desc(be, &g, p, 0, 0);
+    CHECK(st == FP8BLOCK_OK, "%lldx%lldx%lld plain F32: %s", (long long)p->m, (long long)p->n, (long long)p->k,
+          fp8block_last_error(be->ctx));
+    return st == FP8BLOCK_OK;
+}
+
 static int make_problem(const gemm_epilogue_backend *be, rng_state *rng, shape sh, problem *p)
 {
     memset(p, 0, sizeof *p);
@@ -272,12 +283,7 @@ static int make_problem(const gemm_epilogue_backend *be, rng_state *rng, shape s
     p->bias_values = random_values(rng, sh.n, 4.0);
     p->ldp = (sh.n + 3) / 4 * 4;
     p->plain = alloc_poisoned((size_t)(sh.m * p->ldp) * 4);
-    fp8block_gemm_desc g = base_desc(p);
-    g.d = p->plain, g.d_dtype = FP8BLOCK_F32, g.ldd = p->ldp;
-    st = run_desc(be, &g, p, 0, 0);
-    CHECK(st == FP8BLOCK_OK, "%lldx%lldx%lld plain F32: %s", (long long)sh.m, (long long)sh.n, (long long)sh.k,
-          fp8block_last_error(be->ctx));
-    return st == FP8BLOCK_OK;
+    return run_plain(be, p);
 }
 
 static void free_problem(problem *p)
@@ -301,13 +307,10 @@ static void run_nonfinite(const gemm_epilogue_backend *be, rng_state *rng)
     }
     p.a[3 * p.lda + 5] = 0x7f;           /* e4m3 NaN */
     p.sa[1 * p.ldsa + 7] = INFINITY;     /* row 7, K block 1 */
-    fp8block_gemm_desc g = base_desc(&p);
-    g.d = p.plain, g.d_dtype = FP8BLOCK_F32, g.ldd = p.ldp;
-    fp8block_status st = run_desc(be, &g, &p, 0, 0);
-    CHECK(st == FP8BLOCK_OK, "non-finite plain F32: %s", fp8block_last_error(be->ctx));
+    const int ran = run_plain(be, &p);
     int64_t finite = 0;
     for (int64_t j = 0; j < p.n; j++) finite += isfinite(p.plain[3 * p.ldp + j]) + isfinite(p.plain[7 * p.ldp + j]);
-    CHECK(st == FP8BLOCK_OK && finite == 0, "non-finite rows of D: %lld finite elements", (long long)finite);
+    CHECK(ran && finite == 0, "non-finite rows of D: %lld finite elements", (long long)finite);
     int checked = 0;
     for (size_t i = 0; i < sizeof VARIANTS / sizeof VARIANTS[0] && !be->skip_e4m3; i++) {
         const variant *v = &VARIANTS[i];
