@@ -38,30 +38,36 @@ __device__ __forceinline__ void promote_from(float *acc, const float *tmp, const
     }
 }
 
-/* The tile's first column in its scale block (a multiple of 16: BN is) chooses one of
- * eight unrolled promotions. Picking per group at run time cost a 176-wide tile ~190
- * instructions per K block (compares, shifts, selects) next to its 88 FFMA: the math
- * warps ran out of issue slots (bench/NOTES.md, "128x176")). */
+/* The tile's first column in its scale block (a multiple of 16, or of 8 where BN is an odd
+ * multiple of 8) chooses one of 8 (16) unrolled promotions. Picking per group at run time
+ * cost a 176-wide tile ~190 instructions per K block (compares, shifts, selects) next to its
+ * 88 FFMA: the math warps ran out of issue slots (bench/NOTES.md, "128x176")). */
+#define PROMOTE_CASE(step, c) \
+    case c: promote_from<BN, SB_COUNT, (c) * (step)>(acc, tmp, s); break;
 template <int BN, int SB_COUNT>
 __device__ __forceinline__ void promote(float *acc, const float *tmp, const kblock_scales<SB_COUNT> &s,
                                         int first_col_in_block)
 {
-    static_assert(BN % 16 == 0, "the tile's first column in its scale block must be a multiple of 16");
+    static_assert(BN % 8 == 0, "the tile's first column in its scale block must be a multiple of 8");
     if constexpr (SB_COUNT == 1) {
         promote_from<BN, 1, 0>(acc, tmp, s);
-    } else {
+    } else if constexpr (BN % 16 == 0) {
         switch (first_col_in_block >> 4) {
-        case 0: promote_from<BN, SB_COUNT, 0>(acc, tmp, s); break;
-        case 1: promote_from<BN, SB_COUNT, 16>(acc, tmp, s); break;
-        case 2: promote_from<BN, SB_COUNT, 32>(acc, tmp, s); break;
-        case 3: promote_from<BN, SB_COUNT, 48>(acc, tmp, s); break;
-        case 4: promote_from<BN, SB_COUNT, 64>(acc, tmp, s); break;
-        case 5: promote_from<BN, SB_COUNT, 80>(acc, tmp, s); break;
-        case 6: promote_from<BN, SB_COUNT, 96>(acc, tmp, s); break;
+            PROMOTE_CASE(16, 0) PROMOTE_CASE(16, 1) PROMOTE_CASE(16, 2) PROMOTE_CASE(16, 3)
+            PROMOTE_CASE(16, 4) PROMOTE_CASE(16, 5) PROMOTE_CASE(16, 6)
         default: promote_from<BN, SB_COUNT, 112>(acc, tmp, s); break;
+        }
+    } else {
+        switch (first_col_in_block >> 3) {
+            PROMOTE_CASE(8, 0) PROMOTE_CASE(8, 1) PROMOTE_CASE(8, 2) PROMOTE_CASE(8, 3)
+            PROMOTE_CASE(8, 4) PROMOTE_CASE(8, 5) PROMOTE_CASE(8, 6) PROMOTE_CASE(8, 7)
+            PROMOTE_CASE(8, 8) PROMOTE_CASE(8, 9) PROMOTE_CASE(8, 10) PROMOTE_CASE(8, 11)
+            PROMOTE_CASE(8, 12) PROMOTE_CASE(8, 13) PROMOTE_CASE(8, 14)
+        default: promote_from<BN, SB_COUNT, 120>(acc, tmp, s); break;
         }
     }
 }
+#undef PROMOTE_CASE
 
 typedef struct {
     int stage;

@@ -10,7 +10,7 @@
  * against gemm_check's bounds (gemm_check_against), the fp64 reference computed on the GPU
  * by the tests' own naive kernel (gemm_reference_gpu.h); on every case of at most
  * CROSS_CHECK_MACS multiply-adds that reference must equal the CPU's (gemm_reference) bit for
- * bit. 14 fixed shapes × 3 dtypes, then RANDOM_CASES random ones.
+ * bit. 16 fixed shapes × 3 dtypes, then RANDOM_CASES random ones.
  *
  *   test_gemm_gpu                      the test (seed from FP8BLOCK_TEST_SEED or fixed)
  *   test_gemm_gpu quick N              the first N cases only (for the sanitizers)
@@ -496,11 +496,12 @@ int main(int argc, char **argv)
      * 256-row pairs sharing A, 2048x1856x1000 such pairs over an odd number of N tiles
      * (the last pair's second tile lies past N) and a ragged last K block, 4096x2112x7168
      * and 2112x7168x64 192-row pairs (three math warpgroups; 4096 rows end in a third of
-     * a tile). */
+     * a tile), 64x7168x2048 and 127x6990x520 56-wide tiles (the second ends mid-tile, N
+     * neither a multiple of 8 nor of 16 bytes in 16 bits). */
     static const int64_t fixed[][3] = {{128, 128, 128},   {1, 1, 1},          {17, 17, 17},       {129, 2112, 255},
                                        {64, 2112, 7168},  {128, 4096, 7168},  {4096, 2112, 7168}, {255, 4096, 129},
                                        {4096, 4096, 4096}, {2112, 7168, 64},  {128, 2048, 7168},  {64, 1024, 7168},
-                                       {2048, 1856, 1000}, {1024, 2112, 2000}};
+                                       {2048, 1856, 1000}, {1024, 2112, 2000}, {64, 7168, 2048},  {127, 6990, 520}};
     int n_fixed = (int)(sizeof fixed / sizeof fixed[0]);
     if (cases == 0 && !(argc >= 2 && (!strcmp(argv[1], "concurrent") || !strcmp(argv[1], "quick") ||
                                       !strcmp(argv[1], "shape"))))
