@@ -35,10 +35,8 @@
 /* K-split pairs (M <= 128, too few tiles for the SMs); tall tiles in pairs sharing A (a
  * 256-row tile's fp32 staging leaves no room for two ring stages, 192 rows keep three; the
  * weight gradient's large shapes take the 192-row pairs, bench/NOTES.md "H100 calls
- * of cd95b11"); 128-row and 64-row tiles alone or in pairs sharing B; 56-wide tiles for
- * M <= 128 where 64-wide ones leave SMs idle and 56-wide ones fit one wave (N = 7168: 128
- * tiles, not 112; they straddle B's scale blocks). 128x176 straddles them too: reachable
- * through FP8BLOCK_GEMM_PLAN only. */
+ * of cd95b11"); 128-row and 64-row tiles alone or in pairs sharing B. 128x176 straddles B's
+ * scale blocks: reachable through FP8BLOCK_GEMM_PLAN only. */
 #define GEMM_CONFIGS(X)                                  \
     X(64, 64, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL)         \
     X(64, 32, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL)         \
@@ -46,10 +44,8 @@
     X(128, 32, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL)        \
     X(256, 128, 2, CLUSTER_SHARES_A, GEMM_OUT_16BIT | GEMM_OUT_E4M3) \
     X(192, 128, 2, CLUSTER_SHARES_A, GEMM_OUT_ALL_E4M3 | GEMM_OUT_F32_B1x128) \
-    X(64, 56, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL)         \
     X(64, 64, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL)         \
     X(64, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3)   \
-    X(128, 56, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL)        \
     X(128, 64, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL)        \
     X(128, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3 | GEMM_OUT_F32_B1x128) \
     X(128, 64, 2, CLUSTER_SHARES_B, GEMM_OUT_ALL)        \

@@ -90,7 +90,7 @@ static double rounds(int64_t units, int64_t slots, int streamk)
 
 /* Deterministic tile choice.
  * M ≤ 128 (and up to 256 where 128x64 tiles leave SMs idle): the time is reading B once
- * from HBM, so what matters is that every SM streams: BN = 64 tiles (56 or 32, below), K cut
+ * from HBM, so what matters is that every SM streams: BN = 64 tiles (or 32, below), K cut
  * when there are too few of them.
  * Larger M: CTA pairs (tall tiles share A, 128-row ones B), and the tile shape whose
  * waves cost least, counting a wider tile's lower per-FLOP overhead (the +104: measured,
@@ -123,16 +123,6 @@ gemm_plan gemm_choose_plan(const gemm_shape *g, int sms)
     if ((g->m <= 128 || (g->m <= 256 && k_cuts(tiles, sms, kb_total) >= 2))) {
         plan.bn = 64;
         plan.streamk = tiles < sms; /* more tiles: stream-K measured slower */
-        /* Between half the SMs and all of them, 64-wide tiles are not cut and leave SMs idle
-         * (N = 7168: 112 tiles on 132); 56-wide ones that still fit one wave stream B on more
-         * SMs (128): each SM's share of B, the time at small M, shrinks by 56/64. DeepGEMM's
-         * 64x56 ran 64x7168x2048 in 0.90x our 64x64 tiles' kernel time (bench/NOTES.md
-         * "56-wide tiles"). */
-        const gemm_plan narrow = {plan.bm, 56, 1, 0, CLUSTER_SHARES_B};
-        const int64_t narrow_tiles = m_tiles * fp8block_ceil_div(g->n, narrow.bn);
-        if (tiles < sms && k_cuts(tiles, sms, kb_total) == 1 && narrow_tiles > tiles && narrow_tiles <= sms &&
-            gemm_config_find_bit(&narrow, gemm_shape_bit(g)) >= 0)
-            return narrow;
         /* Where each tile's K is cut in two, the pieces meet in a CTA pair's shared memory
          * instead (gemm_plan_launch falls back when the pairs do not all fit). Where 64-wide tiles
          * need more cuts, 32-wide ones cut in two do the same: measured 5-11% faster than

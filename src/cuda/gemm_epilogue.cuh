@@ -3,12 +3,10 @@
  *
  * Shared layout: the tile is cut into column chunks of 128 bytes (64 bf16/fp16 or 32
  * fp32) with TMA's 128-byte swizzle (16-byte unit ^= row % 8), or of 32 bytes with its
- * 32-byte swizzle (unit bit 0 ^= row bit 2) when BN's row is not a multiple of 128 bytes,
- * or, when it is not a multiple of 32 either (BN = 56 in 16 bits: 112 bytes), one chunk of
- * the whole row, unswizzled; each chunk [64 x WAVES rows][chunk bytes] (a warpgroup's
- * waves stacked), one TMA store. Each way the 8 rows a warp writes at once fall in
- * distinct banks (a 112-byte row is 28 words: rows start 4 banks apart); wide chunks and
- * stacked waves make few, large TMA stores (4x and 2x fewer). */
+ * 32-byte swizzle (unit bit 0 ^= row bit 2) when BN's row is not a multiple of 128 bytes;
+ * each chunk [64 x WAVES rows][chunk bytes] (a warpgroup's waves stacked), one TMA
+ * store. Either way the 8 rows a warp writes at once fall in distinct banks; wide chunks
+ * and stacked waves make few, large TMA stores (4x and 2x fewer). */
 #ifndef FP8BLOCK_GEMM_EPILOGUE_CUH
 #define FP8BLOCK_GEMM_EPILOGUE_CUH
 
@@ -26,7 +24,7 @@
 /* Bytes per row of a staged chunk (see above); the host encodes D's tensor map with it. */
 __host__ __device__ constexpr int epilogue_chunk_bytes(int bn, int out_bytes)
 {
-    return bn * out_bytes % 128 == 0 ? 128 : bn * out_bytes % 32 == 0 ? 32 : bn * out_bytes;
+    return bn * out_bytes % 128 == 0 ? 128 : 32;
 }
 
 template <int OUT>
@@ -56,7 +54,7 @@ __device__ __forceinline__ uint32_t epilogue_smem_offset(int row, int col)
     constexpr int per_chunk = chunk_bytes / out_traits<OUT>::bytes;
     int chunk = col / per_chunk;
     int byte = (col % per_chunk) * out_traits<OUT>::bytes;
-    int swizzled = chunk_bytes == 128 ? byte ^ ((row & 7) << 4) : chunk_bytes == 32 ? byte ^ ((row & 4) << 2) : byte;
+    int swizzled = chunk_bytes == 128 ? byte ^ ((row & 7) << 4) : byte ^ ((row & 4) << 2);
     return chunk * (WAVES * EPILOGUE_ROWS * chunk_bytes) + row * chunk_bytes + swizzled;
 }
 

@@ -216,10 +216,7 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, co
     int chunk = epilogue_chunk_bytes(plan->bn, (int)esize);
     uint32_t d_box[2] = {(uint32_t)(chunk / esize), (uint32_t)(EPILOGUE_ROWS * kernel->waves)};
     return tma_encode(&maps->d, d_type, 2, g->d, d_dims, d_strides, d_box,
-                      chunk == 128 ? CU_TENSOR_MAP_SWIZZLE_128B
-                      : chunk == 32 ? CU_TENSOR_MAP_SWIZZLE_32B
-                                    : CU_TENSOR_MAP_SWIZZLE_NONE,
-                      "D");
+                      chunk == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_32B, "D");
 }
 
 /* plan completed against the kernels of shape's output type (gemm_plan_launch). */

@@ -44,8 +44,7 @@ struct gemm_layout {
     static_assert(stages >= 2, "tile too large for shared memory");
     static_assert((a_bytes + b_bytes) % 1024 == 0 && d_bytes / math_wgs % 1024 == 0,
                   "the epilogue's swizzled staging needs 1024-byte alignment after the ring");
-    static_assert(BN % 8 == 0 && BN <= 256, "wgmma N is a multiple of 8");
-    static_assert(BN * out_traits<OUT>::bytes % 16 == 0, "a staged row is whole 16-byte units (TMA's box)");
+    static_assert(BN % 16 == 0 && BN <= 256, "wgmma N and the epilogue chunks need BN % 16 == 0");
 };
 
 #endif

@@ -38,41 +38,18 @@ __device__ __forceinline__ void promote_from(float *acc, const float *tmp, const
     }
 }
 
-/* acc += tmp · scale for a tile that straddles one boundary of B's scale blocks (BN < 128
- * not dividing 128): the 8-column groups before `split` take block 0's products, the rest
- * block 1's, picked by a compare and a select each, as DeepGEMM picks for such tiles. (A
- * switch over the tile's first column among 16 unrolled promotions, chosen at every K
- * block, measured 8-11% slower on 56-wide tiles: an indirect branch to one of 16 code
- * copies each K block, bench/NOTES.md "56-wide tiles".) */
-template <int BN>
-__device__ __forceinline__ void promote_split(float *acc, const float *tmp, const kblock_scales<2> &s, int split)
-{
-#pragma unroll
-    for (int j = 0; j < BN / 8; j++) {
-        const bool before = j < split;
-        const float top = before ? s.top[0] : s.top[1], bottom = before ? s.bottom[0] : s.bottom[1];
-        acc[4 * j + 0] = fmaf(tmp[4 * j + 0], top, acc[4 * j + 0]);
-        acc[4 * j + 1] = fmaf(tmp[4 * j + 1], top, acc[4 * j + 1]);
-        acc[4 * j + 2] = fmaf(tmp[4 * j + 2], bottom, acc[4 * j + 2]);
-        acc[4 * j + 3] = fmaf(tmp[4 * j + 3], bottom, acc[4 * j + 3]);
-    }
-}
-
-/* Tiles wider than 128 (up to three blocks): the tile's first column in its scale block (a
- * multiple of 16) chooses one of eight unrolled promotions. Picking per group at run time
- * cost a 176-wide tile ~190 instructions per K block (compares, shifts, selects) next to its
- * 88 FFMA: the math warps ran out of issue slots (bench/NOTES.md, "128x176")). */
+/* The tile's first column in its scale block (a multiple of 16: BN is) chooses one of
+ * eight unrolled promotions. Picking per group at run time cost a 176-wide tile ~190
+ * instructions per K block (compares, shifts, selects) next to its 88 FFMA: the math
+ * warps ran out of issue slots (bench/NOTES.md, "128x176")). */
 template <int BN, int SB_COUNT>
 __device__ __forceinline__ void promote(float *acc, const float *tmp, const kblock_scales<SB_COUNT> &s,
                                         int first_col_in_block)
 {
-    static_assert(BN % 8 == 0, "scale blocks are picked per 8-column group");
+    static_assert(BN % 16 == 0, "the tile's first column in its scale block must be a multiple of 16");
     if constexpr (SB_COUNT == 1) {
         promote_from<BN, 1, 0>(acc, tmp, s);
-    } else if constexpr (SB_COUNT == 2) {
-        promote_split<BN>(acc, tmp, s, (128 - first_col_in_block) >> 3);
     } else {
-        static_assert(BN % 16 == 0, "three scale blocks: the first column is a multiple of 16");
         switch (first_col_in_block >> 4) {
         case 0: promote_from<BN, SB_COUNT, 0>(acc, tmp, s); break;
         case 1: promote_from<BN, SB_COUNT, 16>(acc, tmp, s); break;

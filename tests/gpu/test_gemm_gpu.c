@@ -496,8 +496,8 @@ int main(int argc, char **argv)
      * 256-row pairs sharing A, 2048x1856x1000 such pairs over an odd number of N tiles
      * (the last pair's second tile lies past N) and a ragged last K block, 4096x2112x7168
      * and 2112x7168x64 192-row pairs (three math warpgroups; 4096 rows end in a third of
-     * a tile), 64x7168x2048 and 127x6990x520 56-wide tiles (the second ends mid-tile, N
-     * neither a multiple of 8 nor of 16 bytes in 16 bits). */
+     * a tile), 64x7168x2048 and 127x6990x520 112 and 110 64-wide tiles on up to 132 SMs
+     * (the second ends mid-tile, N neither a multiple of 8 nor of 16 bytes in 16 bits). */
     static const int64_t fixed[][3] = {{128, 128, 128},   {1, 1, 1},          {17, 17, 17},       {129, 2112, 255},
                                        {64, 2112, 7168},  {128, 4096, 7168},  {4096, 2112, 7168}, {255, 4096, 129},
                                        {4096, 4096, 4096}, {2112, 7168, 64},  {128, 2048, 7168},  {64, 1024, 7168},
