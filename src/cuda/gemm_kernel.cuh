@@ -395,7 +395,12 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                                                  lane);
             }
         }
-        if (store_leader && store_in_flight) tma_store_wait_all();
+        /* The last stores need only have read the staging tile before the CTA leaves (its
+         * shared memory goes with it); their writes complete with the grid, before anything
+         * ordered after it (the stream, a dependent's griddepcontrol.wait) reads D. Waiting for
+         * the writes too kept every CTA a write round trip longer: 0.1-0.2 us a call at small M
+         * (bench/NOTES.md "fixed cost per call"). */
+        if (store_leader && store_in_flight) tma_store_wait_read();
     }
     /* A CTA may not leave while its peer can still multicast into it, arrive on its
      * barriers or (K split) read its shared memory. */

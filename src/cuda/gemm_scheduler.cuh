@@ -62,8 +62,10 @@ __device__ __forceinline__ gemm_cursor schedule_start(const gemm_schedule &s, in
     gemm_cursor c;
     c.k_rank = k_rank;
     c.next_dp = cluster_id;
-    c.sk_pos = (int)((int64_t)cluster_id * s.sk_blocks / s.clusters);
-    c.sk_end = (int)((int64_t)(cluster_id + 1) * s.sk_blocks / s.clusters);
+    /* Without stream-K, no 64-bit division (a call to a subroutine at the kernel's end, on
+     * every role's path to its first tile). */
+    c.sk_pos = s.sk_blocks ? (int)((int64_t)cluster_id * s.sk_blocks / s.clusters) : 0;
+    c.sk_end = s.sk_blocks ? (int)((int64_t)(cluster_id + 1) * s.sk_blocks / s.clusters) : 0;
     return c;
 }
 
