@@ -10,49 +10,23 @@ Usage (GPU machine, DeepGEMM in peers/ as bench/peers.py says):
 """
 import cuda.bindings.nvrtc  # noqa: F401  (DeepGEMM's JIT wants NVRTC before torch)
 import argparse
-import ctypes
 import json
 import os
 import random
-import shutil
 import statistics
 import sys
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
+sys.path.insert(0, os.path.join(HERE, "..", "wgrad-plans"))
 from peers import DeepGemm, Timer, make_problem  # noqa: E402
 from peer_shapes import SMALL  # noqa: E402
+from wgrad_plans import load_variant  # noqa: E402  (a library copy per plan, its knobs read at its first GEMM)
 
 import fp8block  # noqa: E402
 from fp8block import _library as L  # noqa: E402
-
-
-def load_variant(i, spec):
-    """spec: PLAN or old:PLAN; PLAN 'default' or bm,bn,cluster,streamk[,role]."""
-    lib_path, plan = os.environ["FP8BLOCK_LIBRARY"], spec
-    if spec.startswith("old:"):
-        lib_path, plan = os.environ["FP8BLOCK_LIBRARY_OLD"], spec[4:]
-    dst = f"/tmp/fp8block-plain-variant{i}.so"
-    shutil.copy(lib_path, dst)
-    if plan == "default":
-        os.environ.pop("FP8BLOCK_GEMM_PLAN", None)
-    else:
-        os.environ["FP8BLOCK_GEMM_PLAN"] = plan
-    lib = ctypes.CDLL(dst, mode=ctypes.RTLD_LOCAL)
-    for name, (restype, argtypes) in L._PROTOTYPES.items():
-        fn = getattr(lib, name)
-        fn.restype, fn.argtypes = restype, argtypes
-    handle = L._ctx_p()
-    assert lib.fp8block_create(ctypes.byref(handle), torch.cuda.current_device()) == 0
-    ctx = handle.value
-    gen = torch.Generator(device="cuda")
-    gen.manual_seed(1)
-    call, _ = gemm_call(lib, ctx, make_problem(fp8block, 256, 256, 256, gen))  # knobs read now
-    call()
-    torch.cuda.synchronize()
-    os.environ.pop("FP8BLOCK_GEMM_PLAN", None)
-    return lib, ctx
 
 
 def gemm_call(lib, ctx, p):
