@@ -66,8 +66,13 @@ __device__ __forceinline__ void copy_a_scales(const gemm_params &p, int row0, in
  * the B (A) tile and multicasting it to both. CLUSTER_SPLITS_K: the cluster's CTAs split
  * one tile's K and meet in ksplit_gather. GROUPED: a grouped GEMM (docs/DESIGN.md §1.8):
  * the tiles of each group's rows (group_walk_next), each with its expert's B and B
- * scales, and no row stored past its group's end. */
-template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool B_PER_COL, bool GROUPED>
+ * scales, and no row stored past its group's end. PLAIN: a call with no C and no bias whose
+ * tiles are all whole (no stream-K pieces): the addends' code (C in three types, bias in
+ * three, each unrolled twice), the bias prefetch and the stream-K gather are left out, so
+ * that the math warps' code runs from the main loop to the TMA store without ~40 KB between.
+ * A small GEMM's CTA spends its time fetching instructions where it first runs them (a CTA-0
+ * timeline and a build without that code, bench/NOTES.md "fixed cost per call"). */
+template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool B_PER_COL, bool GROUPED, bool PLAIN>
 __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 1)
     gemm_fp8_block_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
                           const __grid_constant__ CUtensorMap tmap_sa, const __grid_constant__ CUtensorMap tmap_d,
@@ -78,8 +83,9 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
     constexpr int WAVES = L::waves;
     static_assert(WAVES <= 2, "the epilogue writes at most two waves");
     constexpr bool KSPLIT = ROLE == CLUSTER_SPLITS_K;
-    constexpr bool STREAMK = !GROUPED && streamk_capable(BM, ROLE);
+    constexpr bool STREAMK = !GROUPED && !PLAIN && streamk_capable(BM, ROLE);
     static_assert(!GROUPED || (!KSPLIT && !B_PER_COL), "grouped tiles are whole, with B scaled 128x128");
+    static_assert(!PLAIN || !GROUPED, "the grouped kernels are built once, with their addends");
     static_assert(!KSPLIT || (WAVES == 1 && L::stages * L::a_bytes >= BM * BN * 4),
                   "a K-split CTA leaves its accumulators in its A ring");
     /* CTAs sharing a tile by multicast: the cluster, unless it splits K. */
@@ -275,7 +281,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             const int m0 = GROUPED ? w.row0 : w.m_tile * BM, n0 = w.n_tile * BN;
             const int group_end = GROUPED ? w.row_end : 0; /* the plain kernels stop at p.m instead */
             const int first_col_in_block = n0 % 128;
-            epilogue_prefetch_bias<BN>(p, n0, wg == 0 ? threadIdx.x % 128 : 128);
+            if constexpr (!PLAIN) epilogue_prefetch_bias<BN>(p, n0, wg == 0 ? threadIdx.x % 128 : 128);
 #pragma unroll
             for (int v = 0; v < WAVES; v++)
 #pragma unroll
@@ -348,10 +354,12 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             /* No row at or past M (grouped: past the tile's group, group_end) is written.
              * epilogue_adds_c_by_tma is asked again at the store rather than kept in a
              * variable across the addends: kept, the weight-gradient kernel spilled 32 bytes. */
-            if (!epilogue_adds_c_by_tma<BN, OUT, GROUPED>(p, n0)) {
-                epilogue_add_addends<BN, GROUPED>(acc_waves[0], p, group_end, row0, n0, warp, lane);
-                if constexpr (WAVES > 1)
-                    epilogue_add_addends<BN, GROUPED>(acc_waves[1], p, group_end, row0 + 64, n0, warp, lane);
+            if constexpr (!PLAIN) {
+                if (!epilogue_adds_c_by_tma<BN, OUT, GROUPED>(p, n0)) {
+                    epilogue_add_addends<BN, GROUPED>(acc_waves[0], p, group_end, row0, n0, warp, lane);
+                    if constexpr (WAVES > 1)
+                        epilogue_add_addends<BN, GROUPED>(acc_waves[1], p, group_end, row0 + 64, n0, warp, lane);
+                }
             }
             if constexpr (OUT == FP8BLOCK_E4M3) {
                 epilogue_quantize_wave<BN, GROUPED>(acc_waves[0], p, group_end, row0, n0, warp, lane);
@@ -384,7 +392,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             } else {
                 if (store_leader && row0 < p.m && n0 < p.tma_cols) {
                     epilogue_store_tile<BN, OUT, WAVES>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), row0, n0,
-                                                        p.tma_cols, epilogue_adds_c_by_tma<BN, OUT, GROUPED>(p, n0));
+                                                        p.tma_cols,
+                                                        !PLAIN && epilogue_adds_c_by_tma<BN, OUT, GROUPED>(p, n0));
                     store_in_flight = true;
                 }
                 /* Written out rather than looped over v: nvcc left that loop rolled and put the
