@@ -1,7 +1,8 @@
-/* The GEMM's host side on the GPU: one kernel per row of GEMM_CONFIGS and output type,
- * the planner's launch plan (src/gemm_planner.c) made into tensor maps, the stream-K
- * workspace and a launch. Only what is CUDA-specific is checked here (32-bit TMA
- * extents, 16-byte TMA alignment); the descriptor was validated before (src/gemm_api.c). */
+/* The GEMM's host side on the GPU: one kernel per row of GEMM_CONFIGS and output type (and a
+ * plain one, for calls without C, bias or stream-K pieces), the planner's launch plan
+ * (src/gemm_planner.c) made into tensor maps, the stream-K workspace and a launch. Only what
+ * is CUDA-specific is checked here (32-bit TMA extents, 16-byte TMA alignment); the
+ * descriptor was validated before (src/gemm_api.c). */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
