@@ -62,6 +62,44 @@ __device__ __forceinline__ void copy_a_scales(const gemm_params &p, int row0, in
     }
 }
 
+/* The TMA loads of K block kb of unit w into `stage` (A's scales unless grouped, A, B; in a CTA
+ * pair, this CTA's half of the shared operand, multicast to both), counted in on the stage's
+ * full barrier with its byte count. */
+template <int BM, int BN, int OUT, bool B_PER_COL, bool GROUPED, int A_SHARERS, int B_SHARERS>
+__device__ __forceinline__ void load_stage(const CUtensorMap *tmap_a, const CUtensorMap *tmap_b,
+                                           const CUtensorMap *tmap_sa, uint8_t *smem_a, uint8_t *smem_b,
+                                           float *smem_sa, uint64_t *full, int stage, const gemm_params &p,
+                                           const gemm_unit &w, int kb, uint32_t cta_rank, uint16_t pair_mask)
+{
+    typedef gemm_layout<BM, BN, OUT, B_PER_COL> L;
+    const int m0 = GROUPED ? w.row0 : w.m_tile * BM, n0 = w.n_tile * BN, k0 = kb * GEMM_BLOCK_K;
+    /* grouped: A's scales come from the B-scale warp (gemm_groups) */
+    mbarrier_arrive_expect_tx(&full[stage], L::stage_bytes - (GROUPED ? L::sa_bytes : 0));
+    if (!GROUPED) tma_load_2d(smem_sa + stage * BM, tmap_sa, &full[stage], m0, kb);
+    uint8_t *a_slice = smem_a + stage * L::a_bytes, *b_slice = smem_b + stage * L::b_bytes;
+    if (A_SHARERS > 1)
+        tma_load_2d_multicast(a_slice + cta_rank * (L::a_bytes / A_SHARERS), tmap_a, &full[stage], k0,
+                              m0 + cta_rank * (BM / A_SHARERS), pair_mask);
+    else
+        tma_load_2d(a_slice, tmap_a, &full[stage], k0, m0);
+    if (GROUPED)
+        tma_load_3d(b_slice, tmap_b, &full[stage], k0, n0, w.group * p.groups.b_step);
+    else if (B_SHARERS > 1)
+        tma_load_2d_multicast(b_slice + cta_rank * (L::b_bytes / B_SHARERS), tmap_b, &full[stage], k0,
+                              n0 + cta_rank * (BN / B_SHARERS), pair_mask);
+    else
+        tma_load_2d(b_slice, tmap_b, &full[stage], k0, n0);
+}
+
+/* B's scale rows of the tile from column n0 (the expert's where grouped): SB_COUNT rows of
+ * ⌈K/128⌉, the last repeated past N. */
+template <int SB_COUNT>
+__device__ __forceinline__ void b_scale_rows(const float *sb, const gemm_params &p, int n0, const float **rows)
+{
+#pragma unroll
+    for (int i = 0; i < SB_COUNT; i++) rows[i] = sb + (int64_t)min(n0 / 128 + i, p.sb_rows - 1) * p.ldsb;
+}
+
 /* CLUSTER 2 with ROLE CLUSTER_SHARES_B (A): CTA pairs along M (N) each loading half of
  * the B (A) tile and multicasting it to both. CLUSTER_SPLITS_K: the cluster's CTAs split
  * one tile's K and meet in ksplit_gather. GROUPED: a grouped GEMM (docs/DESIGN.md §1.8):
@@ -115,6 +153,12 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
     static_assert(L::a_bytes / A_SHARERS % 1024 == 0 && L::b_bytes / B_SHARERS % 1024 == 0,
                   "a multicast slice must keep the 128-byte swizzle atoms whole");
 
+    /* A single CTA (or a K-split one: it loads alone) issues its first unit's first ring of
+     * loads from the thread that set up the barriers, before the CTA synchronises: the
+     * producer's own code, met cold, put its first TMA ~1,400 cycles after the sync and
+     * the B-scale warp's first arrival ~1,600 (a CTA-0 timeline, bench/NOTES.md "fixed cost
+     * per call"). A pair must sync before multicasting into its peer. */
+    constexpr bool EARLY = PAIR == 1 && !GROUPED && !B_PER_COL;
     extern __shared__ uint8_t smem_raw[];
     uint8_t *smem = (uint8_t *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
     uint8_t *smem_a = smem;
@@ -144,6 +188,27 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             mbarrier_init(&empty[s], MATH_WGS * 128 + MATH_WGS * 4 * (PAIR - 1));
         }
         mbarrier_init_fence();
+        if constexpr (EARLY) {
+            /* The first unit's first min(K blocks, STAGES) stages: A, B and A's scales by TMA,
+             * B's scales by cp.async counted in as the stage's second arrival, nothing waited
+             * for (the ring is fresh). The producer and the B-scale warp start after them. */
+            grid_dependency_wait(); /* before any global read (launch_order.cuh) */
+            gemm_walk walk = walk_start<GROUPED>(p, cluster_id, k_rank);
+            gemm_unit w;
+            if (walk_next<BM, CLUSTER, ROLE, STREAMK, GROUPED>(p, walk, cta_rank, w)) {
+                const float *rows[SB_COUNT];
+                b_scale_rows<SB_COUNT>(p.sb, p, w.n_tile * BN, rows);
+                const int early = min(w.kb_end - w.kb_begin, STAGES);
+                for (int i = 0; i < early; i++) {
+                    load_stage<BM, BN, OUT, B_PER_COL, GROUPED, A_SHARERS, B_SHARERS>(
+                        &tmap_a, &tmap_b, &tmap_sa, smem_a, smem_b, smem_sa, full, i, p, w, w.kb_begin + i, 0, 1);
+#pragma unroll
+                    for (int r = 0; r < SB_COUNT; r++)
+                        cp_async_4(smem_addr(smem_sb + i * SB_SLOT + r), rows[r] + w.kb_begin + i, 4u);
+                    cp_async_mbarrier_arrive(&full[i]);
+                }
+            }
+        }
     }
     /* The peer's barriers must be initialised before its multicasts and arrivals reach us. */
     if (PAIR > 1) cluster_sync();
@@ -160,29 +225,19 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             tma_prefetch_descriptor(&tmap_sa);
             int stage = 0;
             uint32_t phase = 0;
+            bool first = EARLY; /* its first stages are loaded already */
             gemm_walk walk = walk_start<GROUPED>(p, cluster_id, k_rank);
             const uint16_t pair_mask = (uint16_t)((1u << PAIR) - 1);
             for (gemm_unit w; walk_next<BM, CLUSTER, ROLE, STREAMK, GROUPED>(p, walk, cta_rank, w);) {
-                int m0 = GROUPED ? w.row0 : w.m_tile * BM, n0 = w.n_tile * BN;
-                for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
+                int kb = w.kb_begin;
+                if (first) {
+                    const int early = min(w.kb_end - w.kb_begin, STAGES);
+                    kb += early, stage = early % STAGES, phase = early / STAGES, first = false;
+                }
+                for (; kb < w.kb_end; kb++) {
                     mbarrier_wait(&empty[stage], phase ^ 1);
-                    /* grouped: A's scales come from the B-scale warp (gemm_groups) */
-                    mbarrier_arrive_expect_tx(&full[stage], L::stage_bytes - (GROUPED ? L::sa_bytes : 0));
-                    int k0 = kb * GEMM_BLOCK_K;
-                    if (!GROUPED) tma_load_2d(smem_sa + stage * BM, &tmap_sa, &full[stage], m0, kb);
-                    uint8_t *a_slice = smem_a + stage * L::a_bytes, *b_slice = smem_b + stage * L::b_bytes;
-                    if (A_SHARERS > 1)
-                        tma_load_2d_multicast(a_slice + cta_rank * (L::a_bytes / A_SHARERS), &tmap_a, &full[stage],
-                                              k0, m0 + cta_rank * (BM / A_SHARERS), pair_mask);
-                    else
-                        tma_load_2d(a_slice, &tmap_a, &full[stage], k0, m0);
-                    if (GROUPED)
-                        tma_load_3d(b_slice, &tmap_b, &full[stage], k0, n0, w.group * p.groups.b_step);
-                    else if (B_SHARERS > 1)
-                        tma_load_2d_multicast(b_slice + cta_rank * (L::b_bytes / B_SHARERS), &tmap_b, &full[stage],
-                                              k0, n0 + cta_rank * (BN / B_SHARERS), pair_mask);
-                    else
-                        tma_load_2d(b_slice, &tmap_b, &full[stage], k0, n0);
+                    load_stage<BM, BN, OUT, B_PER_COL, GROUPED, A_SHARERS, B_SHARERS>(
+                        &tmap_a, &tmap_b, &tmap_sa, smem_a, smem_b, smem_sa, full, stage, p, w, kb, cta_rank, pair_mask);
                     if (++stage == STAGES) stage = 0, phase ^= 1;
                 }
             }
@@ -215,14 +270,17 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
              * scales: no global load in their loop. */
             int stage = 0;
             uint32_t phase = 0;
+            bool first = EARLY; /* its first stages' scales are in already */
             gemm_walk walk = walk_start<GROUPED>(p, cluster_id, k_rank);
             for (gemm_unit w; walk_next<BM, CLUSTER, ROLE, STREAMK, GROUPED>(p, walk, cta_rank, w);) {
-                const int n0 = w.n_tile * BN;
-                const float *sb = GROUPED ? p.sb + w.group * p.groups.stride_sb : p.sb; /* the expert's */
                 const float *rows[SB_COUNT];
-#pragma unroll
-                for (int i = 0; i < SB_COUNT; i++) rows[i] = sb + (int64_t)min(n0 / 128 + i, p.sb_rows - 1) * p.ldsb;
-                for (int kb0 = w.kb_begin; kb0 < w.kb_end; kb0 += 32) {
+                b_scale_rows<SB_COUNT>(GROUPED ? p.sb + w.group * p.groups.stride_sb : p.sb, p, w.n_tile * BN, rows);
+                int kb_first = w.kb_begin;
+                if (first) {
+                    const int early = min(w.kb_end - w.kb_begin, STAGES);
+                    kb_first += early, stage = early % STAGES, phase = early / STAGES, first = false;
+                }
+                for (int kb0 = kb_first; kb0 < w.kb_end; kb0 += 32) {
                     const int kb = kb0 + lane, count = min(32, w.kb_end - kb0);
                     float mine[SB_COUNT];
 #pragma unroll
