@@ -104,13 +104,13 @@ __device__ __forceinline__ void b_scale_rows(const float *sb, const gemm_params 
  * the B (A) tile and multicasting it to both. CLUSTER_SPLITS_K: the cluster's CTAs split
  * one tile's K and meet in ksplit_gather. GROUPED: a grouped GEMM (docs/DESIGN.md §1.8):
  * the tiles of each group's rows (group_walk_next), each with its expert's B and B
- * scales, and no row stored past its group's end. PLAIN: a call with no C and no bias whose
+ * scales, and no row stored past its group's end. LEAN: a call with no C and no bias whose
  * tiles are all whole (no stream-K pieces): the addends' code (C in three types, bias in
  * three, each unrolled twice), the bias prefetch and the stream-K gather are left out, so
  * that the math warps' code runs from the main loop to the TMA store without ~40 KB between.
  * A small GEMM's CTA spends its time fetching instructions where it first runs them (a CTA-0
  * timeline and a build without that code, bench/NOTES.md "fixed cost per call"). */
-template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool B_PER_COL, bool GROUPED, bool PLAIN>
+template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool B_PER_COL, bool GROUPED, bool LEAN>
 __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 1)
     gemm_fp8_block_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
                           const __grid_constant__ CUtensorMap tmap_sa, const __grid_constant__ CUtensorMap tmap_d,
@@ -121,9 +121,9 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
     constexpr int WAVES = L::waves;
     static_assert(WAVES <= 2, "the epilogue writes at most two waves");
     constexpr bool KSPLIT = ROLE == CLUSTER_SPLITS_K;
-    constexpr bool STREAMK = !GROUPED && !PLAIN && streamk_capable(BM, ROLE);
+    constexpr bool STREAMK = !GROUPED && !LEAN && streamk_capable(BM, ROLE);
     static_assert(!GROUPED || (!KSPLIT && !B_PER_COL), "grouped tiles are whole, with B scaled 128x128");
-    static_assert(!PLAIN || !GROUPED, "the grouped kernels are built once, with their addends");
+    static_assert(!LEAN || !GROUPED, "the grouped kernels are built once, with their addends");
     static_assert(!KSPLIT || (WAVES == 1 && L::stages * L::a_bytes >= BM * BN * 4),
                   "a K-split CTA leaves its accumulators in its A ring");
     /* CTAs sharing a tile by multicast: the cluster, unless it splits K. */
@@ -189,6 +189,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
         }
         mbarrier_init_fence();
         if constexpr (EARLY) {
+            fence_proxy_async_smem(); /* the initialised barriers, before this thread's TMA completes on them */
             /* The first unit's first min(K blocks, STAGES) stages: A, B and A's scales by TMA,
              * B's scales by cp.async counted in as the stage's second arrival, nothing waited
              * for (the ring is fresh). The producer and the B-scale warp start after them. */
@@ -207,6 +208,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                         cp_async_4(smem_addr(smem_sb + i * SB_SLOT + r), rows[r] + w.kb_begin + i, 4u);
                     cp_async_mbarrier_arrive(&full[i]);
                 }
+                /* These copies are in no cp.async group: a cp.async wait added to this thread's
+                 * later (math) code would wait for them too. */
             }
         }
     }
@@ -337,9 +340,9 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
         gemm_walk walk = walk_start<GROUPED>(p, cluster_id, k_rank);
         for (gemm_unit w; walk_next<BM, CLUSTER, ROLE, STREAMK, GROUPED>(p, walk, cta_rank, w);) {
             const int m0 = GROUPED ? w.row0 : w.m_tile * BM, n0 = w.n_tile * BN;
-            const int group_end = GROUPED ? w.row_end : 0; /* the plain kernels stop at p.m instead */
+            const int group_end = GROUPED ? w.row_end : 0; /* the ungrouped kernels stop at p.m instead */
             const int first_col_in_block = n0 % 128;
-            if constexpr (!PLAIN) epilogue_prefetch_bias<BN>(p, n0, wg == 0 ? threadIdx.x % 128 : 128);
+            if constexpr (!LEAN) epilogue_prefetch_bias<BN>(p, n0, wg == 0 ? threadIdx.x % 128 : 128);
 #pragma unroll
             for (int v = 0; v < WAVES; v++)
 #pragma unroll
@@ -412,7 +415,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             /* No row at or past M (grouped: past the tile's group, group_end) is written.
              * epilogue_adds_c_by_tma is asked again at the store rather than kept in a
              * variable across the addends: kept, the weight-gradient kernel spilled 32 bytes. */
-            if constexpr (!PLAIN) {
+            if constexpr (!LEAN) {
                 if (!epilogue_adds_c_by_tma<BN, OUT, GROUPED>(p, n0)) {
                     epilogue_add_addends<BN, GROUPED>(acc_waves[0], p, group_end, row0, n0, warp, lane);
                     if constexpr (WAVES > 1)
@@ -451,7 +454,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                 if (store_leader && row0 < p.m && n0 < p.tma_cols) {
                     epilogue_store_tile<BN, OUT, WAVES>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), row0, n0,
                                                         p.tma_cols,
-                                                        !PLAIN && epilogue_adds_c_by_tma<BN, OUT, GROUPED>(p, n0));
+                                                        !LEAN && epilogue_adds_c_by_tma<BN, OUT, GROUPED>(p, n0));
                     store_in_flight = true;
                 }
                 /* Written out rather than looped over v: nvcc left that loop rolled and put the

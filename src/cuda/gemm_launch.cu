@@ -1,5 +1,5 @@
 /* The GEMM's host side on the GPU: one kernel per row of GEMM_CONFIGS and output type (and a
- * plain one, for calls without C, bias or stream-K pieces), the planner's launch plan
+ * lean one, for calls without C, bias or stream-K pieces), the planner's launch plan
  * (src/gemm_planner.c) made into tensor maps, the stream-K workspace and a launch. Only what
  * is CUDA-specific is checked here (32-bit TMA extents, 16-byte TMA alignment); the
  * descriptor was validated before (src/gemm_api.c). */
@@ -29,7 +29,7 @@ typedef struct {
 
 /* The kernel of a configuration and output type; an empty entry (fn NULL) where the row
  * is not compiled for that type. */
-template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool B_PER_COL, bool GROUPED, bool PLAIN, bool COMPILED>
+template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool B_PER_COL, bool GROUPED, bool LEAN, bool COMPILED>
 static gemm_kernel kernel_for(void)
 {
     gemm_kernel k;
@@ -37,7 +37,7 @@ static gemm_kernel kernel_for(void)
     if constexpr (COMPILED) {
         typedef gemm_layout<BM, BN, OUT, B_PER_COL> L;
         static int max_clusters[64];
-        k.fn = gemm_fp8_block_kernel<BM, BN, CLUSTER, ROLE, OUT, B_PER_COL, GROUPED, PLAIN>;
+        k.fn = gemm_fp8_block_kernel<BM, BN, CLUSTER, ROLE, OUT, B_PER_COL, GROUPED, LEAN>;
         k.threads = L::threads, k.smem_bytes = L::smem_bytes, k.stages = L::stages;
         k.cluster = CLUSTER, k.waves = L::waves, k.max_clusters = max_clusters;
     }
@@ -70,25 +70,25 @@ static CUtensorMapDataType out_map_type(fp8block_dtype dtype)
     return CU_TENSOR_MAP_DATA_TYPE_UINT8;
 }
 
-/* The weight gradient (B scaled 1x128) accumulates into D (C is D): it has no plain kernel. */
-#define GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, grouped, plain)                                         \
-    {kernel_for<bm, bn, cluster, role, FP8BLOCK_F32, false, grouped, plain, ((outputs) & GEMM_OUT_F32) != 0>(),   \
-     kernel_for<bm, bn, cluster, role, FP8BLOCK_BF16, false, grouped, plain, ((outputs) & GEMM_OUT_BF16) != 0>(), \
-     kernel_for<bm, bn, cluster, role, FP8BLOCK_F16, false, grouped, plain, ((outputs) & GEMM_OUT_F16) != 0>(),   \
-     kernel_for<bm, bn, cluster, role, FP8BLOCK_E4M3, false, grouped, plain, ((outputs) & GEMM_OUT_E4M3) != 0>(), \
-     kernel_for<bm, bn, cluster, role, FP8BLOCK_F32, true, grouped, plain,                                        \
-                !(plain) && ((outputs) & GEMM_OUT_F32_B1x128) != 0>()},
+/* The weight gradient (B scaled 1x128) accumulates into D (C is D): it has no lean kernel. */
+#define GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, grouped, lean)                                         \
+    {kernel_for<bm, bn, cluster, role, FP8BLOCK_F32, false, grouped, lean, ((outputs) & GEMM_OUT_F32) != 0>(),   \
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_BF16, false, grouped, lean, ((outputs) & GEMM_OUT_BF16) != 0>(), \
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_F16, false, grouped, lean, ((outputs) & GEMM_OUT_F16) != 0>(),   \
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_E4M3, false, grouped, lean, ((outputs) & GEMM_OUT_E4M3) != 0>(), \
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_F32, true, grouped, lean,                                        \
+                !(lean) && ((outputs) & GEMM_OUT_F32_B1x128) != 0>()},
 #define GEMM_KERNEL_ROW(bm, bn, cluster, role, outputs) \
     GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, false, false)
-#define GEMM_PLAIN_KERNEL_ROW(bm, bn, cluster, role, outputs) \
+#define GEMM_LEAN_KERNEL_ROW(bm, bn, cluster, role, outputs) \
     GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, false, true)
 #define GEMM_GROUPED_KERNEL_ROW(bm, bn, cluster, role, outputs) \
     GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, true, false)
 typedef gemm_kernel gemm_kernel_row[GEMM_OUTPUT_COLUMNS];
 static const gemm_kernel_row gemm_kernels[GEMM_CONFIG_COUNT] = {GEMM_CONFIGS(GEMM_KERNEL_ROW)};
-/* The same rows for a call without C or bias whose tiles are whole (PLAIN in gemm_kernel.cuh):
+/* The same rows for a call without C or bias whose tiles are whole (LEAN in gemm_kernel.cuh):
  * the same resources, so the planner's cluster counts hold for them. */
-static const gemm_kernel_row gemm_plain_kernels[GEMM_CONFIG_COUNT] = {GEMM_CONFIGS(GEMM_PLAIN_KERNEL_ROW)};
+static const gemm_kernel_row gemm_lean_kernels[GEMM_CONFIG_COUNT] = {GEMM_CONFIGS(GEMM_LEAN_KERNEL_ROW)};
 static const gemm_kernel_row gemm_grouped_kernels[GEMM_GROUPED_CONFIG_COUNT] = {
     GEMM_GROUPED_CONFIGS(GEMM_GROUPED_KERNEL_ROW)};
 
@@ -474,13 +474,13 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
         if (st != FP8BLOCK_OK) return st;
     }
     const gemm_plan plan = lp.plan;
-    const gemm_kernel *plain = &gemm_plain_kernels[lp.config][column];
-    int plain_clusters = 0;
-    if (!g->c && !g->bias && lp.sched.sk_tiles == 0 && plain->fn) {
-        st = kernel_max_clusters(dev, plain, &plain_clusters); /* its shared-memory opt-in, once */
+    const gemm_kernel *lean = &gemm_lean_kernels[lp.config][column];
+    int lean_clusters = 0;
+    if (!g->c && !g->bias && lp.sched.sk_tiles == 0 && lean->fn) {
+        st = kernel_max_clusters(dev, lean, &lean_clusters); /* its shared-memory opt-in, once */
         if (st != FP8BLOCK_OK) return st;
     }
-    const gemm_kernel kernel = plain_clusters >= lp.sched.clusters ? *plain : gemm_kernels[lp.config][column];
+    const gemm_kernel kernel = lean_clusters >= lp.sched.clusters ? *lean : gemm_kernels[lp.config][column];
 
     gemm_params params = params_for(g, &lp);
     const gemm_schedule *s = &params.sched;
@@ -491,7 +491,7 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
                 "(max %d): %d tiles whole, %d by stream-K%s\n",
                 (long long)g->m, (long long)g->n, (long long)g->k, plan.bm, plan.bn, plan.cluster,
                 gemm_role_name(plan.role), kernel.stages, kernel.smem_bytes, s->clusters, lp.max_clusters,
-                s->dp_tiles, s->sk_tiles, kernel.fn == plain->fn ? "; plain kernel" : "");
+                s->dp_tiles, s->sk_tiles, kernel.fn == lean->fn ? "; lean kernel" : "");
     gemm_maps maps;
     st = encode_maps(g, &plan, &kernel, out_map_type(g->dtype), params.tma_cols ? params.tma_cols : g->n, &maps);
     if (st != FP8BLOCK_OK) return st;
