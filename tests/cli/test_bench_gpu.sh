@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `fp8block bench` on a GPU, on shapes that take different GEMM plans (128-row pairs
 # sharing B, 32-wide tiles with K cut in CTA pairs, stream-K at small M, 256-row pairs
-# sharing A with an odd number of N tiles, 192-row pairs; the plans are checked): every GEMM method is
+# sharing A with an odd number of N tiles, 192-row pairs; the plans are checked, and which calls
+# take the lean kernels, without C, bias or stream-K code): every GEMM method is
 # timed (fp8block and the three cuBLASLt baselines), fp8block's D agrees with cuBLASLt's
 # block-scaled D on each shape (the JSON's relative difference, at most 1e-2), nothing
 # fails, nothing is unavailable (no --allow-missing: a missing method would exit 3), exit 0.
@@ -38,6 +39,8 @@ check grep -q 'gemm 64x2112x1024: tile 64x32 cluster 2 splitting K' "$work/b.err
 check grep -qE 'gemm 128x1024x2048: .* [1-9][0-9]* by stream-K' "$work/b.err" "128x1024x2048 runs stream-K"
 check grep -q 'gemm 2048x1856x512: tile 256x128 cluster 2 sharing A' "$work/b.err" "2048x1856x512 runs 256-row pairs"
 check grep -q 'gemm 1152x2112x512: tile 192x128 cluster 2 sharing A' "$work/b.err" "1152x2112x512 runs 192-row pairs"
+check grep -qE 'gemm 512x256x256: .*; lean kernel$' "$work/b.err" "a call with no C, bias or stream-K runs the lean kernel"
+check test "$(grep -cE 'gemm 128x1024x2048: .*lean kernel' "$work/b.err")" -eq 0 "a stream-K call runs the general kernel"
 if command -v python3 >/dev/null; then
     checks=$((checks + 1))
     python3 - "$work/b.json" <<'PY' || fail "JSON: fp8block's D against cuBLASLt block-scaled, every shape"
