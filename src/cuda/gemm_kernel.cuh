@@ -105,9 +105,10 @@ __device__ __forceinline__ void b_scale_rows(const float *sb, const gemm_params 
  * one tile's K and meet in ksplit_gather. GROUPED: a grouped GEMM (docs/DESIGN.md §1.8):
  * the tiles of each group's rows (group_walk_next), each with its expert's B and B
  * scales, and no row stored past its group's end. LEAN: a call with no C and no bias whose
- * tiles are all whole (no stream-K pieces): the addends' code (C in three types, bias in
- * three, each unrolled twice), the bias prefetch and the stream-K gather are left out, so
- * that the math warps' code runs from the main loop to the TMA store without ~40 KB between.
+ * tiles are all whole (no stream-K pieces; grouped tiles always are): the addends' code (C in
+ * three types, bias in three, each unrolled twice), the bias prefetch and the stream-K gather
+ * are left out, so that the math warps' code runs from the main loop to the TMA store without
+ * ~40 KB between.
  * A small GEMM's CTA spends its time fetching instructions where it first runs them (a CTA-0
  * timeline and a build without that code, bench/NOTES.md "fixed cost per call"). */
 template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool B_PER_COL, bool GROUPED, bool LEAN>
@@ -123,7 +124,6 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
     constexpr bool KSPLIT = ROLE == CLUSTER_SPLITS_K;
     constexpr bool STREAMK = !GROUPED && !LEAN && streamk_capable(BM, ROLE);
     static_assert(!GROUPED || (!KSPLIT && !B_PER_COL), "grouped tiles are whole, with B scaled 128x128");
-    static_assert(!LEAN || !GROUPED, "the grouped kernels are built once, with their addends");
     static_assert(!KSPLIT || (WAVES == 1 && L::stages * L::a_bytes >= BM * BN * 4),
                   "a K-split CTA leaves its accumulators in its A ring");
     /* CTAs sharing a tile by multicast: the cluster, unless it splits K. */

@@ -84,6 +84,8 @@ static CUtensorMapDataType out_map_type(fp8block_dtype dtype)
     GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, false, true)
 #define GEMM_GROUPED_KERNEL_ROW(bm, bn, cluster, role, outputs) \
     GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, true, false)
+#define GEMM_GROUPED_LEAN_KERNEL_ROW(bm, bn, cluster, role, outputs) \
+    GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, true, true)
 typedef gemm_kernel gemm_kernel_row[GEMM_OUTPUT_COLUMNS];
 static const gemm_kernel_row gemm_kernels[GEMM_CONFIG_COUNT] = {GEMM_CONFIGS(GEMM_KERNEL_ROW)};
 /* The same rows for a call without C or bias whose tiles are whole (LEAN in gemm_kernel.cuh):
@@ -91,6 +93,8 @@ static const gemm_kernel_row gemm_kernels[GEMM_CONFIG_COUNT] = {GEMM_CONFIGS(GEM
 static const gemm_kernel_row gemm_lean_kernels[GEMM_CONFIG_COUNT] = {GEMM_CONFIGS(GEMM_LEAN_KERNEL_ROW)};
 static const gemm_kernel_row gemm_grouped_kernels[GEMM_GROUPED_CONFIG_COUNT] = {
     GEMM_GROUPED_CONFIGS(GEMM_GROUPED_KERNEL_ROW)};
+static const gemm_kernel_row gemm_grouped_lean_kernels[GEMM_GROUPED_CONFIG_COUNT] = {
+    GEMM_GROUPED_CONFIGS(GEMM_GROUPED_LEAN_KERNEL_ROW)};
 
 typedef struct {
     CUtensorMap a, b, sa, d;
@@ -164,6 +168,19 @@ static fp8block_status kernel_max_clusters(const cuda_device *dev, const gemm_ke
     __atomic_store_n(&k->max_clusters[ordinal], clusters > 0 ? clusters : -1, __ATOMIC_RELAXED);
     *out = clusters > 0 ? clusters : 0;
     return FP8BLOCK_OK;
+}
+
+/* The configuration's lean kernel where the call has no C, no bias and no stream-K pieces and
+ * it fits the planned clusters (the same resources: it does), else its general one. */
+static fp8block_status pick_kernel(const cuda_device *dev, const gemm_args *g, const gemm_launch_plan *lp,
+                                   const gemm_kernel *general, const gemm_kernel *lean, gemm_kernel *out)
+{
+    *out = *general;
+    if (g->c || g->bias || lp->sched.sk_tiles != 0 || !lean->fn) return FP8BLOCK_OK;
+    int clusters = 0;
+    fp8block_status st = kernel_max_clusters(dev, lean, &clusters); /* its shared-memory opt-in, once */
+    if (st == FP8BLOCK_OK && clusters >= lp->sched.clusters) *out = *lean;
+    return st;
 }
 
 typedef struct {
@@ -428,7 +445,10 @@ static fp8block_status run_grouped(cuda_device *dev, const gemm_args *g, cudaStr
                                   take_forced ? forced : gemm_choose_grouped_plan(&shape, &groups, dev->sm_count),
                                   &target, &lp);
     if (st != FP8BLOCK_OK) return st;
-    const gemm_kernel kernel = gemm_grouped_kernels[lp.config][column];
+    const gemm_kernel *lean = &gemm_grouped_lean_kernels[lp.config][column];
+    gemm_kernel kernel;
+    st = pick_kernel(dev, g, &lp, &gemm_grouped_kernels[lp.config][column], lean, &kernel);
+    if (st != FP8BLOCK_OK) return st;
     gemm_params params = params_for(g, &lp);
     params.groups.rows = (const int *)g->group_rows;
     params.groups.count = (int)g->groups, params.groups.masked = masked, params.groups.max_m = (int)g->max_m;
@@ -437,10 +457,11 @@ static fp8block_status run_grouped(cuda_device *dev, const gemm_args *g, cudaStr
     if (plan_log_enabled)
         fprintf(stderr,
                 "fp8block grouped gemm %lldx%lldx%lld, %lld groups%s: tile %dx%d cluster %d%s, %d stages; grid %d "
-                "clusters (max %d) for at most %d units\n",
+                "clusters (max %d) for at most %d units%s\n",
                 (long long)g->m, (long long)g->n, (long long)g->k, (long long)g->groups, masked ? " masked" : "",
                 lp.plan.bm, lp.plan.bn, lp.plan.cluster, gemm_role_name(lp.plan.role), kernel.stages,
-                params.sched.clusters, lp.max_clusters, params.sched.dp_tiles);
+                params.sched.clusters, lp.max_clusters, params.sched.dp_tiles,
+                kernel.fn == lean->fn ? "; lean kernel" : "");
     gemm_maps maps;
     st = encode_maps(g, &lp.plan, &kernel, out_map_type(g->dtype), params.tma_cols ? params.tma_cols : g->n, &maps);
     if (st != FP8BLOCK_OK) return st;
@@ -475,12 +496,9 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     }
     const gemm_plan plan = lp.plan;
     const gemm_kernel *lean = &gemm_lean_kernels[lp.config][column];
-    int lean_clusters = 0;
-    if (!g->c && !g->bias && lp.sched.sk_tiles == 0 && lean->fn) {
-        st = kernel_max_clusters(dev, lean, &lean_clusters); /* its shared-memory opt-in, once */
-        if (st != FP8BLOCK_OK) return st;
-    }
-    const gemm_kernel kernel = lean_clusters >= lp.sched.clusters ? *lean : gemm_kernels[lp.config][column];
+    gemm_kernel kernel;
+    st = pick_kernel(dev, g, &lp, &gemm_kernels[lp.config][column], lean, &kernel);
+    if (st != FP8BLOCK_OK) return st;
 
     gemm_params params = params_for(g, &lp);
     const gemm_schedule *s = &params.sched;
