@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
 sys.path.insert(0, os.path.join(HERE, "..", "wgrad-plans"))
 from peers import DeepGemm, Timer, make_problem  # noqa: E402
 from peer_shapes import SMALL  # noqa: E402
-from wgrad_plans import load_variant  # noqa: E402  (a library copy per plan, its knobs read at its first GEMM)
+from wgrad_plans import load_variant, summarize  # noqa: E402  (library copies per plan; the summary)
 
 import fp8block  # noqa: E402
 from fp8block import _library as L  # noqa: E402
@@ -79,12 +79,7 @@ def main():
         cells = " | ".join(f"{c}: {gpu[c]:6.1f} ({kern[c]:6.1f}) {gpu['deepgemm'] / gpu[c]:.3f}x d={diffs[c]:.0e}"
                            for c in variants)
         print(f"{m:5d}x{n:6d}x{k:6d} | DG {gpu['deepgemm']:6.1f} ({kern['deepgemm']:6.1f}) | {cells}", flush=True)
-    for c in variants if rows else []:
-        g = statistics.geometric_mean([r["gpu_us"]["deepgemm"] / r["gpu_us"][c] for r in rows])
-        kg = statistics.geometric_mean([r["kernel_us"]["deepgemm"] / r["kernel_us"][c] for r in rows])
-        lo = min(rows, key=lambda r: r["gpu_us"]["deepgemm"] / r["gpu_us"][c])
-        print(f"geomean vs DeepGEMM, plan {c}: gpu {g:.3f}x, kernel {kg:.3f}x; lowest "
-              f"{lo['m']}x{lo['n']}x{lo['k']} {lo['gpu_us']['deepgemm'] / lo['gpu_us'][c]:.3f}x")
+    summarize(rows, variants, lambda r: f"{r['m']}x{r['n']}x{r['k']}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"device": torch.cuda.get_device_name(0), "plans": args.plans, "rows": rows}, f, indent=1)

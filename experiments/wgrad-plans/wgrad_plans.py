@@ -58,6 +58,17 @@ def load_variant(i, spec):
     return lib, ctx
 
 
+def summarize(rows, variants, shape):
+    """Per plan: DeepGEMM's time over the plan's, geomean of GPU and of kernel time, and the
+    lowest row (named by shape(row))."""
+    for p in variants if rows else []:
+        g = statistics.geometric_mean([r["gpu_us"]["deepgemm"] / r["gpu_us"][p] for r in rows])
+        k = statistics.geometric_mean([r["kernel_us"]["deepgemm"] / r["kernel_us"][p] for r in rows])
+        lo = min(rows, key=lambda r: r["gpu_us"]["deepgemm"] / r["gpu_us"][p])
+        print(f"geomean vs DeepGEMM, plan {p}: gpu {g:.3f}x, kernel {k:.3f}x; lowest "
+              f"{shape(lo)} {lo['gpu_us']['deepgemm'] / lo['gpu_us'][p]:.3f}x")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--plans", nargs="+", default=["default"])
@@ -98,12 +109,7 @@ def main():
                            for p in variants)
         print(f"{out:6d}x{inp:6d}x{tokens:6d} | DG {gpu['deepgemm']:7.1f} ({kern['deepgemm']:7.1f}) | {cells}",
               flush=True)
-    for p in variants if rows else []:
-        g = statistics.geometric_mean([r["gpu_us"]["deepgemm"] / r["gpu_us"][p] for r in rows])
-        k = statistics.geometric_mean([r["kernel_us"]["deepgemm"] / r["kernel_us"][p] for r in rows])
-        lo = min(rows, key=lambda r: r["gpu_us"]["deepgemm"] / r["gpu_us"][p])
-        print(f"geomean vs DeepGEMM, plan {p}: gpu {g:.3f}x, kernel {k:.3f}x; lowest "
-              f"{lo['out']}x{lo['in']}x{lo['tokens']} {lo['gpu_us']['deepgemm'] / lo['gpu_us'][p]:.3f}x")
+    summarize(rows, variants, lambda r: f"{r['out']}x{r['in']}x{r['tokens']}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"device": torch.cuda.get_device_name(0), "plans": args.plans, "rows": rows}, f, indent=1)
