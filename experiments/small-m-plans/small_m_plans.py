@@ -9,8 +9,6 @@ Usage (GPU machine, DeepGEMM in peers/ as bench/peers.py says):
       [--shapes M,N,K;...] [--json F]
 """
 import cuda.bindings.nvrtc  # noqa: F401  (DeepGEMM's JIT wants NVRTC before torch)
-import argparse
-import json
 import os
 import random
 import statistics
@@ -23,7 +21,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
 sys.path.insert(0, os.path.join(HERE, "..", "wgrad-plans"))
 from peers import DeepGemm, Timer, make_problem  # noqa: E402
 from peer_shapes import SMALL  # noqa: E402
-from wgrad_plans import load_variant, summarize  # noqa: E402  (library copies per plan; the summary)
+from wgrad_plans import load_variant, plan_arguments, summarize  # noqa: E402
 
 import fp8block  # noqa: E402
 from fp8block import _library as L  # noqa: E402
@@ -45,13 +43,7 @@ def gemm_call(lib, ctx, p):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--plans", nargs="+", default=["default"])
-    ap.add_argument("--reps", type=int, default=15)
-    ap.add_argument("--shapes", default="", help="M,N,K;... (default: bench/peers.py's small set)")
-    ap.add_argument("--json")
-    ap.add_argument("--once", action="store_true", help="one call of each, no timing (for ncu)")
-    args = ap.parse_args()
+    args = plan_arguments("M,N,K;... (default: bench/peers.py's small set)")
     variants = {p: load_variant(i, p) for i, p in enumerate(args.plans)}
     shapes = [tuple(int(v) for v in s.split(",")) for s in args.shapes.split(";") if s] or SMALL
     timer, rng, dg = Timer(), random.Random(17), DeepGemm()
@@ -79,10 +71,7 @@ def main():
         cells = " | ".join(f"{c}: {gpu[c]:6.1f} ({kern[c]:6.1f}) {gpu['deepgemm'] / gpu[c]:.3f}x d={diffs[c]:.0e}"
                            for c in variants)
         print(f"{m:5d}x{n:6d}x{k:6d} | DG {gpu['deepgemm']:6.1f} ({kern['deepgemm']:6.1f}) | {cells}", flush=True)
-    summarize(rows, variants, lambda r: f"{r['m']}x{r['n']}x{r['k']}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"device": torch.cuda.get_device_name(0), "plans": args.plans, "rows": rows}, f, indent=1)
+    summarize(rows, variants, lambda r: f"{r['m']}x{r['n']}x{r['k']}", args)
 
 
 if __name__ == "__main__":

@@ -58,25 +58,33 @@ def load_variant(i, spec):
     return lib, ctx
 
 
-def summarize(rows, variants, shape):
+def plan_arguments(shapes_help):
+    """The plan scripts' command line: --plans, --reps, --shapes, --json, --once."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--plans", nargs="+", default=["default"])
+    ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--shapes", default="", help=shapes_help)
+    ap.add_argument("--json")
+    ap.add_argument("--once", action="store_true", help="one call of each, no timing (for ncu)")
+    return ap.parse_args()
+
+
+def summarize(rows, variants, shape, args):
     """Per plan: DeepGEMM's time over the plan's, geomean of GPU and of kernel time, and the
-    lowest row (named by shape(row))."""
+    lowest row (named by shape(row)); every row into args.json if given."""
     for p in variants if rows else []:
         g = statistics.geometric_mean([r["gpu_us"]["deepgemm"] / r["gpu_us"][p] for r in rows])
         k = statistics.geometric_mean([r["kernel_us"]["deepgemm"] / r["kernel_us"][p] for r in rows])
         lo = min(rows, key=lambda r: r["gpu_us"]["deepgemm"] / r["gpu_us"][p])
         print(f"geomean vs DeepGEMM, plan {p}: gpu {g:.3f}x, kernel {k:.3f}x; lowest "
               f"{shape(lo)} {lo['gpu_us']['deepgemm'] / lo['gpu_us'][p]:.3f}x")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"device": torch.cuda.get_device_name(0), "plans": args.plans, "rows": rows}, f, indent=1)
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--plans", nargs="+", default=["default"])
-    ap.add_argument("--reps", type=int, default=15)
-    ap.add_argument("--shapes", default="", help="out,in,tokens;... (default: the 15 of peers_wgrad)")
-    ap.add_argument("--json")
-    ap.add_argument("--once", action="store_true", help="one call of each, no timing (for ncu)")
-    args = ap.parse_args()
+    args = plan_arguments("out,in,tokens;... (default: the 15 of peers_wgrad)")
     import deep_gemm as dg
     variants = {p: load_variant(i, p) for i, p in enumerate(args.plans)}
     shapes = [tuple(int(v) for v in s.split(",")) for s in args.shapes.split(";") if s] or \
@@ -109,10 +117,7 @@ def main():
                            for p in variants)
         print(f"{out:6d}x{inp:6d}x{tokens:6d} | DG {gpu['deepgemm']:7.1f} ({kern['deepgemm']:7.1f}) | {cells}",
               flush=True)
-    summarize(rows, variants, lambda r: f"{r['out']}x{r['in']}x{r['tokens']}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"device": torch.cuda.get_device_name(0), "plans": args.plans, "rows": rows}, f, indent=1)
+    summarize(rows, variants, lambda r: f"{r['out']}x{r['in']}x{r['tokens']}", args)
 
 
 if __name__ == "__main__":
