@@ -100,6 +100,24 @@ __device__ __forceinline__ void b_scale_rows(const float *sb, const gemm_params 
     for (int i = 0; i < SB_COUNT; i++) rows[i] = sb + (int64_t)min(n0 / 128 + i, p.sb_rows - 1) * p.ldsb;
 }
 
+/* EARLY kernels: the K blocks of a CTA's first unit that the barriers' thread loads before the
+ * CTA syncs (as many as the ring holds). */
+template <int STAGES>
+__device__ __forceinline__ int early_blocks(const gemm_unit &w)
+{
+    return min(w.kb_end - w.kb_begin, STAGES);
+}
+
+/* The ring position after those blocks, where the producer and the B-scale warp start; returns
+ * how many they skip. */
+template <int STAGES>
+__device__ __forceinline__ int skip_early_blocks(const gemm_unit &w, int &stage, uint32_t &phase)
+{
+    const int early = early_blocks<STAGES>(w);
+    stage = early % STAGES, phase = early / STAGES;
+    return early;
+}
+
 /* CLUSTER 2 with ROLE CLUSTER_SHARES_B (A): CTA pairs along M (N) each loading half of
  * the B (A) tile and multicasting it to both. CLUSTER_SPLITS_K: the cluster's CTAs split
  * one tile's K and meet in ksplit_gather. GROUPED: a grouped GEMM (docs/DESIGN.md §1.8):
@@ -199,7 +217,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             if (walk_next<BM, CLUSTER, ROLE, STREAMK, GROUPED>(p, walk, cta_rank, w)) {
                 const float *rows[SB_COUNT];
                 b_scale_rows<SB_COUNT>(p.sb, p, w.n_tile * BN, rows);
-                const int early = min(w.kb_end - w.kb_begin, STAGES);
+                const int early = early_blocks<STAGES>(w);
                 for (int i = 0; i < early; i++) {
                     load_stage<BM, BN, OUT, B_PER_COL, GROUPED, A_SHARERS, B_SHARERS>(
                         &tmap_a, &tmap_b, &tmap_sa, smem_a, smem_b, smem_sa, full, i, p, w, w.kb_begin + i, 0, 1);
@@ -233,10 +251,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             const uint16_t pair_mask = (uint16_t)((1u << PAIR) - 1);
             for (gemm_unit w; walk_next<BM, CLUSTER, ROLE, STREAMK, GROUPED>(p, walk, cta_rank, w);) {
                 int kb = w.kb_begin;
-                if (first) {
-                    const int early = min(w.kb_end - w.kb_begin, STAGES);
-                    kb += early, stage = early % STAGES, phase = early / STAGES, first = false;
-                }
+                if (first) kb += skip_early_blocks<STAGES>(w, stage, phase), first = false;
                 for (; kb < w.kb_end; kb++) {
                     mbarrier_wait(&empty[stage], phase ^ 1);
                     load_stage<BM, BN, OUT, B_PER_COL, GROUPED, A_SHARERS, B_SHARERS>(
@@ -279,10 +294,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                 const float *rows[SB_COUNT];
                 b_scale_rows<SB_COUNT>(GROUPED ? p.sb + w.group * p.groups.stride_sb : p.sb, p, w.n_tile * BN, rows);
                 int kb_first = w.kb_begin;
-                if (first) {
-                    const int early = min(w.kb_end - w.kb_begin, STAGES);
-                    kb_first += early, stage = early % STAGES, phase = early / STAGES, first = false;
-                }
+                if (first) kb_first += skip_early_blocks<STAGES>(w, stage, phase), first = false;
                 for (int kb0 = kb_first; kb0 < w.kb_end; kb0 += 32) {
                     const int kb = kb0 + lane, count = min(32, w.kb_end - kb0);
                     float mine[SB_COUNT];
