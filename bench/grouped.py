@@ -15,7 +15,7 @@ timed. GPU time per call as bench/peers.py measures it (events, L2 flushed, host
 a spin kernel, median), and host time per call.
 
 Usage (GPU machine): FP8BLOCK_LIBRARY=build/libfp8block.so PYTHONPATH=python:peers/deepgemm-v1 \\
-    python3 bench/grouped.py [--json F]
+    python3 bench/grouped.py [--layouts masked] [--shapes 7168,2048] [--json F]
 """
 import argparse
 import json
@@ -56,9 +56,11 @@ def main():
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--host-calls", type=int, default=50)
     parser.add_argument("--layouts", default="contiguous,masked", help="which layouts to time (comma-separated)")
+    parser.add_argument("--shapes", default="", help="N,K;... (default: both expert shapes)")
     parser.add_argument("--json")
     args = parser.parse_args()
     layouts = args.layouts.split(",")
+    shapes = [tuple(int(v) for v in t.split(",")) for t in args.shapes.split(";") if t] or SHAPES
     import deep_gemm
     torch.manual_seed(0)
     pick, timer = random.Random(18), Timer()
@@ -67,7 +69,7 @@ def main():
     print(f"{'layout':>10} {'G':>3} {'rows':>7} {'N':>5} {'K':>5} | {'fp8block':>9} {'deepgemm':>9} {'raw':>9} | "
           f"{'vs DG':>6} | {'host fb':>7} {'host DG':>7} | rel diff")
     rows_out = []
-    for n, k in SHAPES:
+    for n, k in shapes:
         for g in (4, 8, 32) if "contiguous" in layouts else ():
             sizes = [pick.randint(256, 8192 if g < 32 else 2048) for _ in range(g)]
             padded = [(s + 127) // 128 * 128 for s in sizes]
