@@ -251,6 +251,15 @@ __device__ __forceinline__ void epilogue_add_bias_of(float *acc, const gemm_para
     else epilogue_add_bias<BN, T, false>(acc, p, n0, lane);
 }
 
+/* acc += bias on a wave's fragment, the bias's type read from p (once a wave). */
+template <int BN, bool FAST_PATH>
+__device__ __forceinline__ void epilogue_add_bias_by_type(float *acc, const gemm_params &p, int n0, int lane)
+{
+    if (p.bias_dtype == FP8BLOCK_F32) epilogue_add_bias_of<BN, FP8BLOCK_F32, FAST_PATH>(acc, p, n0, lane);
+    else if (p.bias_dtype == FP8BLOCK_BF16) epilogue_add_bias_of<BN, FP8BLOCK_BF16, FAST_PATH>(acc, p, n0, lane);
+    else epilogue_add_bias_of<BN, FP8BLOCK_F16, FAST_PATH>(acc, p, n0, lane);
+}
+
 /* D = (acc + C) + bias on a wave's fragment (rows from row0, columns from n0), in that order,
  * before rounding (docs/DESIGN.md §1.6): each term only if present. Elements in a row at or
  * past M (GROUPED: the tile's group end, row_end) or a column at or past N add zeros and are
@@ -268,11 +277,7 @@ __device__ __forceinline__ void epilogue_add_addends(float *acc, const gemm_para
             epilogue_add_c_of<BN, FP8BLOCK_BF16, FAST>(acc, p, rows_end, row0, n0, warp, lane);
         else epilogue_add_c_of<BN, FP8BLOCK_F16, FAST>(acc, p, rows_end, row0, n0, warp, lane);
     }
-    if (p.bias) {
-        if (p.bias_dtype == FP8BLOCK_F32) epilogue_add_bias_of<BN, FP8BLOCK_F32, FAST>(acc, p, n0, lane);
-        else if (p.bias_dtype == FP8BLOCK_BF16) epilogue_add_bias_of<BN, FP8BLOCK_BF16, FAST>(acc, p, n0, lane);
-        else epilogue_add_bias_of<BN, FP8BLOCK_F16, FAST>(acc, p, n0, lane);
-    }
+    if (p.bias) epilogue_add_bias_by_type<BN, FAST>(acc, p, n0, lane);
 }
 
 /* The tile's bias values into L1 while its K blocks run, so that epilogue_add_bias finds

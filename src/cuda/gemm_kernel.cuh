@@ -118,18 +118,26 @@ __device__ __forceinline__ int skip_early_blocks(const gemm_unit &w, int &stage,
     return early;
 }
 
+/* What a kernel's epilogue adds to A·Bᵀ, which decides the code it carries. A small GEMM's CTA
+ * spends its time fetching instructions where it first runs them (a CTA-0 timeline and a build
+ * without that code, bench/NOTES.md "fixed cost per call"), so each call takes the kernel with
+ * the least code that serves it:
+ *   ADDENDS_NONE  no C, no bias, whole tiles (no stream-K pieces; grouped tiles always are): the
+ *                 math warps run from the main loop to the TMA store in contiguous code;
+ *   ADDENDS_BIAS  a bias and nothing else, whole tiles: the bias code (three types) and its
+ *                 prefetch, without C's (three types, each unrolled twice) or the stream-K gather,
+ *                 whose ~40 KB between the main loop and the store cost a bias call most of its
+ *                 time over ADDENDS_NONE at K = 512 (bench/NOTES.md "What a bias costs");
+ *   ADDENDS_ANY   C, bias, stream-K: everything. */
+enum gemm_addends { ADDENDS_NONE, ADDENDS_BIAS, ADDENDS_ANY };
+
 /* CLUSTER 2 with ROLE CLUSTER_SHARES_B (A): CTA pairs along M (N) each loading half of
  * the B (A) tile and multicasting it to both. CLUSTER_SPLITS_K: the cluster's CTAs split
  * one tile's K and meet in ksplit_gather. GROUPED: a grouped GEMM (docs/DESIGN.md §1.8):
  * the tiles of each group's rows (group_walk_next), each with its expert's B and B
- * scales, and no row stored past its group's end. LEAN: a call with no C and no bias whose
- * tiles are all whole (no stream-K pieces; grouped tiles always are): the addends' code (C in
- * three types, bias in three, each unrolled twice), the bias prefetch and the stream-K gather
- * are left out, so that the math warps' code runs from the main loop to the TMA store without
- * ~40 KB between.
- * A small GEMM's CTA spends its time fetching instructions where it first runs them (a CTA-0
- * timeline and a build without that code, bench/NOTES.md "fixed cost per call"). */
-template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool B_PER_COL, bool GROUPED, bool LEAN>
+ * scales, and no row stored past its group's end. ADDENDS: what the epilogue may add, and so
+ * what code the kernel carries (gemm_addends). */
+template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool B_PER_COL, bool GROUPED, int ADDENDS>
 __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 1)
     gemm_fp8_block_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
                           const __grid_constant__ CUtensorMap tmap_sa, const __grid_constant__ CUtensorMap tmap_d,
@@ -140,7 +148,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
     constexpr int WAVES = L::waves;
     static_assert(WAVES <= 2, "the epilogue writes at most two waves");
     constexpr bool KSPLIT = ROLE == CLUSTER_SPLITS_K;
-    constexpr bool STREAMK = !GROUPED && !LEAN && streamk_capable(BM, ROLE);
+    constexpr bool STREAMK = !GROUPED && ADDENDS == ADDENDS_ANY && streamk_capable(BM, ROLE);
     static_assert(!GROUPED || (!KSPLIT && !B_PER_COL), "grouped tiles are whole, with B scaled 128x128");
     static_assert(!KSPLIT || (WAVES == 1 && L::stages * L::a_bytes >= BM * BN * 4),
                   "a K-split CTA leaves its accumulators in its A ring");
@@ -354,7 +362,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             const int m0 = GROUPED ? w.row0 : w.m_tile * BM, n0 = w.n_tile * BN;
             const int group_end = GROUPED ? w.row_end : 0; /* the ungrouped kernels stop at p.m instead */
             const int first_col_in_block = n0 % 128;
-            if constexpr (!LEAN) epilogue_prefetch_bias<BN>(p, n0, wg == 0 ? threadIdx.x % 128 : 128);
+            if constexpr (ADDENDS != ADDENDS_NONE) epilogue_prefetch_bias<BN>(p, n0, wg == 0 ? threadIdx.x % 128 : 128);
 #pragma unroll
             for (int v = 0; v < WAVES; v++)
 #pragma unroll
@@ -427,12 +435,15 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             /* No row at or past M (grouped: past the tile's group, group_end) is written.
              * epilogue_adds_c_by_tma is asked again at the store rather than kept in a
              * variable across the addends: kept, the weight-gradient kernel spilled 32 bytes. */
-            if constexpr (!LEAN) {
+            if constexpr (ADDENDS == ADDENDS_ANY) {
                 if (!epilogue_adds_c_by_tma<BN, OUT, GROUPED>(p, n0)) {
                     epilogue_add_addends<BN, GROUPED>(acc_waves[0], p, group_end, row0, n0, warp, lane);
                     if constexpr (WAVES > 1)
                         epilogue_add_addends<BN, GROUPED>(acc_waves[1], p, group_end, row0 + 64, n0, warp, lane);
                 }
+            } else if constexpr (ADDENDS == ADDENDS_BIAS) {
+                epilogue_add_bias_by_type<BN, !GROUPED>(acc_waves[0], p, n0, lane);
+                if constexpr (WAVES > 1) epilogue_add_bias_by_type<BN, !GROUPED>(acc_waves[1], p, n0, lane);
             }
             if constexpr (OUT == FP8BLOCK_E4M3) {
                 epilogue_quantize_wave<BN, GROUPED>(acc_waves[0], p, group_end, row0, n0, warp, lane);
@@ -466,7 +477,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                 if (store_leader && row0 < p.m && n0 < p.tma_cols) {
                     epilogue_store_tile<BN, OUT, WAVES>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), row0, n0,
                                                         p.tma_cols,
-                                                        !LEAN && epilogue_adds_c_by_tma<BN, OUT, GROUPED>(p, n0));
+                                                        ADDENDS == ADDENDS_ANY && epilogue_adds_c_by_tma<BN, OUT, GROUPED>(p, n0));
                     store_in_flight = true;
                 }
                 /* Written out rather than looped over v: nvcc left that loop rolled and put the

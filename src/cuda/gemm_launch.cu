@@ -1,5 +1,6 @@
-/* The GEMM's host side on the GPU: one kernel per row of GEMM_CONFIGS and output type (and a
- * lean one, for calls without C, bias or stream-K pieces), the planner's launch plan
+/* The GEMM's host side on the GPU: one kernel per row of GEMM_CONFIGS and output type (and
+ * leaner ones beside it: for calls without C, bias or stream-K pieces, and for calls with a bias
+ * alone; gemm_addends), the planner's launch plan
  * (src/gemm_planner.c) made into tensor maps, the stream-K workspace and a launch. Only what
  * is CUDA-specific is checked here (32-bit TMA extents, 16-byte TMA alignment); the
  * descriptor was validated before (src/gemm_api.c). */
@@ -29,7 +30,7 @@ typedef struct {
 
 /* The kernel of a configuration and output type; an empty entry (fn NULL) where the row
  * is not compiled for that type. */
-template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool B_PER_COL, bool GROUPED, bool LEAN, bool COMPILED>
+template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool B_PER_COL, bool GROUPED, int ADDENDS, bool COMPILED>
 static gemm_kernel kernel_for(void)
 {
     gemm_kernel k;
@@ -37,7 +38,7 @@ static gemm_kernel kernel_for(void)
     if constexpr (COMPILED) {
         typedef gemm_layout<BM, BN, OUT, B_PER_COL> L;
         static int max_clusters[64];
-        k.fn = gemm_fp8_block_kernel<BM, BN, CLUSTER, ROLE, OUT, B_PER_COL, GROUPED, LEAN>;
+        k.fn = gemm_fp8_block_kernel<BM, BN, CLUSTER, ROLE, OUT, B_PER_COL, GROUPED, ADDENDS>;
         k.threads = L::threads, k.smem_bytes = L::smem_bytes, k.stages = L::stages;
         k.cluster = CLUSTER, k.waves = L::waves, k.max_clusters = max_clusters;
     }
@@ -70,27 +71,31 @@ static CUtensorMapDataType out_map_type(fp8block_dtype dtype)
     return CU_TENSOR_MAP_DATA_TYPE_UINT8;
 }
 
-/* The weight gradient (B scaled 1x128) accumulates into D (C is D): it has no lean kernel. */
-#define GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, grouped, lean)                                         \
-    {kernel_for<bm, bn, cluster, role, FP8BLOCK_F32, false, grouped, lean, ((outputs) & GEMM_OUT_F32) != 0>(),   \
-     kernel_for<bm, bn, cluster, role, FP8BLOCK_BF16, false, grouped, lean, ((outputs) & GEMM_OUT_BF16) != 0>(), \
-     kernel_for<bm, bn, cluster, role, FP8BLOCK_F16, false, grouped, lean, ((outputs) & GEMM_OUT_F16) != 0>(),   \
-     kernel_for<bm, bn, cluster, role, FP8BLOCK_E4M3, false, grouped, lean, ((outputs) & GEMM_OUT_E4M3) != 0>(), \
-     kernel_for<bm, bn, cluster, role, FP8BLOCK_F32, true, grouped, lean,                                        \
-                !(lean) && ((outputs) & GEMM_OUT_F32_B1x128) != 0>()},
+/* The weight gradient (B scaled 1x128) accumulates into D (C is D): only ADDENDS_ANY has it. */
+#define GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, grouped, addends)                                         \
+    {kernel_for<bm, bn, cluster, role, FP8BLOCK_F32, false, grouped, addends, ((outputs) & GEMM_OUT_F32) != 0>(),   \
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_BF16, false, grouped, addends, ((outputs) & GEMM_OUT_BF16) != 0>(), \
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_F16, false, grouped, addends, ((outputs) & GEMM_OUT_F16) != 0>(),   \
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_E4M3, false, grouped, addends, ((outputs) & GEMM_OUT_E4M3) != 0>(), \
+     kernel_for<bm, bn, cluster, role, FP8BLOCK_F32, true, grouped, addends,                                        \
+                (addends) == ADDENDS_ANY && ((outputs) & GEMM_OUT_F32_B1x128) != 0>()},
 #define GEMM_KERNEL_ROW(bm, bn, cluster, role, outputs) \
-    GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, false, false)
+    GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, false, ADDENDS_ANY)
 #define GEMM_LEAN_KERNEL_ROW(bm, bn, cluster, role, outputs) \
-    GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, false, true)
+    GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, false, ADDENDS_NONE)
+#define GEMM_BIAS_KERNEL_ROW(bm, bn, cluster, role, outputs) \
+    GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, false, ADDENDS_BIAS)
 #define GEMM_GROUPED_KERNEL_ROW(bm, bn, cluster, role, outputs) \
-    GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, true, false)
+    GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, true, ADDENDS_ANY)
 #define GEMM_GROUPED_LEAN_KERNEL_ROW(bm, bn, cluster, role, outputs) \
-    GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, true, true)
+    GEMM_KERNEL_ROW_OF(bm, bn, cluster, role, outputs, true, ADDENDS_NONE)
 typedef gemm_kernel gemm_kernel_row[GEMM_OUTPUT_COLUMNS];
 static const gemm_kernel_row gemm_kernels[GEMM_CONFIG_COUNT] = {GEMM_CONFIGS(GEMM_KERNEL_ROW)};
-/* The same rows for a call without C or bias whose tiles are whole (LEAN in gemm_kernel.cuh):
- * the same resources, so the planner's cluster counts hold for them. */
+/* The same rows for a call without C or bias whose tiles are whole, and for one whose only
+ * addend is a bias (ADDENDS_NONE, ADDENDS_BIAS in gemm_kernel.cuh): the same resources, so the
+ * planner's cluster counts hold for them. Grouped calls with a bias take the general kernels. */
 static const gemm_kernel_row gemm_lean_kernels[GEMM_CONFIG_COUNT] = {GEMM_CONFIGS(GEMM_LEAN_KERNEL_ROW)};
+static const gemm_kernel_row gemm_bias_kernels[GEMM_CONFIG_COUNT] = {GEMM_CONFIGS(GEMM_BIAS_KERNEL_ROW)};
 static const gemm_kernel_row gemm_grouped_kernels[GEMM_GROUPED_CONFIG_COUNT] = {
     GEMM_GROUPED_CONFIGS(GEMM_GROUPED_KERNEL_ROW)};
 static const gemm_kernel_row gemm_grouped_lean_kernels[GEMM_GROUPED_CONFIG_COUNT] = {
@@ -170,17 +175,31 @@ static fp8block_status kernel_max_clusters(const cuda_device *dev, const gemm_ke
     return FP8BLOCK_OK;
 }
 
-/* The configuration's lean kernel where the call has no C, no bias and no stream-K pieces and
- * it fits the planned clusters (the same resources: it does), else its general one. */
+/* The configuration's kernels for one output type, from the most code to the least. */
+typedef struct {
+    const gemm_kernel *general, *bias, *lean; /* bias: NULL where there is none (grouped) */
+} gemm_kernel_choice;
+
+/* Where the call has no C and no stream-K pieces: the lean kernel without a bias, the bias one
+ * with it, if it exists and fits the planned clusters (the same resources: it does); else the
+ * general one. */
 static fp8block_status pick_kernel(const cuda_device *dev, const gemm_args *g, const gemm_launch_plan *lp,
-                                   const gemm_kernel *general, const gemm_kernel *lean, gemm_kernel *out)
+                                   gemm_kernel_choice choice, gemm_kernel *out)
 {
-    *out = *general;
-    if (g->c || g->bias || lp->sched.sk_tiles != 0 || !lean->fn) return FP8BLOCK_OK;
+    *out = *choice.general;
+    const gemm_kernel *lighter = g->bias ? choice.bias : choice.lean;
+    if (g->c || lp->sched.sk_tiles != 0 || !lighter || !lighter->fn) return FP8BLOCK_OK;
     int clusters = 0;
-    fp8block_status st = kernel_max_clusters(dev, lean, &clusters); /* its shared-memory opt-in, once */
-    if (st == FP8BLOCK_OK && clusters >= lp->sched.clusters) *out = *lean;
+    fp8block_status st = kernel_max_clusters(dev, lighter, &clusters); /* its shared-memory opt-in, once */
+    if (st == FP8BLOCK_OK && clusters >= lp->sched.clusters) *out = *lighter;
     return st;
+}
+
+/* What the plan log says of the kernel taken. */
+static const char *kernel_kind(const gemm_kernel *k, gemm_kernel_choice choice)
+{
+    if (k->fn == choice.lean->fn) return "; lean kernel";
+    return choice.bias && k->fn == choice.bias->fn ? "; bias kernel" : "";
 }
 
 typedef struct {
@@ -445,9 +464,10 @@ static fp8block_status run_grouped(cuda_device *dev, const gemm_args *g, cudaStr
                                   take_forced ? forced : gemm_choose_grouped_plan(&shape, &groups, dev->sm_count),
                                   &target, &lp);
     if (st != FP8BLOCK_OK) return st;
-    const gemm_kernel *lean = &gemm_grouped_lean_kernels[lp.config][column];
+    const gemm_kernel_choice choice = {&gemm_grouped_kernels[lp.config][column], NULL,
+                                       &gemm_grouped_lean_kernels[lp.config][column]};
     gemm_kernel kernel;
-    st = pick_kernel(dev, g, &lp, &gemm_grouped_kernels[lp.config][column], lean, &kernel);
+    st = pick_kernel(dev, g, &lp, choice, &kernel);
     if (st != FP8BLOCK_OK) return st;
     gemm_params params = params_for(g, &lp);
     params.groups.rows = (const int *)g->group_rows;
@@ -461,7 +481,7 @@ static fp8block_status run_grouped(cuda_device *dev, const gemm_args *g, cudaStr
                 (long long)g->m, (long long)g->n, (long long)g->k, (long long)g->groups, masked ? " masked" : "",
                 lp.plan.bm, lp.plan.bn, lp.plan.cluster, gemm_role_name(lp.plan.role), kernel.stages,
                 params.sched.clusters, lp.max_clusters, params.sched.dp_tiles,
-                kernel.fn == lean->fn ? "; lean kernel" : "");
+                kernel_kind(&kernel, choice));
     gemm_maps maps;
     st = encode_maps(g, &lp.plan, &kernel, out_map_type(g->dtype), params.tma_cols ? params.tma_cols : g->n, &maps);
     if (st != FP8BLOCK_OK) return st;
@@ -495,9 +515,10 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
         if (st != FP8BLOCK_OK) return st;
     }
     const gemm_plan plan = lp.plan;
-    const gemm_kernel *lean = &gemm_lean_kernels[lp.config][column];
+    const gemm_kernel_choice choice = {&gemm_kernels[lp.config][column], &gemm_bias_kernels[lp.config][column],
+                                       &gemm_lean_kernels[lp.config][column]};
     gemm_kernel kernel;
-    st = pick_kernel(dev, g, &lp, &gemm_kernels[lp.config][column], lean, &kernel);
+    st = pick_kernel(dev, g, &lp, choice, &kernel);
     if (st != FP8BLOCK_OK) return st;
 
     gemm_params params = params_for(g, &lp);
@@ -509,7 +530,7 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
                 "(max %d): %d tiles whole, %d by stream-K%s\n",
                 (long long)g->m, (long long)g->n, (long long)g->k, plan.bm, plan.bn, plan.cluster,
                 gemm_role_name(plan.role), kernel.stages, kernel.smem_bytes, s->clusters, lp.max_clusters,
-                s->dp_tiles, s->sk_tiles, kernel.fn == lean->fn ? "; lean kernel" : "");
+                s->dp_tiles, s->sk_tiles, kernel_kind(&kernel, choice));
     gemm_maps maps;
     st = encode_maps(g, &plan, &kernel, out_map_type(g->dtype), params.tma_cols ? params.tma_cols : g->n, &maps);
     if (st != FP8BLOCK_OK) return st;
