@@ -217,17 +217,33 @@ __device__ __forceinline__ void epilogue_add_c(float *acc, const gemm_params &p,
     }
 }
 
-/* acc += bias on a wave's fragment, bias of type T: one pair load per column pair, for both
- * rows, four column groups' loads at a time as epilogue_add_c's. WHOLE: every column inside N. */
-template <int BN, int T, bool WHOLE>
-__device__ __forceinline__ void epilogue_add_bias(float *acc, const gemm_params &p, int n0, int lane)
+/* acc += bias on a tile's waves (acc0, and acc1 when WAVES is 2), bias of type T: one pair load
+ * per column pair, for both rows and every wave (the bias depends on the column alone), AHEAD
+ * column groups' loads issued before the first of them is used. The general kernels take 4 at a
+ * time as epilogue_add_c does, one wave a call (registers: see there); the bias kernels take the
+ * whole tile at once, one memory round trip a tile where groups of 4 waited out one each, for
+ * both waves. WHOLE: every column inside N. */
+template <int BN, int T, bool WHOLE, int AHEAD, int WAVES>
+__device__ __forceinline__ void epilogue_add_bias(float *acc0, float *acc1, const gemm_params &p, int n0, int lane)
 {
+    static_assert(WAVES <= 2, "at most two waves");
+    constexpr int PAIRS = BN / 8; /* column pairs a thread holds; the last group may be short */
 #pragma unroll
-    for (int j = 0; j < BN / 8; j++) {
-        const int col = n0 + 8 * j + 2 * (lane % 4);
-        const float2 b = epilogue_load_pair<T, true>(p.bias, col, WHOLE ? 2 : epilogue_pair_valid(col, p.n));
-        acc[4 * j] += b.x, acc[4 * j + 1] += b.y, acc[4 * j + 2] += b.x, acc[4 * j + 3] += b.y;
-        if (j % 4 == 3) __syncwarp();
+    for (int j0 = 0; j0 < PAIRS; j0 += AHEAD) {
+        float2 b[AHEAD];
+#pragma unroll
+        for (int i = 0; i < AHEAD && j0 + i < PAIRS; i++) {
+            const int col = n0 + 8 * (j0 + i) + 2 * (lane % 4);
+            b[i] = epilogue_load_pair<T, true>(p.bias, col, WHOLE ? 2 : epilogue_pair_valid(col, p.n));
+        }
+#pragma unroll
+        for (int i = 0; i < AHEAD && j0 + i < PAIRS; i++) {
+            const int j = j0 + i;
+            acc0[4 * j] += b[i].x, acc0[4 * j + 1] += b[i].y, acc0[4 * j + 2] += b[i].x, acc0[4 * j + 3] += b[i].y;
+            if constexpr (WAVES > 1)
+                acc1[4 * j] += b[i].x, acc1[4 * j + 1] += b[i].y, acc1[4 * j + 2] += b[i].x, acc1[4 * j + 3] += b[i].y;
+        }
+        if (AHEAD < PAIRS && j0 + AHEAD <= PAIRS) __syncwarp();
     }
 }
 
@@ -244,20 +260,23 @@ __device__ __forceinline__ void epilogue_add_c_of(float *acc, const gemm_params 
         epilogue_add_c<BN, T, false>(acc, p, rows_end, row0, n0, warp, lane);
 }
 
-template <int BN, int T, bool FAST_PATH>
-__device__ __forceinline__ void epilogue_add_bias_of(float *acc, const gemm_params &p, int n0, int lane)
+template <int BN, int T, bool FAST_PATH, int AHEAD, int WAVES>
+__device__ __forceinline__ void epilogue_add_bias_of(float *acc0, float *acc1, const gemm_params &p, int n0, int lane)
 {
-    if (FAST_PATH && n0 + BN <= p.n) epilogue_add_bias<BN, T, true>(acc, p, n0, lane);
-    else epilogue_add_bias<BN, T, false>(acc, p, n0, lane);
+    if (FAST_PATH && n0 + BN <= p.n) epilogue_add_bias<BN, T, true, AHEAD, WAVES>(acc0, acc1, p, n0, lane);
+    else epilogue_add_bias<BN, T, false, AHEAD, WAVES>(acc0, acc1, p, n0, lane);
 }
 
-/* acc += bias on a wave's fragment, the bias's type read from p (once a wave). */
-template <int BN, bool FAST_PATH>
-__device__ __forceinline__ void epilogue_add_bias_by_type(float *acc, const gemm_params &p, int n0, int lane)
+/* acc += bias (epilogue_add_bias), the bias's type read from p once a call. */
+template <int BN, bool FAST_PATH, int AHEAD, int WAVES>
+__device__ __forceinline__ void epilogue_add_bias_by_type(float *acc0, float *acc1, const gemm_params &p, int n0,
+                                                          int lane)
 {
-    if (p.bias_dtype == FP8BLOCK_F32) epilogue_add_bias_of<BN, FP8BLOCK_F32, FAST_PATH>(acc, p, n0, lane);
-    else if (p.bias_dtype == FP8BLOCK_BF16) epilogue_add_bias_of<BN, FP8BLOCK_BF16, FAST_PATH>(acc, p, n0, lane);
-    else epilogue_add_bias_of<BN, FP8BLOCK_F16, FAST_PATH>(acc, p, n0, lane);
+    if (p.bias_dtype == FP8BLOCK_F32)
+        epilogue_add_bias_of<BN, FP8BLOCK_F32, FAST_PATH, AHEAD, WAVES>(acc0, acc1, p, n0, lane);
+    else if (p.bias_dtype == FP8BLOCK_BF16)
+        epilogue_add_bias_of<BN, FP8BLOCK_BF16, FAST_PATH, AHEAD, WAVES>(acc0, acc1, p, n0, lane);
+    else epilogue_add_bias_of<BN, FP8BLOCK_F16, FAST_PATH, AHEAD, WAVES>(acc0, acc1, p, n0, lane);
 }
 
 /* D = (acc + C) + bias on a wave's fragment (rows from row0, columns from n0), in that order,
@@ -277,7 +296,7 @@ __device__ __forceinline__ void epilogue_add_addends(float *acc, const gemm_para
             epilogue_add_c_of<BN, FP8BLOCK_BF16, FAST>(acc, p, rows_end, row0, n0, warp, lane);
         else epilogue_add_c_of<BN, FP8BLOCK_F16, FAST>(acc, p, rows_end, row0, n0, warp, lane);
     }
-    if (p.bias) epilogue_add_bias_by_type<BN, FAST>(acc, p, n0, lane);
+    if (p.bias) epilogue_add_bias_by_type<BN, FAST, 4, 1>(acc, acc, p, n0, lane);
 }
 
 /* The tile's bias values into L1 while its K blocks run, so that epilogue_add_bias finds

@@ -124,8 +124,9 @@ __device__ __forceinline__ int skip_early_blocks(const gemm_unit &w, int &stage,
  * the least code that serves it:
  *   ADDENDS_NONE  no C, no bias, whole tiles (no stream-K pieces; grouped tiles always are): the
  *                 math warps run from the main loop to the TMA store in contiguous code;
- *   ADDENDS_BIAS  a bias and nothing else, whole tiles: the bias code (three types) and its
- *                 prefetch, without C's (three types, each unrolled twice) or the stream-K gather,
+ *   ADDENDS_BIAS  a bias and nothing else, whole tiles: the bias code (three types, its loads
+ *                 issued together once a tile for every wave) and its prefetch, without C's
+ *                 (three types, each unrolled twice) or the stream-K gather,
  *                 whose ~40 KB between the main loop and the store cost a bias call most of its
  *                 time over ADDENDS_NONE at K = 512 (bench/NOTES.md "What a bias costs");
  *   ADDENDS_ANY   C, bias, stream-K: everything. */
@@ -442,8 +443,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                         epilogue_add_addends<BN, GROUPED>(acc_waves[1], p, group_end, row0 + 64, n0, warp, lane);
                 }
             } else if constexpr (ADDENDS == ADDENDS_BIAS) {
-                epilogue_add_bias_by_type<BN, !GROUPED>(acc_waves[0], p, n0, lane);
-                if constexpr (WAVES > 1) epilogue_add_bias_by_type<BN, !GROUPED>(acc_waves[1], p, n0, lane);
+                epilogue_add_bias_by_type<BN, !GROUPED, BN / 8, WAVES>(acc_waves[0], acc_waves[WAVES - 1], p, n0,
+                                                                        lane);
             }
             if constexpr (OUT == FP8BLOCK_E4M3) {
                 epilogue_quantize_wave<BN, GROUPED>(acc_waves[0], p, group_end, row0, n0, warp, lane);
