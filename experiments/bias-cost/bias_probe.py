@@ -2,7 +2,7 @@
 +3 us at 64x7168x16384). One call each, in this order, per shape: bf16 D, bf16 D + bf16 bias,
 bf16 D + fp32 bias; under Nsight Compute (one kernel each) or timed (--reps: GPU time per call,
 events after an L2 flush, median, as bench/peers.py). FP8BLOCK_GEMM_LOG=1 prints each call's
-plan and whether it took the lean kernel.
+plan and whether it took the lean or the bias kernel.
 
 Usage (GPU machine): FP8BLOCK_LIBRARY=... PYTHONPATH=python:bench \
   [ncu --kernel-name regex:gemm_fp8_block ...] python3 experiments/bias-cost/bias_probe.py \

@@ -4,6 +4,11 @@ without a CUDA device, on a device that is not sm_90, or with a library built wi
 on an sm_90 device any UNSUPPORTED (or other error) from the library is a failure. The
 CPU-tensor tests are in test_torch_cpu.py."""
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import fp8block
 import pytest
 import reference as ref
@@ -154,3 +159,27 @@ def test_cuda_and_cpu_tensors_are_not_mixed(cuda, rng):
     qb, sb = fp8block.quantize_128x128(tensor(rng, 16, 128))
     with pytest.raises(ValueError, match="is on CPU but b is on cuda:0"):
         fp8block.gemm(qa, sa, qb.to(cuda), sb.to(cuda))
+
+
+def test_cuda_gemm_takes_the_kernel_with_the_least_code(cuda):
+    """FP8BLOCK_GEMM_LOG (read once a process, hence a child process) names the kernel each call
+    takes: with no C, bias or stream-K the lean one, with a bias alone the bias one, with C the
+    general one (its line names none)."""
+    child = textwrap.dedent("""
+        import torch, fp8block
+        x = torch.randn(512, 256, device="cuda", dtype=torch.bfloat16)
+        w = torch.randn(256, 256, device="cuda", dtype=torch.bfloat16)
+        (qa, sa), (qb, sb) = fp8block.quantize_1x128(x), fp8block.quantize_128x128(w)
+        fp8block.gemm(qa, sa, qb, sb, out_dtype="bfloat16")
+        fp8block.gemm(qa, sa, qb, sb, out_dtype="bfloat16", bias=torch.randn(256, device="cuda"))
+        fp8block.gemm(qa, sa, qb, sb, out_dtype="float32", c=torch.zeros(512, 256, device="cuda"))
+        torch.cuda.synchronize()
+    """)
+    run = subprocess.run([sys.executable, "-c", child], env=dict(os.environ, FP8BLOCK_GEMM_LOG="1"),
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.startswith("fp8block gemm 512x256x256:")]
+    assert len(lines) == 3, run.stderr
+    assert lines[0].endswith("; lean kernel"), lines[0]
+    assert lines[1].endswith("; bias kernel"), lines[1]
+    assert not lines[2].endswith(" kernel"), lines[2]

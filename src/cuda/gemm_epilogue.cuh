@@ -243,6 +243,7 @@ __device__ __forceinline__ void epilogue_add_bias(float *acc0, float *acc1, cons
             if constexpr (WAVES > 1)
                 acc1[4 * j] += b[i].x, acc1[4 * j + 1] += b[i].y, acc1[4 * j + 2] += b[i].x, acc1[4 * j + 3] += b[i].y;
         }
+        /* After each whole group, the last included: where the general kernels synced before. */
         if (AHEAD < PAIRS && j0 + AHEAD <= PAIRS) __syncwarp();
     }
 }

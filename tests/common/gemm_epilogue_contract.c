@@ -51,6 +51,9 @@ static const variant VARIANTS[] = {
     {FP8BLOCK_BF16, 1, FP8BLOCK_BF16, 0, 0, 0, 1},
     {FP8BLOCK_F16, 1, FP8BLOCK_BF16, 1, FP8BLOCK_F32, 0, 0},
     {FP8BLOCK_F16, 0, 0, 1, FP8BLOCK_F16, 0, 0},
+    /* a bias alone in the other two types (the GPU's bias kernels load fp32 pairs 8 bytes wide) */
+    {FP8BLOCK_BF16, 0, 0, 1, FP8BLOCK_F32, 0, 0},
+    {FP8BLOCK_F32, 0, 0, 1, FP8BLOCK_BF16, 0, 0},
 };
 
 static const char *dtype_name(fp8block_dtype t)
