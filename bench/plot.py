@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
-"""Plots the JSON that `fp8block bench` and `fp8block accuracy` write.
+"""Plots the JSON that `fp8block bench` and `fp8block accuracy` write, and that of the peer and
+epilogue benches (bench/peers.py, bench/epilogue.py).
 
     python3 bench/plot.py bench    results.json --out DIR [--prefix NAME]
     python3 bench/plot.py accuracy results.json --out DIR [--prefix NAME]
+    python3 bench/plot.py peers    peers.json    --out DIR [--prefix NAME]
+    python3 bench/plot.py epilogue epilogue.json --out DIR [--prefix NAME]
 
 bench writes NAME-tflops.png (TFLOP/s per method: squares against size, DeepSeek shapes
 side by side), NAME-speedup.png (fp8block over cuBLASLt block-scaled, per-tensor and bf16,
 and quantize+GEMM over bf16) and NAME-quant.png (quantize GB/s against a copy of the same
-bytes). accuracy writes NAME.png: errors and SNR per data set and scheme. NAME defaults to
-the kind. A method with no numbers (unavailable, failed) is left out and named in the title.
+bytes). accuracy writes NAME.png: errors and SNR per data set and scheme. peers writes NAME.png:
+each peer's GPU time over fp8block's per shape (DeepGEMM, cuBLASLt block-scaled). epilogue writes
+NAME.png: e4m3 D, bf16 D + bias and e4m3 D against bf16 D + quantize, over bf16 D's time, per
+shape, with issue 16's 1.02 bar. NAME defaults to the kind. A method with no numbers (unavailable, failed) is left out and named in the title.
 """
 import argparse
 import json
@@ -226,9 +231,54 @@ def plot_accuracy(data, out):
     plt.close(fig)
 
 
+PEERS = [("deepgemm", "DeepGEMM v1", "#ff7f0e"), ("cublaslt", "cuBLASLt block-scaled", "#1f77b4")]
+EPILOGUE = [  # key in the row, label, colour
+    ("e4m3_over_bf16", "e4m3 D (fused scales) / bf16 D", "#d62728"),
+    ("bias_over_bf16", "bf16 D + bias / bf16 D", "#7f7f7f"),
+    ("e4m3_over_bf16_quantize", "e4m3 D / (bf16 D + quantize_1x128)", "#9467bd"),
+]
+
+
+def ratio_figure(labels, series, ylabel, title, out, lines):
+    """Per-shape bars of time ratios, with horizontal reference lines (value, style)."""
+    fig, ax = plt.subplots(figsize=(max(8, 0.55 * len(labels) + 3), 5.5))
+    bar_groups(ax, labels, series, ylabel)
+    for y, style in lines:
+        ax.axhline(y, color="black", linewidth=1, linestyle=style)
+    ax.set_xlabel("M x N x K")
+    ax.legend(fontsize=8)
+    ax.set_title(wrapped(title, width=max(60, int(fig.get_figwidth() * 11))), fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=130)
+    plt.close(fig)
+
+
+def plot_peers(data, out):
+    """Each peer's GPU time over fp8block's (> 1: fp8block faster); a peer absent on a shape is a gap."""
+    shapes = data["shapes"]
+
+    def ratio(s, peer):
+        ours, theirs = s["methods"].get("fp8block", {}), s["methods"].get(peer, {})
+        return theirs["gpu_us"] / ours["gpu_us"] if "gpu_us" in ours and "gpu_us" in theirs else None
+    series = [(label, colour, None, [ratio(s, peer) for s in shapes]) for peer, label, colour in PEERS]
+    ratio_figure([shape_label(s) for s in shapes], series, "peer time / fp8block time (> 1: fp8block faster)",
+                 "fp8block against its peers, same process, same tensors (bench/peers.py)\n"
+                 f"{data.get('device', '?')}, {data.get('date', '?')[:10]}, commit {data.get('commit', '?')}",
+                 out, [(1.0, "-")])
+
+
+def plot_epilogue(data, out):
+    shapes = data["shapes"]
+    series = [(label, colour, None, [value(s.get(key)) for s in shapes]) for key, label, colour in EPILOGUE]
+    ratio_figure([shape_label(s) for s in shapes], series, "time / bf16 D's time",
+                 "What the epilogue costs: e4m3 output with its scales, a bias (bench/epilogue.py; dashed: "
+                 f"issue 16's 1.02 bar)\n{data.get('device', '?')}, commit {data.get('commit', '?')}",
+                 out, [(1.0, "-"), (1.02, "--")])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["bench", "accuracy"])
+    parser.add_argument("kind", choices=["bench", "accuracy", "peers", "epilogue"])
     parser.add_argument("json")
     parser.add_argument("--out", required=True, help="folder for the PNGs")
     parser.add_argument("--prefix", help="file name prefix (default: the kind)")
@@ -244,7 +294,7 @@ def main():
             fn(data, f"{prefix}-{suffix}.png")
             written.append(f"{prefix}-{suffix}.png")
     else:
-        plot_accuracy(data, prefix + ".png")
+        {"accuracy": plot_accuracy, "peers": plot_peers, "epilogue": plot_epilogue}[args.kind](data, prefix + ".png")
         written.append(prefix + ".png")
     print("plot.py: wrote " + ", ".join(written), file=sys.stderr)
 
