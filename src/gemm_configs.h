@@ -2,7 +2,7 @@
  * (src/gemm_planner.c) costs and checks plans against it, and the launcher
  * (src/cuda/gemm_launch.cu) instantiates one kernel per row and output type from it, and
  * leaner ones beside it (no C, bias or stream-K code, or a bias's alone: gemm_addends in
- * src/cuda/gemm_kernel.cuh).
+ * src/cuda/gemm_epilogue.cuh).
  * Adding a tile is adding a row.
  *
  * GEMM_CONFIGS(X) calls X(bm, bn, cluster, role, outputs) once per configuration:

@@ -122,16 +122,31 @@ __device__ __forceinline__ void epilogue_store_tile(const void *tmap_d, const ui
     tma_store_commit();
 }
 
+/* What a kernel's epilogue adds to A·Bᵀ, which decides the code it carries. A small GEMM's CTA
+ * spends its time fetching instructions where it first runs them (a CTA-0 timeline and a build
+ * without that code, bench/NOTES.md "fixed cost per call"), so each call takes the kernel with
+ * the least code that serves it:
+ *   ADDENDS_NONE  no C, no bias, whole tiles (no stream-K pieces; grouped tiles always are): the
+ *                 math warps run from the main loop to the TMA store in contiguous code;
+ *   ADDENDS_BIAS  a bias and nothing else, whole tiles: the bias code (three types, its loads
+ *                 issued together once a tile for every wave) and its prefetch, without C's
+ *                 (three types, each unrolled twice) or the stream-K gather,
+ *                 whose ~40 KB between the main loop and the store cost a bias call most of its
+ *                 time over ADDENDS_NONE at K = 512 (bench/NOTES.md "What a bias costs");
+ *   ADDENDS_ANY   C, bias, stream-K: everything. */
+enum gemm_addends { ADDENDS_NONE, ADDENDS_BIAS, ADDENDS_ANY };
+
 /* In-place fp32 accumulation with nothing else to add (C is D, no bias: p.c_is_d_alone):
  * a tile whose columns all leave by TMA (n0 + BN <= tma_cols) skips loading C and has the
  * TMA unit add it, reading D in L2 as it writes it. The sum is the same fp32 add
  * acc + C rounded to nearest even (docs/DESIGN.md §1.6). Loading C stalled the
  * weight-gradient kernel's math warps for about a quarter of their time (Nsight Compute,
- * bench/NOTES.md "wgrad: C added by the TMA unit"). Other tiles add C in registers. */
-template <int BN, int OUT, bool GROUPED>
+ * bench/NOTES.md "wgrad: C added by the TMA unit"). Other tiles add C in registers; kernels
+ * without C's code (gemm_addends) are never given C. */
+template <int BN, int OUT, bool GROUPED, int ADDENDS>
 __device__ __forceinline__ bool epilogue_adds_c_by_tma(const gemm_params &p, int n0)
 {
-    return OUT == FP8BLOCK_F32 && !GROUPED && p.c_is_d_alone && n0 + BN <= p.tma_cols;
+    return ADDENDS == ADDENDS_ANY && OUT == FP8BLOCK_F32 && !GROUPED && p.c_is_d_alone && n0 + BN <= p.tma_cols;
 }
 
 template <int OUT>

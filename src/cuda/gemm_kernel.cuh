@@ -118,26 +118,12 @@ __device__ __forceinline__ int skip_early_blocks(const gemm_unit &w, int &stage,
     return early;
 }
 
-/* What a kernel's epilogue adds to A·Bᵀ, which decides the code it carries. A small GEMM's CTA
- * spends its time fetching instructions where it first runs them (a CTA-0 timeline and a build
- * without that code, bench/NOTES.md "fixed cost per call"), so each call takes the kernel with
- * the least code that serves it:
- *   ADDENDS_NONE  no C, no bias, whole tiles (no stream-K pieces; grouped tiles always are): the
- *                 math warps run from the main loop to the TMA store in contiguous code;
- *   ADDENDS_BIAS  a bias and nothing else, whole tiles: the bias code (three types, its loads
- *                 issued together once a tile for every wave) and its prefetch, without C's
- *                 (three types, each unrolled twice) or the stream-K gather,
- *                 whose ~40 KB between the main loop and the store cost a bias call most of its
- *                 time over ADDENDS_NONE at K = 512 (bench/NOTES.md "What a bias costs");
- *   ADDENDS_ANY   C, bias, stream-K: everything. */
-enum gemm_addends { ADDENDS_NONE, ADDENDS_BIAS, ADDENDS_ANY };
-
 /* CLUSTER 2 with ROLE CLUSTER_SHARES_B (A): CTA pairs along M (N) each loading half of
  * the B (A) tile and multicasting it to both. CLUSTER_SPLITS_K: the cluster's CTAs split
  * one tile's K and meet in ksplit_gather. GROUPED: a grouped GEMM (docs/DESIGN.md §1.8):
  * the tiles of each group's rows (group_walk_next), each with its expert's B and B
  * scales, and no row stored past its group's end. ADDENDS: what the epilogue may add, and so
- * what code the kernel carries (gemm_addends). */
+ * what code the kernel carries (gemm_addends, gemm_epilogue.cuh). */
 template <int BM, int BN, int CLUSTER, int ROLE, int OUT, bool B_PER_COL, bool GROUPED, int ADDENDS>
 __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 1)
     gemm_fp8_block_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
@@ -437,7 +423,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
              * epilogue_adds_c_by_tma is asked again at the store rather than kept in a
              * variable across the addends: kept, the weight-gradient kernel spilled 32 bytes. */
             if constexpr (ADDENDS == ADDENDS_ANY) {
-                if (!epilogue_adds_c_by_tma<BN, OUT, GROUPED>(p, n0)) {
+                if (!epilogue_adds_c_by_tma<BN, OUT, GROUPED, ADDENDS>(p, n0)) {
                     epilogue_add_addends<BN, GROUPED>(acc_waves[0], p, group_end, row0, n0, warp, lane);
                     if constexpr (WAVES > 1)
                         epilogue_add_addends<BN, GROUPED>(acc_waves[1], p, group_end, row0 + 64, n0, warp, lane);
@@ -477,8 +463,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             } else {
                 if (store_leader && row0 < p.m && n0 < p.tma_cols) {
                     epilogue_store_tile<BN, OUT, WAVES>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), row0, n0,
-                                                        p.tma_cols,
-                                                        ADDENDS == ADDENDS_ANY && epilogue_adds_c_by_tma<BN, OUT, GROUPED>(p, n0));
+                                                        p.tma_cols, epilogue_adds_c_by_tma<BN, OUT, GROUPED, ADDENDS>(p, n0));
                     store_in_flight = true;
                 }
                 /* Written out rather than looped over v: nvcc left that loop rolled and put the

@@ -1,9 +1,8 @@
-/* The GEMM's host side on the GPU: one kernel per row of GEMM_CONFIGS and output type (and
- * leaner ones beside it: for calls without C, bias or stream-K pieces, and for calls with a bias
- * alone; gemm_addends), the planner's launch plan
- * (src/gemm_planner.c) made into tensor maps, the stream-K workspace and a launch. Only what
- * is CUDA-specific is checked here (32-bit TMA extents, 16-byte TMA alignment); the
- * descriptor was validated before (src/gemm_api.c). */
+/* The GEMM's host side on the GPU: one kernel per row of GEMM_CONFIGS and output type, and
+ * leaner ones beside it for calls without C, bias or stream-K pieces and for calls with a bias
+ * alone (gemm_addends); the planner's launch plan (src/gemm_planner.c) made into tensor maps,
+ * the stream-K workspace and a launch. Only what is CUDA-specific is checked here (32-bit TMA
+ * extents, 16-byte TMA alignment); the descriptor was validated before (src/gemm_api.c). */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -92,7 +91,7 @@ static CUtensorMapDataType out_map_type(fp8block_dtype dtype)
 typedef gemm_kernel gemm_kernel_row[GEMM_OUTPUT_COLUMNS];
 static const gemm_kernel_row gemm_kernels[GEMM_CONFIG_COUNT] = {GEMM_CONFIGS(GEMM_KERNEL_ROW)};
 /* The same rows for a call without C or bias whose tiles are whole, and for one whose only
- * addend is a bias (ADDENDS_NONE, ADDENDS_BIAS in gemm_kernel.cuh): the same resources, so the
+ * addend is a bias (ADDENDS_NONE, ADDENDS_BIAS in gemm_epilogue.cuh): the same resources, so the
  * planner's cluster counts hold for them. Grouped calls with a bias take the general kernels. */
 static const gemm_kernel_row gemm_lean_kernels[GEMM_CONFIG_COUNT] = {GEMM_CONFIGS(GEMM_LEAN_KERNEL_ROW)};
 static const gemm_kernel_row gemm_bias_kernels[GEMM_CONFIG_COUNT] = {GEMM_CONFIGS(GEMM_BIAS_KERNEL_ROW)};
