@@ -52,8 +52,8 @@ class Gemms:
                       d=d.data_ptr(), d_dtype=d_dtype, ldd=d.stride(0))
         if sd is not None:
             fields.update(sd=sd.data_ptr(), ldsd=sd.stride(0))
-        if bias is not None:  # bf16, length N
-            fields.update(bias=bias.data_ptr(), bias_dtype=L.BF16)
+        if bias is not None:  # length N, bf16 or fp32
+            fields.update(bias=bias.data_ptr(), bias_dtype=L.F32 if bias.dtype == torch.float32 else L.BF16)
         desc = L.gemm_desc(**fields)
         fn, ctx, stream, ref = self.lib.fp8block_gemm_ex, self.ctx, self.stream, ctypes.byref(desc)
 
