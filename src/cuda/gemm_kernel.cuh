@@ -172,6 +172,15 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
      * the B-scale warp's first arrival ~1,600 (a CTA-0 timeline, bench/NOTES.md "fixed cost
      * per call"). A pair must sync before multicasting into its peer. */
     constexpr bool EARLY = PAIR == 1 && !GROUPED && !B_PER_COL;
+    /* Two-wave tiles (256x128: three stages, long K) walk the ring in turns, every unit from stage
+     * 0 (ring_step in gemm_mainloop.cuh), so that the math warps' loop takes each stage as a
+     * constant: a continuous ring's stage, carried from unit to unit, ptxas kept in a vector
+     * register in the grouped kernels, which then built every wgmma descriptor there and moved
+     * it over (32 R2UR; 229 instructions a K block and math warp against 192 in turns,
+     * bench/NOTES.md "The grouped kernels' main loop"). A unit with fewer K blocks than stages
+     * leaves the rest idle, which the short-K, many-stage tiles could not afford. */
+    constexpr bool TURNS = WAVES > 1;
+    static_assert(!TURNS || (!EARLY && !STREAMK && !KSPLIT && !B_PER_COL), "turns: whole units, loaded by the producer");
     extern __shared__ uint8_t smem_raw[];
     uint8_t *smem = (uint8_t *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
     uint8_t *smem_a = smem;
@@ -239,19 +248,20 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             tma_prefetch_descriptor(&tmap_a);
             tma_prefetch_descriptor(&tmap_b);
             tma_prefetch_descriptor(&tmap_sa);
-            int stage = 0;
-            uint32_t phase = 0;
+            ring_position at = {0, 0};
             bool first = EARLY; /* its first stages are loaded already */
             gemm_walk walk = walk_start<GROUPED>(p, cluster_id, k_rank);
             const uint16_t pair_mask = (uint16_t)((1u << PAIR) - 1);
             for (gemm_unit w; walk_next<BM, CLUSTER, ROLE, STREAMK, GROUPED>(p, walk, cta_rank, w);) {
+                ring_unit_start<TURNS>(at);
                 int kb = w.kb_begin;
-                if (first) kb += skip_early_blocks<STAGES>(w, stage, phase), first = false;
+                if (first) kb += skip_early_blocks<STAGES>(w, at.stage, at.phase), first = false;
                 for (; kb < w.kb_end; kb++) {
-                    mbarrier_wait(&empty[stage], phase ^ 1);
+                    mbarrier_wait(&empty[at.stage], ring_parity<TURNS>(at) ^ 1);
                     load_stage<BM, BN, OUT, B_PER_COL, GROUPED, A_SHARERS, B_SHARERS>(
-                        &tmap_a, &tmap_b, &tmap_sa, smem_a, smem_b, smem_sa, full, stage, p, w, kb, cta_rank, pair_mask);
-                    if (++stage == STAGES) stage = 0, phase ^= 1;
+                        &tmap_a, &tmap_b, &tmap_sa, smem_a, smem_b, smem_sa, full, at.stage, p, w, kb, cta_rank,
+                        pair_mask);
+                    ring_step<STAGES, TURNS>(at);
                 }
             }
         } else if (warp == 1 && B_PER_COL) {
@@ -281,15 +291,15 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
              * into its stage's slot once the ring frees it, then counts as the stage's
              * second arrival. The math warps read them from shared memory with the A
              * scales: no global load in their loop. */
-            int stage = 0;
-            uint32_t phase = 0;
+            ring_position at = {0, 0};
             bool first = EARLY; /* its first stages' scales are in already */
             gemm_walk walk = walk_start<GROUPED>(p, cluster_id, k_rank);
             for (gemm_unit w; walk_next<BM, CLUSTER, ROLE, STREAMK, GROUPED>(p, walk, cta_rank, w);) {
                 const float *rows[SB_COUNT];
                 b_scale_rows<SB_COUNT>(GROUPED ? p.sb + w.group * p.groups.stride_sb : p.sb, p, w.n_tile * BN, rows);
+                ring_unit_start<TURNS>(at);
                 int kb_first = w.kb_begin;
-                if (first) kb_first += skip_early_blocks<STAGES>(w, stage, phase), first = false;
+                if (first) kb_first += skip_early_blocks<STAGES>(w, at.stage, at.phase), first = false;
                 for (int kb0 = kb_first; kb0 < w.kb_end; kb0 += 32) {
                     const int kb = kb0 + lane, count = min(32, w.kb_end - kb0);
                     float mine[SB_COUNT];
@@ -301,7 +311,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                         for (int i = 0; i < SB_COUNT; i++) v[i] = __shfl_sync(0xffffffffu, mine[i], j);
                         /* grouped: every lane copies A scales into the slot, so every lane
                          * waits for it (as the per-column scale warp above) */
-                        if (GROUPED || lane == 0) mbarrier_wait(&empty[stage], phase ^ 1);
+                        if (GROUPED || lane == 0) mbarrier_wait(&empty[at.stage], ring_parity<TURNS>(at) ^ 1);
                         if constexpr (GROUPED) {
                             /* The stage's A scales too, copied asynchronously: each lane's
                              * copies arrive on the stage when they land, so the warp runs on
@@ -309,15 +319,15 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                              * __syncwarp orders nothing now that every lane waits; without it the
                              * grouped 256-row kernels spill.) */
                             __syncwarp();
-                            copy_a_scales<BM>(p, w.row0, kb0 + j, lane, smem_sa + stage * BM);
-                            cp_async_mbarrier_arrive(&full[stage]);
+                            copy_a_scales<BM>(p, w.row0, kb0 + j, lane, smem_sa + at.stage * BM);
+                            cp_async_mbarrier_arrive(&full[at.stage]);
                         }
                         if (lane == 0) {
 #pragma unroll
-                            for (int i = 0; i < SB_COUNT; i++) st_shared_f32(smem_sb + stage * SB_SLOT + i, v[i]);
-                            mbarrier_arrive(&full[stage]);
+                            for (int i = 0; i < SB_COUNT; i++) st_shared_f32(smem_sb + at.stage * SB_SLOT + i, v[i]);
+                            mbarrier_arrive(&full[at.stage]);
                         }
-                        if (++stage == STAGES) stage = 0, phase ^= 1;
+                        ring_step<STAGES, TURNS>(at);
                     }
                 }
             }
@@ -356,9 +366,19 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                 for (int i = 0; i < BN / 2; i++) acc_waves[v][i] = 0.0f;
 
             if constexpr (WAVES > 1) {
-                for (int kb = w.kb_begin; kb < w.kb_end; kb++)
-                    kblock_waves<BM, BN, STAGES, SB_COUNT, SB_SLOT, WAVES, PAIR>(
-                        acc_waves, tmp, issue, full, empty, at, lane, cta_rank, first_col_in_block);
+                /* In turns (TURNS): the unit's K blocks STAGES at a time, stage s a constant;
+                 * issue.phase holds a phase bit per stage. */
+                for (int kb = w.kb_begin; kb < w.kb_end; kb += STAGES) {
+#pragma unroll
+                    for (int s = 0; s < STAGES; s++) {
+                        if (kb + s < w.kb_end) {
+                            ring_position r = {s, (issue.phase >> s) & 1u};
+                            kblock_waves<BM, BN, STAGES, SB_COUNT, SB_SLOT, WAVES, PAIR>(
+                                acc_waves, tmp, r, full, empty, at, lane, cta_rank, first_col_in_block);
+                            issue.phase ^= 1u << s;
+                        }
+                    }
+                }
             } else if constexpr (PIPELINED) {
                 /* Two temporaries: K block kb+1's wgmma runs on the tensor cores while
                  * kb's result is promoted on the CUDA cores. K blocks go in pairs so

@@ -74,6 +74,31 @@ __device__ __forceinline__ void ring_advance(ring_position &r)
     if (++r.stage == STAGES) r.stage = 0, r.phase ^= 1;
 }
 
+/* A role's place in the stage ring, walked one of two ways (the same in every role of a kernel):
+ * continuous (TURNS false): stages in order across units, one phase for the ring, flipped as it
+ * wraps (ring_advance); in turns (TURNS true): every unit from stage 0, `phase` holding one bit
+ * per stage (a short last turn leaves the unit's later stages unused, and their barriers' phases
+ * stay where they were). In turns the math warps' loop can take each stage as a compile-time
+ * constant (gemm_kernel.cuh, TURNS). */
+template <bool TURNS>
+__device__ __forceinline__ uint32_t ring_parity(const ring_position &r)
+{
+    return TURNS ? (r.phase >> r.stage) & 1u : r.phase;
+}
+
+template <int STAGES, bool TURNS>
+__device__ __forceinline__ void ring_step(ring_position &r)
+{
+    if constexpr (TURNS) r.phase ^= 1u << r.stage, r.stage = r.stage + 1 == STAGES ? 0 : r.stage + 1;
+    else ring_advance<STAGES>(r);
+}
+
+template <bool TURNS>
+__device__ __forceinline__ void ring_unit_start(ring_position &r)
+{
+    if constexpr (TURNS) r.stage = 0;
+}
+
 /* The upper half of every operand descriptor (stride 1024 bytes, 128-byte swizzle; see
  * wgmma_desc_k128_sw128): only the start address, in the lower half, changes, and a
  * K step of 32 bytes never carries out of its 14-bit field in a 1024-aligned tile. */
