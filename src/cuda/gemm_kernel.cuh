@@ -173,14 +173,16 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
      * per call"). A pair must sync before multicasting into its peer. */
     constexpr bool EARLY = PAIR == 1 && !GROUPED && !B_PER_COL;
     /* Two-wave tiles (256x128: three stages, long K) walk the ring in turns, every unit from stage
-     * 0 (ring_step in gemm_mainloop.cuh), so that the math warps' loop takes each stage as a
+     * 0 (ring_unit_start, ring_step in gemm_mainloop.cuh), so that the math warps' loop takes each stage as a
      * constant: a continuous ring's stage, carried from unit to unit, ptxas kept in a vector
      * register in the grouped kernels, which then built every wgmma descriptor there and moved
      * it over (32 R2UR; 229 instructions a K block and math warp against 192 in turns,
      * bench/NOTES.md "The grouped kernels' main loop"). A unit with fewer K blocks than stages
      * leaves the rest idle, which the short-K, many-stage tiles could not afford. */
     constexpr bool TURNS = WAVES > 1;
-    static_assert(!TURNS || (!EARLY && !STREAMK && !KSPLIT && !B_PER_COL), "turns: whole units, loaded by the producer");
+    static_assert(!TURNS || (!EARLY && !STREAMK && !KSPLIT && !B_PER_COL && STAGES <= 32),
+                  "turns: whole units loaded by the producer (skip_early_blocks and the per-column scale warp "
+                  "walk the continuous ring), a phase bit per stage in 32 bits");
     extern __shared__ uint8_t smem_raw[];
     uint8_t *smem = (uint8_t *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
     uint8_t *smem_a = smem;
@@ -351,7 +353,9 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
         kblock_issued<SB_COUNT> issued, issued_next;
 #pragma unroll
         for (int i = 0; i < BN / 2; i++) tmp[i] = tmp_next[i] = 0.0f;
-        ring_position issue = {0, 0}, release = {0, 0}; /* the next stage to compute, to give back */
+        /* The next stage to compute, to give back (TURNS: issue.phase alone, a bit per stage; the
+         * stage is the loop's constant and kblock_waves gives each back itself). */
+        ring_position issue = {0, 0}, release = {0, 0};
         bool store_in_flight = false;
 
         gemm_walk walk = walk_start<GROUPED>(p, cluster_id, k_rank);
@@ -365,9 +369,13 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
 #pragma unroll
                 for (int i = 0; i < BN / 2; i++) acc_waves[v][i] = 0.0f;
 
-            if constexpr (WAVES > 1) {
-                /* In turns (TURNS): the unit's K blocks STAGES at a time, stage s a constant;
-                 * issue.phase holds a phase bit per stage. */
+            if constexpr (WAVES > 1 && !TURNS) {
+                for (int kb = w.kb_begin; kb < w.kb_end; kb++)
+                    kblock_waves<BM, BN, STAGES, SB_COUNT, SB_SLOT, WAVES, PAIR>(
+                        acc_waves, tmp, issue, full, empty, at, lane, cta_rank, first_col_in_block);
+            } else if constexpr (TURNS) {
+                /* The unit's K blocks STAGES at a time, stage s a constant; issue.phase holds a
+                 * phase bit per stage. */
                 for (int kb = w.kb_begin; kb < w.kb_end; kb += STAGES) {
 #pragma unroll
                     for (int s = 0; s < STAGES; s++) {
