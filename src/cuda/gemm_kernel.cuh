@@ -172,17 +172,19 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
      * the B-scale warp's first arrival ~1,600 (a CTA-0 timeline, bench/NOTES.md "fixed cost
      * per call"). A pair must sync before multicasting into its peer. */
     constexpr bool EARLY = PAIR == 1 && !GROUPED && !B_PER_COL;
-    /* Two-wave tiles (256x128: three stages, long K) walk the ring in turns, every unit from stage
-     * 0 (ring_unit_start, ring_step in gemm_mainloop.cuh), so that the math warps' loop takes each stage as a
-     * constant: a continuous ring's stage, carried from unit to unit, ptxas kept in a vector
-     * register in the grouped kernels, which then built every wgmma descriptor there and moved
-     * it over (32 R2UR; 229 instructions a K block and math warp against 192 in turns,
-     * bench/NOTES.md "The grouped kernels' main loop"). A unit with fewer K blocks than stages
-     * leaves the rest idle, which the short-K, many-stage tiles could not afford. */
-    constexpr bool TURNS = WAVES > 1;
-    static_assert(!TURNS || (!EARLY && !STREAMK && !KSPLIT && !B_PER_COL && STAGES <= 32),
-                  "turns: whole units loaded by the producer (skip_early_blocks and the per-column scale warp "
-                  "walk the continuous ring), a phase bit per stage in 32 bits");
+    /* Kernels with few stages whose units are whole (no early loads, stream-K pieces or K split)
+     * and whose math loop is not the two-temporary pipeline walk the ring in turns, every unit
+     * from stage 0 (ring_unit_start, ring_step in gemm_mainloop.cuh), so that the math warps'
+     * loop takes each stage as a constant: a continuous ring's stage, carried from unit to unit,
+     * ptxas kept in a vector register in the grouped kernels, which then built every wgmma
+     * descriptor there and moved it over (32 R2UR; the grouped 256x128 loop 229 instructions a K
+     * block and math warp against 194 in turns; the weight gradient's 192x128 pairs 209 -> 193,
+     * DeepGEMM's 194; bench/NOTES.md "The grouped kernels' main loop"). A unit with fewer K blocks
+     * than stages leaves the rest idle, which the many-stage (short-K, small-tile) kernels could
+     * not afford: those keep the continuous ring, as do tiles that straddle scale blocks (128x176:
+     * in turns its loop grew, with 20-82 R2UR). */
+    constexpr bool TURNS = !EARLY && !STREAMK && !KSPLIT && !PIPELINED && !STRADDLES && STAGES <= 4;
+    static_assert(!TURNS || STAGES <= 32, "a phase bit per stage in 32 bits");
     extern __shared__ uint8_t smem_raw[];
     uint8_t *smem = (uint8_t *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
     uint8_t *smem_a = smem;
@@ -275,16 +277,16 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
              * tensor work a K block held the weight-gradient GEMM near 0.68x DeepGEMM's speed;
              * the grouped A scales gained 19% from the same change, bench/NOTES.md.) Every lane
              * waits for the slot it writes (racecheck, 549a2c1). */
-            int stage = 0;
-            uint32_t phase = 0;
+            ring_position at = {0, 0};
             gemm_walk walk = walk_start<GROUPED>(p, cluster_id, k_rank);
             for (gemm_unit w; walk_next<BM, CLUSTER, ROLE, STREAMK, GROUPED>(p, walk, cta_rank, w);) {
                 const int col = w.n_tile * BN + 4 * lane;
+                ring_unit_start<TURNS>(at);
                 for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
-                    mbarrier_wait(&empty[stage], phase ^ 1);
-                    copy_col_scales(p, kb, col, smem_sb + stage * SB_SLOT + 4 * lane);
-                    cp_async_mbarrier_arrive(&full[stage]);
-                    if (++stage == STAGES) stage = 0, phase ^= 1;
+                    mbarrier_wait(&empty[at.stage], ring_parity<TURNS>(at) ^ 1);
+                    copy_col_scales(p, kb, col, smem_sb + at.stage * SB_SLOT + 4 * lane);
+                    cp_async_mbarrier_arrive(&full[at.stage]);
+                    ring_step<STAGES, TURNS>(at);
                 }
             }
         } else if (warp == 1) {
@@ -373,7 +375,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                 for (int kb = w.kb_begin; kb < w.kb_end; kb++)
                     kblock_waves<BM, BN, STAGES, SB_COUNT, SB_SLOT, WAVES, PAIR>(
                         acc_waves, tmp, issue, full, empty, at, lane, cta_rank, first_col_in_block);
-            } else if constexpr (TURNS) {
+            } else if constexpr (WAVES > 1) {
                 /* The unit's K blocks STAGES at a time, stage s a constant; issue.phase holds a
                  * phase bit per stage. */
                 for (int kb = w.kb_begin; kb < w.kb_end; kb += STAGES) {
@@ -424,13 +426,30 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                                                                             smem_sb, lane, cta_rank,
                                                                             first_col_in_block);
                 }
-            } else {
+            } else if constexpr (!TURNS) {
                 for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
                     kblock_start<BM, BN, STAGES, SB_COUNT, SB_SLOT, B_PER_COL>(tmp, issued, issue, full, at);
                     wgmma_wait_all();
                     kblock_end<BN, STAGES, SB_COUNT, SB_SLOT, PAIR, B_PER_COL>(acc, tmp, issued, release, empty,
                                                                             smem_sb, lane, cta_rank,
                                                                             first_col_in_block);
+                }
+            } else {
+                /* In turns, as the two-wave loop above: stage s a constant, issued and given back
+                 * in the same step. */
+                for (int kb = w.kb_begin; kb < w.kb_end; kb += STAGES) {
+#pragma unroll
+                    for (int s = 0; s < STAGES; s++) {
+                        if (kb + s < w.kb_end) {
+                            ring_position issue_at = {s, (issue.phase >> s) & 1u}, release_at = {s, 0};
+                            kblock_start<BM, BN, STAGES, SB_COUNT, SB_SLOT, B_PER_COL>(tmp, issued, issue_at, full,
+                                                                                      at);
+                            wgmma_wait_all();
+                            kblock_end<BN, STAGES, SB_COUNT, SB_SLOT, PAIR, B_PER_COL>(
+                                acc, tmp, issued, release_at, empty, smem_sb, lane, cta_rank, first_col_in_block);
+                            issue.phase ^= 1u << s;
+                        }
+                    }
                 }
             }
 

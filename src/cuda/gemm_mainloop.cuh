@@ -74,9 +74,9 @@ __device__ __forceinline__ void ring_advance(ring_position &r)
     if (++r.stage == STAGES) r.stage = 0, r.phase ^= 1;
 }
 
-/* A role's place in the stage ring, walked one of two ways (the same in every role of a kernel; the
- * per-column B-scale warp and skip_early_blocks know only the continuous one, and kernels that
- * have them never walk in turns):
+/* A role's place in the stage ring, walked one of two ways (the same in every role of a kernel;
+ * skip_early_blocks knows only the continuous one, and kernels with early loads never walk in
+ * turns):
  * continuous (TURNS false): stages in order across units, one phase for the ring, flipped as it
  * wraps (ring_advance); in turns (TURNS true): every unit from stage 0, `phase` holding one bit
  * per stage (a short last turn leaves the unit's later stages unused, and their barriers' phases
