@@ -355,8 +355,9 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
         kblock_issued<SB_COUNT> issued, issued_next;
 #pragma unroll
         for (int i = 0; i < BN / 2; i++) tmp[i] = tmp_next[i] = 0.0f;
-        /* The next stage to compute, to give back (TURNS: issue.phase alone, a bit per stage; the
-         * stage is the loop's constant and kblock_waves gives each back itself). */
+        /* The next stage to compute, to give back. TURNS: issue.phase alone, a bit per stage; the
+         * stage is the loop's constant (issue_at / release_at, or kblock_waves's r), and `release`
+         * is unused. */
         ring_position issue = {0, 0}, release = {0, 0};
         bool store_in_flight = false;
 
@@ -441,6 +442,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
 #pragma unroll
                     for (int s = 0; s < STAGES; s++) {
                         if (kb + s < w.kb_end) {
+                            /* kblock_end reads only release_at's stage */
                             ring_position issue_at = {s, (issue.phase >> s) & 1u}, release_at = {s, 0};
                             kblock_start<BM, BN, STAGES, SB_COUNT, SB_SLOT, B_PER_COL>(tmp, issued, issue_at, full,
                                                                                       at);
