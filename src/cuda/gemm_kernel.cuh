@@ -355,9 +355,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
         kblock_issued<SB_COUNT> issued, issued_next;
 #pragma unroll
         for (int i = 0; i < BN / 2; i++) tmp[i] = tmp_next[i] = 0.0f;
-        /* The next stage to compute, to give back. TURNS: issue.phase alone, a bit per stage; the
-         * stage is the loop's constant (issue_at / release_at, or kblock_waves's r), and `release`
-         * is unused. */
+        /* The next stage to compute, to give back (TURNS: their phases alone, a bit per stage; the
+         * stage is the loop's constant, ring_at). */
         ring_position issue = {0, 0}, release = {0, 0};
         bool store_in_flight = false;
 
@@ -372,21 +371,17 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
 #pragma unroll
                 for (int i = 0; i < BN / 2; i++) acc_waves[v][i] = 0.0f;
 
-            if constexpr (WAVES > 1 && !TURNS) {
-                for (int kb = w.kb_begin; kb < w.kb_end; kb++)
-                    kblock_waves<BM, BN, STAGES, SB_COUNT, SB_SLOT, WAVES, PAIR>(
-                        acc_waves, tmp, issue, full, empty, at, lane, cta_rank, first_col_in_block);
-            } else if constexpr (WAVES > 1) {
-                /* The unit's K blocks STAGES at a time, stage s a constant; issue.phase holds a
-                 * phase bit per stage. */
-                for (int kb = w.kb_begin; kb < w.kb_end; kb += STAGES) {
+            /* K blocks a step of the loops below take: a turn of the ring, or one (ring_at). */
+            constexpr int STEP = TURNS ? STAGES : 1;
+            if constexpr (WAVES > 1) {
+                for (int kb = w.kb_begin; kb < w.kb_end; kb += STEP) {
 #pragma unroll
-                    for (int s = 0; s < STAGES; s++) {
+                    for (int s = 0; s < STEP; s++) {
                         if (kb + s < w.kb_end) {
-                            ring_position r = {s, (issue.phase >> s) & 1u};
+                            ring_position r = ring_at<TURNS>(issue, s);
                             kblock_waves<BM, BN, STAGES, SB_COUNT, SB_SLOT, WAVES, PAIR>(
                                 acc_waves, tmp, r, full, empty, at, lane, cta_rank, first_col_in_block);
-                            issue.phase ^= 1u << s;
+                            ring_took<TURNS>(issue, r, s);
                         }
                     }
                 }
@@ -427,29 +422,17 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                                                                             smem_sb, lane, cta_rank,
                                                                             first_col_in_block);
                 }
-            } else if constexpr (!TURNS) {
-                for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
-                    kblock_start<BM, BN, STAGES, SB_COUNT, SB_SLOT, B_PER_COL>(tmp, issued, issue, full, at);
-                    wgmma_wait_all();
-                    kblock_end<BN, STAGES, SB_COUNT, SB_SLOT, PAIR, B_PER_COL>(acc, tmp, issued, release, empty,
-                                                                            smem_sb, lane, cta_rank,
-                                                                            first_col_in_block);
-                }
             } else {
-                /* In turns, as the two-wave loop above: stage s a constant, issued and given back
-                 * in the same step. */
-                for (int kb = w.kb_begin; kb < w.kb_end; kb += STAGES) {
+                for (int kb = w.kb_begin; kb < w.kb_end; kb += STEP) {
 #pragma unroll
-                    for (int s = 0; s < STAGES; s++) {
+                    for (int s = 0; s < STEP; s++) {
                         if (kb + s < w.kb_end) {
-                            /* kblock_end reads only release_at's stage */
-                            ring_position issue_at = {s, (issue.phase >> s) & 1u}, release_at = {s, 0};
-                            kblock_start<BM, BN, STAGES, SB_COUNT, SB_SLOT, B_PER_COL>(tmp, issued, issue_at, full,
-                                                                                      at);
+                            ring_position started = ring_at<TURNS>(issue, s), finished = ring_at<TURNS>(release, s);
+                            kblock_start<BM, BN, STAGES, SB_COUNT, SB_SLOT, B_PER_COL>(tmp, issued, started, full, at);
                             wgmma_wait_all();
                             kblock_end<BN, STAGES, SB_COUNT, SB_SLOT, PAIR, B_PER_COL>(
-                                acc, tmp, issued, release_at, empty, smem_sb, lane, cta_rank, first_col_in_block);
-                            issue.phase ^= 1u << s;
+                                acc, tmp, issued, finished, empty, smem_sb, lane, cta_rank, first_col_in_block);
+                            ring_took<TURNS>(issue, started, s), ring_took<TURNS>(release, finished, s);
                         }
                     }
                 }

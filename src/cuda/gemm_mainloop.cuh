@@ -101,6 +101,23 @@ __device__ __forceinline__ void ring_unit_start(ring_position &r)
     if constexpr (TURNS) r.stage = 0;
 }
 
+/* The math warps' loops take K blocks a turn at a time (TURNS: STAGES of them, K block s of a turn
+ * in stage s, a constant) or one at a time (the continuous ring). ring_at is where K block s of the
+ * step goes; ring_took records it once used (`used` as the kblock function left it, advanced). */
+template <bool TURNS>
+__device__ __forceinline__ ring_position ring_at(const ring_position &r, int s)
+{
+    if constexpr (TURNS) return ring_position{s, (r.phase >> s) & 1u};
+    else return r;
+}
+
+template <bool TURNS>
+__device__ __forceinline__ void ring_took(ring_position &r, const ring_position &used, int s)
+{
+    if constexpr (TURNS) r.phase ^= 1u << s;
+    else r = used;
+}
+
 /* The upper half of every operand descriptor (stride 1024 bytes, 128-byte swizzle; see
  * wgmma_desc_k128_sw128): only the start address, in the lower half, changes, and a
  * K step of 32 bytes never carries out of its 14-bit field in a 1024-aligned tile. */
