@@ -4,7 +4,7 @@ A-scale copies), the math warpgroups and the peer's arrivals, with TMA and cp.as
 random moments. Each run checks that every stage the math warps read holds the K block they expect
 (data tags) until they release it, and that nothing deadlocks, for the ring walked continuously and
 in turns (every unit from stage 0, a phase bit per stage), over stage counts 3 and 4 and units of
-1-7 K blocks. Written by the review of c8206c0; prints "ok N" after N runs.
+1-7 K blocks. Written by the review of the branch's first commit; prints "ok N" after N runs.
 
 Usage: python3 experiments/ring-turns/protocol_model.py
 """

@@ -1,4 +1,4 @@
-"""Extension of experiments/ring-turns/protocol_model.py (464655f) to the kernels 3b997ab puts in
+"""Extension of experiments/ring-turns/protocol_model.py to the kernels the branch's widening puts in
 turns: the 192x128 pairs sharing A (CLUSTER_SHARES_A, A multicast in halves, B and A scales by
 the CTA's own TMA), three math warpgroups with one wave each running the *simple* turns loop
 (issue_at = {s, bit}, release_at = {s, 0}, kblock_start / kblock_end), and either
