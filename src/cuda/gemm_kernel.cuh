@@ -182,8 +182,11 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
      * DeepGEMM's 194; bench/NOTES.md "The grouped kernels' main loop"). A unit with fewer K blocks
      * than stages leaves the rest idle, which the many-stage (short-K, small-tile) kernels could
      * not afford: those keep the continuous ring, as do tiles that straddle scale blocks (128x176:
-     * in turns its loop grew, with 20-82 R2UR). */
-    constexpr bool TURNS = !EARLY && !STREAMK && !KSPLIT && !PIPELINED && !STRADDLES && STAGES <= 4;
+     * in turns its loop grew, with 20-82 R2UR). Only the grouped kernels take it: there it bought
+     * 3-16% (contiguous rows, H100), where the plain and weight-gradient kernels, which never had
+     * the R2UR, lost more to the next unit's shorter prefetch lead than they gained (4096x32768x512
+     * 16% slower, wgrad 0.5%; bench/NOTES.md "Measured: the ring in turns"). */
+    constexpr bool TURNS = GROUPED && !EARLY && !STREAMK && !KSPLIT && !PIPELINED && !STRADDLES && STAGES <= 4;
     static_assert(!TURNS || STAGES <= 32, "a phase bit per stage in 32 bits");
     extern __shared__ uint8_t smem_raw[];
     uint8_t *smem = (uint8_t *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
