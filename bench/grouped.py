@@ -15,7 +15,7 @@ timed. GPU time per call as bench/peers.py measures it (events, L2 flushed, host
 a spin kernel, median), and host time per call.
 
 Usage (GPU machine): FP8BLOCK_LIBRARY=build/libfp8block.so PYTHONPATH=python:peers/deepgemm-v1 \\
-    python3 bench/grouped.py [--layouts masked] [--shapes 7168,2048] [--json F]
+    python3 bench/grouped.py [--layouts masked] [--shapes 7168,2048] [--groups 2] [--max-m 256] [--once] [--json F]
 """
 import argparse
 import json
@@ -58,7 +58,12 @@ def main():
     parser.add_argument("--layouts", default="contiguous,masked", help="which layouts to time (comma-separated)")
     parser.add_argument("--shapes", default="", help="N,K;... (default: both expert shapes)")
     parser.add_argument("--json")
+    parser.add_argument("--groups", default="", help="only these G (comma-separated)")
+    parser.add_argument("--max-m", default="", help="masked: only these max_m (comma-separated)")
+    parser.add_argument("--once", action="store_true", help="call each once and compare, no timing (for ncu)")
     args = parser.parse_args()
+    only_g = {int(v) for v in args.groups.split(",") if v}
+    only_max_m = {int(v) for v in args.max_m.split(",") if v}
     layouts = args.layouts.split(",")
     shapes = [tuple(int(v) for v in t.split(",")) for t in args.shapes.split(";") if t] or SHAPES
     import deep_gemm
@@ -71,6 +76,8 @@ def main():
     rows_out = []
     for n, k in shapes:
         for g in (4, 8, 32) if "contiguous" in layouts else ():
+            if only_g and g not in only_g:
+                continue
             sizes = [pick.randint(256, 8192 if g < 32 else 2048) for _ in range(g)]
             padded = [(s + 127) // 128 * 128 for s in sizes]
             m = sum(padded)
@@ -96,8 +103,12 @@ def main():
             diff = rel_diff(d_fb, d_dg, slice(0, m))
             rows_out.append(measure(timer, calls, args, "contiguous", g, m, n, k, diff))
         for g in (1, 2, 4, 8, 16, 32) if "masked" in layouts else ():
+            if only_g and g not in only_g:
+                continue
             qb, sb = experts(g, n, k)
             for max_m in (64, 128, 256):
+                if only_max_m and max_m not in only_max_m:
+                    continue
                 x = torch.randn(g * max_m, k, dtype=torch.bfloat16, device="cuda")
                 qa, sa = fp8block.quantize_1x128(x)
                 qa3 = qa.contiguous().view(g, max_m, k)
@@ -117,8 +128,11 @@ def main():
                 owned = torch.arange(max_m, device="cuda")[None, :] < counts[:, None]
                 diff = rel_diff(d_fb, d_dg, owned)
                 rows_out.append(measure(timer, calls, args, "masked", g, g * max_m, n, k, diff))
+    rows_out = [r for r in rows_out if r]
     for layout in layouts:
         ratios = [r["deepgemm_us"] / r["fp8block_us"] for r in rows_out if r["layout"] == layout]
+        if not ratios:
+            continue
         print(f"{layout}: fp8block speed-up over DeepGEMM, geomean {statistics.geometric_mean(ratios):.3f}x, "
               f"lowest {min(ratios):.3f}x (bar: geomean >= 1.0, none below 0.9)")
     if args.json:
@@ -128,6 +142,11 @@ def main():
 
 
 def measure(timer, calls, args, layout, g, m, n, k, diff):
+    if args.once:
+        print(f"{layout:>10} {g:>3} {m:>7} {n:>5} {k:>5} | called once | rel diff {diff:.1e}", flush=True)
+        if diff > 1e-2:
+            raise SystemExit(f"{layout} G={g}: fp8block and DeepGEMM differ by {diff:.2e} on the groups' rows")
+        return None
     gpu = {name: statistics.median(t) for name, t in timer.gpu_times(calls, args.reps, random.Random(1)).items()}
     host = {name: h[0] for name, h in timer.host_times(calls, args.host_calls).items()}
     raw = f"{gpu['raw']:>9.1f}" if "raw" in gpu else f"{'-':>9}"
