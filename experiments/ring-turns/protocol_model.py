@@ -1,4 +1,5 @@
-"""Experiment: the stage ring's protocol as the kernels of branch ring-turns run it, modelled for a
+"""Experiment: the stage ring's protocol as the kernels in turns run it (branch ring-turns; on main
+since 5a707d7 the grouped kernels alone), modelled for a
 2-CTA pair sharing A by multicast: the producer, the B-scale warp (plain, or grouped with 32 lanes'
 A-scale copies), the math warpgroups and the peer's arrivals, with TMA and cp.async landings at
 random moments. Each run checks that every stage the math warps read holds the K block they expect
@@ -8,26 +9,10 @@ in turns (every unit from stage 0, a phase bit per stage), over stage counts 3 a
 
 Usage: python3 experiments/ring-turns/protocol_model.py
 """
-import random, sys
-class Bar:
-    def __init__(s, count): s.count=count; s.pending=count; s.tx=0; s.phase=0
-    def arrive(s, n=1):
-        s.pending -= n; assert s.pending >= 0, "over-arrival"; s._maybe()
-    def expect(s, b): s.tx += b
-    def complete(s, b): s.tx -= b; s._maybe()
-    def _maybe(s):
-        if s.pending == 0 and s.tx == 0:
-            s.phase += 1; s.pending = s.count
-    def done(s, parity): return (s.phase & 1) != parity
+import random
 
-def ring_parity(at, turns): return (at[1] >> at[0]) & 1 if turns else at[1]
-def ring_step(at, S, turns):
-    st, ph = at
-    if turns: ph ^= 1 << st; st = 0 if st + 1 == S else st + 1
-    else:
-        st += 1
-        if st == S: st = 0; ph ^= 1
-    return [st, ph]
+from ring_model import Bar, free_stages
+
 
 def run(S, kbs, turns, grouped, seed):
     rnd = random.Random(seed)
@@ -39,41 +24,32 @@ def run(S, kbs, turns, grouped, seed):
     events = []  # async landings: (fn)
     agents = []
     def producer(c):
-        at = [0, 0]
-        for u, kt in enumerate(kbs):
-            if turns: at[0] = 0
-            for kb in range(kt):
-                st = at[0]; par = ring_parity(at, turns) ^ 1
-                while not empty[c][st].done(par): yield
-                full[c][st].expect(100 if not grouped else 90); full[c][st].arrive()
-                tag = (u, kb)
-                for dst in range(C):  # A half multicast: 40 bytes each
-                    def land(dst=dst, st=st, tag=tag):
-                        content[dst][st]['a%d' % c] = tag; full[dst][st].complete(40)
-                    events.append(land)
-                def landb(st=st, tag=tag):
-                    content[c][st]['b'] = tag; full[c][st].complete(10 if grouped else 20)
-                events.append(landb)
-                if not grouped:
-                    pass  # sa via TMA included in the 100 (40+40+20 = 100)
-                at = ring_step(at, S, turns)
-            yield
+        for step in free_stages(kbs, S, turns, empty[c]):
+            if step is None:
+                yield; continue
+            u, kb, st = step
+            full[c][st].expect(100 if not grouped else 90); full[c][st].arrive()
+            tag = (u, kb)
+            for dst in range(C):  # A half multicast: 40 bytes each
+                def land(dst=dst, st=st, tag=tag):
+                    content[dst][st]['a%d' % c] = tag; full[dst][st].complete(40)
+                events.append(land)
+            def landb(st=st, tag=tag):
+                content[c][st]['b'] = tag; full[c][st].complete(10 if grouped else 20)
+            events.append(landb)  # sa via TMA included in the 100 (40+40+20 = 100) unless grouped
     def bscale(c):
-        at = [0, 0]
-        for u, kt in enumerate(kbs):
-            if turns: at[0] = 0
-            for kb in range(kt):
-                st = at[0]; par = ring_parity(at, turns) ^ 1
-                while not empty[c][st].done(par): yield
-                tag = (u, kb)
-                if grouped:
-                    for l in range(32):
-                        def lands(st=st, tag=tag, l=l):
-                            content[c][st]['sa%d' % l] = tag; full[c][st].arrive()
-                        events.append(lands)
-                content[c][st]['sb'] = tag; full[c][st].arrive()
-                at = ring_step(at, S, turns)
-                yield
+        for step in free_stages(kbs, S, turns, empty[c]):
+            if step is None:
+                yield; continue
+            u, kb, st = step
+            tag = (u, kb)
+            if grouped:
+                for l in range(32):
+                    def lands(st=st, tag=tag, l=l):
+                        content[c][st]['sa%d' % l] = tag; full[c][st].arrive()
+                    events.append(lands)
+            content[c][st]['sb'] = tag; full[c][st].arrive()
+            yield
     def math(c, wg):
         phase = 0
         for u, kt in enumerate(kbs):

@@ -1,5 +1,6 @@
-"""Extension of experiments/ring-turns/protocol_model.py to the kernels the branch's widening puts in
-turns: the 192x128 pairs sharing A (CLUSTER_SHARES_A, A multicast in halves, B and A scales by
+"""Extension of experiments/ring-turns/protocol_model.py to the kernels the branch's widening put in
+turns (main keeps them on the continuous ring since 5a707d7, which measured them slower in turns):
+the 192x128 pairs sharing A (CLUSTER_SHARES_A, A multicast in halves, B and A scales by
 the CTA's own TMA), three math warpgroups with one wave each running the *simple* turns loop
 (issue_at = {s, bit}, release_at = {s, 0}, kblock_start / kblock_end), and either
  - the per-column B-scale warp (B_PER_COL, the weight gradient): full[s] counts 33 arrivals,
@@ -11,30 +12,9 @@ the CTA's own TMA), three math warpgroups with one wave each running the *simple
 Mutations (role walking the continuous ring while the rest walk turns, release_at with the
 wrong stage) must fail, to show the model can see the defect it looks for.
 """
-import random, sys
+import random
 
-class Bar:
-    def __init__(s, count): s.count = count; s.pending = count; s.tx = 0; s.phase = 0
-    def arrive(s, n=1):
-        s.pending -= n; assert s.pending >= 0, "over-arrival"; s._maybe()
-    def expect(s, b): s.tx += b
-    def complete(s, b): s.tx -= b; s._maybe()
-    def _maybe(s):
-        if s.pending == 0 and s.tx == 0:
-            s.phase += 1; s.pending = s.count
-    def done(s, parity): return (s.phase & 1) != parity
-
-def ring_parity(at, turns): return (at[1] >> at[0]) & 1 if turns else at[1]
-def ring_step(at, S, turns):
-    st, ph = at
-    if turns:
-        ph ^= 1 << st; st = 0 if st + 1 == S else st + 1
-    else:
-        st += 1
-        if st == S: st = 0; ph ^= 1
-    return [st, ph]
-def ring_unit_start(at, turns):
-    if turns: at[0] = 0
+from ring_model import Bar, free_stages
 
 class Deadlock(Exception): pass
 
@@ -50,51 +30,42 @@ def run(S, kbs, per_col, seed, turns=True, mut=None):
     role_turns = lambda role: (False if mut == ('cont', role) else turns)
 
     def producer(c):
-        t = role_turns('producer'); at = [0, 0]
-        for u, kt in enumerate(kbs):
-            ring_unit_start(at, t)
-            for kb in range(kt):
-                st = at[0]; par = ring_parity(at, t) ^ 1
-                while not empty[c][st].done(par): yield
-                full[c][st].expect(A_BYTES + B_BYTES + SA_BYTES); full[c][st].arrive()
-                tag = (u, kb)
-                for dst in range(C):      # this CTA's half of A, multicast to both
-                    def land(dst=dst, st=st, tag=tag):
-                        content[dst][st]['a%d' % c] = tag; full[dst][st].complete(A_BYTES // 2)
-                    events.append(land)
-                def landb(st=st, tag=tag):
-                    content[c][st]['b'] = tag; full[c][st].complete(B_BYTES)
-                def landsa(st=st, tag=tag):
-                    content[c][st]['sa'] = tag; full[c][st].complete(SA_BYTES)
-                events.append(landb); events.append(landsa)
-                at = ring_step(at, S, t)
-                yield
+        for step in free_stages(kbs, S, role_turns('producer'), empty[c]):
+            if step is None:
+                yield; continue
+            u, kb, st = step
+            full[c][st].expect(A_BYTES + B_BYTES + SA_BYTES); full[c][st].arrive()
+            tag = (u, kb)
+            for dst in range(C):      # this CTA's half of A, multicast to both
+                def land(dst=dst, st=st, tag=tag):
+                    content[dst][st]['a%d' % c] = tag; full[dst][st].complete(A_BYTES // 2)
+                events.append(land)
+            def landb(st=st, tag=tag):
+                content[c][st]['b'] = tag; full[c][st].complete(B_BYTES)
+            def landsa(st=st, tag=tag):
+                content[c][st]['sa'] = tag; full[c][st].complete(SA_BYTES)
+            events.append(landb); events.append(landsa)
+            yield
 
     def percol_lane(c, l):
-        t = role_turns('bscale'); at = [0, 0]
-        for u, kt in enumerate(kbs):
-            ring_unit_start(at, t)
-            for kb in range(kt):
-                st = at[0]; par = ring_parity(at, t) ^ 1
-                while not empty[c][st].done(par): yield
-                tag = (u, kb)
-                # cp.async issued now; the .noinc arrival fires when it lands
-                def lands(st=st, tag=tag):
-                    content[c][st]['sb%d' % l] = tag; full[c][st].arrive()
-                events.append(lands)
-                at = ring_step(at, S, t)
-                yield
+        for step in free_stages(kbs, S, role_turns('bscale'), empty[c]):
+            if step is None:
+                yield; continue
+            u, kb, st = step
+            tag = (u, kb)
+            # cp.async issued now; the .noinc arrival fires when it lands
+            def lands(st=st, tag=tag):
+                content[c][st]['sb%d' % l] = tag; full[c][st].arrive()
+            events.append(lands)
+            yield
 
     def plain_bscale(c):
-        t = role_turns('bscale'); at = [0, 0]
-        for u, kt in enumerate(kbs):
-            ring_unit_start(at, t)
-            for kb in range(kt):
-                st = at[0]; par = ring_parity(at, t) ^ 1
-                while not empty[c][st].done(par): yield
-                content[c][st]['sb'] = (u, kb); full[c][st].arrive()
-                at = ring_step(at, S, t)
-                yield
+        for step in free_stages(kbs, S, role_turns('bscale'), empty[c]):
+            if step is None:
+                yield; continue
+            u, kb, st = step
+            content[c][st]['sb'] = (u, kb); full[c][st].arrive()
+            yield
 
     tile_keys = ['a0', 'a1', 'b', 'sa']
     sb_keys = ['sb%d' % l for l in range(LANES)] if per_col else ['sb']
