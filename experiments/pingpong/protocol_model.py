@@ -11,7 +11,7 @@ the protocol correct: without it a warpgroup can wait on a stage's next use befo
 seen the current one complete, and an mbarrier waited on parity P reports done while its phase is
 two behind (phase 0 "completes" parity 1), so the warpgroup reads the stage a use early. Each run
 checks that every stage a warpgroup reads holds the K block it expects (data tags) until it
-releases it, and that nothing deadlocks. Mutations must fail: no hand-over, a warpgroup that does
+releases it, and that nothing deadlocks, over 2-6 stages (the branch's kernels have 3-5). Mutations must fail: no hand-over, a warpgroup that does
 not step over the other's units, and one that steps over them by one K block too few.
 
 Usage: python3 experiments/pingpong/protocol_model.py   (prints "ok N", then each mutation caught)
@@ -115,12 +115,14 @@ def run(S, kbs, turns, ordered, seed, mut=None):
 
 
 def unit_lists(S):
-    return ([1] * 6, [2] * 6, [3] * 5, [4] * 5, [S] * 4, [S + 1] * 4, [7] * 4, [1, 5, 2, 7, 3, 1, 1, 4], [9, 1, 6, 2])
+    """Tiles' K-block counts: equal as in a plain GEMM's walk (0 and 1 tiles too), and uneven."""
+    return ([], [4], [1] * 6, [2] * 6, [3] * 5, [4] * 5, [S] * 4, [S + 1] * 4, [7] * 4, [1, 5, 2, 7, 3, 1, 1, 4],
+            [9, 1, 6, 2])
 
 
 n = 0
 for turns in (False, True):
-    for S in (3, 4, 6):
+    for S in (2, 3, 4, 5, 6):
         for kbs in unit_lists(S):
             for seed in range(20):
                 run(S, kbs, turns, True, seed); n += 1
