@@ -172,21 +172,18 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
      * the B-scale warp's first arrival ~1,600 (a CTA-0 timeline, bench/NOTES.md "fixed cost
      * per call"). A pair must sync before multicasting into its peer. */
     constexpr bool EARLY = PAIR == 1 && !GROUPED && !B_PER_COL;
-    /* Kernels with few stages whose units are whole (no early loads, stream-K pieces or K split)
-     * and whose math loop is not the two-temporary pipeline walk the ring in turns, every unit
-     * from stage 0 (ring_unit_start, ring_step in gemm_mainloop.cuh), so that the math warps'
-     * loop takes each stage as a constant: a continuous ring's stage, carried from unit to unit,
-     * ptxas kept in a vector register in the grouped kernels, which then built every wgmma
-     * descriptor there and moved it over (32 R2UR; the grouped 256x128 loop 229 instructions a K
-     * block and math warp against 194 in turns; the weight gradient's 192x128 pairs 209 -> 193,
-     * DeepGEMM's 194; bench/NOTES.md "The grouped kernels' main loop"). A unit with fewer K blocks
-     * than stages leaves the rest idle, which the many-stage (short-K, small-tile) kernels could
-     * not afford: those keep the continuous ring, as do tiles that straddle scale blocks (128x176:
-     * in turns its loop grew, with 20-82 R2UR). Only the grouped kernels take it: there it bought
-     * 3-16% (contiguous rows, H100), where the plain and weight-gradient kernels, which never had
-     * the R2UR, lost more to the next unit's shorter prefetch lead than they gained (4096x32768x512
-     * 16% slower, wgrad 0.5%; bench/NOTES.md "Measured: the ring in turns"). */
-    constexpr bool TURNS = GROUPED && !EARLY && !STREAMK && !KSPLIT && !PIPELINED && !STRADDLES && STAGES <= 4;
+    /* The grouped kernels with two waves a warpgroup (256x128 pairs, 3 stages; their units are
+     * always whole) walk the ring in turns, every unit from stage 0 (ring_unit_start, ring_step
+     * in gemm_mainloop.cuh), so that the math warps' two-wave loop takes each stage as a
+     * constant: a continuous ring's stage, carried from unit to unit, ptxas kept in a vector
+     * register there, and then built every wgmma descriptor in one and moved it over (32 R2UR,
+     * 229 instructions a K block and math warp against 194 in turns; bench/NOTES.md "The grouped
+     * kernels' main loop"). That bought 3-16% on the contiguous rows (H100). The plain and
+     * weight-gradient kernels never had the R2UR and lost more to the next unit's shorter
+     * prefetch lead than they gained (4096x32768x512 16% slower; bench/NOTES.md "Measured: the
+     * ring in turns"); in the two-temporary pipeline of the 128-row grouped tiles turns left the
+     * R2UR and spilled. So every other kernel keeps the continuous ring. */
+    constexpr bool TURNS = GROUPED && WAVES > 1 && STAGES <= 4;
     static_assert(!TURNS || STAGES <= 32, "a phase bit per stage in 32 bits");
     extern __shared__ uint8_t smem_raw[];
     uint8_t *smem = (uint8_t *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
@@ -358,8 +355,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
         kblock_issued<SB_COUNT> issued, issued_next;
 #pragma unroll
         for (int i = 0; i < BN / 2; i++) tmp[i] = tmp_next[i] = 0.0f;
-        /* The next stage to compute, to give back (TURNS: their phases alone, a bit per stage; the
-         * stage is the loop's constant, ring_at). */
+        /* The next stage to compute, to give back (TURNS: the two-wave loop's, their phases alone, a
+         * bit per stage; the stage is the loop's constant, ring_at). */
         ring_position issue = {0, 0}, release = {0, 0};
         bool store_in_flight = false;
 
@@ -374,7 +371,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
 #pragma unroll
                 for (int i = 0; i < BN / 2; i++) acc_waves[v][i] = 0.0f;
 
-            /* K blocks a step of the loops below take: a turn of the ring, or one (ring_at). */
+            /* K blocks a step of the two-wave loop takes: a turn of the ring, or one (ring_at). */
             constexpr int STEP = TURNS ? STAGES : 1;
             if constexpr (WAVES > 1) {
                 for (int kb = w.kb_begin; kb < w.kb_end; kb += STEP) {
@@ -426,18 +423,12 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                                                                             first_col_in_block);
                 }
             } else {
-                for (int kb = w.kb_begin; kb < w.kb_end; kb += STEP) {
-#pragma unroll
-                    for (int s = 0; s < STEP; s++) {
-                        if (kb + s < w.kb_end) {
-                            ring_position started = ring_at<TURNS>(issue, s), finished = ring_at<TURNS>(release, s);
-                            kblock_start<BM, BN, STAGES, SB_COUNT, SB_SLOT, B_PER_COL>(tmp, issued, started, full, at);
-                            wgmma_wait_all();
-                            kblock_end<BN, STAGES, SB_COUNT, SB_SLOT, PAIR, B_PER_COL>(
-                                acc, tmp, issued, finished, empty, smem_sb, lane, cta_rank, first_col_in_block);
-                            ring_took<TURNS>(issue, started, s), ring_took<TURNS>(release, finished, s);
-                        }
-                    }
+                for (int kb = w.kb_begin; kb < w.kb_end; kb++) {
+                    kblock_start<BM, BN, STAGES, SB_COUNT, SB_SLOT, B_PER_COL>(tmp, issued, issue, full, at);
+                    wgmma_wait_all();
+                    kblock_end<BN, STAGES, SB_COUNT, SB_SLOT, PAIR, B_PER_COL>(acc, tmp, issued, release, empty,
+                                                                            smem_sb, lane, cta_rank,
+                                                                            first_col_in_block);
                 }
             }
 

@@ -101,8 +101,8 @@ __device__ __forceinline__ void ring_unit_start(ring_position &r)
     if constexpr (TURNS) r.stage = 0;
 }
 
-/* The math warps' loops take K blocks a turn at a time (TURNS: STAGES of them, K block s of a turn
- * in stage s, a constant) or one at a time (the continuous ring). ring_at is where K block s of the
+/* The math warps' two-wave loop takes K blocks a turn at a time (TURNS: STAGES of them, K block s of
+ * a turn in stage s, a constant) or one at a time (the continuous ring). ring_at is where K block s of the
  * step goes; ring_took records it once used (`used` as the kblock function left it, advanced). */
 template <bool TURNS>
 __device__ __forceinline__ ring_position ring_at(const ring_position &r, int s)

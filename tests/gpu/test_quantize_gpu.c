@@ -548,7 +548,6 @@ int main(void)
     }
     rng_seed(&rng, 20261124);
     boundary_count = boundary_values(boundary_table, (int)(sizeof boundary_table / sizeof boundary_table[0]));
-    /* FP8BLOCK_TEST_SMALL=1 (compute-sanitizer runs): the fixed shapes and a few random ones. */
     const int small = getenv("FP8BLOCK_TEST_SMALL") != NULL;
     test_codec_agreement();
     test_fixed_shapes();
