@@ -15,6 +15,7 @@
 
 #include "fp8_convert.cuh"
 #include "fp8block.h"
+#include "gemm_geometry.h"
 #include "gemm_params.h"
 #include "ptx.cuh"
 #include "scale_rule.h"
@@ -369,17 +370,59 @@ __device__ __forceinline__ void epilogue_row_amax(const float *acc, int cols, in
     top = max(chain[0], chain[1]), bottom = max(chain[2], chain[3]);
 }
 
-/* E4M3 D: a 128-column tile is one 1x128 scale block per row. Each row's amax (over its
+/* E4M3 D on 64-wide tiles in pairs along N sharing A (gemm_configs.h): the pair's tiles 2j and
+ * 2j + 1 are the two halves of scale block j, and the CTAs swap their row amaxes through
+ * distributed shared memory. Each CTA has two slots of BM words, one per unit parity, which the
+ * peer writes, and an mbarrier per slot and math warpgroup that the peer's 32 sending threads
+ * of that warpgroup arrive on (AMAX_EXCHANGE_ARRIVALS). `unit` counts the units this CTA
+ * finished before the current one (a pair walks the same units), `first_row` is the thread's
+ * top fragment row in the tile, `bars` the first of the [2][math warpgroups] mbarriers. */
+struct amax_exchange {
+    uint32_t slots, bars, peer, unit;
+    int first_row, wg;
+};
+
+/* The thread of each quad that sends its rows' amaxes: 8 a warp, 32 a warpgroup. */
+#define AMAX_EXCHANGE_ARRIVALS 32
+
+/* Sends the thread's two row amaxes (top, bottom: over this CTA's half of the block) to the
+ * peer and takes the larger of each with the peer's. Slot and barrier by the unit's parity
+ * (a barrier's phase flips every second unit): the peer writes unit u + 2's amaxes only after
+ * it has had ours of u + 1, which this thread sends after it read slot u's. Only the senders
+ * wait: the other lanes take the values from them. */
+template <int BM, int MATH_WGS>
+__device__ __forceinline__ void epilogue_swap_amax(const amax_exchange &x, uint32_t &top, uint32_t &bottom, int lane)
+{
+    const uint32_t slot = x.slots + ((x.unit & 1) * BM + x.first_row) * 4;
+    const uint32_t bar = x.bars + ((x.unit & 1) * MATH_WGS + x.wg) * 8;
+    /* The quad's four lanes hold the same amaxes: its first lane sends them and reads the
+     * peer's (so each slot is read by the thread whose next send orders the read before the
+     * peer's rewrite), then hands them to the other three. */
+    uint32_t theirs_top = 0, theirs_bottom = 0;
+    if (lane % 4 == 0) {
+        const uint32_t remote = cluster_map_shared(slot, x.peer);
+        st_cluster_u32(remote, top);
+        st_cluster_u32(remote + 8 * 4, bottom);
+        mbarrier_arrive_release_cluster(cluster_map_shared(bar, x.peer));
+        mbarrier_wait_cluster(bar, (x.unit >> 1) & 1);
+        theirs_top = ld_shared_u32(slot), theirs_bottom = ld_shared_u32(slot + 8 * 4);
+    }
+    top = max(top, __shfl_sync(0xffffffffu, theirs_top, lane & ~3));
+    bottom = max(bottom, __shfl_sync(0xffffffffu, theirs_bottom, lane & ~3));
+}
+
+/* E4M3 D: a 128-column tile is one 1x128 scale block per row (HALF_BLOCK: a 64-column tile is
+ * half of one, the other half the peer's, epilogue_swap_amax). Each row's amax (over its
  * real columns: col < N) is the maximum of |x| bit patterns, as scale_rule.h defines it,
  * gathered from the four lanes of a quad that hold the row; the scale follows that rule
  * exactly, the values are divided by it as IEEE fp32 x / s (the quantize kernel's;
  * epilogue_divide_row), and the quad's first lane writes the row's scale. So the codes and scales are
  * fp8block_quantize_1x128 of these fp32 values, which are the F32 D's (docs/DESIGN.md §1.6). */
-template <int BN, bool GROUPED>
+template <int BM, int BN, bool GROUPED, bool HALF_BLOCK>
 __device__ __forceinline__ void epilogue_quantize_wave(float *acc, const gemm_params &p, int row_end, int row0, int n0,
-                                                       int warp, int lane)
+                                                       int warp, int lane, const amax_exchange &x)
 {
-    static_assert(BN == 128, "an E4M3 tile is one scale block wide");
+    static_assert(HALF_BLOCK ? BN == 64 : BN == 128, "an E4M3 tile is one scale block wide, or half of one in a pair");
     uint32_t amax_top, amax_bottom;
     if (n0 + BN <= p.n) epilogue_row_amax<BN, false>(acc, BN, lane, amax_top, amax_bottom);
     else epilogue_row_amax<BN, true>(acc, p.n - n0, lane, amax_top, amax_bottom);
@@ -388,12 +431,14 @@ __device__ __forceinline__ void epilogue_quantize_wave(float *acc, const gemm_pa
         amax_top = max(amax_top, __shfl_xor_sync(0xffffffffu, amax_top, offset));
         amax_bottom = max(amax_bottom, __shfl_xor_sync(0xffffffffu, amax_bottom, offset));
     }
+    if constexpr (HALF_BLOCK) epilogue_swap_amax<BM, math_warpgroups(BM)>(x, amax_top, amax_bottom, lane);
     const float s_top = fp8block_block_scale(amax_top, p.sd_pow2), s_bottom = fp8block_block_scale(amax_bottom, p.sd_pow2);
     epilogue_divide_row<BN>(acc, 0, s_top);
     epilogue_divide_row<BN>(acc, 2, s_bottom);
     const int row = row0 + warp * 16 + lane / 4;
-    /* n0 < N: the second CTA of a pair along N may hold the tile past the last one. */
-    if (lane % 4 == 0 && n0 < p.n) {
+    /* n0 < N: the second CTA of a pair along N may hold the tile past the last one. A half
+     * block's scales are written by the CTA of its first half. */
+    if (lane % 4 == 0 && n0 < p.n && (!HALF_BLOCK || n0 % 128 == 0)) {
         float *scales = p.sd + (int64_t)(n0 / 128) * p.ldsd;
         const int m = GROUPED ? row_end : p.m; /* the rows that have scales here */
         if (row < m) scales[row] = s_top;

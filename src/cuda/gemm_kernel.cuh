@@ -195,6 +195,12 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
     uint64_t *full = (uint64_t *)(smem_sb + STAGES * SB_SLOT);
     uint64_t *empty = full + STAGES;
     int *arrived_flags = (int *)(empty + STAGES); /* one per math warpgroup (stream-K) */
+    /* E4M3 D on 64-wide tiles: each pair of CTAs along N is one scale block (epilogue_swap_amax). */
+    constexpr bool HALF_BLOCK = OUT == FP8BLOCK_E4M3 && BN < 128;
+    static_assert(!HALF_BLOCK || (BN == 64 && PAIR == 2 && ROLE == CLUSTER_SHARES_A && !GROUPED),
+                  "a half-block E4M3 tile needs its pair along N");
+    uint64_t *amax_bars = (uint64_t *)(arrived_flags + 4); /* [2][MATH_WGS], then the [2][BM] slots */
+    uint32_t *amax_slots = (uint32_t *)(amax_bars + 2 * MATH_WGS);
 
     /* The warpgroup index, made warp-uniform (as DeepGEMM does) so that everything derived
      * from it (the A descriptor of the warpgroup's rows above all) lives in uniform
@@ -213,6 +219,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             /* every local math thread, and one lane per math warp of the peer CTA */
             mbarrier_init(&empty[s], MATH_WGS * 128 + MATH_WGS * 4 * (PAIR - 1));
         }
+        if constexpr (HALF_BLOCK)
+            for (int i = 0; i < 2 * MATH_WGS; i++) mbarrier_init(&amax_bars[i], AMAX_EXCHANGE_ARRIVALS);
         mbarrier_init_fence();
         if constexpr (EARLY) {
             fence_proxy_async_smem(); /* the initialised barriers, before this thread's TMA completes on them */
@@ -359,6 +367,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
          * bit per stage; the stage is the loop's constant, ring_at). */
         ring_position issue = {0, 0}, release = {0, 0};
         bool store_in_flight = false;
+        amax_exchange exchange = {smem_addr(amax_slots), smem_addr(amax_bars), cta_rank ^ 1, 0, wg * 64 + frag_row, wg};
 
         gemm_walk walk = walk_start<GROUPED>(p, cluster_id, k_rank);
         for (gemm_unit w; walk_next<BM, CLUSTER, ROLE, STREAMK, GROUPED>(p, walk, cta_rank, w);) {
@@ -459,9 +468,12 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                                                                         lane);
             }
             if constexpr (OUT == FP8BLOCK_E4M3) {
-                epilogue_quantize_wave<BN, GROUPED>(acc_waves[0], p, group_end, row0, n0, warp, lane);
+                epilogue_quantize_wave<BM, BN, GROUPED, HALF_BLOCK>(acc_waves[0], p, group_end, row0, n0, warp, lane,
+                                                                    exchange);
                 if constexpr (WAVES > 1)
-                    epilogue_quantize_wave<BN, GROUPED>(acc_waves[1], p, group_end, row0 + 64, n0, warp, lane);
+                    epilogue_quantize_wave<BM, BN, GROUPED, HALF_BLOCK>(acc_waves[1], p, group_end, row0 + 64, n0,
+                                                                        warp, lane, exchange);
+                if constexpr (HALF_BLOCK) exchange.unit++;
             }
             /* The previous tile's TMA store must have read the staging tile before it is
              * overwritten; everyone in the warpgroup waits for the leader's word. */

@@ -284,9 +284,10 @@ static fp8block_status plan_for(cuda_device *dev, const gemm_args *g, fp8block_d
 /* E4M3 D takes the launch plan of an F32 D, schedule included, so that every element is
  * summed as the F32 D's (docs/DESIGN.md §1.6), or where neither cuts K the 16-bit one's
  * (same sums, taller tiles), or where the F32 plan's narrow tiles cut no K and 128-wide ones
- * still fill the SMs, those (same sums, wider tiles). *fused = 0 where the plan's tiles are
- * not 128 columns wide (a scale block would span CTAs) or its clusters would not fit as
- * E4M3 kernels: the caller then quantizes an F32 D (run_e4m3_through_f32). */
+ * still fill the SMs, those (same sums, wider tiles), and where they would not, the narrow
+ * tiles in pairs that each make one scale block. *fused = 0 where the plan's tiles are
+ * narrower than a scale block and not so paired (K cut, 32-wide tiles) or its clusters would
+ * not fit as E4M3 kernels: the caller then quantizes an F32 D (run_e4m3_through_f32). */
 static int cuts_k(const gemm_launch_plan *lp) { return lp->sched.sk_tiles > 0 || lp->plan.role == CLUSTER_SPLITS_K; }
 
 static fp8block_status plan_e4m3(cuda_device *dev, const gemm_args *g, gemm_launch_plan *lp, int *fused)
@@ -309,7 +310,18 @@ static fp8block_status plan_e4m3(cuda_device *dev, const gemm_args *g, gemm_laun
             wide.sched.dp_tiles >= dev->sm_count)
             *lp = wide;
     }
-    if (lp->plan.bn != 128) return FP8BLOCK_OK;
+    /* 64-wide single CTAs that cut no K and that 128-wide tiles would leave SMs idle with
+     * (M <= 128, N up to ~16K): the same tiles in pairs along N sharing A, each pair one scale
+     * block, its CTAs swapping their row amaxes (epilogue_swap_amax). Each CTA sums its tile as
+     * the F32 plan's single CTA does; multicast A changes no value. (Through the F32 scratch these
+     * shapes took 1.00-1.04x the time of a bf16 D plus quantize_1x128, bench/NOTES.md.) */
+    if (lp->plan.bn == 64 && lp->plan.cluster == 1 && !plan_forced && !cuts_k(lp)) {
+        const gemm_shape shape = shape_of(g, FP8BLOCK_E4M3);
+        const gemm_plan paired = {lp->plan.bm, 64, 2, 0, CLUSTER_SHARES_A};
+        gemm_launch_plan halves;
+        if (plan_completed(dev, &shape, paired, &halves) == FP8BLOCK_OK && !cuts_k(&halves)) *lp = halves;
+    }
+    if (lp->plan.bn != 128 && !(lp->plan.bn == 64 && lp->plan.role == CLUSTER_SHARES_A)) return FP8BLOCK_OK;
     /* Neither cutting K: the 16-bit outputs' plan (256x128 pairs where they pay) sums each
      * element as the F32 plan does (gemm_configs.h). A forced plan is taken as it is. */
     gemm_launch_plan wide;

@@ -86,6 +86,34 @@ __device__ __forceinline__ float4 ld_cluster_v4_f32(uint32_t remote)
     return v;
 }
 
+/* A word into the peer CTA's shared memory (a `cluster_map_shared` address). */
+__device__ __forceinline__ void st_cluster_u32(uint32_t remote, uint32_t v)
+{
+    asm volatile("st.shared::cluster.u32 [%0], %1;" ::"r"(remote), "r"(v) : "memory");
+}
+
+/* An arrival on a peer CTA's mbarrier (a `cluster_map_shared` address) that releases this
+ * thread's earlier writes at cluster scope, for the peer's mbarrier_wait_cluster to acquire
+ * (data sent by st_cluster_u32; unlike mbarrier_arrive_cluster, which orders only reads). */
+__device__ __forceinline__ void mbarrier_arrive_release_cluster(uint32_t remote_bar)
+{
+    asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];" ::"r"(remote_bar) : "memory");
+}
+
+/* mbarrier_wait acquiring at cluster scope: what the peer wrote before its arrivals is seen. */
+__device__ __forceinline__ void mbarrier_wait_cluster(uint32_t bar, uint32_t parity)
+{
+    uint32_t done;
+    do {
+        asm volatile("{\n.reg .pred p;\n"
+                     "mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], %2;\n"
+                     "selp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done)
+                     : "r"(bar), "r"(parity)
+                     : "memory");
+    } while (!done);
+}
+
 /* Every thread of every CTA in the cluster; orders shared-memory work across CTAs. */
 __device__ __forceinline__ void cluster_sync(void)
 {
@@ -257,6 +285,13 @@ __device__ __forceinline__ float ld_shared_f32(const void *p)
 {
     float v;
     asm volatile("ld.shared.f32 %0, [%1];" : "=f"(v) : "r"(smem_addr(p)) : "memory");
+    return v;
+}
+
+__device__ __forceinline__ uint32_t ld_shared_u32(uint32_t addr)
+{
+    uint32_t v;
+    asm volatile("ld.shared.u32 %0, [%1];" : "=r"(v) : "r"(addr) : "memory");
     return v;
 }
 

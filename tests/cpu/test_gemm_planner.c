@@ -292,14 +292,35 @@ static void test_forced(void)
     const gemm_plan none = {96, 96, 1, 0, CLUSTER_SHARES_B};
     CHECK(gemm_plan_launch(&g, none, &target, &lp) == FP8BLOCK_ERR_INTERNAL, "a plan without a kernel");
     /* E4M3 output runs an F32 plan, or where no K is cut the 16-bit one (docs/DESIGN.md §1.6):
-     * its rows are 128-wide rows compiled for F32 or, without K split, for 16-bit output. */
-    int e4m3_rows = 0;
+     * its rows are 128-wide rows compiled for F32 or, without K split, for 16-bit output, or
+     * 64-wide pairs along N sharing A (a pair one scale block) whose single CTA, the F32 plan
+     * they stand for, is compiled for F32. */
+    int e4m3_rows = 0, e4m3_half_rows = 0;
     for (int i = 0; i < GEMM_CONFIG_COUNT; i++) {
-        if (!(gemm_configs[i].outputs & GEMM_OUT_E4M3)) continue;
+        const gemm_config *c = &gemm_configs[i];
+        if (!(c->outputs & GEMM_OUT_E4M3)) continue;
         e4m3_rows++;
-        CHECK(gemm_configs[i].bn == 128 && gemm_configs[i].role != CLUSTER_SPLITS_K &&
-                  (gemm_configs[i].outputs & (GEMM_OUT_F32 | GEMM_OUT_BF16)),
-              "E4M3 row %d: %dx%d", i, gemm_configs[i].bm, gemm_configs[i].bn);
+        const gemm_plan single = {c->bm, c->bn, 1, 0, CLUSTER_SHARES_B};
+        const int half = c->bn == 64 && c->cluster == 2 && c->role == CLUSTER_SHARES_A &&
+                         gemm_config_find(&single, FP8BLOCK_F32) >= 0;
+        e4m3_half_rows += half;
+        CHECK(half || (c->bn == 128 && c->role != CLUSTER_SPLITS_K && (c->outputs & (GEMM_OUT_F32 | GEMM_OUT_BF16))),
+              "E4M3 row %d: %dx%d", i, c->bm, c->bn);
+    }
+    /* The half-block pairs on the contract test's shapes: every tile once, a pair's tiles
+     * 2j and 2j + 1 (the scheduler's n tile rule for CTAs sharing A). */
+    static const struct {
+        int64_t m, n, k;
+        int bm, clusters;
+    } halves[] = {{100, 7200, 640, 128, 57}, {40, 12000, 200, 64, 47}, {128, 7168, 2048, 128, 56}};
+    for (size_t i = 0; i < sizeof halves / sizeof halves[0]; i++) {
+        const gemm_shape e = {halves[i].m, halves[i].n, halves[i].k, FP8BLOCK_E4M3, 0};
+        const gemm_plan pair = {halves[i].bm, 64, 2, 0, CLUSTER_SHARES_A};
+        CHECK(gemm_plan_launch(&e, pair, &target, &lp) == FP8BLOCK_OK && lp.sched.sk_tiles == 0 &&
+                  lp.sched.ksplit == 1 && lp.sched.clusters == halves[i].clusters &&
+                  check_coverage(&lp, "E4M3 half blocks", 0) == 0,
+              "E4M3 %lldx%lldx%lld on %dx64 pairs sharing A: %d clusters, every tile once (got %d)",
+              (long long)e.m, (long long)e.n, (long long)e.k, halves[i].bm, halves[i].clusters, lp.sched.clusters);
     }
     const gemm_plan square = {128, 128, 2, 0, CLUSTER_SHARES_B}, narrow = {128, 64, 2, 0, CLUSTER_SHARES_B};
     /* B scaled 1x128 (the weight gradient): 192x128 pairs sharing A on the large weights,
@@ -323,9 +344,10 @@ static void test_forced(void)
     }
     const gemm_shape wgrad_bf16 = {4096, 4096, 4096, FP8BLOCK_BF16, 1};
     CHECK(gemm_shape_bit(&wgrad_bf16) == 0, "B scaled 1x128 with bf16 output has no kernel");
-    CHECK(e4m3_rows == 5 && gemm_output_bit(FP8BLOCK_E4M3) == GEMM_OUT_E4M3 &&
+    CHECK(e4m3_rows == 7 && e4m3_half_rows == 2 && gemm_output_bit(FP8BLOCK_E4M3) == GEMM_OUT_E4M3 &&
               gemm_config_find(&square, FP8BLOCK_E4M3) >= 0 && gemm_config_find(&narrow, FP8BLOCK_E4M3) < 0,
-          "E4M3 kernels exist for the 128-wide rows only (%d rows)", e4m3_rows);
+          "E4M3 kernels exist for the 128-wide rows and the two half-block pairs only (%d rows, %d pairs)",
+          e4m3_rows, e4m3_half_rows);
 }
 
 /* Stream-K after full waves only where its tiles' operands fit in three quarters of L2
