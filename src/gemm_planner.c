@@ -287,6 +287,67 @@ fp8block_status gemm_plan_launch(const gemm_shape *g, gemm_plan plan, const gemm
     return FP8BLOCK_OK;
 }
 
+static int cuts_k(const gemm_launch_plan *lp) { return lp->sched.sk_tiles > 0 || lp->plan.role == CLUSTER_SPLITS_K; }
+
+/* g planned for D of type dtype (the forced plan, else the heuristic's) against that type's
+ * kernels. */
+static fp8block_status plan_as(const gemm_shape *g, fp8block_dtype dtype, const gemm_plan *forced,
+                               const gemm_e4m3_targets *t, gemm_launch_plan *lp)
+{
+    gemm_shape s = *g;
+    s.dtype = dtype;
+    const gemm_target *target = dtype == FP8BLOCK_F32 ? &t->f32 : dtype == FP8BLOCK_BF16 ? &t->bf16 : &t->e4m3;
+    return gemm_plan_launch(&s, forced ? *forced : gemm_choose_plan(&s, target->sm_count), target, lp);
+}
+
+fp8block_status gemm_plan_e4m3_launch(const gemm_shape *g, const gemm_plan *forced, const gemm_e4m3_targets *t,
+                                      gemm_launch_plan *lp, int *fused)
+{
+    /* A forced tile with no F32 kernel (256-row pairs) is planned as for a 16-bit D, whose
+     * plan it is; without an E4M3 kernel either, it fails below as it would from F32. */
+    const int forced_without_f32 = forced && gemm_config_find(forced, FP8BLOCK_F32) < 0;
+    fp8block_status st = plan_as(g, forced_without_f32 ? FP8BLOCK_BF16 : FP8BLOCK_F32, forced, t, lp);
+    *fused = 0;
+    if (st != FP8BLOCK_OK) return st;
+    /* Narrow data-parallel tiles (small M, many columns: 128x32768x512 took the scratch path
+     * at 1.5x the bf16 time): one CTA still sums each element over K in order with the same
+     * promotion, and a 128-wide wgmma gives each element what a 64-wide one does, so
+     * 128-wide tiles keep the sums, where there are enough of them to fill the SMs. */
+    if (lp->plan.bn < 128 && !forced && !cuts_k(lp)) {
+        const gemm_plan widened = {lp->plan.bm, 128, 1, 0, CLUSTER_SHARES_B};
+        gemm_launch_plan wide;
+        if (gemm_plan_launch(g, widened, &t->e4m3, &wide) == FP8BLOCK_OK && !cuts_k(&wide) &&
+            wide.sched.dp_tiles >= t->e4m3.sm_count)
+            *lp = wide;
+    }
+    /* 64-wide single CTAs that cut no K and that 128-wide tiles would leave SMs idle with
+     * (M <= 128, N up to ~16K): the same tiles in pairs along N sharing A, each pair one scale
+     * block, its CTAs swapping their row amaxes (epilogue_swap_amax). Each CTA sums its tile as
+     * the F32 plan's single CTA does; multicast A changes no value. (Through the F32 scratch these
+     * shapes took 1.00-1.06x the time of a bf16 D plus quantize_1x128, bench/NOTES.md "E4M3 at
+     * small M".) */
+    if (lp->plan.bn == 64 && lp->plan.cluster == 1 && !forced && !cuts_k(lp)) {
+        const gemm_plan paired = {lp->plan.bm, 64, 2, 0, CLUSTER_SHARES_A};
+        gemm_launch_plan halves;
+        if (gemm_plan_launch(g, paired, &t->e4m3, &halves) == FP8BLOCK_OK && !cuts_k(&halves)) *lp = halves;
+    }
+    if (lp->plan.bn != 128 && !(lp->plan.bn == 64 && lp->plan.role == CLUSTER_SHARES_A)) return FP8BLOCK_OK;
+    /* Neither cutting K: the 16-bit outputs' plan (256x128 pairs where they pay) sums each
+     * element as the F32 plan does (gemm_configs.h). A forced plan is taken as it is. */
+    gemm_launch_plan wide;
+    if (!forced && !cuts_k(lp) && plan_as(g, FP8BLOCK_BF16, NULL, t, &wide) == FP8BLOCK_OK && wide.plan.bn == 128 &&
+        !cuts_k(&wide) && gemm_config_find(&wide.plan, FP8BLOCK_E4M3) >= 0)
+        *lp = wide;
+    const int config = gemm_config_find(&lp->plan, FP8BLOCK_E4M3);
+    if (config < 0) return FP8BLOCK_OK;
+    int max_clusters = 0;
+    st = t->e4m3.max_clusters(t->e4m3.user, config, &max_clusters);
+    if (st != FP8BLOCK_OK || max_clusters < lp->sched.clusters) return st;
+    lp->config = config, lp->max_clusters = max_clusters;
+    *fused = 1;
+    return FP8BLOCK_OK;
+}
+
 /* 64-row tiles where groups are expected to hold 64 rows or fewer (decode: less padding
  * per group), else 128-row tiles, in pairs along N sharing A where N has two tiles or
  * more (each group's A rows read once a pair). Contiguous groups of GROUPED_TALL_ROWS rows

@@ -86,6 +86,21 @@ gemm_plan gemm_choose_plan(const gemm_shape *g, int sms);
 fp8block_status gemm_plan_launch(const gemm_shape *g, gemm_plan plan, const gemm_target *target,
                                  gemm_launch_plan *out);
 
+/* The device as the F32, BF16 and E4M3 kernels see it (their clusters fit differently). */
+typedef struct {
+    gemm_target f32, bf16, e4m3;
+} gemm_e4m3_targets;
+
+/* E4M3 D (g->dtype E4M3; `forced`: FP8BLOCK_GEMM_PLAN's plan or NULL) takes the launch plan of
+ * an F32 D, schedule included, so that every element is summed as the F32 D's (docs/DESIGN.md
+ * §1.6); or where neither cuts K the 16-bit one's (same sums, taller tiles); or where the F32
+ * plan's narrow tiles cut no K and 128-wide ones still fill the SMs, those (same sums, wider
+ * tiles); and where they would not, the narrow tiles in pairs that each make one scale block.
+ * *fused = 0 where the tiles are narrower than a scale block and not so paired (K cut, 32-wide
+ * tiles) or its clusters would not fit as E4M3 kernels: the caller then quantizes an F32 D. */
+fp8block_status gemm_plan_e4m3_launch(const gemm_shape *g, const gemm_plan *forced, const gemm_e4m3_targets *t,
+                                      gemm_launch_plan *lp, int *fused);
+
 /* A grouped GEMM's groups as the host knows them (docs/DESIGN.md §1.8): their number, and
  * the rows a group is expected to have (the sizes themselves are device data: contiguous,
  * m / groups on average; masked, max_m at most, expected_m where the caller says so). */

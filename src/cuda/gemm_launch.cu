@@ -281,61 +281,17 @@ static fp8block_status plan_for(cuda_device *dev, const gemm_args *g, fp8block_d
     return plan_completed(dev, &shape, forced ? plan_override : gemm_choose_plan(&shape, dev->sm_count), lp);
 }
 
-/* E4M3 D takes the launch plan of an F32 D, schedule included, so that every element is
- * summed as the F32 D's (docs/DESIGN.md §1.6), or where neither cuts K the 16-bit one's
- * (same sums, taller tiles), or where the F32 plan's narrow tiles cut no K and 128-wide ones
- * still fill the SMs, those (same sums, wider tiles), and where they would not, the narrow
- * tiles in pairs that each make one scale block. *fused = 0 where the plan's tiles are
- * narrower than a scale block and not so paired (K cut, 32-wide tiles) or its clusters would
- * not fit as E4M3 kernels: the caller then quantizes an F32 D (run_e4m3_through_f32). */
-static int cuts_k(const gemm_launch_plan *lp) { return lp->sched.sk_tiles > 0 || lp->plan.role == CLUSTER_SPLITS_K; }
-
+/* gemm_plan_e4m3_launch against this device's F32, BF16 and E4M3 kernels. */
 static fp8block_status plan_e4m3(cuda_device *dev, const gemm_args *g, gemm_launch_plan *lp, int *fused)
 {
-    /* A forced tile with no F32 kernel (256-row pairs) is planned as for a 16-bit D, whose
-     * plan it is; without an E4M3 kernel either, it fails below as it would from F32. */
-    const int forced_without_f32 = plan_forced && gemm_config_find(&plan_override, FP8BLOCK_F32) < 0;
-    fp8block_status st = plan_for(dev, g, forced_without_f32 ? FP8BLOCK_BF16 : FP8BLOCK_F32, lp);
-    *fused = 0;
-    if (st != FP8BLOCK_OK) return st;
-    /* Narrow data-parallel tiles (small M, many columns: 128x32768x512 took the scratch path
-     * at 1.5x the bf16 time): one CTA still sums each element over K in order with the same
-     * promotion, and a 128-wide wgmma gives each element what a 64-wide one does, so
-     * 128-wide tiles keep the sums, where there are enough of them to fill the SMs. */
-    if (lp->plan.bn < 128 && !plan_forced && !cuts_k(lp)) {
-        const gemm_shape shape = shape_of(g, FP8BLOCK_E4M3);
-        const gemm_plan widened = {lp->plan.bm, 128, 1, 0, CLUSTER_SHARES_B};
-        gemm_launch_plan wide;
-        if (plan_completed(dev, &shape, widened, &wide) == FP8BLOCK_OK && !cuts_k(&wide) &&
-            wide.sched.dp_tiles >= dev->sm_count)
-            *lp = wide;
-    }
-    /* 64-wide single CTAs that cut no K and that 128-wide tiles would leave SMs idle with
-     * (M <= 128, N up to ~16K): the same tiles in pairs along N sharing A, each pair one scale
-     * block, its CTAs swapping their row amaxes (epilogue_swap_amax). Each CTA sums its tile as
-     * the F32 plan's single CTA does; multicast A changes no value. (Through the F32 scratch these
-     * shapes took 1.00-1.04x the time of a bf16 D plus quantize_1x128, bench/NOTES.md.) */
-    if (lp->plan.bn == 64 && lp->plan.cluster == 1 && !plan_forced && !cuts_k(lp)) {
-        const gemm_shape shape = shape_of(g, FP8BLOCK_E4M3);
-        const gemm_plan paired = {lp->plan.bm, 64, 2, 0, CLUSTER_SHARES_A};
-        gemm_launch_plan halves;
-        if (plan_completed(dev, &shape, paired, &halves) == FP8BLOCK_OK && !cuts_k(&halves)) *lp = halves;
-    }
-    if (lp->plan.bn != 128 && !(lp->plan.bn == 64 && lp->plan.role == CLUSTER_SHARES_A)) return FP8BLOCK_OK;
-    /* Neither cutting K: the 16-bit outputs' plan (256x128 pairs where they pay) sums each
-     * element as the F32 plan does (gemm_configs.h). A forced plan is taken as it is. */
-    gemm_launch_plan wide;
-    if (!plan_forced && !cuts_k(lp) && plan_for(dev, g, FP8BLOCK_BF16, &wide) == FP8BLOCK_OK && wide.plan.bn == 128 &&
-        !cuts_k(&wide) && gemm_config_find(&wide.plan, FP8BLOCK_E4M3) >= 0)
-        *lp = wide;
-    const int config = gemm_config_find(&lp->plan, FP8BLOCK_E4M3);
-    if (config < 0) return FP8BLOCK_OK;
-    int max_clusters = 0;
-    st = kernel_max_clusters(dev, &gemm_kernels[config][gemm_output_column(FP8BLOCK_E4M3)], &max_clusters);
-    if (st != FP8BLOCK_OK || max_clusters < lp->sched.clusters) return st;
-    lp->config = config, lp->max_clusters = max_clusters;
-    *fused = 1;
-    return FP8BLOCK_OK;
+    max_clusters_query q[3] = {{dev, gemm_output_column(FP8BLOCK_F32), gemm_kernels},
+                               {dev, gemm_output_column(FP8BLOCK_BF16), gemm_kernels},
+                               {dev, gemm_output_column(FP8BLOCK_E4M3), gemm_kernels}};
+    const gemm_e4m3_targets targets = {{dev->sm_count, config_max_clusters, &q[0], dev->l2_bytes},
+                                       {dev->sm_count, config_max_clusters, &q[1], dev->l2_bytes},
+                                       {dev->sm_count, config_max_clusters, &q[2], dev->l2_bytes}};
+    const gemm_shape shape = shape_of(g, FP8BLOCK_E4M3);
+    return gemm_plan_e4m3_launch(&shape, plan_forced ? &plan_override : NULL, &targets, lp, fused);
 }
 
 static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream_t stream);

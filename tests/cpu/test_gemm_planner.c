@@ -609,6 +609,80 @@ static void test_grouped_expected_m(void)
            pf.bm, pf.bn, ph.bm, ph.bn, pq.bm, pq.bn, walked);
 }
 
+/* A device on which the E4M3 kernels' clusters fit as the model says, or only `e4m3_cap` of them. */
+typedef struct {
+    int sms, e4m3_cap;
+} e4m3_device;
+
+static fp8block_status model_max_clusters_e4m3(void *user, int config, int *out)
+{
+    const e4m3_device *d = user;
+    *out = d->sms / gemm_configs[config].cluster;
+    if (d->e4m3_cap && *out > d->e4m3_cap) *out = d->e4m3_cap;
+    return FP8BLOCK_OK;
+}
+
+/* E4M3 D's launch (docs/DESIGN.md §1.6): the F32 plan, widened, paired or the 16-bit one where
+ * each sums every element as the F32 plan does; else the scratch path (not fused). */
+static void test_e4m3(void)
+{
+    const int sms = 132;
+    e4m3_device dev = {sms, 0};
+    const gemm_target model = {sms, model_max_clusters, (void *)&dev.sms, 0};
+    gemm_e4m3_targets t = {model, model, {sms, model_max_clusters_e4m3, &dev, 0}};
+    static const struct {
+        int64_t m, n, k;
+        int fused, bm, bn, cluster, role;
+        const char *why;
+    } cases[] = {
+        {128, 7168, 2048, 1, 128, 64, 2, CLUSTER_SHARES_A, "64-wide single CTAs paired, one scale block a pair"},
+        {64, 7168, 16384, 1, 64, 64, 2, CLUSTER_SHARES_A, "the 64-row tiles paired"},
+        {100, 7200, 640, 1, 128, 64, 2, CLUSTER_SHARES_A, "the contract test's pair shape"},
+        {40, 12000, 200, 1, 64, 64, 2, CLUSTER_SHARES_A, "the contract test's two-unit pair shape"},
+        {128, 32768, 512, 1, 128, 128, 1, CLUSTER_SHARES_B, "64-wide tiles widened: 128-wide ones fill the SMs"},
+        {100, 17000, 300, 1, 128, 128, 1, CLUSTER_SHARES_B, "widened (the contract test's)"},
+        {40, 17000, 200, 1, 64, 128, 1, CLUSTER_SHARES_B, "widened, 64 rows (the contract test's)"},
+        {4096, 7168, 2048, 1, 256, 128, 2, CLUSTER_SHARES_A, "no K cut: the 16-bit plan's 256-row pairs"},
+        {2048, 1856, 129, 1, 256, 128, 2, CLUSTER_SHARES_A, "the contract test's 256-row shape"},
+        {128, 4096, 7168, 0, 0, 0, 0, 0, "K-split 64-wide pairs: through the scratch"},
+        {128, 2112, 7168, 0, 0, 0, 0, 0, "K-split 32-wide pairs: through the scratch"},
+        {64, 2112, 7168, 0, 0, 0, 0, 0, "K-split 32-wide pairs, 64 rows: through the scratch"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const gemm_shape g = {cases[i].m, cases[i].n, cases[i].k, FP8BLOCK_E4M3, 0};
+        gemm_launch_plan lp;
+        int fused = -1;
+        const fp8block_status st = gemm_plan_e4m3_launch(&g, NULL, &t, &lp, &fused);
+        const int same = !cases[i].fused || (lp.plan.bm == cases[i].bm && lp.plan.bn == cases[i].bn &&
+                                              lp.plan.cluster == cases[i].cluster && lp.plan.role == cases[i].role &&
+                                              lp.config == gemm_config_find(&lp.plan, FP8BLOCK_E4M3) &&
+                                              check_coverage(&lp, "E4M3", 0) == 0);
+        CHECK(st == FP8BLOCK_OK && fused == cases[i].fused && same,
+              "E4M3 %lldx%lldx%lld (%s): fused %d, tile %dx%d cluster %d role %d (got %d, %dx%d cluster %d role %d)",
+              (long long)g.m, (long long)g.n, (long long)g.k, cases[i].why, cases[i].fused, cases[i].bm, cases[i].bn,
+              cases[i].cluster, cases[i].role, fused, lp.plan.bm, lp.plan.bn, lp.plan.cluster, lp.plan.role);
+    }
+    /* Where fewer pairs fit than there are scale blocks, they take two units each (both
+     * amax slots in use), planned against the E4M3 kernels' own fit. */
+    const gemm_shape pair_shape = {128, 7168, 2048, FP8BLOCK_E4M3, 0};
+    gemm_launch_plan lp;
+    int fused = -1;
+    dev.e4m3_cap = 40; /* of the 56 clusters one unit each would take */
+    CHECK(gemm_plan_e4m3_launch(&pair_shape, NULL, &t, &lp, &fused) == FP8BLOCK_OK && fused == 1 &&
+              lp.plan.role == CLUSTER_SHARES_A && lp.sched.clusters == 28 && lp.max_clusters == 40 &&
+              check_coverage(&lp, "E4M3 pairs in two rounds", 0) == 0,
+          "E4M3 pairs with 40 clusters fitting: 28 clusters of two units (fused %d, %d clusters)", fused,
+          lp.sched.clusters);
+    dev.e4m3_cap = 0;
+    /* A forced plan is taken as it is. */
+    const gemm_plan forced = {128, 128, 2, 0, CLUSTER_SHARES_B};
+    const gemm_shape big = {4096, 7168, 2048, FP8BLOCK_E4M3, 0};
+    CHECK(gemm_plan_e4m3_launch(&big, &forced, &t, &lp, &fused) == FP8BLOCK_OK && fused == 1 && lp.plan.bm == 128 &&
+              lp.plan.bn == 128 && lp.plan.cluster == 2 && lp.plan.role == CLUSTER_SHARES_B,
+          "a forced E4M3 plan is taken as it is (got %dx%d cluster %d, fused %d)", lp.plan.bm, lp.plan.bn,
+          lp.plan.cluster, fused);
+}
+
 int main(void)
 {
     test_coverage_catches();
@@ -618,5 +692,6 @@ int main(void)
     test_streamk_l2();
     test_grouped();
     test_grouped_expected_m();
+    test_e4m3();
     return test_finish("test_gemm_planner");
 }
