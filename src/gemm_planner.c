@@ -331,15 +331,15 @@ fp8block_status gemm_plan_e4m3_launch(const gemm_shape *g, const gemm_plan *forc
         gemm_launch_plan halves;
         if (gemm_plan_launch(g, paired, &t->e4m3, &halves) == FP8BLOCK_OK && !cuts_k(&halves)) *lp = halves;
     }
-    if (lp->plan.bn != 128 && !(lp->plan.bn == 64 && lp->plan.role == CLUSTER_SHARES_A)) return FP8BLOCK_OK;
+    /* No E4M3 kernel for these tiles (narrower than a scale block and not so paired): the scratch. */
+    if (gemm_config_find(&lp->plan, FP8BLOCK_E4M3) < 0) return FP8BLOCK_OK;
     /* Neither cutting K: the 16-bit outputs' plan (256x128 pairs where they pay) sums each
      * element as the F32 plan does (gemm_configs.h). A forced plan is taken as it is. */
     gemm_launch_plan wide;
     if (!forced && !cuts_k(lp) && plan_as(g, FP8BLOCK_BF16, NULL, t, &wide) == FP8BLOCK_OK && wide.plan.bn == 128 &&
         !cuts_k(&wide) && gemm_config_find(&wide.plan, FP8BLOCK_E4M3) >= 0)
         *lp = wide;
-    const int config = gemm_config_find(&lp->plan, FP8BLOCK_E4M3);
-    if (config < 0) return FP8BLOCK_OK;
+    const int config = gemm_config_find(&lp->plan, FP8BLOCK_E4M3); /* the 16-bit plan's has one too */
     int max_clusters = 0;
     st = t->e4m3.max_clusters(t->e4m3.user, config, &max_clusters);
     if (st != FP8BLOCK_OK || max_clusters < lp->sched.clusters) return st;

@@ -196,7 +196,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
     uint64_t *empty = full + STAGES;
     int *arrived_flags = (int *)(empty + STAGES); /* one per math warpgroup (stream-K) */
     /* E4M3 D on 64-wide tiles: each pair of CTAs along N is one scale block (epilogue_swap_amax). */
-    constexpr bool HALF_BLOCK = OUT == FP8BLOCK_E4M3 && BN < 128;
+    constexpr bool HALF_BLOCK = L::e4m3_half_block;
     static_assert(!HALF_BLOCK || (BN == 64 && PAIR == 2 && ROLE == CLUSTER_SHARES_A && !GROUPED),
                   "a half-block E4M3 tile needs its pair along N");
     uint64_t *amax_bars = (uint64_t *)(arrived_flags + 4); /* [2][MATH_WGS], then the [2][BM] slots */

@@ -263,11 +263,18 @@ static fp8block_status encode_maps(const gemm_args *g, const gemm_plan *plan, co
                       chunk == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_32B, "D");
 }
 
+/* The device as the planner sees it through one column of a kernel table. */
+static gemm_target device_target(const cuda_device *dev, const max_clusters_query *query)
+{
+    const gemm_target target = {dev->sm_count, config_max_clusters, (void *)query, dev->l2_bytes};
+    return target;
+}
+
 /* plan completed against the kernels of shape's output type (gemm_plan_launch). */
 static fp8block_status plan_completed(cuda_device *dev, const gemm_shape *shape, gemm_plan plan, gemm_launch_plan *lp)
 {
     max_clusters_query query = {dev, gemm_bit_column(gemm_shape_bit(shape)), gemm_kernels};
-    const gemm_target target = {dev->sm_count, config_max_clusters, &query, dev->l2_bytes};
+    const gemm_target target = device_target(dev, &query);
     return gemm_plan_launch(shape, plan, &target, lp);
 }
 
@@ -287,9 +294,8 @@ static fp8block_status plan_e4m3(cuda_device *dev, const gemm_args *g, gemm_laun
     max_clusters_query q[3] = {{dev, gemm_output_column(FP8BLOCK_F32), gemm_kernels},
                                {dev, gemm_output_column(FP8BLOCK_BF16), gemm_kernels},
                                {dev, gemm_output_column(FP8BLOCK_E4M3), gemm_kernels}};
-    const gemm_e4m3_targets targets = {{dev->sm_count, config_max_clusters, &q[0], dev->l2_bytes},
-                                       {dev->sm_count, config_max_clusters, &q[1], dev->l2_bytes},
-                                       {dev->sm_count, config_max_clusters, &q[2], dev->l2_bytes}};
+    const gemm_e4m3_targets targets = {device_target(dev, &q[0]), device_target(dev, &q[1]),
+                                       device_target(dev, &q[2])};
     const gemm_shape shape = shape_of(g, FP8BLOCK_E4M3);
     return gemm_plan_e4m3_launch(&shape, plan_forced ? &plan_override : NULL, &targets, lp, fused);
 }
@@ -420,7 +426,7 @@ static fp8block_status run_grouped(cuda_device *dev, const gemm_args *g, cudaStr
     const int masked = g->group_layout == FP8BLOCK_GROUPS_MASKED;
     const gemm_grouping groups = {g->groups, masked, g->max_m, g->expected_m};
     max_clusters_query query = {dev, column, gemm_grouped_kernels};
-    const gemm_target target = {dev->sm_count, config_max_clusters, &query, dev->l2_bytes};
+    const gemm_target target = device_target(dev, &query);
     /* A forced plan's pair shares A here, whatever its role says (a plain pair of 128-row
      * tiles shares B): the same tile and cluster as the plain GEMM under the same knob. */
     gemm_plan forced = plan_override;

@@ -33,18 +33,34 @@ __device__ __forceinline__ void mbarrier_arrive_expect_tx(uint64_t *bar, uint32_
                  : "memory");
 }
 
-/* Waits until the phase with the given parity has completed. */
-__device__ __forceinline__ void mbarrier_wait(uint64_t *bar, uint32_t parity)
+/* One test of whether the phase with the given parity has completed: acquiring at CTA scope
+ * (the default), or at cluster scope (what a peer CTA wrote before its arrivals is then seen). */
+template <bool CLUSTER_ACQUIRE>
+__device__ __forceinline__ uint32_t mbarrier_try_wait(uint32_t bar, uint32_t parity)
 {
     uint32_t done;
-    do {
+    if constexpr (CLUSTER_ACQUIRE)
+        asm volatile("{\n.reg .pred p;\n"
+                     "mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], %2;\n"
+                     "selp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done)
+                     : "r"(bar), "r"(parity)
+                     : "memory");
+    else
         asm volatile("{\n.reg .pred p;\n"
                      "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
                      "selp.u32 %0, 1, 0, p;\n}\n"
                      : "=r"(done)
-                     : "r"(smem_addr(bar)), "r"(parity)
+                     : "r"(bar), "r"(parity)
                      : "memory");
-    } while (!done);
+    return done;
+}
+
+/* Waits until the phase with the given parity has completed. */
+__device__ __forceinline__ void mbarrier_wait(uint64_t *bar, uint32_t parity)
+{
+    while (!mbarrier_try_wait<false>(smem_addr(bar), parity)) {
+    }
 }
 
 /* Arrives on the mbarrier at the same shared offset in CTA `cta_rank` of the cluster.
@@ -103,15 +119,8 @@ __device__ __forceinline__ void mbarrier_arrive_release_cluster(uint32_t remote_
 /* mbarrier_wait acquiring at cluster scope: what the peer wrote before its arrivals is seen. */
 __device__ __forceinline__ void mbarrier_wait_cluster(uint32_t bar, uint32_t parity)
 {
-    uint32_t done;
-    do {
-        asm volatile("{\n.reg .pred p;\n"
-                     "mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], %2;\n"
-                     "selp.u32 %0, 1, 0, p;\n}\n"
-                     : "=r"(done)
-                     : "r"(bar), "r"(parity)
-                     : "memory");
-    } while (!done);
+    while (!mbarrier_try_wait<true>(bar, parity)) {
+    }
 }
 
 /* Every thread of every CTA in the cluster; orders shared-memory work across CTAs. */
