@@ -333,7 +333,8 @@ fp8block_status gemm_plan_e4m3_launch(const gemm_shape *g, const gemm_plan *forc
     }
     /* No E4M3 kernel for these tiles: the scratch. */
     if (gemm_config_find(&lp->plan, FP8BLOCK_E4M3) < 0) return FP8BLOCK_OK;
-    /* Narrow tiles not so paired (the K-split pairs; 64-wide single CTAs where forced) gather
+    /* Narrow tiles not so paired (the K-split pairs; 64-wide single CTAs where forced or where
+     * their pairs do not fit) gather
      * each scale block's tiles in the stream-K workspace (e4m3_gathers_blocks): whole tiles
      * only, and within its size; else the scratch. */
     if (e4m3_gathers_blocks(lp->plan.bn, lp->plan.cluster, lp->plan.role) &&

@@ -140,7 +140,9 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
     constexpr int WAVES = L::waves;
     static_assert(WAVES <= 2, "the epilogue writes at most two waves");
     constexpr bool KSPLIT = ROLE == CLUSTER_SPLITS_K;
-    constexpr bool STREAMK = !GROUPED && ADDENDS == ADDENDS_ANY && streamk_capable(BM, ROLE);
+    /* A gathering E4M3 kernel takes no stream-K tiles: both would use the workspace's partials
+     * (the planner's rule too, gemm_plan_e4m3_launch). */
+    constexpr bool STREAMK = !GROUPED && ADDENDS == ADDENDS_ANY && streamk_capable(BM, ROLE) && !GATHER;
     static_assert(!GROUPED || (!KSPLIT && !B_PER_COL), "grouped tiles are whole, with B scaled 128x128");
     static_assert(!KSPLIT || (WAVES == 1 && L::stages * L::a_bytes >= BM * BN * 4),
                   "a K-split CTA leaves its accumulators in its A ring");
@@ -201,8 +203,8 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
     uint64_t *empty = full + STAGES;
     int *arrived_flags = (int *)(empty + STAGES); /* one per math warpgroup (stream-K) */
     static_assert(!HALF_BLOCK || !GROUPED, "a half-block E4M3 tile needs its pair along N");
-    /* (A gathering launch has no stream-K tiles: the planner's rule, gemm_plan_e4m3_launch.) */
-    static_assert(!GATHER || (WAVES == 1 && !GROUPED), "a gathered E4M3 tile: one wave, ungrouped");
+    static_assert(!GATHER || (WAVES == 1 && !GROUPED && 128 % BN == 0),
+                  "a gathered E4M3 tile: one wave, ungrouped, a whole number of tiles a scale block");
     uint64_t *amax_bars = (uint64_t *)(arrived_flags + 4); /* [2][MATH_WGS], then the [2][BM] slots */
     uint32_t *amax_slots = (uint32_t *)(amax_bars + 2 * MATH_WGS);
 
