@@ -38,21 +38,19 @@
  * 256-row tile's fp32 staging leaves no room for two ring stages, 192 rows keep three; the
  * weight gradient's large shapes take the 192-row pairs, bench/NOTES.md "H100 calls
  * of cd95b11"); 128-row and 64-row tiles alone or in pairs sharing B. 128x176 straddles B's
- * scale blocks: reachable through FP8BLOCK_GEMM_PLAN only. E4M3 D on tiles narrower than a
- * scale block (e4m3_gathers_blocks, gemm_geometry.h): the K-split pairs and the 64-wide single
- * CTAs, whose blocks meet in the workspace; and where the F32 plan takes 64-wide tiles alone
- * and cuts no K, the same tiles in pairs along N sharing A, a pair one scale block (the CTAs
- * swap their row amaxes, epilogue_swap_amax in gemm_epilogue.cuh). */
+ * scale blocks: reachable through FP8BLOCK_GEMM_PLAN only. E4M3 D where the F32 plan takes
+ * 64-wide tiles alone and cuts no K: the same tiles in pairs along N sharing A, a pair one
+ * scale block (the CTAs swap their row amaxes, epilogue_swap_amax in gemm_epilogue.cuh). */
 #define GEMM_CONFIGS(X)                                  \
-    X(64, 64, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL_E4M3)    \
-    X(64, 32, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL_E4M3)    \
-    X(128, 64, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL_E4M3)   \
-    X(128, 32, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL_E4M3)   \
+    X(64, 64, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL)         \
+    X(64, 32, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL)         \
+    X(128, 64, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL)        \
+    X(128, 32, 2, CLUSTER_SPLITS_K, GEMM_OUT_ALL)        \
     X(256, 128, 2, CLUSTER_SHARES_A, GEMM_OUT_16BIT | GEMM_OUT_E4M3) \
     X(192, 128, 2, CLUSTER_SHARES_A, GEMM_OUT_ALL_E4M3 | GEMM_OUT_F32_B1x128) \
-    X(64, 64, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3)    \
+    X(64, 64, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL)         \
     X(64, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3)   \
-    X(128, 64, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3)   \
+    X(128, 64, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL)        \
     X(128, 128, 1, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3 | GEMM_OUT_F32_B1x128) \
     X(128, 64, 2, CLUSTER_SHARES_B, GEMM_OUT_ALL)        \
     X(128, 128, 2, CLUSTER_SHARES_B, GEMM_OUT_ALL_E4M3 | GEMM_OUT_F32_B1x128) \

@@ -53,32 +53,4 @@ GEMM_RULE int streamk_capable(int bm, int role) { return bm <= 128 && role == CL
  * bookkeeping (stream-K counters) by the same rule. */
 GEMM_RULE int math_warpgroups(int bm) { return bm == 192 ? 3 : bm / 64 < 2 ? bm / 64 : 2; }
 
-/* E4M3 D on tiles narrower than its 128-column scale blocks (docs/DESIGN.md §1.6). 64-wide
- * CTA pairs along N sharing A are one block each and swap their row amaxes in distributed
- * shared memory (epilogue_swap_amax). Any other narrow tile gathers: each tile's warpgroup
- * leaves its fp32 rows and their amaxes in the stream-K workspace and counts itself in at its
- * block, and the last of the block's tiles to arrive quantizes and stores all of them
- * (gather_block_arrive, gemm_gather.cuh), so no CTA waits for another. */
-GEMM_RULE int e4m3_half_block_pair(int bn, int cluster, int role)
-{
-    return bn == 64 && cluster == 2 && role == CLUSTER_SHARES_A;
-}
-GEMM_RULE int e4m3_gathers_blocks(int bn, int cluster, int role)
-{
-    return bn < 128 && !e4m3_half_block_pair(bn, cluster, role);
-}
-/* A gathering warpgroup's record in the workspace, in floats: its 64 x bn fragment, then
- * its 64 rows' amaxes. */
-GEMM_RULE int64_t gather_record_floats(int bn) { return 64 * (int64_t)bn + 64; }
-/* What a gathering E4M3 launch needs of the workspace: a record per tile and warpgroup, a
- * counter per row tile, scale block and warpgroup. */
-GEMM_RULE int64_t gather_bytes(int64_t m, int64_t n, int bm, int bn)
-{
-    return (m + bm - 1) / bm * ((n + bn - 1) / bn) * math_warpgroups(bm) * gather_record_floats(bn) * 4;
-}
-GEMM_RULE int64_t gather_counters(int64_t m, int64_t n, int bm)
-{
-    return (m + bm - 1) / bm * ((n + 127) / 128) * math_warpgroups(bm);
-}
-
 #endif

@@ -331,16 +331,8 @@ fp8block_status gemm_plan_e4m3_launch(const gemm_shape *g, const gemm_plan *forc
         gemm_launch_plan halves;
         if (gemm_plan_launch(g, paired, &t->e4m3, &halves) == FP8BLOCK_OK && !cuts_k(&halves)) *lp = halves;
     }
-    /* No E4M3 kernel for these tiles: the scratch. */
+    /* No E4M3 kernel for these tiles (narrower than a scale block and not so paired): the scratch. */
     if (gemm_config_find(&lp->plan, FP8BLOCK_E4M3) < 0) return FP8BLOCK_OK;
-    /* Narrow tiles not so paired (the K-split pairs; 64-wide single CTAs where forced or where
-     * their pairs do not fit) gather
-     * each scale block's tiles in the stream-K workspace (e4m3_gathers_blocks): whole tiles
-     * only, and within its size; else the scratch. */
-    if (e4m3_gathers_blocks(lp->plan.bn, lp->plan.cluster, lp->plan.role) &&
-        (lp->sched.sk_tiles > 0 || gather_bytes(g->m, g->n, lp->plan.bm, lp->plan.bn) > (int64_t)STREAMK_PARTIAL_BYTES ||
-         gather_counters(g->m, g->n, lp->plan.bm) > STREAMK_MAX_COUNTERS))
-        return FP8BLOCK_OK;
     /* Neither cutting K: the 16-bit outputs' plan (256x128 pairs where they pay) sums each
      * element as the F32 plan does (gemm_configs.h). A forced plan is taken as it is. */
     gemm_launch_plan wide;

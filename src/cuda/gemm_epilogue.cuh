@@ -411,32 +411,6 @@ __device__ __forceinline__ void epilogue_swap_amax(const amax_exchange &x, uint3
     bottom = max(bottom, __shfl_sync(0xffffffffu, theirs_bottom, lane & ~3));
 }
 
-/* The largest |x| bit pattern of each of the thread's two fragment rows over the tile's real
- * columns (col < N), gathered from the four lanes of the quad that hold the row. */
-template <int BN>
-__device__ __forceinline__ void epilogue_quad_amax(const float *acc, const gemm_params &p, int n0, int lane,
-                                                   uint32_t &top, uint32_t &bottom)
-{
-    if (n0 + BN <= p.n) epilogue_row_amax<BN, false>(acc, BN, lane, top, bottom);
-    else epilogue_row_amax<BN, true>(acc, p.n - n0, lane, top, bottom);
-#pragma unroll
-    for (int offset = 1; offset < 4; offset <<= 1) {
-        top = max(top, __shfl_xor_sync(0xffffffffu, top, offset));
-        bottom = max(bottom, __shfl_xor_sync(0xffffffffu, bottom, offset));
-    }
-}
-
-/* The quad's first lane writes its two rows' scales of scale block `block`, rows below m. */
-__device__ __forceinline__ void epilogue_write_scales(const gemm_params &p, int m, int row, int block, int lane,
-                                                      float s_top, float s_bottom)
-{
-    if (lane % 4 == 0) {
-        float *scales = p.sd + (int64_t)block * p.ldsd;
-        if (row < m) scales[row] = s_top;
-        if (row + 8 < m) scales[row + 8] = s_bottom;
-    }
-}
-
 /* E4M3 D: a 128-column tile is one 1x128 scale block per row (HALF_BLOCK: a 64-column tile is
  * half of one, the other half the peer's, epilogue_swap_amax). Each row's amax (over its
  * real columns: col < N) is the maximum of |x| bit patterns, as scale_rule.h defines it,
@@ -450,16 +424,26 @@ __device__ __forceinline__ void epilogue_quantize_wave(float *acc, const gemm_pa
 {
     static_assert(HALF_BLOCK ? BN == 64 : BN == 128, "an E4M3 tile is one scale block wide, or half of one in a pair");
     uint32_t amax_top, amax_bottom;
-    epilogue_quad_amax<BN>(acc, p, n0, lane, amax_top, amax_bottom);
+    if (n0 + BN <= p.n) epilogue_row_amax<BN, false>(acc, BN, lane, amax_top, amax_bottom);
+    else epilogue_row_amax<BN, true>(acc, p.n - n0, lane, amax_top, amax_bottom);
+#pragma unroll
+    for (int offset = 1; offset < 4; offset <<= 1) {
+        amax_top = max(amax_top, __shfl_xor_sync(0xffffffffu, amax_top, offset));
+        amax_bottom = max(amax_bottom, __shfl_xor_sync(0xffffffffu, amax_bottom, offset));
+    }
     if constexpr (HALF_BLOCK) epilogue_swap_amax<BM, math_warpgroups(BM)>(x, amax_top, amax_bottom, lane);
     const float s_top = fp8block_block_scale(amax_top, p.sd_pow2), s_bottom = fp8block_block_scale(amax_bottom, p.sd_pow2);
     epilogue_divide_row<BN>(acc, 0, s_top);
     epilogue_divide_row<BN>(acc, 2, s_bottom);
+    const int row = row0 + warp * 16 + lane / 4;
     /* n0 < N: the second CTA of a pair along N may hold the tile past the last one. A half
      * block's scales are written by the CTA of its first half. */
-    if (n0 < p.n && (!HALF_BLOCK || n0 % 128 == 0))
-        epilogue_write_scales(p, GROUPED ? row_end : p.m, row0 + warp * 16 + lane / 4, n0 / 128, lane, s_top,
-                              s_bottom);
+    if (lane % 4 == 0 && n0 < p.n && (!HALF_BLOCK || n0 % 128 == 0)) {
+        float *scales = p.sd + (int64_t)(n0 / 128) * p.ldsd;
+        const int m = GROUPED ? row_end : p.m; /* the rows that have scales here */
+        if (row < m) scales[row] = s_top;
+        if (row + 8 < m) scales[row + 8] = s_bottom;
+    }
 }
 
 /* The H100's TMA store clips a row at 16-byte granularity, not per element: it would
@@ -482,27 +466,6 @@ __device__ __forceinline__ void epilogue_store_tail(void *d, int64_t ldd, const 
             if (r < m && c >= tma_cols && c < n) epilogue_put_global<OUT>(d, (int64_t)r * ldd + c, acc[4 * j + e]);
         }
     }
-}
-
-/* One warpgroup's one-wave tile `acc` of an ungrouped GEMM, out at (row0, n0): staged (after
- * the previous TMA store has read the staging tile), stored by TMA up to tma_cols and the rest
- * from registers. The kernel's own tile takes the same steps inline; this is for the other
- * tiles of a gathered scale block (gather_block_arrive). */
-template <int BN, int OUT>
-__device__ __forceinline__ void epilogue_store_wave(const void *tmap_d, const uint8_t *staging, const float *acc,
-                                                    const gemm_params &p, int row0, int n0, int wg, int warp,
-                                                    int lane, bool store_leader, bool &store_in_flight)
-{
-    if (store_leader && store_in_flight) tma_store_wait_read();
-    named_barrier_sync(1 + wg, 128);
-    epilogue_stage_fragment<BN, OUT, 1>(smem_addr(staging), acc, 0, warp, lane);
-    fence_proxy_async_smem();
-    named_barrier_sync(1 + wg, 128);
-    if (store_leader && row0 < p.m && n0 < p.tma_cols) {
-        epilogue_store_tile<BN, OUT, 1>(tmap_d, staging, row0, n0, p.tma_cols, false);
-        store_in_flight = true;
-    }
-    epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc, p.m, p.n, p.tma_cols, row0, n0, warp, lane);
 }
 
 #endif

@@ -1,8 +1,7 @@
 /* Where the pieces of a tile whose K was cut between CTAs meet: stream-K pieces through
  * fp32 partials in the workspace (streamk_gather), the two halves of a K-split CTA pair
  * through distributed shared memory (ksplit_gather). Both sum in K order, so the bits do
- * not depend on which piece finished last. And where the tiles of an E4M3 D's 128-column
- * scale block meet when they are narrower than it (gather_block_arrive). */
+ * not depend on which piece finished last. */
 #ifndef FP8BLOCK_GEMM_GATHER_CUH
 #define FP8BLOCK_GEMM_GATHER_CUH
 
@@ -108,101 +107,6 @@ __device__ __forceinline__ bool ksplit_gather(float *acc, uint32_t scratch, uint
         }
     }
     return true;
-}
-
-/* E4M3 D on tiles narrower than a scale block, not in half-block pairs (e4m3_gathers_blocks,
- * gemm_geometry.h): the block's 128 / BN tiles, each a CTA's (or a K-split cluster's), meet
- * in the stream-K workspace, one warpgroup's 64 rows at a time. Each warpgroup leaves its
- * fp32 rows (already with their addends) and the rows' amaxes over its columns in its record,
- * fences, and counts itself in at the block's counter; the last to arrive takes the block's
- * amax from all records, and quantizes and stores every tile of the block, so no CTA waits
- * for another and the tiles need not be resident together. The values are the ones each
- * tile's CTA would have stored as F32 D, so the codes and scales are quantize_1x128 of the
- * F32 D (docs/DESIGN.md §1.6). Records: tile i of the block at records + i x MATH_WGS x
- * gather_record_floats(BN); counters re-armed by their last arriver, as stream-K's. */
-struct block_gather {
-    float *records; /* this warpgroup's record of the block's first tile */
-    int *counter;
-    int first_tile; /* the block's first tile along N */
-    int parts;      /* its tiles (fewer in the last block when N ends early) */
-    int own;        /* this tile's place among them */
-};
-
-template <int BM, int BN, int MATH_WGS>
-__device__ __forceinline__ block_gather gather_block_of(const gemm_params &p, int m0, int n0, int wg)
-{
-    constexpr int per_block = 128 / BN;
-    const int n_tiles = (p.n + BN - 1) / BN, block = n0 / 128, m_tile = m0 / BM;
-    block_gather g;
-    g.first_tile = block * per_block;
-    g.parts = min(per_block, n_tiles - g.first_tile);
-    g.own = n0 / BN - g.first_tile;
-    g.records = p.partials + (((int64_t)m_tile * n_tiles + g.first_tile) * MATH_WGS + wg) * gather_record_floats(BN);
-    g.counter = p.sk_counters + ((int64_t)m_tile * p.sb_rows + block) * MATH_WGS + wg;
-    return g;
-}
-
-template <int BN, int MATH_WGS>
-__device__ __forceinline__ float *gather_record(const block_gather &g, int i)
-{
-    return g.records + (int64_t)i * MATH_WGS * gather_record_floats(BN);
-}
-
-/* Leaves the warpgroup's tile `acc` and its rows' amaxes (top and bottom: the thread's two
- * fragment rows, frag_row and + 8, quad-reduced) in its record (fragment order, thread t's
- * j-th float4 at [j][t]: coalesced), and counts in. True for the warpgroup that arrives
- * last; it goes on with everyone's records visible. */
-template <int BN, int MATH_WGS>
-__device__ __forceinline__ bool gather_block_arrive(const float *acc, uint32_t top, uint32_t bottom,
-                                                    const block_gather &g, int frag_row, int lane, int wg,
-                                                    int *arrived_flag)
-{
-    const int t = threadIdx.x % 128;
-    float *mine = gather_record<BN, MATH_WGS>(g, g.own);
-    float4 *fragment = (float4 *)mine + t;
-#pragma unroll
-    for (int j = 0; j < BN / 8; j++)
-        __stcg(fragment + j * 128, make_float4(acc[4 * j], acc[4 * j + 1], acc[4 * j + 2], acc[4 * j + 3]));
-    if (lane % 4 == 0) {
-        unsigned int *amax = (unsigned int *)(mine + 64 * BN);
-        __stcg(amax + frag_row, top);
-        __stcg(amax + frag_row + 8, bottom);
-    }
-    __threadfence();
-    named_barrier_sync(1 + wg, 128);
-    if (t == 0) {
-        const int arrived = atomicAdd(g.counter, 1);
-        if (arrived == g.parts - 1) *g.counter = 0;
-        *(volatile int *)arrived_flag = arrived;
-    }
-    named_barrier_sync(1 + wg, 128);
-    if (*(volatile int *)arrived_flag != g.parts - 1) return false;
-    __threadfence();
-    return true;
-}
-
-/* The last arriver: its rows' amaxes over the whole block (the other tiles' from their records). */
-template <int BN, int MATH_WGS>
-__device__ __forceinline__ void gather_block_amax(const block_gather &g, int frag_row, uint32_t &top, uint32_t &bottom)
-{
-    for (int i = 0; i < g.parts; i++) {
-        if (i == g.own) continue;
-        const unsigned int *amax = (const unsigned int *)(gather_record<BN, MATH_WGS>(g, i) + 64 * BN);
-        top = max(top, __ldcg(amax + frag_row));
-        bottom = max(bottom, __ldcg(amax + frag_row + 8));
-    }
-}
-
-/* The last arriver: tile i's fp32 fragment, as its warpgroup held it. */
-template <int BN, int MATH_WGS>
-__device__ __forceinline__ void gather_block_load(float *fragment, const block_gather &g, int i)
-{
-    const float4 *src = (const float4 *)gather_record<BN, MATH_WGS>(g, i) + threadIdx.x % 128;
-#pragma unroll
-    for (int j = 0; j < BN / 8; j++) {
-        const float4 v = __ldcg(src + j * 128);
-        fragment[4 * j] = v.x, fragment[4 * j + 1] = v.y, fragment[4 * j + 2] = v.z, fragment[4 * j + 3] = v.w;
-    }
 }
 
 #endif

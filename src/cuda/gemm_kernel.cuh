@@ -130,19 +130,12 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                           const __grid_constant__ CUtensorMap tmap_sa, const __grid_constant__ CUtensorMap tmap_d,
                           const gemm_params p)
 {
-    /* E4M3 D on tiles narrower than a scale block (gemm_geometry.h): 64-wide pairs along N are
-     * one block each (epilogue_swap_amax); other narrow tiles gather theirs through the
-     * workspace (gather_block_arrive). */
-    constexpr bool HALF_BLOCK = OUT == FP8BLOCK_E4M3 && e4m3_half_block_pair(BN, CLUSTER, ROLE);
-    constexpr bool GATHER = OUT == FP8BLOCK_E4M3 && e4m3_gathers_blocks(BN, CLUSTER, ROLE);
-    typedef gemm_layout<BM, BN, OUT, B_PER_COL, HALF_BLOCK> L;
+    typedef gemm_layout<BM, BN, OUT, B_PER_COL> L;
     constexpr int MATH_WGS = L::math_wgs;
     constexpr int WAVES = L::waves;
     static_assert(WAVES <= 2, "the epilogue writes at most two waves");
     constexpr bool KSPLIT = ROLE == CLUSTER_SPLITS_K;
-    /* A gathering E4M3 kernel takes no stream-K tiles: both would use the workspace's partials
-     * (the planner's rule too, gemm_plan_e4m3_launch). */
-    constexpr bool STREAMK = !GROUPED && ADDENDS == ADDENDS_ANY && streamk_capable(BM, ROLE) && !GATHER;
+    constexpr bool STREAMK = !GROUPED && ADDENDS == ADDENDS_ANY && streamk_capable(BM, ROLE);
     static_assert(!GROUPED || (!KSPLIT && !B_PER_COL), "grouped tiles are whole, with B scaled 128x128");
     static_assert(!KSPLIT || (WAVES == 1 && L::stages * L::a_bytes >= BM * BN * 4),
                   "a K-split CTA leaves its accumulators in its A ring");
@@ -202,9 +195,10 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
     uint64_t *full = (uint64_t *)(smem_sb + STAGES * SB_SLOT);
     uint64_t *empty = full + STAGES;
     int *arrived_flags = (int *)(empty + STAGES); /* one per math warpgroup (stream-K) */
-    static_assert(!HALF_BLOCK || !GROUPED, "a half-block E4M3 tile needs its pair along N");
-    static_assert(!GATHER || (WAVES == 1 && !GROUPED && 128 % BN == 0),
-                  "a gathered E4M3 tile: one wave, ungrouped, a whole number of tiles a scale block");
+    /* E4M3 D on 64-wide tiles: each pair of CTAs along N is one scale block (epilogue_swap_amax). */
+    constexpr bool HALF_BLOCK = L::e4m3_half_block;
+    static_assert(!HALF_BLOCK || (BN == 64 && PAIR == 2 && ROLE == CLUSTER_SHARES_A && !GROUPED),
+                  "a half-block E4M3 tile needs its pair along N");
     uint64_t *amax_bars = (uint64_t *)(arrived_flags + 4); /* [2][MATH_WGS], then the [2][BM] slots */
     uint32_t *amax_slots = (uint32_t *)(amax_bars + 2 * MATH_WGS);
 
@@ -473,29 +467,7 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
                 epilogue_add_bias_by_type<BN, !GROUPED, BN / 8, WAVES>(acc_waves[0], acc_waves[WAVES - 1], p, n0,
                                                                         lane);
             }
-            if constexpr (GATHER) {
-                uint32_t top, bottom;
-                epilogue_quad_amax<BN>(acc, p, n0, lane, top, bottom);
-                const block_gather g = gather_block_of<BM, BN, MATH_WGS>(p, m0, n0, wg);
-                if (g.parts > 1) {
-                    if (!gather_block_arrive<BN, MATH_WGS>(acc, top, bottom, g, frag_row, lane, wg, arrived_flags + wg))
-                        continue;
-                    gather_block_amax<BN, MATH_WGS>(g, frag_row, top, bottom);
-                }
-                const float s_top = fp8block_block_scale(top, p.sd_pow2), s_bottom = fp8block_block_scale(bottom, p.sd_pow2);
-                epilogue_write_scales(p, p.m, row0 + frag_row, n0 / 128, lane, s_top, s_bottom);
-                /* The block's other tiles first (tmp is free after the main loop), then this one below. */
-                for (int i = 0; i < g.parts; i++) {
-                    if (i == g.own) continue;
-                    gather_block_load<BN, MATH_WGS>(tmp, g, i);
-                    epilogue_divide_row<BN>(tmp, 0, s_top);
-                    epilogue_divide_row<BN>(tmp, 2, s_bottom);
-                    epilogue_store_wave<BN, OUT>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), tmp, p, row0,
-                                                 (g.first_tile + i) * BN, wg, warp, lane, store_leader, store_in_flight);
-                }
-                epilogue_divide_row<BN>(acc, 0, s_top);
-                epilogue_divide_row<BN>(acc, 2, s_bottom);
-            } else if constexpr (OUT == FP8BLOCK_E4M3) {
+            if constexpr (OUT == FP8BLOCK_E4M3) {
                 epilogue_quantize_wave<BM, BN, GROUPED, HALF_BLOCK>(acc_waves[0], p, group_end, row0, n0, warp, lane,
                                                                     exchange);
                 if constexpr (WAVES > 1)

@@ -35,7 +35,7 @@ static gemm_kernel kernel_for(void)
     gemm_kernel k;
     memset(&k, 0, sizeof k);
     if constexpr (COMPILED) {
-        typedef gemm_layout<BM, BN, OUT, B_PER_COL, OUT == FP8BLOCK_E4M3 && e4m3_half_block_pair(BN, CLUSTER, ROLE)> L;
+        typedef gemm_layout<BM, BN, OUT, B_PER_COL> L;
         static int max_clusters[64];
         k.fn = gemm_fp8_block_kernel<BM, BN, CLUSTER, ROLE, OUT, B_PER_COL, GROUPED, ADDENDS>;
         k.threads = L::threads, k.smem_bytes = L::smem_bytes, k.stages = L::stages;
@@ -507,20 +507,18 @@ static fp8block_status run_gemm(cuda_device *dev, const gemm_args *g, cudaStream
     gemm_maps maps;
     st = encode_maps(g, &plan, &kernel, out_map_type(g->dtype), params.tma_cols ? params.tma_cols : g->n, &maps);
     if (st != FP8BLOCK_OK) return st;
-    /* E4M3 D on narrow tiles gathers its scale blocks in the workspace (gather_block_arrive). */
-    const int gathers = g->dtype == FP8BLOCK_E4M3 && e4m3_gathers_blocks(plan.bn, plan.cluster, plan.role);
-    if (s->sk_tiles == 0 && !gathers) return launch_kernel(&kernel, &maps, &params, stream);
+    if (s->sk_tiles == 0) return launch_kernel(&kernel, &maps, &params, stream);
     /* The workspace is the context's, shared by all its streams: this stream waits until
      * the previous user's kernel is done with it, and the next user waits for ours. */
     pthread_mutex_lock(&dev->gemm_workspace_lock);
     const int captured = capturing(stream);
-    st = wait_turn(stream, dev->gemm_workspace_idle, captured, "cudaStreamWaitEvent(GEMM workspace)");
+    st = wait_turn(stream, dev->gemm_workspace_idle, captured, "cudaStreamWaitEvent(stream-K workspace)");
     if (st == FP8BLOCK_OK) {
         params.sk_counters = (int *)dev->gemm_workspace;
         params.partials = (float *)((uint8_t *)dev->gemm_workspace + STREAMK_COUNTER_BYTES);
         st = launch_kernel(&kernel, &maps, &params, stream);
         fp8block_status recorded =
-            end_turn(stream, dev->gemm_workspace_idle, captured, "cudaEventRecord(GEMM workspace)");
+            end_turn(stream, dev->gemm_workspace_idle, captured, "cudaEventRecord(stream-K workspace)");
         if (st == FP8BLOCK_OK) st = recorded;
     }
     pthread_mutex_unlock(&dev->gemm_workspace_lock);

@@ -20,9 +20,8 @@ __host__ __device__ constexpr int launch_regs(int threads)
  * STAGES x B scales, then the barriers (and a half-block E4M3 tile's amax exchange). A and B
  * tiles and each warpgroup's staging tile are 1024-byte aligned (128-byte swizzle atoms).
  * B_PER_COL: B scaled 1x128, a scale per column of the tile and K block in each stage's
- * B-scale slot. HALF_BLOCK_PAIR: an E4M3 D's 64-wide tile in a pair along N
- * (e4m3_half_block_pair, gemm_geometry.h). */
-template <int BM, int BN, int OUT, bool B_PER_COL = false, bool HALF_BLOCK_PAIR = false>
+ * B-scale slot. */
+template <int BM, int BN, int OUT, bool B_PER_COL = false>
 struct gemm_layout {
     static constexpr int a_bytes = BM * GEMM_BLOCK_K;
     static constexpr int b_bytes = BN * GEMM_BLOCK_K;
@@ -38,9 +37,11 @@ struct gemm_layout {
     static_assert(math_wgs * 128 * math_regs + 128 * producer_regs <= threads * launch_regs(threads), "register file");
     static constexpr int stage_bytes = a_bytes + b_bytes + sa_bytes; /* what TMA brings per stage */
     static constexpr int sb_slot_floats = B_PER_COL ? BN : 4;           /* B scales of a stage (<= 3, or BN) */
-    /* A half-block pair's CTA holds the peer's row amaxes, two slots of BM words, and their
-     * mbarriers (amax_exchange in gemm_epilogue.cuh). */
-    static constexpr int amax_exchange_bytes = HALF_BLOCK_PAIR ? 2 * BM * 4 + 2 * math_wgs * 8 : 0;
+    /* E4M3 D on a 64-wide tile: half a scale block, its pair the other half. Its shared memory
+     * holds the peer's row amaxes, two slots of BM words, and their mbarriers (amax_exchange in
+     * gemm_epilogue.cuh). */
+    static constexpr bool e4m3_half_block = OUT == FP8BLOCK_E4M3 && BN < 128;
+    static constexpr int amax_exchange_bytes = e4m3_half_block ? 2 * BM * 4 + 2 * math_wgs * 8 : 0;
     static constexpr int fixed_bytes = d_bytes + 1024 /* alignment slack */ +
                                        GEMM_MAX_STAGES * (sb_slot_floats * 4 + 2 * 8) + 16 + amax_exchange_bytes;
     static constexpr int stages_fit = (GEMM_SMEM_LIMIT - fixed_bytes) / stage_bytes;

@@ -292,21 +292,19 @@ static void test_forced(void)
     const gemm_plan none = {96, 96, 1, 0, CLUSTER_SHARES_B};
     CHECK(gemm_plan_launch(&g, none, &target, &lp) == FP8BLOCK_ERR_INTERNAL, "a plan without a kernel");
     /* E4M3 output runs an F32 plan, or where no K is cut the 16-bit one (docs/DESIGN.md §1.6):
-     * its rows are 128-wide rows compiled for F32 or, without K split, for 16-bit output;
+     * its rows are 128-wide rows compiled for F32 or, without K split, for 16-bit output, or
      * 64-wide pairs along N sharing A (a pair one scale block) whose single CTA, the F32 plan
-     * they stand for, is compiled for F32; or narrower F32 rows themselves, which gather their
-     * scale blocks in the workspace (e4m3_gathers_blocks). */
-    int e4m3_rows = 0, e4m3_half_rows = 0, e4m3_gather_rows = 0;
+     * they stand for, is compiled for F32. */
+    int e4m3_rows = 0, e4m3_half_rows = 0;
     for (int i = 0; i < GEMM_CONFIG_COUNT; i++) {
         const gemm_config *c = &gemm_configs[i];
         if (!(c->outputs & GEMM_OUT_E4M3)) continue;
         e4m3_rows++;
         const gemm_plan single = {c->bm, c->bn, 1, 0, CLUSTER_SHARES_B};
-        const int half = e4m3_half_block_pair(c->bn, c->cluster, c->role) && gemm_config_find(&single, FP8BLOCK_F32) >= 0;
-        const int gathers = e4m3_gathers_blocks(c->bn, c->cluster, c->role) && (c->outputs & GEMM_OUT_F32);
-        e4m3_half_rows += half, e4m3_gather_rows += gathers;
-        CHECK(half || gathers ||
-                  (c->bn == 128 && c->role != CLUSTER_SPLITS_K && (c->outputs & (GEMM_OUT_F32 | GEMM_OUT_BF16))),
+        const int half = c->bn == 64 && c->cluster == 2 && c->role == CLUSTER_SHARES_A &&
+                         gemm_config_find(&single, FP8BLOCK_F32) >= 0;
+        e4m3_half_rows += half;
+        CHECK(half || (c->bn == 128 && c->role != CLUSTER_SPLITS_K && (c->outputs & (GEMM_OUT_F32 | GEMM_OUT_BF16))),
               "E4M3 row %d: %dx%d", i, c->bm, c->bn);
     }
     /* The half-block pairs on the contract test's shapes: every tile once, a pair's tiles
@@ -346,12 +344,10 @@ static void test_forced(void)
     }
     const gemm_shape wgrad_bf16 = {4096, 4096, 4096, FP8BLOCK_BF16, 1};
     CHECK(gemm_shape_bit(&wgrad_bf16) == 0, "B scaled 1x128 with bf16 output has no kernel");
-    CHECK(e4m3_rows == 13 && e4m3_half_rows == 2 && e4m3_gather_rows == 6 &&
-              gemm_output_bit(FP8BLOCK_E4M3) == GEMM_OUT_E4M3 && gemm_config_find(&square, FP8BLOCK_E4M3) >= 0 &&
-              gemm_config_find(&narrow, FP8BLOCK_E4M3) < 0,
-          "E4M3 kernels exist for the 128-wide rows, the two half-block pairs and the six gathering rows only "
-          "(%d rows, %d pairs, %d gathering)",
-          e4m3_rows, e4m3_half_rows, e4m3_gather_rows);
+    CHECK(e4m3_rows == 7 && e4m3_half_rows == 2 && gemm_output_bit(FP8BLOCK_E4M3) == GEMM_OUT_E4M3 &&
+              gemm_config_find(&square, FP8BLOCK_E4M3) >= 0 && gemm_config_find(&narrow, FP8BLOCK_E4M3) < 0,
+          "E4M3 kernels exist for the 128-wide rows and the two half-block pairs only (%d rows, %d pairs)",
+          e4m3_rows, e4m3_half_rows);
 }
 
 /* Stream-K after full waves only where its tiles' operands fit in three quarters of L2
@@ -648,9 +644,9 @@ static void test_e4m3(void)
         {40, 17000, 200, 1, 64, 128, 1, CLUSTER_SHARES_B, "widened, 64 rows (the contract test's)"},
         {4096, 7168, 2048, 1, 256, 128, 2, CLUSTER_SHARES_A, "no K cut: the 16-bit plan's 256-row pairs"},
         {2048, 1856, 129, 1, 256, 128, 2, CLUSTER_SHARES_A, "the contract test's 256-row shape"},
-        {128, 4096, 7168, 1, 128, 64, 2, CLUSTER_SPLITS_K, "K-split 64-wide pairs, blocks gathered"},
-        {128, 2112, 7168, 1, 128, 32, 2, CLUSTER_SPLITS_K, "K-split 32-wide pairs, blocks gathered"},
-        {64, 2112, 7168, 1, 64, 32, 2, CLUSTER_SPLITS_K, "K-split 32-wide pairs, 64 rows, blocks gathered"},
+        {128, 4096, 7168, 0, 0, 0, 0, 0, "K-split 64-wide pairs: through the scratch"},
+        {128, 2112, 7168, 0, 0, 0, 0, 0, "K-split 32-wide pairs: through the scratch"},
+        {64, 2112, 7168, 0, 0, 0, 0, 0, "K-split 32-wide pairs, 64 rows: through the scratch"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const gemm_shape g = {cases[i].m, cases[i].n, cases[i].k, FP8BLOCK_E4M3, 0};
@@ -685,18 +681,6 @@ static void test_e4m3(void)
               lp.plan.bn == 128 && lp.plan.cluster == 2 && lp.plan.role == CLUSTER_SHARES_B,
           "a forced E4M3 plan is taken as it is (got %dx%d cluster %d, fused %d)", lp.plan.bm, lp.plan.bn,
           lp.plan.cluster, fused);
-    /* A narrow single CTA, forced, gathers its blocks; where the records would not fit the
-     * workspace (4096 x 32768: 16384 tiles of two warpgroups, 545 MB), the scratch. */
-    const gemm_plan narrow_single = {128, 64, 1, 0, CLUSTER_SHARES_B};
-    CHECK(gemm_plan_e4m3_launch(&pair_shape, &narrow_single, &t, &lp, &fused) == FP8BLOCK_OK && fused == 1 &&
-              lp.plan.bn == 64 && lp.plan.cluster == 1 && lp.sched.sk_tiles == 0 &&
-              gather_bytes(128, 7168, 128, 64) <= (int64_t)STREAMK_PARTIAL_BYTES,
-          "128x7168x2048 forced onto 128x64 single CTAs: fused, gathering (fused %d, %dx%d)", fused, lp.plan.bm,
-          lp.plan.bn);
-    const gemm_shape wide_e4m3 = {4096, 32768, 512, FP8BLOCK_E4M3, 0};
-    CHECK(gemm_plan_e4m3_launch(&wide_e4m3, &narrow_single, &t, &lp, &fused) == FP8BLOCK_OK && fused == 0 &&
-              gather_bytes(4096, 32768, 128, 64) > (int64_t)STREAMK_PARTIAL_BYTES,
-          "4096x32768x512 forced onto 128x64 single CTAs: records past the workspace, the scratch (fused %d)", fused);
 }
 
 int main(void)
