@@ -289,14 +289,14 @@ fp8block_status gemm_plan_launch(const gemm_shape *g, gemm_plan plan, const gemm
 
 static int cuts_k(const gemm_launch_plan *lp) { return lp->sched.sk_tiles > 0 || lp->plan.role == CLUSTER_SPLITS_K; }
 
-/* g planned for D of type dtype (the forced plan, else the heuristic's) against that type's
- * kernels. */
+/* g planned for D of type dtype, F32 or BF16 (the forced plan, else the heuristic's) against
+ * that type's kernels. */
 static fp8block_status plan_as(const gemm_shape *g, fp8block_dtype dtype, const gemm_plan *forced,
                                const gemm_e4m3_targets *t, gemm_launch_plan *lp)
 {
     gemm_shape s = *g;
     s.dtype = dtype;
-    const gemm_target *target = dtype == FP8BLOCK_F32 ? &t->f32 : dtype == FP8BLOCK_BF16 ? &t->bf16 : &t->e4m3;
+    const gemm_target *target = dtype == FP8BLOCK_F32 ? &t->f32 : &t->bf16;
     return gemm_plan_launch(&s, forced ? *forced : gemm_choose_plan(&s, target->sm_count), target, lp);
 }
 

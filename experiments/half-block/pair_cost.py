@@ -11,18 +11,19 @@ Usage: FP8BLOCK_LIBRARY=main.so FP8BLOCK_LIBRARY_DIAG=diag.so PYTHONPATH=python:
   python3 experiments/half-block/pair_cost.py [--shapes M,N,K;...] [--reps N] [--once]
 """
 import argparse
-import ctypes
 import os
 import random
-import shutil
 import statistics
 import sys
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
+sys.path.insert(0, os.path.join(HERE, "..", "wgrad-plans"))
 from epilogue import Gemms, outputs  # noqa: E402
 from peers import Timer  # noqa: E402
+from wgrad_plans import library_copy  # noqa: E402
 
 import fp8block  # noqa: E402
 from fp8block import _library as L  # noqa: E402
@@ -30,17 +31,9 @@ from fp8block import _library as L  # noqa: E402
 
 def load_forced(path, plan, tag):
     """A private copy of the library whose knobs are read (at its first GEMM) under `plan`."""
-    dst = f"/tmp/fp8block-{tag}.so"
-    shutil.copy(path, dst)
     os.environ["FP8BLOCK_GEMM_PLAN"] = plan
-    lib = ctypes.CDLL(dst, mode=ctypes.RTLD_LOCAL)
-    for name, (restype, argtypes) in L._PROTOTYPES.items():
-        fn = getattr(lib, name)
-        fn.restype, fn.argtypes = restype, argtypes
-    handle = L._ctx_p()
-    assert lib.fp8block_create(ctypes.byref(handle), torch.cuda.current_device()) == 0
     g = Gemms()
-    g.lib, g.ctx = lib, handle.value
+    g.lib, g.ctx = library_copy(path, tag)
     m = int(plan.split(",")[0])
     a, sa = fp8block.quantize_1x128(torch.randn((m, 256), dtype=torch.bfloat16, device="cuda"))
     b, sb = fp8block.quantize_128x128(torch.randn((256, 256), dtype=torch.bfloat16, device="cuda"))

@@ -29,25 +29,31 @@ from peers_wgrad import WEIGHTS, TOKENS, operands, deepgemm_call, fp8block_call 
 from fp8block import _library as L  # noqa: E402
 
 
-def load_variant(i, spec):
-    """spec: PLAN or old:PLAN (FP8BLOCK_LIBRARY_OLD's library); PLAN 'default' or bm,bn,..."""
-    lib_path = os.environ["FP8BLOCK_LIBRARY"]
-    plan = spec
-    if spec.startswith("old:"):
-        lib_path, plan = os.environ["FP8BLOCK_LIBRARY_OLD"], spec[4:]
-    dst = f"/tmp/fp8block-variant{i}.so"
+def library_copy(lib_path, tag):
+    """(lib, ctx): a private copy of the library at lib_path (its own knobs, read at its first
+    GEMM under the FP8BLOCK_GEMM_PLAN of that moment) and a context on the current device."""
+    dst = f"/tmp/fp8block-{tag}.so"
     shutil.copy(lib_path, dst)
-    if plan == "default":
-        os.environ.pop("FP8BLOCK_GEMM_PLAN", None)
-    else:
-        os.environ["FP8BLOCK_GEMM_PLAN"] = plan
     lib = ctypes.CDLL(dst, mode=ctypes.RTLD_LOCAL)
     for name, (restype, argtypes) in L._PROTOTYPES.items():
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = restype, argtypes
     handle = L._ctx_p()
     assert lib.fp8block_create(ctypes.byref(handle), torch.cuda.current_device()) == 0
-    ctx = handle.value
+    return lib, handle.value
+
+
+def load_variant(i, spec):
+    """spec: PLAN or old:PLAN (FP8BLOCK_LIBRARY_OLD's library); PLAN 'default' or bm,bn,..."""
+    lib_path = os.environ["FP8BLOCK_LIBRARY"]
+    plan = spec
+    if spec.startswith("old:"):
+        lib_path, plan = os.environ["FP8BLOCK_LIBRARY_OLD"], spec[4:]
+    if plan == "default":
+        os.environ.pop("FP8BLOCK_GEMM_PLAN", None)
+    else:
+        os.environ["FP8BLOCK_GEMM_PLAN"] = plan
+    lib, ctx = library_copy(lib_path, f"variant{i}")
     # first GEMM: the knobs are read now, under this plan
     gen = torch.Generator(device="cuda")
     gen.manual_seed(1)
