@@ -395,9 +395,9 @@ static void test_random_shapes(int count)
     }
 }
 
-/* Shapes of real layers, tight and padded, every input type across them; and two large
- * enough (over 16 warp tasks per resident warp) for the 1x128 kernel's 8-row tasks, which
- * smaller matrices don't use. */
+/* Shapes of real layers, tight and padded, every input type across them; two large enough
+ * (over 16 warp tasks per resident warp) for the 1x128 kernel's 8-row tasks, which smaller
+ * matrices don't use; and aligned ones with ragged edges. */
 static void test_production_shapes(void)
 {
     static const struct {
@@ -416,6 +416,11 @@ static void test_production_shapes(void)
         {2112, 7168, FP8BLOCK_F32, FP8BLOCK_BLOCK_1x128, 0, DATA_TINY, 2},
         {4227, 16380, FP8BLOCK_F32, FP8BLOCK_BLOCK_1x128, 0, DATA_MIXED, 0},
         {16403, 8440, FP8BLOCK_BF16, FP8BLOCK_BLOCK_1x128, FP8BLOCK_SCALE_POW2, DATA_BOUNDARY, 0},
+        /* 16-byte rows (the vector path) with edges in both directions in one launch. */
+        {4099, 7008, FP8BLOCK_BF16, FP8BLOCK_BLOCK_1x128, 0, DATA_MIXED, 0},
+        {4099, 7008, FP8BLOCK_BF16, FP8BLOCK_BLOCK_128x128, 0, DATA_MIXED, 0},
+        {4099, 7008, FP8BLOCK_F32, FP8BLOCK_BLOCK_1x128, FP8BLOCK_SCALE_POW2, DATA_ZERO_BLOCKS, 0},
+        {4099, 7008, FP8BLOCK_F32, FP8BLOCK_BLOCK_128x128, 0, DATA_NONFINITE, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         quant_case c = make_case(cases[i].block, cases[i].flags, cases[i].xtype, cases[i].data, cases[i].rows,
