@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `fp8block bench` on the CPU backend, small shapes: a table with a row per shape, the
-# cuBLASLt columns marked unavailable (not a crash), CSV and JSON that hold every shape and
-# method with the right statuses, PNG plots when matplotlib is there, and a non-zero exit
+# cuBLASLt columns marked unavailable (not a crash), the e4m3-D and two-layer chain ratios,
+# CSV and JSON that hold every shape and method with the right statuses (the chains' outputs
+# close to each other), PNG plots when matplotlib is there, and a non-zero exit
 # with a message for bad options and bad shape files. The cuBLASLt methods are unavailable
 # here: without --allow-missing that exits 3 and says so; DeepSeek shapes (a file named
 # deepseek.txt) left out of a geomean are listed with the reason.
@@ -15,7 +16,7 @@ trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/lib.sh"
 
 shapes="$repo/bench/shapes/small.txt"
-methods=9
+methods=12
 nshapes=$(grep -cE '^[[:space:]]*[0-9]' "$shapes")
 
 # A good run.
@@ -29,6 +30,8 @@ check test "$(grep -cE '^ +[0-9]+ +[0-9]+ +[0-9]+ \|' "$work/b.out")" -eq "$nsha
 check grep -qE '^ +100 +264 +400 \| +[0-9.e-]+ +n/a +n/a +n/a' "$work/b.out" \
     "fp8block measured, cuBLASLt columns n/a on the CPU backend"
 check grep -q '\[3/3\] 100x264x400' "$work/b.err" "progress on stderr"
+check grep -qE '^ +100 +264 +400 \|.*\| +[0-9.]+x +[0-9.]+x$' "$work/b.out" \
+    "the e4m3 D and chain time ratios end the row"
 check grep -q 'measurements unavailable.*cublaslt.*allowed by --allow-missing' "$work/b.err" \
     "--allow-missing: the unavailable methods are still named"
 
@@ -54,6 +57,9 @@ check grep -q '^    left out: 4096x128x128: cublaslt_bf16 unavailable: the CPU b
 check grep -q "bench-quant's sweep" "$work/b.out" "the quantize/dequantize sweep follows the GEMM table"
 check test "$(wc -l <"$work/b.csv")" -eq $((1 + nshapes * methods)) "CSV: a header and a line per shape and method"
 check grep -q '^small,100,264,400,fp8block,ok,[0-9]' "$work/b.csv" "CSV: fp8block's time"
+for m in fp8block_e4m3 chain_e4m3 chain_bf16_quantize; do
+    check grep -q "^small,100,264,400,$m,ok,[0-9]" "$work/b.csv" "CSV: $m's time"
+done
 check grep -q '^small,100,264,400,cublaslt_fp8_block,unavailable,,,,,"the CPU backend has no cuBLASLt"' "$work/b.csv" \
     "CSV: cuBLASLt unavailable, with the reason"
 
@@ -71,6 +77,13 @@ for s in data["shapes"]:
     for lt in ("cublaslt_fp8_block", "cublaslt_fp8_tensor", "cublaslt_bf16"):
         assert r[lt]["status"] == "unavailable" and r[lt]["seconds"] is None, r[lt]
     assert s["speedup"]["fp8block_vs_cublaslt_bf16"] is None
+    for m in ("fp8block_e4m3", "chain_e4m3", "chain_bf16_quantize"):
+        assert r[m]["status"] == "ok" and r[m]["tflops"] > 0, (m, r[m])
+    assert s["time_ratio"]["e4m3_over_bf16_d"] > 0 and s["time_ratio"]["chain_e4m3_over_bf16_quantize"] > 0
+    # The chains share their inputs and second layer; D1's two routes to e4m3 (fp32 quantized in
+    # the epilogue, or rounded to bf16 then quantized) differ in a few codes: ~1.3e-2 here. A chain
+    # that read the wrong D1 or W2 would differ by ~1.
+    assert 0 < s["chain_e4m3_vs_bf16_quantize_rel_diff"] < 0.05, s["chain_e4m3_vs_bf16_quantize_rel_diff"]
     mem = s["memory"]
     assert 0.5 <= mem["fp8_bytes"] / mem["bf16_bytes"] < 0.52, mem  # 1 byte + scales vs 2 bytes
 PY
