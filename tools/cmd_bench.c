@@ -15,6 +15,7 @@
  * The GEMMs of a shape are timed in turn, call by call, in a shuffled order each round,
  * so that a slow stretch of the device, or the clock one GEMM leaves to the next, falls on
  * all of them alike.
+ * With --moe it times the grouped GEMMs of mixture-of-experts layers instead (bench_moe.h).
  * Progress goes to stderr, the table to stdout, the full results to CSV/JSON, and plots
  * through bench/plot.py. A method whose backend is missing (cuBLASLt on the CPU backend, a
  * kernel not built yet) is reported as unavailable, with the reason, and makes the exit
@@ -27,7 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_moe.h"
 #include "bench_quant.h"
+#include "bench_run.h"
 #include "cli.h"
 #include "commands.h"
 #include "devmem.h"
@@ -102,6 +105,7 @@ typedef struct {
     int64_t reps, warmup;
     int64_t seed;
     int allow_missing; /* --allow-missing: unavailable methods do not change the exit status */
+    int moe;           /* --moe: the grouped GEMMs instead (bench_moe.h) */
 } bench_options;
 
 typedef struct {
@@ -218,6 +222,7 @@ static void usage(FILE *f)
             "usage: fp8block bench [--device auto|cpu|cuda[:N]] [--shapes square|deepseek|all|small|FILE]\n"
             "                      [--reps N] [--warmup N] [--flush memset|read] [--csv F] [--json F]\n"
             "                      [--plot DIR] [--seed S] [--allow-missing]\n"
+            "       fp8block bench --moe [--device D] [--csv F] [--seed S]\n"
             "Times fp8block's GEMM against cuBLASLt block-scaled FP8, per-tensor FP8 and bf16; the\n"
             "quantize kernels against a copy; quantize+GEMM against a bf16 GEMM; the operands' memory;\n"
             "the GEMM with e4m3 D (and its scales) against its bf16 D; and two layers chained in FP8\n"
@@ -230,6 +235,9 @@ static void usage(FILE *f)
             "  --flush    how L2 is flushed before each timed call on a GPU: memset (default, leaves\n"
             "             L2 dirty: the timed call pays the write-back) or read (leaves it clean)\n"
             "  --plot     writes DIR/bench.json (unless --json) and PNGs through bench/plot.py\n"
+            "  --moe      the grouped GEMMs of mixture-of-experts layers instead: contiguous (G = 4, 8, 32,\n"
+            "             random group sizes) and masked (G = 1..32 x max_m = 64..256, counts ~max_m/2) on\n"
+            "             N x K = 4096x7168 and 7168x2048, bf16 D (bench/grouped.py adds DeepGEMM beside them)\n"
             "  --allow-missing  exit 0 even when a method is unavailable (cuBLASLt on the CPU backend);\n"
             "             without it that exits %d. A failed measurement exits 1 either way.\n"
             "The JSON records $FP8BLOCK_COMMIT as the commit when it is set.\n",
@@ -243,11 +251,16 @@ static int parse_options(int argc, char **argv, bench_options *o)
         {"--device", CLI_TEXT, &o->device, 0}, {"--shapes", CLI_TEXT, &o->shapes, 0}, {"--csv", CLI_TEXT, &o->csv, 0},
         {"--json", CLI_TEXT, &o->json, 0},     {"--plot", CLI_TEXT, &o->plot, 0},     {"--reps", CLI_INT, &o->reps, 1},
         {"--warmup", CLI_INT, &o->warmup, 0},  {"--seed", CLI_INT, &o->seed, 0},   {"--flush", CLI_TEXT, &o->flush, 0},
-        {"--allow-missing", CLI_FLAG, &o->allow_missing, 0},
+        {"--allow-missing", CLI_FLAG, &o->allow_missing, 0}, {"--moe", CLI_FLAG, &o->moe, 0},
     };
     int rc = cli_parse_options("bench", argc, argv, options, (int)(sizeof options / sizeof options[0]), usage);
     if (rc == 0 && strcmp(o->flush, "memset") && strcmp(o->flush, "read")) {
         fprintf(stderr, "fp8block bench: --flush must be memset or read, not '%s'\n", o->flush);
+        return -1;
+    }
+    if (rc == 0 && o->moe && (o->shapes || o->json || o->plot)) {
+        fprintf(stderr, "fp8block bench: --moe has its own cases and writes a table and --csv only: "
+                        "drop --shapes, --json and --plot\n");
         return -1;
     }
     if (rc == 0 && (cli_check_output("bench", "--csv", o->csv) || cli_check_output("bench", "--json", o->json) ||
@@ -258,41 +271,14 @@ static int parse_options(int argc, char **argv, bench_options *o)
 
 /* ---- timing ---------------------------------------------------------------------------- */
 
-typedef int (*timed_fn)(void *arg, char *why, size_t why_size);
-
-static int compare_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* CPU backend: wall clock around each call, median. */
-static int host_median(const bench_env *env, timed_fn fn, void *arg, double *median_s, char *why, size_t why_size)
-{
-    double *t = malloc((size_t)env->reps * sizeof *t);
-    if (!t) return snprintf(why, why_size, "out of host memory"), -1;
-    int rc = 0;
-    for (int i = 0; i < env->warmup && rc == 0; i++) rc = fn(arg, why, why_size);
-    for (int i = 0; i < env->reps && rc == 0; i++) {
-        double t0 = devmem_host_seconds();
-        rc = fn(arg, why, why_size);
-        t[i] = devmem_host_seconds() - t0;
-    }
-    if (rc == 0) {
-        qsort(t, (size_t)env->reps, sizeof *t, compare_double);
-        int r = env->reps;
-        *median_s = r % 2 ? t[r / 2] : 0.5 * (t[r / 2 - 1] + t[r / 2]);
-    }
-    free(t);
-    return rc;
-}
+typedef bench_fn timed_fn;
 
 static int time_median(bench_env *env, timed_fn fn, void *arg, double *median_s, char *why, size_t why_size)
 {
 #ifdef FP8BLOCK_HAVE_BASELINES
     if (env->gpu) return gpu_timing_median(env->timing, fn, arg, env->warmup, env->reps, median_s, why, why_size);
 #endif
-    return host_median(env, fn, arg, median_s, why, why_size);
+    return bench_host_median(fn, arg, env->warmup, env->reps, median_s, why, why_size);
 }
 
 /* ---- one shape ------------------------------------------------------------------------- */
@@ -462,21 +448,6 @@ static void free_operands(operands *o)
 #endif
 }
 
-/* Random bf16 in [-1, 1): one generator step an element, so the largest shapes (2·16384²
- * elements) take about a second. */
-static uint16_t *random_bf16(rng_state *r, int64_t count)
-{
-    uint16_t *x = malloc((size_t)count * sizeof *x);
-    if (!x) return NULL;
-    for (int64_t i = 0; i < count; i++) {
-        float f = (float)((double)(rng_next(r) >> 40) * 0x1p-23 - 1.0);
-        uint32_t u;
-        memcpy(&u, &f, sizeof u);
-        u += 0x7fffu + ((u >> 16) & 1); /* round to nearest even */
-        x[i] = (uint16_t)(u >> 16);
-    }
-    return x;
-}
 
 static void mark(measurement *r, result_status st, const char *fmt, const char *detail)
 {
@@ -528,7 +499,7 @@ static int prepare_w2(operands *o, rng_state *rng, char *why, size_t why_size)
     const shape *s = &o->s;
     const int64_t rows_b = cli_ceil_div(s->k, 128);
     size_t q_bytes = (size_t)(s->k * o->ldq1), s_bytes = (size_t)(rows_b * o->ldsw2) * 4;
-    uint16_t *w2 = random_bf16(rng, s->k * s->n);
+    uint16_t *w2 = bench_random_bf16(rng, s->k * s->n);
     uint8_t *q = malloc(q_bytes);
     float *sc = malloc(s_bytes);
     int rc = -1;
@@ -685,7 +656,7 @@ static void bench_shape(bench_env *env, rng_state *rng, shape_result *res)
 
     const fp8block_ctx *ctx = env->ctx;
     size_t xa_bytes = (size_t)(s.m * s.k) * 2, xb_bytes = (size_t)(s.n * s.k) * 2;
-    uint16_t *ha = random_bf16(rng, s.m * s.k), *hb = random_bf16(rng, s.n * s.k);
+    uint16_t *ha = bench_random_bf16(rng, s.m * s.k), *hb = bench_random_bf16(rng, s.n * s.k);
     o.xa = devmem_alloc(ctx, xa_bytes), o.xb = devmem_alloc(ctx, xb_bytes);
     o.qa = devmem_alloc(ctx, (size_t)(s.m * o.ldq)), o.qb = devmem_alloc(ctx, (size_t)(s.n * o.ldq));
     o.sa = devmem_alloc(ctx, (size_t)(o.kb * o.ldsa) * 4), o.sb = devmem_alloc(ctx, (size_t)(o.nb * o.ldsb) * 4);
@@ -1065,10 +1036,25 @@ static void close_env(bench_env *env)
     fp8block_destroy(env->ctx);
 }
 
+/* fp8block bench --moe. */
+static int bench_moe(const bench_options *o)
+{
+    fp8block_ctx *ctx = NULL;
+    if (cli_open_context(o->device, &ctx, stderr)) return CLI_EXIT_USAGE;
+    FILE *csv = o->csv ? fopen(o->csv, "w") : NULL;
+    int rc = 1;
+    if (o->csv && !csv) fprintf(stderr, "fp8block bench: cannot write %s\n", o->csv);
+    else rc = bench_moe_run(ctx, stdout, csv, (uint64_t)o->seed) ? 1 : 0;
+    if (csv && fclose(csv) != 0) rc = 1;
+    fp8block_destroy(ctx);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     bench_options o;
     if (parse_options(argc, argv, &o)) return CLI_EXIT_USAGE;
+    if (o.moe) return bench_moe(&o);
     bench_env env = {0};
     shape_list shapes = {0};
     if (open_env(&env, &o) || build_shapes(&shapes, o.shapes, env.gpu)) {

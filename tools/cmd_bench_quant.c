@@ -6,9 +6,9 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench_quant.h"
+#include "bench_run.h"
 #include "cli.h"
 #include "commands.h"
 #include "devmem.h"
@@ -115,12 +115,6 @@ static int run_call(void *arg, char *why, size_t why_size)
     return 0;
 }
 
-static int compare_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median seconds of one call: gpu_timing on a GPU, the host clock on the CPU backend. */
 static int time_call(void *timing, bench_call *c, double *seconds, char *why, size_t why_size)
 {
@@ -128,17 +122,7 @@ static int time_call(void *timing, bench_call *c, double *seconds, char *why, si
     if (on_gpu(c->ctx)) return gpu_timing_median(timing, run_call, c, WARMUP_GPU, REPS_GPU, seconds, why, why_size);
 #endif
     (void)timing;
-    double t[REPS_CPU];
-    for (int i = 0; i < WARMUP_CPU; i++)
-        if (run_call(c, why, why_size) != 0) return -1;
-    for (int i = 0; i < REPS_CPU; i++) {
-        double t0 = devmem_host_seconds();
-        if (run_call(c, why, why_size) != 0) return -1;
-        t[i] = devmem_host_seconds() - t0;
-    }
-    qsort(t, REPS_CPU, sizeof t[0], compare_double);
-    *seconds = t[REPS_CPU / 2];
-    return 0;
+    return bench_host_median(run_call, c, WARMUP_CPU, REPS_CPU, seconds, why, why_size);
 }
 
 /* An fp32 value with at most 8 significant bits and exponent in [-14, 7]: exact in bf16 and
@@ -288,29 +272,16 @@ done:
 
 int bench_quant_run(fp8block_ctx *ctx, FILE *out_table, FILE *csv)
 {
-    void *timing = NULL;
-    if (on_gpu(ctx)) {
-#ifdef FP8BLOCK_HAVE_BASELINES
-        char why[256] = "";
-        timing = gpu_timing_create(fp8block_device(ctx), GPU_FLUSH_WRITE, why, sizeof why);
-        if (!timing) {
-            fprintf(stderr, "fp8block bench-quant: %s\n", why);
-            return 1;
-        }
-#else
-        fprintf(stderr, "fp8block bench-quant: this build has no GPU timing (bench/gpu_timing.c)\n");
-        return 1;
-#endif
-    }
-    static char date[32];
-    time_t now = time(NULL);
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    const char *commit = getenv("FP8BLOCK_COMMIT");
-    bench_out out = {out_table, csv, cli_context_name(ctx), date, commit && *commit ? commit : "unknown"};
+    int failed;
+    void *timing = bench_timing_open(ctx, "fp8block bench-quant", &failed);
+    if (failed) return 1;
+    static bench_stamp stamp;
+    bench_stamp_now(&stamp);
+    bench_out out = {out_table, csv, cli_context_name(ctx), stamp.date, stamp.commit};
 
     const bench_shape *shapes = on_gpu(ctx) ? GPU_SHAPES : CPU_SHAPES;
     size_t count = on_gpu(ctx) ? sizeof GPU_SHAPES / sizeof GPU_SHAPES[0] : sizeof CPU_SHAPES / sizeof CPU_SHAPES[0];
-    fprintf(out_table, "quantization bandwidth on %s, %s, commit %s\n", out.device, date, out.commit);
+    fprintf(out_table, "quantization bandwidth on %s, %s, commit %s\n", out.device, stamp.date, out.commit);
     if (on_gpu(ctx))
         fprintf(out_table, "GB/s of bytes read + written (scales included); L2 flushed before each call; CUDA events; "
                            "median of %d after %d warm-up\n", REPS_GPU, WARMUP_GPU);
@@ -322,9 +293,7 @@ int bench_quant_run(fp8block_ctx *ctx, FILE *out_table, FILE *csv)
     if (csv) fprintf(csv, "device,date,commit,rows,cols,op,block,type,bytes,seconds,gbps,copy_gbps\n");
     int rc = 0;
     for (size_t i = 0; i < count && rc == 0; i++) rc = bench_shape_run(ctx, timing, &out, shapes[i]);
-#ifdef FP8BLOCK_HAVE_BASELINES
-    gpu_timing_destroy(timing);
-#endif
+    bench_timing_close(timing);
     return rc;
 }
 

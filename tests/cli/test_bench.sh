@@ -2,7 +2,7 @@
 # `fp8block bench` on the CPU backend, small shapes: a table with a row per shape, the
 # cuBLASLt columns marked unavailable (not a crash), the e4m3-D and two-layer chain ratios,
 # CSV and JSON that hold every shape and method with the right statuses (the chains' outputs
-# close to each other), PNG plots when matplotlib is there, and a non-zero exit
+# close to each other), the --moe mode's grouped GEMMs, PNG plots when matplotlib is there, and a non-zero exit
 # with a message for bad options and bad shape files. The cuBLASLt methods are unavailable
 # here: without --allow-missing that exits 3 and says so; DeepSeek shapes (a file named
 # deepseek.txt) left out of a geomean are listed with the reason.
@@ -34,6 +34,20 @@ check grep -qE '^ +100 +264 +400 \|.*\| +[0-9.]+x +[0-9.]+x$' "$work/b.out" \
     "the e4m3 D and chain time ratios end the row"
 check grep -q 'measurements unavailable.*cublaslt.*allowed by --allow-missing' "$work/b.err" \
     "--allow-missing: the unavailable methods are still named"
+
+# --moe: the grouped GEMMs, a table row and a CSV row per case; its own cases only.
+checks=$((checks + 1))
+"$cli" bench --moe --device cpu --seed 3 --csv "$work/moe.csv" >"$work/moe.out" 2>"$work/moe.err" ||
+    fail "fp8block bench --moe exited non-zero: $(tail -3 "$work/moe.err")"
+check test "$(grep -cE '^(contiguous|masked) +[0-9]+ ' "$work/moe.out")" -eq 3 "--moe: a table row per CPU case"
+check test "$(wc -l <"$work/moe.csv")" -eq 4 "--moe CSV: a header and a row per case"
+check grep -qE '^"cpu[^"]*",[^,]+,[^,]+,masked,2,16,[0-9]+,256,384,[0-9.e-]+,[0-9.e-]+$' "$work/moe.csv" \
+    "--moe CSV: the masked case, timed"
+checks=$((checks + 1))
+"$cli" bench --moe --device cpu --shapes small >"$work/moe-bad.out" 2>"$work/moe-bad.err"
+status=$?
+[ "$status" -eq 2 ] || fail "bench --moe --shapes exited $status, want 2"
+check grep -q -- '--moe has its own cases' "$work/moe-bad.err" "--moe with --shapes says why it is refused"
 
 # Without --allow-missing a missing method is exit 3, named on stderr, the table still printed.
 checks=$((checks + 1))
