@@ -174,7 +174,8 @@ static int run_case(fp8block_ctx *ctx, void *timing, const moe_out *out, rng_sta
     c.d = devmem_alloc(ctx, (size_t)(m * n) * 2), c.group_rows = devmem_alloc(ctx, rows_bytes);
     char why[300] = "";
     int rc = -1;
-    if (!c.qa || !c.sa || !c.qb || !c.sb || !c.d || !c.group_rows) snprintf(why, sizeof why, "out of memory for this case");
+    if (n % 128) snprintf(why, sizeof why, "N must be a multiple of 128 here (the experts' scale blocks apart)");
+    else if (!c.qa || !c.sa || !c.qb || !c.sb || !c.d || !c.group_rows) snprintf(why, sizeof why, "out of memory for this case");
     else if (devmem_upload(ctx, c.group_rows, rows_of, rows_bytes)) snprintf(why, sizeof why, "uploading the groups failed");
     else if (quantized_operand(ctx, pattern, m, k, 0, c.qa, c.sa, ldsa, why, sizeof why) == 0 &&
              quantized_operand(ctx, pattern, g * n, k, 1, c.qb, c.sb, ldsb, why, sizeof why) == 0) {
@@ -229,7 +230,7 @@ int bench_moe_run(fp8block_ctx *ctx, FILE *out_table, FILE *csv, uint64_t seed)
     rng_state rng;
     rng_seed(&rng, seed);
     int rc = 0;
-    for (size_t s = 0; s < shape_count && rc == 0; s++) {
+    for (size_t s = 0; s < shape_count; s++) {
         uint16_t *pattern = bench_random_bf16(&rng, PATTERN_ROWS * shapes[s].k);
         if (!pattern) {
             fprintf(stderr, "fp8block bench --moe: out of host memory\n");

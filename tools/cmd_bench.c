@@ -258,9 +258,11 @@ static int parse_options(int argc, char **argv, bench_options *o)
         fprintf(stderr, "fp8block bench: --flush must be memset or read, not '%s'\n", o->flush);
         return -1;
     }
-    if (rc == 0 && o->moe && (o->shapes || o->json || o->plot)) {
-        fprintf(stderr, "fp8block bench: --moe has its own cases and writes a table and --csv only: "
-                        "drop --shapes, --json and --plot\n");
+    if (rc == 0 && o->moe &&
+        (o->shapes || o->json || o->plot || o->reps > 0 || o->warmup >= 0 || strcmp(o->flush, "memset") ||
+         o->allow_missing)) {
+        fprintf(stderr, "fp8block bench: --moe has its own cases and timing and writes a table and --csv only: "
+                        "it takes --device, --csv and --seed\n");
         return -1;
     }
     if (rc == 0 && (cli_check_output("bench", "--csv", o->csv) || cli_check_output("bench", "--json", o->json) ||
@@ -471,6 +473,7 @@ static int quantize_inputs(operands *o, shape_result *res, const uint16_t *ha, c
     mark(&res->r[M_QUANT_A], RESULT_UNAVAILABLE, "%s", why);
     mark(&res->r[M_QUANT_B], RESULT_UNAVAILABLE, "%s", why);
     mark(&res->r[M_PIPELINE], RESULT_UNAVAILABLE, "quantize: %.185s", why);
+    mark(&res->r[M_CHAIN_BF16], RESULT_UNAVAILABLE, "quantize: %.185s", why);
     fprintf(stderr, "  quantizing on the CPU backend instead (%s)\n", why);
     const shape *s = &o->s;
     size_t qa_bytes = (size_t)(s->m * o->ldq), qb_bytes = (size_t)(s->n * o->ldq);
@@ -540,15 +543,17 @@ static double compare_chains(operands *o)
 }
 
 /* A method's timing into its result and the progress log, or why there is none: failed,
- * or unavailable where the library answered "unsupported" (o->last, which only the
- * library's own calls set, reset before they are timed). */
-static void record_timing(const operands *o, shape_result *res, method m, int failed, double seconds, const char *why)
+ * or unavailable where the library answered "unsupported". */
+static void record_timing(shape_result *res, method m, int failed, double seconds, const char *why)
 {
     measurement *r = &res->r[m];
     if (failed) {
         int library = m == M_FP8BLOCK || m == M_FP8BLOCK_E4M3 || m == M_QUANT_A || m == M_QUANT_B ||
                       m == M_PIPELINE || m == M_CHAIN_E4M3 || m == M_CHAIN_BF16;
-        mark(r, library && o->last == FP8BLOCK_ERR_UNSUPPORTED ? RESULT_UNAVAILABLE : RESULT_FAILED, "%s", why);
+        /* The method's own answer: library_failed leads its reason with the status's name. */
+        const char *unsupported = fp8block_status_string(FP8BLOCK_ERR_UNSUPPORTED);
+        int said_unsupported = !strncmp(why, unsupported, strlen(unsupported));
+        mark(r, library && said_unsupported ? RESULT_UNAVAILABLE : RESULT_FAILED, "%s", why);
         fprintf(stderr, "  %-20s %s: %s\n", method_info[m].name, status_names[r->status], why);
         return;
     }
@@ -565,9 +570,8 @@ static void time_method(operands *o, shape_result *res, method m, timed_fn fn, v
 {
     char why[200] = "";
     double seconds = 0;
-    o->last = FP8BLOCK_OK;
     int failed = time_median(o->env, fn, arg, &seconds, why, sizeof why) != 0;
-    record_timing(o, res, m, failed, seconds, why);
+    record_timing(res, m, failed, seconds, why);
 }
 
 typedef struct {
@@ -586,9 +590,8 @@ static void time_gemms(operands *o, shape_result *res, const timed_method *list,
     if (o->env->gpu) {
         gpu_timed_method g[METHODS];
         for (int i = 0; i < count; i++) g[i] = (gpu_timed_method){.fn = list[i].fn, .arg = list[i].arg};
-        o->last = FP8BLOCK_OK;
         (void)gpu_timing_medians(o->env->timing, g, count, o->env->warmup, o->env->reps); /* failures are per method */
-        for (int i = 0; i < count; i++) record_timing(o, res, list[i].m, g[i].failed, g[i].median_s, g[i].why);
+        for (int i = 0; i < count; i++) record_timing(res, list[i].m, g[i].failed, g[i].median_s, g[i].why);
         return;
     }
 #endif
@@ -749,8 +752,11 @@ static void bench_shape(bench_env *env, rng_state *rng, shape_result *res)
     }
     time_method(&o, res, M_COPY_A, run_copy_a, &o);
     time_method(&o, res, M_COPY_B, run_copy_b, &o);
-    const timed_method chains[] = {{M_CHAIN_E4M3, run_chain_e4m3, &o}, {M_CHAIN_BF16, run_chain_bf16, &o}};
-    time_gemms(&o, res, chains, 2);
+    timed_method chains[2];
+    int chain_count = 0;
+    if (res->r[M_CHAIN_E4M3].status == RESULT_PENDING) chains[chain_count++] = (timed_method){M_CHAIN_E4M3, run_chain_e4m3, &o};
+    if (res->r[M_CHAIN_BF16].status == RESULT_PENDING) chains[chain_count++] = (timed_method){M_CHAIN_BF16, run_chain_bf16, &o};
+    time_gemms(&o, res, chains, chain_count);
     if (res->r[M_CHAIN_E4M3].status == RESULT_OK && res->r[M_CHAIN_BF16].status == RESULT_OK)
         res->chain_agreement = compare_chains(&o);
 done:
