@@ -325,14 +325,13 @@ static int run_fp8block(void *arg, char *why, size_t why_size)
     return library_failed(o, st, why, why_size);
 }
 
-/* D = A·Bᵀ in e4m3 with its 1x128 scales: a's codes and scales onto d8 / sd8. */
-static fp8block_status gemm_e4m3(operands *o, int64_t m, int64_t n, int64_t k, const uint8_t *a, int64_t lda,
-                                 const float *sa, const uint8_t *b, int64_t ldb, const float *sb, int64_t ldsb)
+/* fp8block's GEMM with e4m3 D and its 1x128 scales, onto d8 / sd8. */
+static fp8block_status gemm_e4m3(operands *o)
 {
     fp8block_gemm_desc g = FP8BLOCK_GEMM_DESC_INIT;
-    g.m = m, g.n = n, g.k = k;
-    g.a = a, g.lda = lda, g.sa = sa, g.ldsa = o->ldsa;
-    g.b = b, g.ldb = ldb, g.sb = sb, g.ldsb = ldsb;
+    g.m = o->s.m, g.n = o->s.n, g.k = o->s.k;
+    g.a = o->qa, g.lda = o->ldq, g.sa = o->sa, g.ldsa = o->ldsa;
+    g.b = o->qb, g.ldb = o->ldq, g.sb = o->sb, g.ldsb = o->ldsb;
     g.d = o->d8, g.d_dtype = FP8BLOCK_E4M3, g.ldd = o->ldq1, g.sd = o->sd8, g.ldsd = o->ldsa;
     return fp8block_gemm_ex(o->env->ctx, &g, NULL);
 }
@@ -340,8 +339,7 @@ static fp8block_status gemm_e4m3(operands *o, int64_t m, int64_t n, int64_t k, c
 static int run_fp8block_e4m3(void *arg, char *why, size_t why_size)
 {
     operands *o = arg;
-    return library_failed(o, gemm_e4m3(o, o->s.m, o->s.n, o->s.k, o->qa, o->ldq, o->sa, o->qb, o->ldq, o->sb, o->ldsb),
-                          why, why_size);
+    return library_failed(o, gemm_e4m3(o), why, why_size);
 }
 
 /* Layer 2 of a chain: D1 (M x N, codes q, scales s) · W2ᵀ (W2: K x N) to bf16 M x K. */
@@ -354,7 +352,7 @@ static fp8block_status chain_layer2(operands *o, const uint8_t *q, const float *
 static int run_chain_e4m3(void *arg, char *why, size_t why_size)
 {
     operands *o = arg;
-    fp8block_status st = gemm_e4m3(o, o->s.m, o->s.n, o->s.k, o->qa, o->ldq, o->sa, o->qb, o->ldq, o->sb, o->ldsb);
+    fp8block_status st = gemm_e4m3(o);
     if (st == FP8BLOCK_OK) st = chain_layer2(o, o->d8, o->sd8, o->d2_e4m3);
     return library_failed(o, st, why, why_size);
 }
@@ -450,7 +448,6 @@ static void free_operands(operands *o)
 #endif
 }
 
-
 static void mark(measurement *r, result_status st, const char *fmt, const char *detail)
 {
     r->status = st;
@@ -517,29 +514,35 @@ static int prepare_w2(operands *o, rng_state *rng, char *why, size_t why_size)
     return rc;
 }
 
-/* Relative Frobenius difference of the two chains' bf16 outputs (both end in the same
- * second layer, so they differ by what D1's two routes to e4m3 do: the same codes where
- * the bf16 rounding of D1 moves none). NaN when they cannot be read back. */
-static double compare_chains(operands *o)
+/* Relative Frobenius difference of two rows x cols bf16 matrices in the context's memory (leading
+ * dimensions ld_x and ld_ref), every element; NaN when they cannot be read back. */
+static double bf16_rel_diff(const operands *o, const void *x, int64_t ld_x, const void *ref, int64_t ld_ref,
+                            int64_t rows, int64_t cols)
 {
-    const int64_t rows = o->s.m, cols = o->s.k;
-    size_t bytes = (size_t)(rows * o->ldd2) * 2;
-    uint16_t *x = malloc(bytes), *y = malloc(bytes);
+    size_t x_bytes = (size_t)(rows * ld_x) * 2, ref_bytes = (size_t)(rows * ld_ref) * 2;
+    uint16_t *hx = malloc(x_bytes), *href = malloc(ref_bytes);
     double diff2 = NAN, ref2 = 0;
-    if (x && y && devmem_sync(o->env->ctx) == 0 && devmem_download(o->env->ctx, x, o->d2_e4m3, bytes) == 0 &&
-        devmem_download(o->env->ctx, y, o->d2_bf16, bytes) == 0) {
+    if (hx && href && devmem_sync(o->env->ctx) == 0 && devmem_download(o->env->ctx, hx, x, x_bytes) == 0 &&
+        devmem_download(o->env->ctx, href, ref, ref_bytes) == 0) {
         diff2 = 0;
         for (int64_t i = 0; i < rows; i++)
             for (int64_t j = 0; j < cols; j++) {
-                uint32_t a = (uint32_t)x[i * o->ldd2 + j] << 16, b = (uint32_t)y[i * o->ldd2 + j] << 16;
+                uint32_t a = (uint32_t)hx[i * ld_x + j] << 16, b = (uint32_t)href[i * ld_ref + j] << 16;
                 float u, v;
                 memcpy(&u, &a, 4), memcpy(&v, &b, 4);
                 diff2 += ((double)u - v) * ((double)u - v);
                 ref2 += (double)v * v;
             }
     }
-    free(x), free(y);
+    free(hx), free(href);
     return ref2 > 0 ? sqrt(diff2 / ref2) : diff2 == 0 ? 0 : NAN;
+}
+
+/* The two chains' bf16 outputs: both end in the same second layer, so they differ by what D1's
+ * two routes to e4m3 do (the same codes where the bf16 rounding of D1 moves none). */
+static double compare_chains(operands *o)
+{
+    return bf16_rel_diff(o, o->d2_e4m3, o->ldd2, o->d2_bf16, o->ldd2, o->s.m, o->s.k);
 }
 
 /* A method's timing into its result and the progress log, or why there is none: failed,
@@ -603,28 +606,10 @@ static void time_gemms(operands *o, shape_result *res, const timed_method *list,
  * by a few bf16 ulps at most (gemm_check's limit against fp64 is 4e-3 for each). */
 static const double AGREEMENT_LIMIT = 1e-2;
 
-/* Relative Frobenius difference of fp8block's and cuBLASLt's D, every element. */
+/* fp8block's D against cuBLASLt block-scaled's (packed), every element. */
 static double compare_outputs(operands *o)
 {
-    int64_t rows = o->s.m, n = o->s.n;
-    uint16_t *ours = malloc((size_t)(rows * o->ldd) * 2), *theirs = malloc((size_t)(rows * n) * 2);
-    double diff2 = 0, ref2 = 0;
-    if (ours && theirs && devmem_sync(o->env->ctx) == 0 &&
-        devmem_download(o->env->ctx, ours, o->d, (size_t)(rows * o->ldd) * 2) == 0 &&
-        devmem_download(o->env->ctx, theirs, o->d_lt_block, (size_t)(rows * n) * 2) == 0) {
-        for (int64_t i = 0; i < rows; i++)
-            for (int64_t j = 0; j < n; j++) {
-                uint32_t a = (uint32_t)ours[i * o->ldd + j] << 16, b = (uint32_t)theirs[i * n + j] << 16;
-                float x, y;
-                memcpy(&x, &a, 4), memcpy(&y, &b, 4);
-                diff2 += ((double)x - y) * ((double)x - y);
-                ref2 += (double)y * y;
-            }
-    } else {
-        diff2 = NAN;
-    }
-    free(ours), free(theirs);
-    return ref2 > 0 ? sqrt(diff2 / ref2) : diff2 == 0 ? 0 : NAN;
+    return bf16_rel_diff(o, o->d, o->ldd, o->d_lt_block, o->s.n, o->s.m, o->s.n);
 }
 #endif
 
