@@ -47,18 +47,29 @@ template <fp8block_dtype T> static __device__ __forceinline__ float chunk_elem(c
     else return f32_from_16bit<T>((k & 1) ? w[k >> 1] >> 16 : w[k >> 1] & 0xffffu);
 }
 
+/* max |x| of a chunk of a 16-bit type as its 16-bit pattern: the unsigned order of |x|'s
+ * patterns is their numeric order, NaN and inf on top, as scale_rule.h's amax order wants. */
+template <fp8block_dtype T> static __device__ __forceinline__ uint32_t chunk_amax_16bit(const uint32_t (&w)[4])
+{
+    const uint32_t abs_mask = 0x7fff7fffu;
+    uint32_t m = __vmaxu2(__vmaxu2(w[0] & abs_mask, w[1] & abs_mask), __vmaxu2(w[2] & abs_mask, w[3] & abs_mask));
+    return max(m & 0xffffu, m >> 16);
+}
+
+/* A 16-bit |x| pattern as fp32 bits (exact, order kept). */
+template <fp8block_dtype T> static __device__ __forceinline__ uint32_t amax_bits_from_16bit(uint32_t h)
+{
+    return __float_as_uint(f32_from_16bit<T>(h));
+}
+
 /* max |x| of a chunk as fp32 bits (scale_rule.h's amax order: NaN and inf on top). For
- * 16-bit types the maximum is taken on the 16-bit patterns, two at a time, whose unsigned
- * order is the numeric order too, and widened once. */
+ * 16-bit types the maximum is taken on the 16-bit patterns, two at a time, and widened once. */
 template <fp8block_dtype T> static __device__ __forceinline__ uint32_t chunk_amax_bits(const uint32_t (&w)[4])
 {
-    if constexpr (T == FP8BLOCK_F32) {
+    if constexpr (T == FP8BLOCK_F32)
         return max(max(w[0] & 0x7fffffffu, w[1] & 0x7fffffffu), max(w[2] & 0x7fffffffu, w[3] & 0x7fffffffu));
-    } else {
-        const uint32_t abs_mask = 0x7fff7fffu;
-        uint32_t m = __vmaxu2(__vmaxu2(w[0] & abs_mask, w[1] & abs_mask), __vmaxu2(w[2] & abs_mask, w[3] & abs_mask));
-        return __float_as_uint(f32_from_16bit<T>(max(m & 0xffffu, m >> 16)));
-    }
+    else
+        return amax_bits_from_16bit<T>(chunk_amax_16bit<T>(w));
 }
 
 /* Two fp32 rounded to nearest even into two elements of T (16-bit types), low first. */

@@ -53,6 +53,40 @@ template <int LANES> static __device__ __forceinline__ uint32_t max_over_lanes(u
     return v;
 }
 
+/* The same for two 16-bit values a word, each half on its own. */
+template <int LANES> static __device__ __forceinline__ uint32_t max_over_lanes_u16x2(uint32_t v)
+{
+#pragma unroll
+    for (int offset = 1; offset < LANES; offset <<= 1) v = __vmaxu2(v, __shfl_xor_sync(0xffffffffu, v, offset));
+    return v;
+}
+
+/* The amax (fp32 bits) over LANES lanes of row `sub` of ROWS (0 for sub >= ROWS). 16-bit
+ * types reduce two rows a shuffle, their |x| patterns packed in one word (the order is the
+ * same before and after widening). */
+template <fp8block_dtype T, int ROWS, int LANES>
+static __device__ __forceinline__ uint32_t row_amax(const uint32_t (&raw)[ROWS][4], int sub)
+{
+    uint32_t mine = 0;
+    if constexpr (T == FP8BLOCK_F32 || ROWS % 2 != 0) {
+#pragma unroll
+        for (int t = 0; t < ROWS; t++) {
+            const uint32_t amax = max_over_lanes<LANES>(chunk_amax_bits<T>(raw[t]));
+            mine = sub == t ? amax : mine;
+        }
+    } else {
+#pragma unroll
+        for (int t = 0; t < ROWS; t += 2) {
+            const uint32_t pair =
+                max_over_lanes_u16x2<LANES>(chunk_amax_16bit<T>(raw[t]) | chunk_amax_16bit<T>(raw[t + 1]) << 16);
+            mine = sub == t ? amax_bits_from_16bit<T>(pair & 0xffffu)
+                   : sub == t + 1 ? amax_bits_from_16bit<T>(pair >> 16)
+                                  : mine;
+        }
+    }
+    return mine;
+}
+
 /* ---- quantize ------------------------------------------------------------------------ */
 
 /* raw[t] = this lane's chunk (at column `col`) of row r0 + t. */
@@ -79,16 +113,23 @@ static __device__ __forceinline__ void load_task(uint32_t (&raw)[ROWS][4], const
 /* The E codes of a chunk, e4m3(x / s), packed low element first: x / s as IEEE division
  * rounds it, in three operations (scale_rule.h's fp8block_divide; the quantize-transpose
  * kernel was bound by the divisions' issue slots, bench/NOTES.md "H100 calls of 9cac5c5"). */
-template <fp8block_dtype T>
+template <fp8block_dtype T, bool FAST>
+static __device__ __forceinline__ float divide_elem(const uint32_t (&w)[4], int k, const fp8block_scale_divider &d)
+{
+    return FAST ? fp8block_divide_by_scale(chunk_elem<T>(w, k), d.s, d.r) : fp8block_divide(chunk_elem<T>(w, k), d);
+}
+
+/* FAST: every scale of the warp's rows lies where fp8block_divide_by_scale's three operations
+ * hold by themselves (fp8block_scale_divides_fast), so no prescaling by d.f (which is 1 there). */
+template <fp8block_dtype T, bool FAST>
 static __device__ __forceinline__ void encode_chunk(uint32_t (&codes)[task_shape<T>::W], const uint32_t (&w)[4],
                                                     const fp8block_scale_divider &d)
 {
 #pragma unroll
     for (int m = 0; m < task_shape<T>::W; m++) {
-        const uint32_t lo = e4m3x2_from_f32(fp8block_divide(chunk_elem<T>(w, 4 * m), d),
-                                            fp8block_divide(chunk_elem<T>(w, 4 * m + 1), d));
-        const uint32_t hi = e4m3x2_from_f32(fp8block_divide(chunk_elem<T>(w, 4 * m + 2), d),
-                                            fp8block_divide(chunk_elem<T>(w, 4 * m + 3), d));
+        const uint32_t lo = e4m3x2_from_f32(divide_elem<T, FAST>(w, 4 * m, d), divide_elem<T, FAST>(w, 4 * m + 1, d));
+        const uint32_t hi =
+            e4m3x2_from_f32(divide_elem<T, FAST>(w, 4 * m + 2, d), divide_elem<T, FAST>(w, 4 * m + 3, d));
         codes[m] = lo | hi << 16;
     }
 }
@@ -96,8 +137,8 @@ static __device__ __forceinline__ void encode_chunk(uint32_t (&codes)[task_shape
 /* Encodes the task's rows and stores the codes, 16 per lane and row. Row t's scale and the
  * reciprocal of its fp8block_divider are lane `first + t`'s `scale` and `reciprocal` (each
  * lane makes one row's: quantize_rows_1x128), taken by shuffle where they are used. */
-template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED>
-static __device__ __forceinline__ void encode_store_task(const uint32_t (&raw)[ROWS][4], float scale, float reciprocal,
+template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED, bool FAST>
+static __device__ __forceinline__ void encode_store_rows(const uint32_t (&raw)[ROWS][4], float scale, float reciprocal,
                                                          int first, const quantize_args &a, int64_t r0, int64_t c0,
                                                          int lane)
 {
@@ -110,9 +151,11 @@ static __device__ __forceinline__ void encode_store_task(const uint32_t (&raw)[R
 #pragma unroll
         for (int j = 0; j < S::G; j++) {
             const int t = k * S::G + j;
-            encode_chunk<T>(piece[j], raw[t],
-                            fp8block_divider_with(__shfl_sync(0xffffffffu, scale, first + t),
-                                                  __shfl_sync(0xffffffffu, reciprocal, first + t)));
+            const float row_scale = __shfl_sync(0xffffffffu, scale, first + t);
+            const float row_reciprocal = __shfl_sync(0xffffffffu, reciprocal, first + t);
+            encode_chunk<T, FAST>(piece[j], raw[t],
+                                  FAST ? fp8block_scale_divider{row_scale, row_reciprocal, 1.0f}
+                                       : fp8block_divider_with(row_scale, row_reciprocal));
         }
         lane_transpose<S::G, S::W>(piece, self); /* piece[i]: codes of the group's chunk i in row k·G + self */
         uint32_t codes[4];
@@ -126,8 +169,25 @@ static __device__ __forceinline__ void encode_store_task(const uint32_t (&raw)[R
     }
 }
 
-/* The 1x128 codes and scales of the task's rows, held in raw. */
+/* encode_store_rows with the prescaling left out where no lane's scale needs it (warp-uniform:
+ * the lanes that hold no row's scale hold 1). A block's scale is outside that range only for
+ * blocks of subnormals or of values near fp32's largest. 16-bit input only: fp32 input runs at
+ * copy speed already, and its kernels reach their register limits with both paths. */
 template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED>
+static __device__ __forceinline__ void encode_store_task(const uint32_t (&raw)[ROWS][4], float scale, float reciprocal,
+                                                         int first, const quantize_args &a, int64_t r0, int64_t c0,
+                                                         int lane)
+{
+    if (T != FP8BLOCK_F32 && __all_sync(0xffffffffu, fp8block_scale_divides_fast(scale)))
+        encode_store_rows<T, ROWS, EDGE, ALIGNED, true>(raw, scale, reciprocal, first, a, r0, c0, lane);
+    else
+        encode_store_rows<T, ROWS, EDGE, ALIGNED, false>(raw, scale, reciprocal, first, a, r0, c0, lane);
+}
+
+/* The 1x128 codes and scales of the task's rows, held in raw. SPLIT: take encode_store_task's
+ * two paths (the quantize-transpose kernel, at its register limit with both, takes the general
+ * one alone). */
+template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED, bool SPLIT = true>
 static __device__ __forceinline__ void quantize_rows_1x128(const uint32_t (&raw)[ROWS][4], const quantize_args &a,
                                                            int64_t r0, int64_t c0, int lane)
 {
@@ -139,15 +199,11 @@ static __device__ __forceinline__ void quantize_rows_1x128(const uint32_t (&raw)
      * both to the block's other lanes. */
     const int sub = lane % S::LANES_PER_BLOCK, first = lane - sub;
     const int64_t cb = c0 / BLOCK + lane / S::LANES_PER_BLOCK;
-    uint32_t mine_amax = 0;
-#pragma unroll
-    for (int t = 0; t < ROWS; t++) {
-        const uint32_t amax = max_over_lanes<S::LANES_PER_BLOCK>(chunk_amax_bits<T>(raw[t]));
-        mine_amax = sub == t ? amax : mine_amax;
-    }
+    const uint32_t mine_amax = row_amax<T, ROWS, S::LANES_PER_BLOCK>(raw, sub);
     const float mine = fp8block_block_scale(mine_amax, pow2), mine_reciprocal = fp8block_divider(mine).r;
     if (sub < ROWS && (!EDGE || (r0 + sub < a.rows && cb * BLOCK < a.cols))) a.s[cb * a.lds + r0 + sub] = mine;
-    encode_store_task<T, ROWS, EDGE, ALIGNED>(raw, mine, mine_reciprocal, first, a, r0, c0, lane);
+    if (SPLIT) encode_store_task<T, ROWS, EDGE, ALIGNED>(raw, mine, mine_reciprocal, first, a, r0, c0, lane);
+    else encode_store_rows<T, ROWS, EDGE, ALIGNED, false>(raw, mine, mine_reciprocal, first, a, r0, c0, lane);
 }
 
 template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED>
@@ -158,10 +214,14 @@ static __device__ __forceinline__ void quantize_task_1x128(const quantize_args &
     quantize_rows_1x128<T, ROWS, EDGE, ALIGNED>(raw, a, r0, c0, lane);
 }
 
+/* CTAs an SM the 1x128 kernel's registers allow: 4-row tasks kept at the 5 (40 warps) that
+ * 48 registers gave them before the encode had two paths; the rest at 4. */
+static constexpr int ctas_per_sm_1x128(int rows) { return rows == 4 ? 5 : 4; }
+
 /* ROWS rows per warp: TASK_ROWS for bandwidth, fewer where the matrix is too small to give
  * every SM enough warps (see rows_per_task_1x128). */
 template <fp8block_dtype T, int ROWS, bool ALIGNED>
-__global__ void __launch_bounds__(TASK_WARPS * 32)
+__global__ void __launch_bounds__(TASK_WARPS * 32, ctas_per_sm_1x128(ROWS))
     quantize_1x128_kernel(const quantize_args a, int64_t col_tasks, int64_t tasks)
 {
     grid_dependency_wait();
@@ -269,8 +329,8 @@ __global__ void __launch_bounds__(TILE_WARPS * 32, 2)
     const int64_t rb = tile.rb, c0 = tile.c0, r0 = tile.r0;
     const bool interior = tile.interior;
     if (x.q) {
-        if (interior) quantize_rows_1x128<T, TASK_ROWS, false, true>(raw, x, r0, c0, lane);
-        else quantize_rows_1x128<T, TASK_ROWS, true, ALIGNED>(raw, x, r0, c0, lane);
+        if (interior) quantize_rows_1x128<T, TASK_ROWS, false, true, false>(raw, x, r0, c0, lane);
+        else quantize_rows_1x128<T, TASK_ROWS, true, ALIGNED, false>(raw, x, r0, c0, lane);
     }
 
     /* This warp's 8 rows of each of the lane's columns; rows and columns past the matrix
