@@ -184,10 +184,11 @@ static __device__ __forceinline__ void encode_store_task(const uint32_t (&raw)[R
         encode_store_rows<T, ROWS, EDGE, ALIGNED, false>(raw, scale, reciprocal, first, a, r0, c0, lane);
 }
 
-/* The 1x128 codes and scales of the task's rows, held in raw. SPLIT: take encode_store_task's
- * two paths (the quantize-transpose kernel, at its register limit with both, takes the general
- * one alone). */
-template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED, bool SPLIT = true>
+/* The 1x128 codes and scales of the task's rows, held in raw. LEAN: the paired amax (row_amax)
+ * and encode_store_task's two paths. The quantize-transpose kernel, at its register limit, keeps
+ * the plain ones (one row a shuffle, the general encode): with LEAN its fp16 version ran 2.4
+ * points of copy slower on the H200 at 4096x7168 (bench/NOTES.md "The quantizers' encode leaner"). */
+template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED, bool LEAN = true>
 static __device__ __forceinline__ void quantize_rows_1x128(const uint32_t (&raw)[ROWS][4], const quantize_args &a,
                                                            int64_t r0, int64_t c0, int lane)
 {
@@ -199,10 +200,19 @@ static __device__ __forceinline__ void quantize_rows_1x128(const uint32_t (&raw)
      * both to the block's other lanes. */
     const int sub = lane % S::LANES_PER_BLOCK, first = lane - sub;
     const int64_t cb = c0 / BLOCK + lane / S::LANES_PER_BLOCK;
-    const uint32_t mine_amax = row_amax<T, ROWS, S::LANES_PER_BLOCK>(raw, sub);
+    uint32_t mine_amax = 0;
+    if constexpr (LEAN) {
+        mine_amax = row_amax<T, ROWS, S::LANES_PER_BLOCK>(raw, sub);
+    } else {
+#pragma unroll
+        for (int t = 0; t < ROWS; t++) {
+            const uint32_t amax = max_over_lanes<S::LANES_PER_BLOCK>(chunk_amax_bits<T>(raw[t]));
+            mine_amax = sub == t ? amax : mine_amax;
+        }
+    }
     const float mine = fp8block_block_scale(mine_amax, pow2), mine_reciprocal = fp8block_divider(mine).r;
     if (sub < ROWS && (!EDGE || (r0 + sub < a.rows && cb * BLOCK < a.cols))) a.s[cb * a.lds + r0 + sub] = mine;
-    if (SPLIT) encode_store_task<T, ROWS, EDGE, ALIGNED>(raw, mine, mine_reciprocal, first, a, r0, c0, lane);
+    if (LEAN) encode_store_task<T, ROWS, EDGE, ALIGNED>(raw, mine, mine_reciprocal, first, a, r0, c0, lane);
     else encode_store_rows<T, ROWS, EDGE, ALIGNED, false>(raw, mine, mine_reciprocal, first, a, r0, c0, lane);
 }
 
