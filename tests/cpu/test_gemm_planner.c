@@ -554,29 +554,35 @@ static void test_grouped(void)
 }
 
 /* expected_m, the caller's hint of the rows a masked group holds, sizes the tile and nothing
- * else. One group of max_m = 256 rows by N = 7168: as if full (expected_m 0, i.e. max_m), 128x128
- * pairs sharing A (112 CTAs); expected to hold 128 rows, those pairs would keep 56 of 132 SMs
- * busy, so 128x64 single CTAs. Four groups expected to hold 64 rows: still 128-row pairs (the
- * tile's height follows max_m, the most a group holds: 64-row tiles for counts of 64 +- 21 in
- * groups of 128 measured slower, bench/NOTES.md "H100 calls of cd95b11"). Each launch
+ * else. One group of max_m = 256 rows by N = 7168 (K = 2048, short: single CTAs, not pairs): as
+ * if full (expected_m 0, i.e. max_m), 128x128 single CTAs (112); expected to hold 128 rows,
+ * those would keep 56 of 132 SMs busy, so 128x64 single CTAs. Four groups expected to hold 64
+ * rows: still 128-row tiles (the tile's height follows max_m, the most a group holds: 64-row
+ * tiles for counts of 64 +- 21 in groups of 128 measured slower, bench/NOTES.md "H100 calls of
+ * cd95b11"); at K = 7168 in pairs sharing A. Each launch
  * is still sized for full groups (its clusters and the walk's bound), and its walk stores every
  * row of full groups and of any count, since the hint may be wrong. */
 static void test_grouped_expected_m(void)
 {
     const gemm_shape one = {256, 7168, 2048, FP8BLOCK_BF16, 0}, four = {4 * 256, 7168, 2048, FP8BLOCK_BF16, 0};
+    const gemm_shape four_long = {4 * 256, 7168, 7168, FP8BLOCK_BF16, 0};
     const gemm_grouping as_full = {1, 1, 256, 0}, half = {1, 1, 256, 128}, quarter = {4, 1, 256, 64};
     const gemm_plan pf = gemm_choose_grouped_plan(&one, &as_full, 132);
     const gemm_plan ph = gemm_choose_grouped_plan(&one, &half, 132);
     const gemm_plan pq = gemm_choose_grouped_plan(&four, &quarter, 132);
-    CHECK(pf.bm == 128 && pf.bn == 128 && pf.cluster == 2 && pf.role == CLUSTER_SHARES_A,
-          "masked 1 x 256 rows, N = 7168, expected_m 0: 128x128 pairs sharing A (got %dx%d, cluster %d, role %d)",
-          pf.bm, pf.bn, pf.cluster, pf.role);
+    const gemm_plan pl = gemm_choose_grouped_plan(&four_long, &quarter, 132);
+    CHECK(pf.bm == 128 && pf.bn == 128 && pf.cluster == 1,
+          "masked 1 x 256 rows, N = 7168, K = 2048, expected_m 0: 128x128 single CTAs (got %dx%d, cluster %d)", pf.bm,
+          pf.bn, pf.cluster);
     CHECK(ph.bm == 128 && ph.bn == 64 && ph.cluster == 1,
           "masked 1 x 256 rows, N = 7168, expected_m 128: 128x64 single CTAs (got %dx%d, cluster %d)", ph.bm, ph.bn,
           ph.cluster);
-    CHECK(pq.bm == 128 && pq.bn == 128 && pq.cluster == 2,
-          "masked 4 x 256 rows, expected_m 64: 128x128 pairs, the height of max_m (got %dx%d, cluster %d)", pq.bm,
-          pq.bn, pq.cluster);
+    CHECK(pq.bm == 128 && pq.bn == 128 && pq.cluster == 1,
+          "masked 4 x 256 rows, expected_m 64: 128x128 single CTAs, the height of max_m (got %dx%d, cluster %d)",
+          pq.bm, pq.bn, pq.cluster);
+    CHECK(pl.bm == 128 && pl.bn == 128 && pl.cluster == 2 && pl.role == CLUSTER_SHARES_A,
+          "masked 4 x 256 rows, K = 7168, expected_m 64: 128x128 pairs sharing A (got %dx%d, cluster %d, role %d)",
+          pl.bm, pl.bn, pl.cluster, pl.role);
     static const int32_t counts[] = {256, 255, 129, 128, 64, 1, 0};
     int walked = 0;
     for (int c = 0; c < (int)(sizeof counts / sizeof counts[0]); c++) {
