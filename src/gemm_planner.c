@@ -393,9 +393,12 @@ gemm_plan gemm_choose_grouped_plan(const gemm_shape *g, const gemm_grouping *gro
     else if (!short_k && fp8block_ceil_div(g->n, plan.bn) >= 2) plan.cluster = 2, plan.role = CLUSTER_SHARES_A;
     if (plan.cluster == 2 && !groups->masked && expected_rows >= GROUPED_TALL_ROWS && tall_output) plan.bm = 256;
     gemm_plan narrow = {plan.bm, 64, 1, 0, CLUSTER_SHARES_B};
-    if (plan.bm == 256 || 2 * grouped_ctas(&plan, groups->groups, expected_rows, g->n) >= sms ||
-        gemm_grouped_config_find(&narrow, gemm_shape_bit(g)) < 0)
-        return plan;
+    /* Masked at short K the 64-wide tiles paid further: where 128-wide ones would not fill one
+     * wave (two groups at N = 7168: 29.1 -> 26.1 us at 2 x 256 rows) and for groups of 64 rows
+     * or fewer (8 x 64: 59.7 -> 56.0 us), in the same forced-plan table (GROUPED_SHORT_K_BLOCKS). */
+    const int64_t wide_ctas = grouped_ctas(&plan, groups->groups, expected_rows, g->n);
+    const int narrow_pays = 2 * wide_ctas < sms || (short_k && (wide_ctas < sms || most_rows <= 64));
+    if (plan.bm == 256 || !narrow_pays || gemm_grouped_config_find(&narrow, gemm_shape_bit(g)) < 0) return plan;
     if (2 * grouped_ctas(&narrow, groups->groups, expected_rows, g->n) < sms) narrow.bm = 64;
     return narrow;
 }

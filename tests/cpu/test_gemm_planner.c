@@ -554,32 +554,46 @@ static void test_grouped(void)
 }
 
 /* expected_m, the caller's hint of the rows a masked group holds, sizes the tile and nothing
- * else. One group of max_m = 256 rows by N = 7168 (K = 2048, short: single CTAs, not pairs): as
- * if full (expected_m 0, i.e. max_m), 128x128 single CTAs (112); expected to hold 128 rows,
- * those would keep 56 of 132 SMs busy, so 128x64 single CTAs. Four groups expected to hold 64
- * rows: still 128-row tiles (the tile's height follows max_m, the most a group holds: 64-row
- * tiles for counts of 64 +- 21 in groups of 128 measured slower, bench/NOTES.md "H100 calls of
- * cd95b11"); at K = 7168 in pairs sharing A. Each launch
+ * else. One group of max_m = 256 rows by N x K = 7168 x 7168: as if full (expected_m 0, i.e.
+ * max_m), 128x128 pairs sharing A (112 CTAs); expected to hold 128 rows, those pairs would keep
+ * 56 of 132 SMs busy, so 128x64 single CTAs. Four groups expected to hold 64 rows (K = 2048,
+ * short: single CTAs, not pairs): still 128-row tiles (the tile's height follows max_m, the most
+ * a group holds: 64-row tiles for counts of 64 +- 21 in groups of 128 measured slower,
+ * bench/NOTES.md "H100 calls of cd95b11"); at K = 7168 in pairs sharing A. Each launch
  * is still sized for full groups (its clusters and the walk's bound), and its walk stores every
  * row of full groups and of any count, since the hint may be wrong. */
 static void test_grouped_expected_m(void)
 {
-    const gemm_shape one = {256, 7168, 2048, FP8BLOCK_BF16, 0}, four = {4 * 256, 7168, 2048, FP8BLOCK_BF16, 0};
+    const gemm_shape one = {256, 7168, 7168, FP8BLOCK_BF16, 0}, four = {4 * 256, 7168, 2048, FP8BLOCK_BF16, 0};
     const gemm_shape four_long = {4 * 256, 7168, 7168, FP8BLOCK_BF16, 0};
     const gemm_grouping as_full = {1, 1, 256, 0}, half = {1, 1, 256, 128}, quarter = {4, 1, 256, 64};
     const gemm_plan pf = gemm_choose_grouped_plan(&one, &as_full, 132);
     const gemm_plan ph = gemm_choose_grouped_plan(&one, &half, 132);
     const gemm_plan pq = gemm_choose_grouped_plan(&four, &quarter, 132);
     const gemm_plan pl = gemm_choose_grouped_plan(&four_long, &quarter, 132);
-    CHECK(pf.bm == 128 && pf.bn == 128 && pf.cluster == 1,
-          "masked 1 x 256 rows, N = 7168, K = 2048, expected_m 0: 128x128 single CTAs (got %dx%d, cluster %d)", pf.bm,
-          pf.bn, pf.cluster);
+    CHECK(pf.bm == 128 && pf.bn == 128 && pf.cluster == 2 && pf.role == CLUSTER_SHARES_A,
+          "masked 1 x 256 rows, N x K = 7168 x 7168, expected_m 0: 128x128 pairs sharing A (got %dx%d, cluster %d, role %d)",
+          pf.bm, pf.bn, pf.cluster, pf.role);
     CHECK(ph.bm == 128 && ph.bn == 64 && ph.cluster == 1,
           "masked 1 x 256 rows, N = 7168, expected_m 128: 128x64 single CTAs (got %dx%d, cluster %d)", ph.bm, ph.bn,
           ph.cluster);
     CHECK(pq.bm == 128 && pq.bn == 128 && pq.cluster == 1,
           "masked 4 x 256 rows, expected_m 64: 128x128 single CTAs, the height of max_m (got %dx%d, cluster %d)",
           pq.bm, pq.bn, pq.cluster);
+    /* at short K, 64-wide tiles where 128-wide ones fill under a wave (two groups) or for groups
+     * of 64 rows; at K = 7168 two groups of 64 rows keep 64x128 tiles */
+    const gemm_shape two = {2 * 256, 7168, 2048, FP8BLOCK_BF16, 0}, eight = {8 * 64, 7168, 2048, FP8BLOCK_BF16, 0};
+    const gemm_shape two_long = {2 * 64, 7168, 7168, FP8BLOCK_BF16, 0}, two_small = {2 * 64, 7168, 2048, FP8BLOCK_BF16, 0};
+    const gemm_grouping two_256 = {2, 1, 256, 128}, eight_64 = {8, 1, 64, 32}, two_64 = {2, 1, 64, 32};
+    const gemm_plan p2 = gemm_choose_grouped_plan(&two, &two_256, 132);
+    const gemm_plan p8 = gemm_choose_grouped_plan(&eight, &eight_64, 132);
+    const gemm_plan p2s = gemm_choose_grouped_plan(&two_small, &two_64, 132);
+    const gemm_plan p2l = gemm_choose_grouped_plan(&two_long, &two_64, 132);
+    CHECK(p2.bm == 128 && p2.bn == 64 && p2.cluster == 1, "masked 2 x 256 rows, K = 2048: 128x64 (got %dx%d, cluster %d)",
+          p2.bm, p2.bn, p2.cluster);
+    CHECK(p8.bm == 64 && p8.bn == 64 && p2s.bm == 64 && p2s.bn == 64,
+          "masked 8 and 2 x 64 rows, K = 2048: 64x64 (got %dx%d, %dx%d)", p8.bm, p8.bn, p2s.bm, p2s.bn);
+    CHECK(p2l.bm == 64 && p2l.bn == 128, "masked 2 x 64 rows, K = 7168: 64x128 (got %dx%d)", p2l.bm, p2l.bn);
     CHECK(pl.bm == 128 && pl.bn == 128 && pl.cluster == 2 && pl.role == CLUSTER_SHARES_A,
           "masked 4 x 256 rows, K = 7168, expected_m 64: 128x128 pairs sharing A (got %dx%d, cluster %d, role %d)",
           pl.bm, pl.bn, pl.cluster, pl.role);
