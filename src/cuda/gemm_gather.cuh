@@ -73,27 +73,33 @@ __device__ __forceinline__ bool streamk_gather(float *acc, const gemm_params &p,
     return true;
 }
 
-/* A tile's K split inside a cluster meets here. Every CTA of the cluster but rank 0
- * leaves its math warpgroups' accumulators in its own A ring (drained: the cluster has
- * this one tile) in fragment order; after a cluster barrier rank 0 adds them to its own
- * through distributed shared memory in rank order, which is K order, and stores the tile
- * (true); the other ranks are done (false). No global round trip, no atomics, and the
- * same bits on every run. */
+/* A tile's K split inside a cluster meets here. A warpgroup whose rows another CTA finishes
+ * leaves its accumulators in its own CTA's A ring (drained: the cluster has this one tile) in
+ * fragment order and is done (false); after a cluster barrier the finishing warpgroup adds the
+ * others' through distributed shared memory in rank order, which is K order, and stores its rows
+ * (true). With two CTAs of two math warpgroups each CTA finishes half the rows, warpgroup k_rank's
+ * (x + y is y + x bit for bit), so the two CTAs each read half of what rank 0 alone read, at
+ * once, and each stores half the tile (128x128 K-split pairs lived ~4,000 cycles a CTA longer
+ * than single CTAs, bench/NOTES.md "128-wide K-split pairs"); otherwise rank 0 finishes every row. No global round
+ * trip, no atomics, and the same bits on every run. */
 template <int BN, int MATH_WGS, int CLUSTER>
 __device__ __forceinline__ bool ksplit_gather(float *acc, uint32_t scratch, uint32_t k_rank, int wg)
 {
+    constexpr bool HALVES = CLUSTER == 2 && MATH_WGS == 2;
+    const uint32_t finisher = HALVES ? (uint32_t)wg : 0; /* the rank that stores this warpgroup's rows */
     const uint32_t mine = scratch + ((uint32_t)wg * 128 * (BN / 8) + threadIdx.x % 128) * 16;
     /* Every math warpgroup's last wgmma has read the ring before it is overwritten (ids
      * 1..MATH_WGS are the warpgroups' own epilogue barriers). */
     named_barrier_sync(1 + MATH_WGS, MATH_WGS * 128);
-    if (k_rank != 0) {
+    if (k_rank != finisher) {
 #pragma unroll
         for (int j = 0; j < BN / 8; j++)
             st_shared_v4_f32(mine + j * 128 * 16, make_float4(acc[4 * j], acc[4 * j + 1], acc[4 * j + 2], acc[4 * j + 3]));
     }
     cluster_sync(); /* the producer warpgroup arrives from its side */
-    if (k_rank != 0) return false;
-    for (uint32_t r = 1; r < CLUSTER; r++) {
+    if (k_rank != finisher) return false;
+    for (uint32_t r = 0; r < CLUSTER; r++) {
+        if (r == k_rank) continue;
         const uint32_t remote = cluster_map_shared(mine, r);
         float4 v[BN / 8];
 #pragma unroll
