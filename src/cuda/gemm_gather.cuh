@@ -1,7 +1,7 @@
 /* Where the pieces of a tile whose K was cut between CTAs meet: stream-K pieces through
  * fp32 partials in the workspace (streamk_gather), the two halves of a K-split CTA pair
- * through distributed shared memory (ksplit_gather). Both sum in K order, so the bits do
- * not depend on which piece finished last. */
+ * through distributed shared memory (ksplit_gather). Both give the bits of a sum in K order,
+ * so they do not depend on which piece finished last. */
 #ifndef FP8BLOCK_GEMM_GATHER_CUH
 #define FP8BLOCK_GEMM_GATHER_CUH
 
@@ -76,12 +76,14 @@ __device__ __forceinline__ bool streamk_gather(float *acc, const gemm_params &p,
 /* A tile's K split inside a cluster meets here. A warpgroup whose rows another CTA finishes
  * leaves its accumulators in its own CTA's A ring (drained: the cluster has this one tile) in
  * fragment order and is done (false); after a cluster barrier the finishing warpgroup adds the
- * others' through distributed shared memory in rank order, which is K order, and stores its rows
- * (true). With two CTAs of two math warpgroups each CTA finishes half the rows, warpgroup k_rank's
- * (x + y is y + x bit for bit), so the two CTAs each read half of what rank 0 alone read, at
- * once, and each stores half the tile (128x128 K-split pairs lived ~4,000 cycles a CTA longer
- * than single CTAs, bench/NOTES.md "128-wide K-split pairs"); otherwise rank 0 finishes every row. No global round
- * trip, no atomics, and the same bits on every run. */
+ * others' through distributed shared memory and stores its rows (true). Rank 0 finishes every
+ * row, adding the others in rank order, which is K order; but with two CTAs of two math
+ * warpgroups (128x64 and 128x32 tiles) each CTA finishes half the rows, warpgroup k_rank's, so
+ * that the two read half of what rank 0 alone read, at once, and each stores half the tile
+ * (measured 0.1-0.9 us faster, bench/NOTES.md "K-split pairs finishing half the rows"). Rank 1
+ * then computes acc1 + acc0, which with two terms is acc0 + acc1 bit for bit (IEEE addition
+ * commutes; a NaN is the GPU's one canonical NaN either way). No global round trip, no atomics,
+ * and the same bits on every run. */
 template <int BN, int MATH_WGS, int CLUSTER>
 __device__ __forceinline__ bool ksplit_gather(float *acc, uint32_t scratch, uint32_t k_rank, int wg)
 {
