@@ -155,12 +155,7 @@ static int64_t draw_groups(const moe_case *mc, rng_state *rng, int32_t *rows_of,
     return m;
 }
 
-typedef struct {
-    FILE *table, *csv;
-    const char *device, *date, *commit;
-} moe_out;
-
-static int run_case(fp8block_ctx *ctx, void *timing, const moe_out *out, rng_state *rng, const uint16_t *pattern,
+static int run_case(fp8block_ctx *ctx, void *timing, const bench_output *out, rng_state *rng, const uint16_t *pattern,
                     expert_shape sh, const moe_case *mc)
 {
     moe_call c = {.ctx = ctx};
@@ -194,8 +189,8 @@ static int run_case(fp8block_ctx *ctx, void *timing, const moe_out *out, rng_sta
                     mc->groups, mc->max_m, c.rows, n, k, 1e6 * seconds, tflops);
             if (out->csv)
                 fprintf(out->csv, "\"%s\",%s,%s,%s,%d,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%.9g,%.4g\n",
-                        out->device, out->date, out->commit, layout, mc->groups, mc->max_m, c.rows, n, k, seconds,
-                        tflops);
+                        out->device, out->stamp.date, out->stamp.commit, layout, mc->groups, mc->max_m, c.rows, n, k,
+                        seconds, tflops);
         }
     }
     if (rc != 0) fprintf(stderr, "fp8block bench --moe: %" PRId64 "x%" PRId64 ", G = %d: %s\n", n, k, mc->groups, why);
@@ -210,14 +205,14 @@ int bench_moe_run(fp8block_ctx *ctx, FILE *out_table, FILE *csv, uint64_t seed)
     int failed;
     void *timing = bench_timing_open(ctx, "fp8block bench --moe", &failed);
     if (failed) return 1;
-    static bench_stamp stamp;
-    bench_stamp_now(&stamp);
-    moe_out out = {out_table, csv, cli_context_name(ctx), stamp.date, stamp.commit};
+    bench_output out;
+    bench_output_open(&out, ctx, out_table, csv);
     moe_case cases[MAX_CASES];
     const int case_count = build_cases(gpu, cases);
     const expert_shape *shapes = gpu ? GPU_SHAPES : CPU_SHAPES;
     const size_t shape_count = gpu ? sizeof GPU_SHAPES / sizeof GPU_SHAPES[0] : sizeof CPU_SHAPES / sizeof CPU_SHAPES[0];
-    fprintf(out_table, "grouped GEMMs (bf16 D) on %s, %s, commit %s\n", out.device, stamp.date, out.commit);
+    fprintf(out_table, "grouped GEMMs (bf16 D) on %s, %s, commit %s\n", out.device, out.stamp.date,
+            out.stamp.commit);
     if (gpu)
         fprintf(out_table, "L2 flushed before each call; CUDA events; median of %d after %d warm-up\n", REPS_GPU,
                 WARMUP_GPU);

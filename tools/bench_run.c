@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "devmem.h"
 
 #ifdef FP8BLOCK_HAVE_BASELINES
@@ -19,6 +20,12 @@ void bench_stamp_now(bench_stamp *s)
     strftime(s->date, sizeof s->date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     const char *commit = getenv("FP8BLOCK_COMMIT");
     s->commit = commit && *commit ? commit : "unknown";
+}
+
+void bench_output_open(bench_output *o, const fp8block_ctx *ctx, FILE *table, FILE *csv)
+{
+    o->table = table, o->csv = csv, o->device = cli_context_name(ctx);
+    bench_stamp_now(&o->stamp);
 }
 
 void *bench_timing_open(const fp8block_ctx *ctx, const char *who, int *failed)

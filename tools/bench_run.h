@@ -5,6 +5,7 @@
 #define FP8BLOCK_BENCH_RUN_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "fp8block.h"
@@ -17,6 +18,16 @@ typedef struct {
 } bench_stamp;
 
 void bench_stamp_now(bench_stamp *s);
+
+/* Where a bench table goes (csv NULL: no CSV) and what each of its rows names: ctx's device and
+ * the run's stamp, taken when the table is opened. */
+typedef struct {
+    FILE *table, *csv;
+    const char *device;
+    bench_stamp stamp;
+} bench_output;
+
+void bench_output_open(bench_output *o, const fp8block_ctx *ctx, FILE *table, FILE *csv);
 
 /* The gpu_timing (bench/gpu_timing.h) of ctx's device, L2 flushed by a write before each call;
  * NULL on a CPU context. On a GPU context it says why on stderr, prefixed by `who`, and sets

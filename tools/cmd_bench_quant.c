@@ -177,12 +177,7 @@ static int fill_random(fp8block_ctx *ctx, void *dst, fp8block_dtype t, int64_t c
     return rc == 0 ? devmem_sync(ctx) : rc;
 }
 
-typedef struct {
-    FILE *table, *csv;
-    const char *device, *date, *commit;
-} bench_out;
-
-static void report(const bench_out *out, const bench_call *c, double seconds, double copy_gbps)
+static void report(const bench_output *out, const bench_call *c, double seconds, double copy_gbps)
 {
     double gbps = call_bytes(c) / seconds * 1e-9;
     char shape[48];
@@ -193,11 +188,12 @@ static void report(const bench_out *out, const bench_call *c, double seconds, do
     fflush(out->table);
     if (out->csv)
         fprintf(out->csv, "\"%s\",%s,%s,%" PRId64 ",%" PRId64 ",%s,%s,%s,%.0f,%.9f,%.1f,%.1f\n", out->device,
-                out->date, out->commit, c->rows, c->cols, OP_NAMES[c->op], c->op == OP_COPY ? "-" : BLOCK_NAMES[c->block],
-                TYPE_NAMES[c->type], call_bytes(c), seconds, gbps, copy_gbps);
+                out->stamp.date, out->stamp.commit, c->rows, c->cols, OP_NAMES[c->op],
+                c->op == OP_COPY ? "-" : BLOCK_NAMES[c->block], TYPE_NAMES[c->type], call_bytes(c), seconds, gbps,
+                copy_gbps);
 }
 
-static int bench_shape_run(fp8block_ctx *ctx, void *timing, const bench_out *out, bench_shape sh)
+static int bench_shape_run(fp8block_ctx *ctx, void *timing, const bench_output *out, bench_shape sh)
 {
     int64_t elems = sh.rows * sh.cols;
     int64_t scales = scale_count(FP8BLOCK_BLOCK_1x128, sh.rows, sh.cols); /* the larger of the two layouts */
@@ -275,13 +271,13 @@ int bench_quant_run(fp8block_ctx *ctx, FILE *out_table, FILE *csv)
     int failed;
     void *timing = bench_timing_open(ctx, "fp8block bench-quant", &failed);
     if (failed) return 1;
-    static bench_stamp stamp;
-    bench_stamp_now(&stamp);
-    bench_out out = {out_table, csv, cli_context_name(ctx), stamp.date, stamp.commit};
+    bench_output out;
+    bench_output_open(&out, ctx, out_table, csv);
 
     const bench_shape *shapes = on_gpu(ctx) ? GPU_SHAPES : CPU_SHAPES;
     size_t count = on_gpu(ctx) ? sizeof GPU_SHAPES / sizeof GPU_SHAPES[0] : sizeof CPU_SHAPES / sizeof CPU_SHAPES[0];
-    fprintf(out_table, "quantization bandwidth on %s, %s, commit %s\n", out.device, stamp.date, out.commit);
+    fprintf(out_table, "quantization bandwidth on %s, %s, commit %s\n", out.device, out.stamp.date,
+            out.stamp.commit);
     if (on_gpu(ctx))
         fprintf(out_table, "GB/s of bytes read + written (scales included); L2 flushed before each call; CUDA events; "
                            "median of %d after %d warm-up\n", REPS_GPU, WARMUP_GPU);
