@@ -61,14 +61,14 @@ template <int LANES> static __device__ __forceinline__ uint32_t max_over_lanes_u
     return v;
 }
 
-/* The amax (fp32 bits) over LANES lanes of row `sub` of ROWS (0 for sub >= ROWS). 16-bit
+/* The amax (fp32 bits) over LANES lanes of row `sub` of ROWS (0 for sub >= ROWS). PAIRED: 16-bit
  * types reduce two rows a shuffle, their |x| patterns packed in one word (the order is the
- * same before and after widening). */
-template <fp8block_dtype T, int ROWS, int LANES>
+ * same before and after widening); otherwise a row a shuffle. */
+template <fp8block_dtype T, int ROWS, int LANES, bool PAIRED>
 static __device__ __forceinline__ uint32_t row_amax(const uint32_t (&raw)[ROWS][4], int sub)
 {
     uint32_t mine = 0;
-    if constexpr (T == FP8BLOCK_F32 || ROWS % 2 != 0) {
+    if constexpr (!PAIRED || T == FP8BLOCK_F32 || ROWS % 2 != 0) {
 #pragma unroll
         for (int t = 0; t < ROWS; t++) {
             const uint32_t amax = max_over_lanes<LANES>(chunk_amax_bits<T>(raw[t]));
@@ -200,16 +200,7 @@ static __device__ __forceinline__ void quantize_rows_1x128(const uint32_t (&raw)
      * both to the block's other lanes. */
     const int sub = lane % S::LANES_PER_BLOCK, first = lane - sub;
     const int64_t cb = c0 / BLOCK + lane / S::LANES_PER_BLOCK;
-    uint32_t mine_amax = 0;
-    if constexpr (LEAN) {
-        mine_amax = row_amax<T, ROWS, S::LANES_PER_BLOCK>(raw, sub);
-    } else {
-#pragma unroll
-        for (int t = 0; t < ROWS; t++) {
-            const uint32_t amax = max_over_lanes<S::LANES_PER_BLOCK>(chunk_amax_bits<T>(raw[t]));
-            mine_amax = sub == t ? amax : mine_amax;
-        }
-    }
+    const uint32_t mine_amax = row_amax<T, ROWS, S::LANES_PER_BLOCK, LEAN>(raw, sub);
     const float mine = fp8block_block_scale(mine_amax, pow2), mine_reciprocal = fp8block_divider(mine).r;
     if (sub < ROWS && (!EDGE || (r0 + sub < a.rows && cb * BLOCK < a.cols))) a.s[cb * a.lds + r0 + sub] = mine;
     if (LEAN) encode_store_task<T, ROWS, EDGE, ALIGNED>(raw, mine, mine_reciprocal, first, a, r0, c0, lane);
