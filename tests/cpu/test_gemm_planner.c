@@ -559,18 +559,16 @@ static void test_grouped(void)
  * 56 of 132 SMs busy, so 128x64 single CTAs. Four groups expected to hold 64 rows (K = 2048,
  * short: single CTAs, not pairs): still 128-row tiles (the tile's height follows max_m, the most
  * a group holds: 64-row tiles for counts of 64 +- 21 in groups of 128 measured slower,
- * bench/NOTES.md "H100 calls of cd95b11"); at K = 7168 in pairs sharing A. Each launch
+ * bench/NOTES.md "H100 calls of cd95b11"). Each launch
  * is still sized for full groups (its clusters and the walk's bound), and its walk stores every
  * row of full groups and of any count, since the hint may be wrong. */
 static void test_grouped_expected_m(void)
 {
     const gemm_shape one = {256, 7168, 7168, FP8BLOCK_BF16, 0}, four = {4 * 256, 7168, 2048, FP8BLOCK_BF16, 0};
-    const gemm_shape four_long = {4 * 256, 7168, 7168, FP8BLOCK_BF16, 0};
     const gemm_grouping as_full = {1, 1, 256, 0}, half = {1, 1, 256, 128}, quarter = {4, 1, 256, 64};
     const gemm_plan pf = gemm_choose_grouped_plan(&one, &as_full, 132);
     const gemm_plan ph = gemm_choose_grouped_plan(&one, &half, 132);
     const gemm_plan pq = gemm_choose_grouped_plan(&four, &quarter, 132);
-    const gemm_plan pl = gemm_choose_grouped_plan(&four_long, &quarter, 132);
     CHECK(pf.bm == 128 && pf.bn == 128 && pf.cluster == 2 && pf.role == CLUSTER_SHARES_A,
           "masked 1 x 256 rows, N x K = 7168 x 7168, expected_m 0: 128x128 pairs sharing A (got %dx%d, cluster %d, role %d)",
           pf.bm, pf.bn, pf.cluster, pf.role);
@@ -580,23 +578,6 @@ static void test_grouped_expected_m(void)
     CHECK(pq.bm == 128 && pq.bn == 128 && pq.cluster == 1,
           "masked 4 x 256 rows, expected_m 64: 128x128 single CTAs, the height of max_m (got %dx%d, cluster %d)",
           pq.bm, pq.bn, pq.cluster);
-    /* at short K, 64-wide tiles where 128-wide ones fill under a wave (two groups) or for groups
-     * of 64 rows; at K = 7168 two groups of 64 rows keep 64x128 tiles */
-    const gemm_shape two = {2 * 256, 7168, 2048, FP8BLOCK_BF16, 0}, eight = {8 * 64, 7168, 2048, FP8BLOCK_BF16, 0};
-    const gemm_shape two_long = {2 * 64, 7168, 7168, FP8BLOCK_BF16, 0}, two_small = {2 * 64, 7168, 2048, FP8BLOCK_BF16, 0};
-    const gemm_grouping two_256 = {2, 1, 256, 128}, eight_64 = {8, 1, 64, 32}, two_64 = {2, 1, 64, 32};
-    const gemm_plan p2 = gemm_choose_grouped_plan(&two, &two_256, 132);
-    const gemm_plan p8 = gemm_choose_grouped_plan(&eight, &eight_64, 132);
-    const gemm_plan p2s = gemm_choose_grouped_plan(&two_small, &two_64, 132);
-    const gemm_plan p2l = gemm_choose_grouped_plan(&two_long, &two_64, 132);
-    CHECK(p2.bm == 128 && p2.bn == 64 && p2.cluster == 1, "masked 2 x 256 rows, K = 2048: 128x64 (got %dx%d, cluster %d)",
-          p2.bm, p2.bn, p2.cluster);
-    CHECK(p8.bm == 64 && p8.bn == 64 && p2s.bm == 64 && p2s.bn == 64,
-          "masked 8 and 2 x 64 rows, K = 2048: 64x64 (got %dx%d, %dx%d)", p8.bm, p8.bn, p2s.bm, p2s.bn);
-    CHECK(p2l.bm == 64 && p2l.bn == 128, "masked 2 x 64 rows, K = 7168: 64x128 (got %dx%d)", p2l.bm, p2l.bn);
-    CHECK(pl.bm == 128 && pl.bn == 128 && pl.cluster == 2 && pl.role == CLUSTER_SHARES_A,
-          "masked 4 x 256 rows, K = 7168, expected_m 64: 128x128 pairs sharing A (got %dx%d, cluster %d, role %d)",
-          pl.bm, pl.bn, pl.cluster, pl.role);
     static const int32_t counts[] = {256, 255, 129, 128, 64, 1, 0};
     int walked = 0;
     for (int c = 0; c < (int)(sizeof counts / sizeof counts[0]); c++) {
@@ -627,6 +608,30 @@ static void test_grouped_expected_m(void)
     CHECK(walked == 3 * (int)(sizeof counts / sizeof counts[0]), "expected_m walks checked: %d", walked);
     printf("grouped expected_m: tiles %dx%d (as full), %dx%d (128 of 256 rows), %dx%d (4 groups, 64 of 256); %d walks covered\n",
            pf.bm, pf.bn, ph.bm, ph.bn, pq.bm, pq.bn, walked);
+}
+
+/* Masked groups at short K (16 blocks or fewer, GROUPED_SHORT_K_BLOCKS): single CTAs, not pairs,
+ * and 64-wide tiles where 128-wide ones fill under a wave (two groups) or groups hold 64 rows;
+ * the same groups at K = 7168 keep the pairs and 64x128 tiles. N = 7168 throughout. */
+static void test_grouped_short_k(void)
+{
+    static const struct {
+        int64_t groups, max_m, expected_m, k;
+        int bm, bn, cluster;
+    } cases[] = {
+        {4, 256, 64, 2048, 128, 128, 1}, {4, 256, 64, 7168, 128, 128, 2}, {2, 256, 128, 2048, 128, 64, 1},
+        {8, 64, 32, 2048, 64, 64, 1},    {2, 64, 32, 2048, 64, 64, 1},    {2, 64, 32, 7168, 64, 128, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const gemm_shape g = {cases[i].groups * cases[i].max_m, 7168, cases[i].k, FP8BLOCK_BF16, 0};
+        const gemm_grouping grouping = {cases[i].groups, 1, cases[i].max_m, cases[i].expected_m};
+        const gemm_plan p = gemm_choose_grouped_plan(&g, &grouping, 132);
+        const int role = cases[i].cluster == 2 ? CLUSTER_SHARES_A : CLUSTER_SHARES_B;
+        CHECK(p.bm == cases[i].bm && p.bn == cases[i].bn && p.cluster == cases[i].cluster && p.role == role,
+              "masked %lld x %lld rows (expected %lld), K = %lld: %dx%d cluster %d (got %dx%d cluster %d role %d)",
+              (long long)cases[i].groups, (long long)cases[i].max_m, (long long)cases[i].expected_m,
+              (long long)cases[i].k, cases[i].bm, cases[i].bn, cases[i].cluster, p.bm, p.bn, p.cluster, p.role);
+    }
 }
 
 /* A device on which the E4M3 kernels' clusters fit as the model says, or only `e4m3_cap` of them. */
@@ -712,6 +717,7 @@ int main(void)
     test_streamk_l2();
     test_grouped();
     test_grouped_expected_m();
+    test_grouped_short_k();
     test_e4m3();
     return test_finish("test_gemm_planner");
 }
