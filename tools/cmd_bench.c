@@ -457,6 +457,29 @@ static void mark(measurement *r, result_status st, const char *fmt, const char *
 /* Codes and scales for the GEMMs. The context quantizes them; a GPU without quantize
  * kernels gets them from the CPU backend (the same bits, by contract), and the quantize
  * columns say why they are unavailable. 0 on success, else -1 with the reason in why. */
+/* rows x cols bf16 x (host memory, ld cols) quantized in `block` blocks on the CPU backend, its
+ * codes and scales uploaded to q (ld ldq) and s (ld lds) in the context's memory; 0 on success. */
+static int quantize_on_cpu(const operands *o, fp8block_block block, const uint16_t *x, int64_t rows, int64_t cols,
+                           void *q, int64_t ldq, void *s, int64_t lds)
+{
+    const int64_t scale_rows = cli_ceil_div(block == FP8BLOCK_BLOCK_1x128 ? cols : rows, 128);
+    size_t q_bytes = (size_t)(rows * ldq), s_bytes = (size_t)(scale_rows * lds) * 4;
+    uint8_t *hq = malloc(q_bytes);
+    float *hs = malloc(s_bytes);
+    int rc = -1;
+    if (hq && hs) {
+        fp8block_status st =
+            block == FP8BLOCK_BLOCK_1x128
+                ? fp8block_quantize_1x128(o->env->cpu, x, FP8BLOCK_BF16, rows, cols, cols, hq, ldq, hs, lds, NULL)
+                : fp8block_quantize_128x128(o->env->cpu, x, FP8BLOCK_BF16, rows, cols, cols, hq, ldq, hs, lds, NULL);
+        if (st == FP8BLOCK_OK && devmem_upload(o->env->ctx, q, hq, q_bytes) == 0 &&
+            devmem_upload(o->env->ctx, s, hs, s_bytes) == 0)
+            rc = 0;
+    }
+    free(hq), free(hs);
+    return rc;
+}
+
 static int quantize_inputs(operands *o, shape_result *res, const uint16_t *ha, const uint16_t *hb, char *why,
                            size_t why_size)
 {
@@ -473,44 +496,23 @@ static int quantize_inputs(operands *o, shape_result *res, const uint16_t *ha, c
     mark(&res->r[M_CHAIN_BF16], RESULT_UNAVAILABLE, "quantize: %.185s", why);
     fprintf(stderr, "  quantizing on the CPU backend instead (%s)\n", why);
     const shape *s = &o->s;
-    size_t qa_bytes = (size_t)(s->m * o->ldq), qb_bytes = (size_t)(s->n * o->ldq);
-    size_t sa_bytes = (size_t)(o->kb * o->ldsa) * 4, sb_bytes = (size_t)(o->nb * o->ldsb) * 4;
-    uint8_t *qa = malloc(qa_bytes), *qb = malloc(qb_bytes);
-    float *sa = malloc(sa_bytes), *sb = malloc(sb_bytes);
-    int rc = -1;
-    if (qa && qb && sa && sb &&
-        fp8block_quantize_1x128(o->env->cpu, ha, FP8BLOCK_BF16, s->m, s->k, s->k, qa, o->ldq, sa, o->ldsa, NULL) ==
-            FP8BLOCK_OK &&
-        fp8block_quantize_128x128(o->env->cpu, hb, FP8BLOCK_BF16, s->n, s->k, s->k, qb, o->ldq, sb, o->ldsb, NULL) ==
-            FP8BLOCK_OK &&
-        devmem_upload(o->env->ctx, o->qa, qa, qa_bytes) == 0 && devmem_upload(o->env->ctx, o->qb, qb, qb_bytes) == 0 &&
-        devmem_upload(o->env->ctx, o->sa, sa, sa_bytes) == 0 && devmem_upload(o->env->ctx, o->sb, sb, sb_bytes) == 0)
-        rc = 0;
-    else
-        snprintf(why, why_size, "quantizing on the CPU backend and uploading failed");
-    free(qa), free(qb), free(sa), free(sb);
-    return rc;
+    if (quantize_on_cpu(o, FP8BLOCK_BLOCK_1x128, ha, s->m, s->k, o->qa, o->ldq, o->sa, o->ldsa) == 0 &&
+        quantize_on_cpu(o, FP8BLOCK_BLOCK_128x128, hb, s->n, s->k, o->qb, o->ldq, o->sb, o->ldsb) == 0)
+        return 0;
+    snprintf(why, why_size, "quantizing on the CPU backend and uploading failed");
+    return -1;
 }
 
 /* The chains' second weight W2 (K x N, random bf16), quantized 128x128 on the CPU backend
- * and uploaded, as quantize_inputs does for A and B. */
+ * and uploaded. */
 static int prepare_w2(operands *o, rng_state *rng, char *why, size_t why_size)
 {
     const shape *s = &o->s;
-    const int64_t rows_b = cli_ceil_div(s->k, 128);
-    size_t q_bytes = (size_t)(s->k * o->ldq1), s_bytes = (size_t)(rows_b * o->ldsw2) * 4;
     uint16_t *w2 = bench_random_bf16(rng, s->k * s->n);
-    uint8_t *q = malloc(q_bytes);
-    float *sc = malloc(s_bytes);
     int rc = -1;
-    if (w2 && q && sc &&
-        fp8block_quantize_128x128(o->env->cpu, w2, FP8BLOCK_BF16, s->k, s->n, s->n, q, o->ldq1, sc, o->ldsw2, NULL) ==
-            FP8BLOCK_OK &&
-        devmem_upload(o->env->ctx, o->qw2, q, q_bytes) == 0 && devmem_upload(o->env->ctx, o->sw2, sc, s_bytes) == 0)
-        rc = 0;
-    else
-        snprintf(why, why_size, "preparing the chains' second weight failed");
-    free(w2), free(q), free(sc);
+    if (w2 && quantize_on_cpu(o, FP8BLOCK_BLOCK_128x128, w2, s->k, s->n, o->qw2, o->ldq1, o->sw2, o->ldsw2) == 0) rc = 0;
+    else snprintf(why, why_size, "preparing the chains' second weight failed");
+    free(w2);
     return rc;
 }
 
