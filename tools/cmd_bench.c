@@ -454,9 +454,6 @@ static void mark(measurement *r, result_status st, const char *fmt, const char *
     snprintf(r->detail, sizeof r->detail, fmt, detail);
 }
 
-/* Codes and scales for the GEMMs. The context quantizes them; a GPU without quantize
- * kernels gets them from the CPU backend (the same bits, by contract), and the quantize
- * columns say why they are unavailable. 0 on success, else -1 with the reason in why. */
 /* rows x cols bf16 x (host memory, ld cols) quantized in `block` blocks on the CPU backend, its
  * codes and scales uploaded to q (ld ldq) and s (ld lds) in the context's memory; 0 on success. */
 static int quantize_on_cpu(const operands *o, fp8block_block block, const uint16_t *x, int64_t rows, int64_t cols,
@@ -480,6 +477,9 @@ static int quantize_on_cpu(const operands *o, fp8block_block block, const uint16
     return rc;
 }
 
+/* Codes and scales for the GEMMs. The context quantizes them; a GPU without quantize
+ * kernels gets them from the CPU backend (the same bits, by contract), and the quantize
+ * columns say why they are unavailable. 0 on success, else -1 with the reason in why. */
 static int quantize_inputs(operands *o, shape_result *res, const uint16_t *ha, const uint16_t *hb, char *why,
                            size_t why_size)
 {
