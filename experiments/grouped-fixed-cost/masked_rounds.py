@@ -1,25 +1,29 @@
 """Experiment: bench/grouped.py's masked rows as each library tiles them (issue 18). For each row,
-the counts grouped.py draws (its seed, its order), fp8block's grouped plan (masked_plans.c, the
-planner compiled in), DeepGEMM's get_best_configs (its own source from peers/, imports stubbed:
+the counts grouped.py draws (its seed, its order), fp8block's grouped plan and launch (masked_plans.c: the
+planner and the kernel's group walk compiled in), DeepGEMM's get_best_configs (its own source from peers/, imports stubbed:
 run without torch), the tiles each makes, the CTAs each launches and the most tiles a CTA takes,
 beside the measured ratio from a grouped.json.
 
 Usage: gcc -O1 -Isrc -Iinclude experiments/grouped-fixed-cost/masked_plans.c src/gemm_planner.c src/status.c \
   -o /tmp/masked_plans && python3 experiments/grouped-fixed-cost/masked_rounds.py /tmp/masked_plans RESULTS/grouped.json
 """
+import json
+import random
 import re
-import json, random, subprocess, sys, types, math
-# DeepGEMM's heuristic, its own source, with its imports stubbed (no torch here)
-for name in ("torch",):
-    sys.modules[name] = types.ModuleType(name)
+import subprocess
+import sys
+import types
+
+# DeepGEMM's heuristic from its own source, its imports stubbed (no torch here): the module head
+# without its imports, then get_best_configs.
+sys.modules["torch"] = types.ModuleType("torch")
 src = open("peers/deepgemm-v1/deep_gemm/jit_kernels/gemm.py").read()
-head = src.split("def get_best_configs")[0]
-keep = re.sub(r"^from [^\n]*\([^)]*\)\n|^from [^\n]*\n|^import torch\n", "", head, flags=re.M)
-ns = {"math": math, "Tuple": tuple, "lru_cache": __import__("functools").lru_cache,
-      "ceil_div": lambda a, b: (a + b - 1) // b, "get_m_alignment_for_contiguous_layout": lambda: 128}
-keep = keep.rstrip().removesuffix("@lru_cache(maxsize=None)")
-exec("import math\nfrom typing import Tuple\nfrom functools import lru_cache\n" + keep, ns)
-exec("def get_best_configs" + src.split("def get_best_configs")[1].split("\ndef ")[0], ns)
+head, rest = src.split("def get_best_configs", 1)
+head = re.sub(r"^from [^\n]*\([^)]*\)\n|^from [^\n]*\n|^import torch\n", "", head, flags=re.M)
+head = head.rstrip().removesuffix("@lru_cache(maxsize=None)")
+ns = {"ceil_div": lambda a, b: (a + b - 1) // b, "get_m_alignment_for_contiguous_layout": lambda: 128}
+exec("import math\nfrom typing import Tuple\nfrom functools import lru_cache\n" + head, ns)
+exec("def get_best_configs" + rest.split("\ndef ")[0], ns)
 best = ns["get_best_configs"]
 PLANS = sys.argv[1]
 rows = {(r["n"], r["k"], r["groups"], r["m"] // r["groups"]): r for r in json.load(open(sys.argv[2]))["rows"] if r["layout"] == "masked"}
@@ -38,5 +42,5 @@ for n, k in [(4096, 7168), (7168, 2048)]:
             tiles = sum(cdiv(c, bm) for c in counts) * cdiv(n, bn)
             r = rows.get((n, k, g, max_m))
             ratio = r["deepgemm_us"] / r["fp8block_us"] if r else float("nan")
-            print(f"{n:>5} {k:>5} {g:>3} {max_m:>5} | {ours[0]+' '+ours[1]:>14} {ours[3]:>5} {ours[5]:>5} {ours[9]:>3} | "
+            print(f"{n:>5} {k:>5} {g:>3} {max_m:>5} | {ours[0]+' '+ours[1]:>14} {ours[3]:>5} {ours[5]:>5} {ours[7]:>3} | "
                   f"{bm}x{bn:<5} {tiles:>5} {sms:>4} {cdiv(tiles, sms):>3} | {ratio:5.2f}  {counts if g <= 8 else ''}")
