@@ -349,19 +349,17 @@ fp8block_status gemm_plan_e4m3_launch(const gemm_shape *g, const gemm_plan *forc
 }
 
 /* 64-row tiles where groups are expected to hold 64 rows or fewer (decode: less padding
- * per group), else 128-row tiles, in pairs along N sharing A where N has two tiles or
- * more (each group's A rows read once a pair) and K is not short for masked groups
- * (GROUPED_SHORT_K_BLOCKS). Contiguous groups of GROUPED_TALL_ROWS rows
+ * per group), else 128-row tiles; contiguous groups' tiles in pairs along N sharing A where N
+ * has two tiles or more (each group's A rows read once a pair), masked groups' on single CTAs
+ * (gemm_choose_grouped_plan says why). Contiguous groups of GROUPED_TALL_ROWS rows
  * or more with a 16-bit or E4M3 D take the plain GEMM's 256x128 pairs (~13% faster per
  * FLOP than 128x128 pairs, bench/NOTES.md v7/v14) for ~64 more padded rows per group
  * on average (measured 0.91-0.97x DeepGEMM against 0.75-0.82x with 128-row pairs,
  * bench/NOTES.md "H100 call of ee2a5cc"). */
 #define GROUPED_TALL_ROWS 512
-/* Masked groups whose K is GROUPED_SHORT_K_BLOCKS blocks or fewer take single CTAs, not pairs
- * sharing A: at N x K = 7168 x 2048 the 128x128 single CTA beat the pair on all 18 masked rows
- * of the forced-plan table (by 0.5-8%; H100, bench/results/gpu-h100-20261206-58ef234-probes/
- * masked_plans_table.txt): over 16 K blocks the pairing (a cluster launch, a ring coupled to the
- * peer's) costs more than the A reads it saves. */
+/* Masked groups whose K is GROUPED_SHORT_K_BLOCKS blocks or fewer take 64-wide tiles further
+ * than longer K does: where 128-wide ones would not fill a wave, or groups hold 64 rows or fewer
+ * (gemm_choose_grouped_plan). */
 #define GROUPED_SHORT_K_BLOCKS 16
 /* CTAs a grouped plan keeps busy when every group holds `rows` rows. */
 static int64_t grouped_ctas(const gemm_plan *plan, int64_t groups, int64_t rows, int64_t n)
@@ -389,8 +387,15 @@ gemm_plan gemm_choose_grouped_plan(const gemm_shape *g, const gemm_grouping *gro
     const int64_t expected_rows = groups->masked && groups->expected_m > 0 ? groups->expected_m : most_rows;
     const int tall_output = gemm_shape_bit(g) & (GEMM_OUT_16BIT | GEMM_OUT_E4M3);
     const int short_k = groups->masked && fp8block_ceil_div(g->k, GEMM_BLOCK_K) <= GROUPED_SHORT_K_BLOCKS;
+    /* Masked groups never pair: at N x K = 7168 x 2048 the 128x128 single CTA beat the pair on
+     * all 18 masked rows of a forced-plan table (by 0.5-8%; H100,
+     * bench/results/gpu-h100-20261206-58ef234-probes/masked_plans_table.txt), and at 4096 x 7168
+     * on all 8 rows where pairs were taken (by 0.8-3.9%, 4 and 8 groups of 256 in two passes;
+     * bench/results/gpu-h100-20261207-aa341b2-experiments/masked_forced_*.txt). A masked group's
+     * A is a few hundred rows at most, so the reads a pair saves are few, and the pairing (a
+     * cluster launch, a ring coupled to the peer's) costs more. */
     if (most_rows <= 64) plan.bm = 64;
-    else if (!short_k && fp8block_ceil_div(g->n, plan.bn) >= 2) plan.cluster = 2, plan.role = CLUSTER_SHARES_A;
+    else if (!groups->masked && fp8block_ceil_div(g->n, plan.bn) >= 2) plan.cluster = 2, plan.role = CLUSTER_SHARES_A;
     if (plan.cluster == 2 && !groups->masked && expected_rows >= GROUPED_TALL_ROWS && tall_output) plan.bm = 256;
     gemm_plan narrow = {plan.bm, 64, 1, 0, CLUSTER_SHARES_B};
     /* Masked at short K the 64-wide tiles paid further: where 128-wide ones would not fill one

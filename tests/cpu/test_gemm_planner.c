@@ -523,7 +523,8 @@ static void test_grouped(void)
     const gemm_groups gs_overlap = {overlapping, 2, 0, 0, 1, 0, NULL, 0};
     CHECK(check_group_walk(&lp, &gs_overlap, 600, "overlapping", 0) == 0, "a group going back is cut, not overlapped");
     /* prefill: contiguous groups of 1024 rows take 256-row pairs with a bf16 or E4M3 D, 128-row
-     * pairs with an F32 D (no 256-row F32 kernel) and as masked groups (counts unknown) */
+     * pairs with an F32 D (no 256-row F32 kernel); masked groups (counts unknown) 128-row single
+     * CTAs (masked groups never pair) */
     const gemm_shape prefill = {8 * 1024, 4096, 7168, FP8BLOCK_BF16, 0};
     const gemm_shape prefill_e4m3 = {8 * 1024, 4096, 7168, FP8BLOCK_E4M3, 0};
     const gemm_shape prefill_f32 = {8 * 1024, 4096, 7168, FP8BLOCK_F32, 0};
@@ -533,7 +534,9 @@ static void test_grouped(void)
           "contiguous 8 x 1024 rows, bf16/E4M3 D: 256-row pairs");
     CHECK(gemm_choose_grouped_plan(&prefill_f32, &eight, 132).bm == 128,
           "contiguous 8 x 1024 rows, F32 D: 128-row pairs");
-    CHECK(gemm_choose_grouped_plan(&prefill, &eight_masked, 132).bm == 128, "masked 8 x 1024 rows: 128-row pairs");
+    const gemm_plan p8m = gemm_choose_grouped_plan(&prefill, &eight_masked, 132);
+    CHECK(p8m.bm == 128 && p8m.cluster == 1, "masked 8 x 1024 rows: 128-row single CTAs (got %d rows, cluster %d)",
+          p8m.bm, p8m.cluster);
     /* decode: groups whose 128-wide tiles would leave most SMs idle take 64-wide ones, 64 rows
      * high where that is still under half the SMs; E4M3 D keeps 128-wide tiles (one scale block) */
     const gemm_shape decode = {256, 4096, 7168, FP8BLOCK_BF16, 0}, decode_e4m3 = {256, 4096, 7168, FP8BLOCK_E4M3, 0};
@@ -546,8 +549,8 @@ static void test_grouped(void)
           p128.bm, p128.bn);
     CHECK(p256.bm == 128 && p256.bn == 64 && p256.cluster == 1, "masked 1 x 256 rows: 128x64 tiles (got %dx%d)",
           p256.bm, p256.bn);
-    CHECK(p4.bm == 128 && p4.bn == 128 && p4.cluster == 2, "masked 4 x 256 rows: 128x128 pairs (got %dx%d)", p4.bm,
-          p4.bn);
+    CHECK(p4.bm == 128 && p4.bn == 128 && p4.cluster == 1, "masked 4 x 256 rows: 128x128 single CTAs (got %dx%d, cluster %d)",
+          p4.bm, p4.bn, p4.cluster);
     CHECK(pe.bn == 128, "masked 1 x 128 rows, E4M3 D: 128-wide tiles (got %dx%d)", pe.bm, pe.bn);
     CHECK(checked == planned && planned > 300 * 3, "grouped walks checked: %d of %d", checked, planned);
     printf("grouped: %d plans walked, every owned row once per n tile\n", checked);
@@ -555,8 +558,8 @@ static void test_grouped(void)
 
 /* expected_m, the caller's hint of the rows a masked group holds, sizes the tile and nothing
  * else. One group of max_m = 256 rows by N x K = 7168 x 7168: as if full (expected_m 0, i.e.
- * max_m), 128x128 pairs sharing A (112 CTAs); expected to hold 128 rows, those pairs would keep
- * 56 of 132 SMs busy, so 128x64 single CTAs. Four groups expected to hold 64 rows (K = 2048,
+ * max_m), 128x128 single CTAs (112; masked groups never pair); expected to hold 128 rows, those
+ * would keep 56 of 132 SMs busy, so 128x64 single CTAs. Four groups expected to hold 64 rows (K = 2048,
  * short: single CTAs, not pairs): still 128-row tiles (the tile's height follows max_m, the most
  * a group holds: 64-row tiles for counts of 64 +- 21 in groups of 128 measured slower,
  * bench/NOTES.md "H100 calls of cd95b11"). Each launch
@@ -569,8 +572,8 @@ static void test_grouped_expected_m(void)
     const gemm_plan pf = gemm_choose_grouped_plan(&one, &as_full, 132);
     const gemm_plan ph = gemm_choose_grouped_plan(&one, &half, 132);
     const gemm_plan pq = gemm_choose_grouped_plan(&four, &quarter, 132);
-    CHECK(pf.bm == 128 && pf.bn == 128 && pf.cluster == 2 && pf.role == CLUSTER_SHARES_A,
-          "masked 1 x 256 rows, N x K = 7168 x 7168, expected_m 0: 128x128 pairs sharing A (got %dx%d, cluster %d, role %d)",
+    CHECK(pf.bm == 128 && pf.bn == 128 && pf.cluster == 1,
+          "masked 1 x 256 rows, N x K = 7168 x 7168, expected_m 0: 128x128 single CTAs (got %dx%d, cluster %d, role %d)",
           pf.bm, pf.bn, pf.cluster, pf.role);
     CHECK(ph.bm == 128 && ph.bn == 64 && ph.cluster == 1,
           "masked 1 x 256 rows, N = 7168, expected_m 128: 128x64 single CTAs (got %dx%d, cluster %d)", ph.bm, ph.bn,
@@ -610,16 +613,17 @@ static void test_grouped_expected_m(void)
            pf.bm, pf.bn, ph.bm, ph.bn, pq.bm, pq.bn, walked);
 }
 
-/* Masked groups at short K (16 blocks or fewer, GROUPED_SHORT_K_BLOCKS): single CTAs, not pairs,
- * and 64-wide tiles where 128-wide ones fill under a wave (two groups) or groups hold 64 rows;
- * the same groups at K = 7168 keep the pairs and 64x128 tiles. N = 7168 throughout. */
+/* Masked groups take single CTAs at any K; at short K (16 blocks or fewer,
+ * GROUPED_SHORT_K_BLOCKS) also 64-wide tiles where 128-wide ones fill under a wave (two groups)
+ * or groups hold 64 rows, where the same groups at K = 7168 keep 128-wide tiles. N = 7168
+ * throughout. */
 static void test_grouped_short_k(void)
 {
     static const struct {
         int64_t groups, max_m, expected_m, k;
         int bm, bn, cluster;
     } cases[] = {
-        {4, 256, 64, 2048, 128, 128, 1}, {4, 256, 64, 7168, 128, 128, 2}, {2, 256, 128, 2048, 128, 64, 1},
+        {4, 256, 64, 2048, 128, 128, 1}, {4, 256, 64, 7168, 128, 128, 1}, {2, 256, 128, 2048, 128, 64, 1},
         {8, 64, 32, 2048, 64, 64, 1},    {2, 64, 32, 2048, 64, 64, 1},    {2, 64, 32, 7168, 64, 128, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
