@@ -12,12 +12,12 @@ out=$1
 shift
 build=${BUILD:-build-ab}
 mkdir -p "$out/bin"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >"$out/build.log" 2>&1 || { echo "ab.sh: cmake failed ($out/build.log)" >&2; exit 1; }
 build_one() { # NAME: builds the CLI and the quantize test, keeps both under OUTDIR/bin
-    cmake --build "$build" -j "$(nproc)" --target fp8block_cli gpu_test_quantize_gpu >/dev/null || return 1
+    cmake --build "$build" -j "$(nproc)" --target fp8block_cli gpu_test_quantize_gpu >>"$out/build.log" 2>&1 || return 1
     cp "$build/fp8block" "$out/bin/$1" && cp "$build/tests/gpu_test_quantize_gpu" "$out/bin/test_$1"
 }
-build_one main || exit 1
+build_one main || { echo "ab.sh: main did not build ($out/build.log)" >&2; exit 1; }
 names=()
 for p in "$@"; do
     name=$(basename "$p" .patch)
