@@ -396,7 +396,8 @@ gemm_plan gemm_choose_grouped_plan(const gemm_shape *g, const gemm_grouping *gro
      * cluster launch, a ring coupled to the peer's) costs more. */
     if (most_rows <= 64) plan.bm = 64;
     else if (!groups->masked && fp8block_ceil_div(g->n, plan.bn) >= 2) plan.cluster = 2, plan.role = CLUSTER_SHARES_A;
-    if (plan.cluster == 2 && !groups->masked && expected_rows >= GROUPED_TALL_ROWS && tall_output) plan.bm = 256;
+    /* only contiguous groups pair, so only they reach the 256-row pairs */
+    if (plan.cluster == 2 && expected_rows >= GROUPED_TALL_ROWS && tall_output) plan.bm = 256;
     gemm_plan narrow = {plan.bm, 64, 1, 0, CLUSTER_SHARES_B};
     /* Masked at short K the 64-wide tiles paid further: where 128-wide ones would not fill one
      * wave (two groups at N = 7168: 29.1 -> 26.1 us at 2 x 256 rows) and for groups of 64 rows

@@ -559,8 +559,8 @@ static void test_grouped(void)
 /* expected_m, the caller's hint of the rows a masked group holds, sizes the tile and nothing
  * else. One group of max_m = 256 rows by N x K = 7168 x 7168: as if full (expected_m 0, i.e.
  * max_m), 128x128 single CTAs (112; masked groups never pair); expected to hold 128 rows, those
- * would keep 56 of 132 SMs busy, so 128x64 single CTAs. Four groups expected to hold 64 rows (K = 2048,
- * short: single CTAs, not pairs): still 128-row tiles (the tile's height follows max_m, the most
+ * would keep 56 of 132 SMs busy, so 128x64 single CTAs. Four groups expected to hold 64 rows (K = 2048):
+ * still 128-row tiles (the tile's height follows max_m, the most
  * a group holds: 64-row tiles for counts of 64 +- 21 in groups of 128 measured slower,
  * bench/NOTES.md "H100 calls of cd95b11"). Each launch
  * is still sized for full groups (its clusters and the walk's bound), and its walk stores every
