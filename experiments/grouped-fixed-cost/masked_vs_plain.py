@@ -4,12 +4,12 @@ One expert, N x K = 7168 x 2048 and 4096 x 7168, R rows in {64, 128, 256}; each 
   plain    fp8block.gemm on the R rows (the plain planner's plan, lean kernel, early loads)
   full     fp8block.gemm_grouped, masked, G = 1, max_m = R, count R (the same work)
   half     the same with count R / 2 (what bench/grouped.py gives: counts ~max_m / 2)
-and DeepGEMM's plain and masked calls beside them on the same tensors. GPU time (events, L2
+and DeepGEMM's plain and masked calls beside them on the same tensors (not with --fb-only). GPU time (events, L2
 flushed, a spin before: bench/peers.py's Timer) and kernel time from the profiler, medians.
 FP8BLOCK_GEMM_LOG=1 prints the plans on stderr.
 
 Usage: FP8BLOCK_LIBRARY=... PYTHONPATH=python:bench:peers/deepgemm-v1 \
-  python3 experiments/grouped-fixed-cost/masked_vs_plain.py [--reps 30]
+  python3 experiments/grouped-fixed-cost/masked_vs_plain.py [--reps 30] [--fb-only]
 """
 import cuda.bindings.nvrtc  # noqa: F401
 import argparse
@@ -31,8 +31,10 @@ import fp8block  # noqa: E402
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--fb-only", action="store_true", help="no DeepGEMM (its JIT builds take minutes on a fresh machine)")
     args = ap.parse_args()
-    import deep_gemm
+    if not args.fb_only:
+        import deep_gemm
     torch.manual_seed(0)
     timer = Timer()
     print(f"masked_vs_plain on {torch.cuda.get_device_name(0)}, commit {os.environ.get('FP8BLOCK_COMMIT', '?')}")
@@ -45,8 +47,9 @@ def main():
             x = torch.randn(r, k, dtype=torch.bfloat16, device="cuda")
             qa, sa = fp8block.quantize_1x128(x)
             qa3 = qa.contiguous().view(1, r, k)
-            dg_sa = deep_gemm.get_col_major_tma_aligned_tensor(sa.t().contiguous())
-            dg_sa3 = deep_gemm.get_col_major_tma_aligned_tensor(sa.t().contiguous().view(1, r, -1))
+            if not args.fb_only:
+                dg_sa = deep_gemm.get_col_major_tma_aligned_tensor(sa.t().contiguous())
+                dg_sa3 = deep_gemm.get_col_major_tma_aligned_tensor(sa.t().contiguous().view(1, r, -1))
             outs = {name: torch.zeros(1, r, n, dtype=torch.bfloat16, device="cuda")
                     for name in ("fb_full", "fb_half", "dg_full", "dg_half")}
             d_plain, d_dg_plain = (torch.empty(r, n, dtype=torch.bfloat16, device="cuda") for _ in range(2))
@@ -64,11 +67,16 @@ def main():
                 "dg half": lambda: deep_gemm.m_grouped_gemm_fp8_fp8_bf16_nt_masked(
                     (qa3, dg_sa3), (qb3, sb3), outs["dg_half"], half, r // 2),
             }
+            if args.fb_only:
+                calls = {name: call for name, call in calls.items() if name.startswith("fb")}
             for call in calls.values():
                 call()
             torch.cuda.synchronize()
-            ref = d_dg_plain.float()
-            for name, d in (("fb plain", d_plain), ("fb full", outs["fb_full"][0]), ("dg full", outs["dg_full"][0])):
+            ref = (d_plain if args.fb_only else d_dg_plain).float()
+            checked = [("fb plain", d_plain), ("fb full", outs["fb_full"][0])]
+            if not args.fb_only:
+                checked.append(("dg full", outs["dg_full"][0]))
+            for name, d in checked:
                 diff = float((d.float() - ref).norm() / ref.norm())
                 if diff > 1e-2:
                     raise SystemExit(f"{name} {r}x{n}x{k} differs from DeepGEMM's plain GEMM by {diff:.2e}")
