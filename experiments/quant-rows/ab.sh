@@ -23,4 +23,4 @@ for n in "${order[@]}"; do
     "$out/bin/$n/fp8block" bench-quant --device cuda
 done >"$out/bench_quant.txt" 2>&1
 mv "$out/bin/build.log" "$out/" && rm -rf "$out/bin"
-echo "ab.sh: $(grep -c '0 failed' "$out/tests.txt") of ${#names[@]} tests passed; bench in $out/bench_quant.txt"
+echo "ab.sh: $(grep -c ', 0 failed' "$out/tests.txt") of ${#names[@]} tests passed; bench in $out/bench_quant.txt"
