@@ -6,7 +6,8 @@
 #   QUANT="two-part half-tiles"   quantizer variants: their quantize tests, then bench-quant
 #                                  main / variants / variants reversed / main
 #   GROUPED="row-copy ..."        grouped variants: their grouped tests, then masked_vs_plain
-#                                  (--fb-only) main / variants / main
+#                                  (--fb-only) main / variants / main (a probe that is correct
+#                                  only for full groups, no-count-read, fails its test by design)
 # H200: the quantizers first (issue 19's H200 line); otherwise the grouped variants first.
 set -u
 cd "$(dirname "$0")/../.."
