@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# For the experiments' A/B runners, on the GPU machine (whose tree carries no .git): builds
-# TARGETS on main's tree, then with each PATCH applied in turn (patch(1) on, build, off), and
+# For device-call/prebuild.sh (and any runner on the GPU machine, whose tree carries no .git):
+# builds TARGETS on main's tree, then with each PATCH applied in turn (patch(1) on, build, off), and
 # keeps FILES (paths in the build folder) of each under OUTDIR/NAME/, NAME "main" or the
 # patch's file name without .patch. Builds log to OUTDIR/build.log. Prints the names built.
 # Usage (sourced or run): experiments/build_variants.sh OUTDIR "TARGETS" "FILES" PATCH...

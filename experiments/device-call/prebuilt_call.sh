@@ -6,8 +6,10 @@
 #   QUANT="two-part half-tiles"   quantizer variants: their quantize tests, then bench-quant
 #                                  main / variants / variants reversed / main
 #   GROUPED="row-copy ..."        grouped variants: their grouped tests, then masked_vs_plain
-#                                  (--fb-only) main / variants / main (a probe that is correct
-#                                  only for full groups, no-count-read, fails its test by design)
+#                                  main / variants / main (a probe that is correct only for full
+#                                  groups, no-count-read, fails its test by design); DeepGEMM beside
+#                                  them only with PEERS=1 and peers/deepgemm-v1 carried (its JIT
+#                                  builds take minutes on a fresh machine)
 # H200: the quantizers first (issue 19's H200 line); otherwise the grouped variants first.
 set -u
 cd "$(dirname "$0")/../.."
@@ -20,7 +22,10 @@ save() { tar czf "$OUT/all.tgz" -C "$OUT" r; }
 cat "$R/device.txt"
 tar xJf ab/bins.tar.xz -C ab || exit 1
 B=ab/bins
-export FP8BLOCK_COMMIT=$(cat ab/commit.txt) PYTHONUNBUFFERED=1 PYTHONPATH=python:bench
+export FP8BLOCK_COMMIT=$(cat ab/commit.txt) PYTHONUNBUFFERED=1 PYTHONPATH=python:bench:peers/deepgemm-v1
+export DG_JIT_CACHE_DIR=$PWD/.dg-cache
+peers=(--fb-only)
+[ "${PEERS:-0}" = 1 ] && peers=()
 read -ra quant <<<"${QUANT:-}"
 read -ra grouped <<<"${GROUPED:-}"
 test_each() { # TEST NAME...
@@ -55,7 +60,7 @@ grouped_step() {
         [ "$(left)" -gt 45 ] || break
         echo "=== $v"
         FP8BLOCK_LIBRARY=$PWD/$B/$v/libfp8block.so timeout 50 \
-            python3 experiments/grouped-fixed-cost/masked_vs_plain.py --reps 10 --fb-only
+            python3 experiments/grouped-fixed-cost/masked_vs_plain.py --reps 10 "${peers[@]}"
     done >"$R/masked_vs_plain.txt" 2>&1
     save
 }

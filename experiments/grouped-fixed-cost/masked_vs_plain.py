@@ -47,9 +47,6 @@ def main():
             x = torch.randn(r, k, dtype=torch.bfloat16, device="cuda")
             qa, sa = fp8block.quantize_1x128(x)
             qa3 = qa.contiguous().view(1, r, k)
-            if not args.fb_only:
-                dg_sa = deep_gemm.get_col_major_tma_aligned_tensor(sa.t().contiguous())
-                dg_sa3 = deep_gemm.get_col_major_tma_aligned_tensor(sa.t().contiguous().view(1, r, -1))
             outs = {name: torch.zeros(1, r, n, dtype=torch.bfloat16, device="cuda")
                     for name in ("fb_full", "fb_half", "dg_full", "dg_half")}
             d_plain, d_dg_plain = (torch.empty(r, n, dtype=torch.bfloat16, device="cuda") for _ in range(2))
@@ -61,25 +58,29 @@ def main():
                                                          expected_m=r),
                 "fb half": lambda: fp8block.gemm_grouped(qa3, sa, qb3, sb3, counts=half, out=outs["fb_half"],
                                                          expected_m=r // 2),
-                "dg plain": lambda: deep_gemm.gemm_fp8_fp8_bf16_nt((qa, dg_sa), (qb, sb.contiguous()), d_dg_plain),
-                "dg full": lambda: deep_gemm.m_grouped_gemm_fp8_fp8_bf16_nt_masked(
-                    (qa3, dg_sa3), (qb3, sb3), outs["dg_full"], full, r),
-                "dg half": lambda: deep_gemm.m_grouped_gemm_fp8_fp8_bf16_nt_masked(
-                    (qa3, dg_sa3), (qb3, sb3), outs["dg_half"], half, r // 2),
             }
-            if args.fb_only:
-                calls = {name: call for name, call in calls.items() if name.startswith("fb")}
+            # The outputs against DeepGEMM's plain GEMM (with --fb-only, the masked call against ours).
+            ref_name, ref, checked = "fp8block's plain GEMM", d_plain, [("fb full", outs["fb_full"][0])]
+            if not args.fb_only:
+                dg_sa = deep_gemm.get_col_major_tma_aligned_tensor(sa.t().contiguous())
+                dg_sa3 = deep_gemm.get_col_major_tma_aligned_tensor(sa.t().contiguous().view(1, r, -1))
+                calls.update({
+                    "dg plain": lambda: deep_gemm.gemm_fp8_fp8_bf16_nt((qa, dg_sa), (qb, sb.contiguous()), d_dg_plain),
+                    "dg full": lambda: deep_gemm.m_grouped_gemm_fp8_fp8_bf16_nt_masked(
+                        (qa3, dg_sa3), (qb3, sb3), outs["dg_full"], full, r),
+                    "dg half": lambda: deep_gemm.m_grouped_gemm_fp8_fp8_bf16_nt_masked(
+                        (qa3, dg_sa3), (qb3, sb3), outs["dg_half"], half, r // 2),
+                })
+                ref_name, ref = "DeepGEMM's plain GEMM", d_dg_plain
+                checked = [("fb plain", d_plain), ("fb full", outs["fb_full"][0]), ("dg full", outs["dg_full"][0])]
             for call in calls.values():
                 call()
             torch.cuda.synchronize()
-            ref = (d_plain if args.fb_only else d_dg_plain).float()
-            checked = [("fb plain", d_plain), ("fb full", outs["fb_full"][0])]
-            if not args.fb_only:
-                checked.append(("dg full", outs["dg_full"][0]))
+            ref = ref.float()
             for name, d in checked:
                 diff = float((d.float() - ref).norm() / ref.norm())
                 if diff > 1e-2:
-                    raise SystemExit(f"{name} {r}x{n}x{k} differs from DeepGEMM's plain GEMM by {diff:.2e}")
+                    raise SystemExit(f"{name} {r}x{n}x{k} differs from {ref_name} by {diff:.2e}")
             gpu = timer.gpu_times(calls, args.reps, random.Random(1))
             for name, call in calls.items():
                 print(f"{n:>5} {k:>5} {r:>4} | {name:<12} {statistics.median(gpu[name]):>8.2f} "
