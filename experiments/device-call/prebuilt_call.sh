@@ -10,6 +10,9 @@
 #                                  groups, no-count-read, fails its test by design); DeepGEMM beside
 #                                  them only with PEERS=1 and peers/deepgemm-v1 carried (its JIT
 #                                  builds take minutes on a fresh machine)
+#   RACECHECK=1                    last, while time is left: compute-sanitizer racecheck on each
+#                                  variant's test with FP8BLOCK_TEST_SMALL=1 (grouped: its own
+#                                  plans, then 64,64,1,0 and 256,128,2,0 as scripts/gpu-sanitize)
 # H200: the quantizers first (issue 19's H200 line); otherwise the grouped variants first.
 set -u
 cd "$(dirname "$0")/../.."
@@ -64,5 +67,27 @@ grouped_step() {
     done >"$R/masked_vs_plain.txt" 2>&1
     save
 }
+racecheck_one() { # VARIANT TEST [PLAN]
+    [ "$(left)" -gt 40 ] || return
+    local t0=$SECONDS rc
+    env FP8BLOCK_TEST_SMALL=1 ${3:+FP8BLOCK_GEMM_PLAN=$3} timeout $(($(left) - 10)) "$sanitizer" --tool racecheck \
+        --racecheck-report all --error-exitcode 99 "$B/$1/$2" >"$R/racecheck-$1-$2${3:+@$3}.log" 2>&1
+    rc=$?
+    echo "racecheck $1 $2${3:+@$3}: exit $rc ($(grep -Eo 'RACECHECK SUMMARY.*' "$R/racecheck-$1-$2${3:+@$3}.log" | tail -1)), $((SECONDS - t0)) s"
+}
+racecheck_step() {
+    [ "${RACECHECK:-0}" = 1 ] || return
+    sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+    echo "racecheck ($(left) s left)"
+    {
+        for v in "${quant[@]}"; do racecheck_one "$v" gpu_test_quantize_gpu; done
+        for v in "${grouped[@]}"; do
+            [ "$v" = no-count-read ] && continue
+            for plan in "" 64,64,1,0 256,128,2,0; do racecheck_one "$v" gpu_test_grouped_gpu $plan; done
+        done
+    } | tee "$R/racecheck.txt"
+    save
+}
 if grep -q H200 "$R/device.txt"; then quant_step; grouped_step; else grouped_step; quant_step; fi
+racecheck_step
 echo "done in $((SECONDS - T0)) s"
