@@ -446,6 +446,28 @@ __device__ __forceinline__ void epilogue_quantize_wave(float *acc, const gemm_pa
     }
 }
 
+/* A grouped tile's rows [m0, m0 + rows) that end inside its warpgroup's staged rows (the group
+ * ends there, and TMA clips rows only at D's end), copied from the staged tile at `tile` to D,
+ * columns [n0, min(n0 + BN, tma_cols)): each of the warpgroup's 128 threads (`thread`) moves
+ * 16-byte units, consecutive threads along a row, so a warp writes whole rows as TMA would.
+ * (The staging swizzles whole 16-byte units, and D's rows are 16-byte aligned, §3.3.) Before,
+ * these rows left from registers an element at a time, up to 64 stores a thread of 1-4 bytes
+ * each: the masked calls whose groups end inside a tile paid ~0.8 us for it (bench/NOTES.md). */
+template <int BN, int OUT, int WAVES>
+__device__ __forceinline__ void epilogue_copy_rows(void *d, int64_t ldd, uint32_t tile, int rows, int m0, int n0,
+                                                   int tma_cols, int thread)
+{
+    constexpr int BYTES = out_traits<OUT>::bytes, UNIT = 16 / BYTES, UNITS = BN / UNIT; /* a unit's elements, a row's units */
+    constexpr int STEP = 128 / UNITS; /* rows apart of a thread's units */
+    static_assert(BN % UNIT == 0 && 128 % UNITS == 0, "a row is whole 16-byte units, and 128 threads whole rows");
+    const int u = thread % UNITS;
+    if (n0 + (u + 1) * UNIT > tma_cols) return;
+    uint8_t *dst = static_cast<uint8_t *>(d) + ((int64_t)(m0 + thread / UNITS) * ldd + n0 + u * UNIT) * BYTES;
+    const int64_t dst_step = (int64_t)STEP * ldd * BYTES;
+    for (int r = thread / UNITS; r < rows; r += STEP, dst += dst_step)
+        *reinterpret_cast<uint4 *>(dst) = ld_shared_v4_b32(tile + epilogue_smem_offset<BN, OUT, WAVES>(r, u * UNIT));
+}
+
 /* The H100's TMA store clips a row at 16-byte granularity, not per element: it would
  * write D's padding up to the next 16 bytes after column N. So the TMA store stops at
  * tma_cols (N rounded down to 16 bytes) and the last < 16 bytes of each row, [tma_cols,

@@ -486,13 +486,19 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             named_barrier_sync(1 + wg, 128);
             if constexpr (GROUPED) {
                 /* TMA clips rows only at D's end: a warpgroup's rows that run past the group's
-                 * end (into the next group's) are stored from registers, all of its columns. */
+                 * end (into the next group's) leave the staged tile by plain 16-byte stores
+                 * (COPY_ROWS), or from registers with all of their columns. The E4M3 pairs keep
+                 * the latter: at their 168 registers the copy spilled 8 bytes. */
+                constexpr bool COPY_ROWS = !(OUT == FP8BLOCK_E4M3 && PAIR > 1);
                 const bool whole_rows = row0 + WAVES * 64 <= group_end;
-                const int tma_cols = whole_rows ? p.tma_cols : n0;
-                if (store_leader && whole_rows && n0 < tma_cols) {
+                const int tma_cols = whole_rows || COPY_ROWS ? p.tma_cols : n0;
+                if (whole_rows && store_leader && n0 < tma_cols) {
                     epilogue_store_tile<BN, OUT, WAVES>(&tmap_d, smem_d + wg * (L::d_bytes / MATH_WGS), row0, n0,
                                                         tma_cols, false);
                     store_in_flight = true;
+                } else if (COPY_ROWS && !whole_rows && row0 < group_end && n0 < tma_cols) {
+                    epilogue_copy_rows<BN, OUT, WAVES>(p.d, p.ldd, d_tile, group_end - row0, row0, n0, tma_cols,
+                                                       threadIdx.x % 128);
                 }
                 epilogue_store_tail<BN, OUT>(p.d, p.ldd, acc_waves[0], group_end, p.n, tma_cols, row0, n0, warp, lane);
                 if constexpr (WAVES > 1)
