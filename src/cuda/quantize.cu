@@ -239,6 +239,36 @@ __global__ void __launch_bounds__(TASK_WARPS * 32, ctas_per_sm_1x128(ROWS))
     quantize_task_1x128<T, ROWS, true, ALIGNED>(a, r0, c0, lane);
 }
 
+/* The 1x128 quantizer in two parts: rows [0, big_rows) in TASK_ROWS-row tasks, as many as fill
+ * whole waves of the resident warps, then the rest in G-row tasks (one lane-transpose group),
+ * after them in the grid. Why: 8-row tasks keep the most bytes in flight a warp (16384^2 runs at
+ * 97-99% of copy on them), but at 4096x7168 they make 3.4 waves, the last 40% full, so main takes
+ * 4-row tasks there (5.4 waves); here the waves of big tasks are whole and what is left after
+ * them is small tasks, whose last wave is a quarter as long. */
+template <fp8block_dtype T, bool ALIGNED>
+__global__ void __launch_bounds__(TASK_WARPS * 32, ctas_per_sm_1x128(TASK_ROWS))
+    quantize_1x128_two_part_kernel(const quantize_args a, int64_t col_tasks, int64_t big_tasks, int64_t big_rows,
+                                   int64_t tasks)
+{
+    grid_dependency_wait();
+    const int64_t task = (int64_t)blockIdx.x * TASK_WARPS + threadIdx.x / 32;
+    if (task >= tasks) return;
+    const int lane = threadIdx.x % 32;
+    constexpr int SMALL = task_shape<T>::G;
+    if (task < big_tasks) {
+        const int64_t r0 = task / col_tasks * TASK_ROWS, c0 = task % col_tasks * task_shape<T>::COLS;
+        if (ALIGNED && c0 + task_shape<T>::COLS <= a.cols) quantize_task_1x128<T, TASK_ROWS, false, true>(a, r0, c0, lane);
+        else quantize_task_1x128<T, TASK_ROWS, true, ALIGNED>(a, r0, c0, lane);
+        return;
+    }
+    const int64_t small = task - big_tasks;
+    const int64_t r0 = big_rows + small / col_tasks * SMALL, c0 = small % col_tasks * task_shape<T>::COLS;
+    if (ALIGNED && r0 + SMALL <= a.rows && c0 + task_shape<T>::COLS <= a.cols)
+        quantize_task_1x128<T, SMALL, false, true>(a, r0, c0, lane);
+    else
+        quantize_task_1x128<T, SMALL, true, ALIGNED>(a, r0, c0, lane);
+}
+
 /* Where a 128-row CTA's warp works (one CTA per 128 rows × one task's columns, warp w on rows
  * 8w..8w+7), with its 8 rows of the task loaded: raw[t] is lane l's chunk of row r0 + t. */
 struct tile_rows {
@@ -526,6 +556,28 @@ static cudaError_t launch_quantize_1x128(const quantize_args &a, int64_t col_tas
     return cudaLaunchKernelEx(&cfg, quantize_1x128_kernel<T, ROWS, ALIGNED>, a, col_tasks, tasks);
 }
 
+/* The two-part launch where whole waves of 8-row tasks cover some rows (else 0, and the
+ * caller takes 4-row tasks). big_rows is a multiple of TASK_ROWS and below the matrix's rows,
+ * so every big task lies inside them. */
+template <fp8block_dtype T, bool ALIGNED>
+static bool launch_quantize_1x128_two_part(const cuda_device *dev, const quantize_args &a, int64_t col_tasks,
+                                           cudaStream_t stream, cudaError_t *err)
+{
+    const int64_t resident_warps = (int64_t)dev->sm_count * ctas_per_sm_1x128(TASK_ROWS) * TASK_WARPS;
+    const int64_t big_waves = a.rows / TASK_ROWS * col_tasks / resident_warps;
+    const int64_t big_bands = big_waves * resident_warps / col_tasks;
+    if (big_bands == 0) return false;
+    const int64_t big_rows = big_bands * TASK_ROWS, big_tasks = big_bands * col_tasks;
+    const int64_t tasks = big_tasks + fp8block_ceil_div(a.rows - big_rows, task_shape<T>::G) * col_tasks;
+    cudaLaunchConfig_t cfg;
+    cudaLaunchAttribute attribute;
+    *err = config_grid(&cfg, &attribute, fp8block_ceil_div(tasks, TASK_WARPS), TASK_WARPS * 32, stream);
+    if (*err == cudaSuccess)
+        *err = cudaLaunchKernelEx(&cfg, quantize_1x128_two_part_kernel<T, ALIGNED>, a, col_tasks, big_tasks, big_rows,
+                                  tasks);
+    return true;
+}
+
 /* Rows per 1x128 warp task. Eight keep 8 loads in flight per lane, which the largest
  * matrices need to reach copy bandwidth. Fewer tasks than the GPU holds warps (a decode
  * step's activations, 128×7168) leave SMs idle and each warp's chain of divisions exposed:
@@ -546,7 +598,11 @@ static cudaError_t launch_quantize(const cuda_device *dev, const quantize_args &
     if (a.block == FP8BLOCK_BLOCK_1x128) {
         switch (rows_per_task_1x128<T>(dev, a.rows, col_tasks)) {
         case TASK_ROWS: return launch_quantize_1x128<T, TASK_ROWS, ALIGNED>(a, col_tasks, stream);
-        case 4: return launch_quantize_1x128<T, 4, ALIGNED>(a, col_tasks, stream);
+        case 4: {
+            cudaError_t err;
+            if (launch_quantize_1x128_two_part<T, ALIGNED>(dev, a, col_tasks, stream, &err)) return err;
+            return launch_quantize_1x128<T, 4, ALIGNED>(a, col_tasks, stream);
+        }
         default: return launch_quantize_1x128<T, task_shape<T>::G, ALIGNED>(a, col_tasks, stream);
         }
     }
