@@ -164,7 +164,7 @@ static __device__ __forceinline__ void encode_store_rows(const uint32_t (&raw)[R
         for (int i = 0; i < S::G; i++)
 #pragma unroll
             for (int w = 0; w < S::W; w++) codes[i * S::W + w] = piece[i][w];
-        const int64_t r = r0 + (k * S::G + self) * STRIDE;
+        const int64_t r = r0 + k * S::G * STRIDE + self * STRIDE;
         if (!EDGE) store_16b(a.q + r * a.ldq + col, codes);
         else if (r < a.rows) store_chunk<1, ALIGNED>(a.q + r * a.ldq, col, a.cols, codes);
     }
@@ -264,7 +264,7 @@ static __device__ __forceinline__ tile_rows load_tile_rows(uint32_t (&raw)[TASK_
 /* One 128-column block of a 16-bit tile (the tile's half `c0` starts) by a CTA of TILE_WARPS
  * warps, meeting in warp_amax[TILE_WARPS]: warp w on rows 8w..8w+7 as in a whole tile, but each half-warp on every other one of
  * them (rows 8w + h, 8w + h + 2, ...; h = lane / 16), its lanes along the block's 128 columns.
- * Half the registers and half the time of a whole tile: quantize_128x128_kernel's last wave. */
+ * Half the loads and half the time of a whole tile: quantize_128x128_kernel's last wave. */
 template <fp8block_dtype T, bool ALIGNED>
 static __device__ __forceinline__ void quantize_half_tile(const quantize_args &a, int64_t rb, int64_t c0,
                                                           uint32_t *warp_amax, int warp, int lane)
