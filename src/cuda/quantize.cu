@@ -89,8 +89,8 @@ static __device__ __forceinline__ uint32_t row_amax(const uint32_t (&raw)[ROWS][
 
 /* ---- quantize ------------------------------------------------------------------------ */
 
-/* raw[t] = this lane's chunk (at column `col`) of row r0 + t. */
-template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED>
+/* raw[t] = this lane's chunk (at column `col`) of row r0 + t·STRIDE. */
+template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED, int STRIDE = 1>
 static __device__ __forceinline__ void load_task(uint32_t (&raw)[ROWS][4], const quantize_args &a, int64_t r0,
                                                  int64_t col)
 {
@@ -98,7 +98,7 @@ static __device__ __forceinline__ void load_task(uint32_t (&raw)[ROWS][4], const
     const uint8_t *x = static_cast<const uint8_t *>(a.x);
 #pragma unroll
     for (int t = 0; t < ROWS; t++) {
-        const int64_t r = r0 + t;
+        const int64_t r = r0 + t * STRIDE;
         if (!EDGE) {
             load_16b_streaming(raw[t], x + (r * a.ldx + col) * BYTES);
         } else if (r < a.rows) {
@@ -136,8 +136,9 @@ static __device__ __forceinline__ void encode_chunk(uint32_t (&codes)[task_shape
 
 /* Encodes the task's rows and stores the codes, 16 per lane and row. Row t's scale and the
  * reciprocal of its fp8block_divider are lane `first + t`'s `scale` and `reciprocal` (each
- * lane makes one row's: quantize_rows_1x128), taken by shuffle where they are used. */
-template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED, bool FAST>
+ * lane makes one row's: quantize_rows_1x128), taken by shuffle where they are used. raw[t] is
+ * row r0 + t·STRIDE (load_task's), and `lane` the lane's place along the row. */
+template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED, bool FAST, int STRIDE = 1>
 static __device__ __forceinline__ void encode_store_rows(const uint32_t (&raw)[ROWS][4], float scale, float reciprocal,
                                                          int first, const quantize_args &a, int64_t r0, int64_t c0,
                                                          int lane)
@@ -163,7 +164,7 @@ static __device__ __forceinline__ void encode_store_rows(const uint32_t (&raw)[R
         for (int i = 0; i < S::G; i++)
 #pragma unroll
             for (int w = 0; w < S::W; w++) codes[i * S::W + w] = piece[i][w];
-        const int64_t r = r0 + k * S::G + self;
+        const int64_t r = r0 + k * S::G * STRIDE + self * STRIDE;
         if (!EDGE) store_16b(a.q + r * a.ldq + col, codes);
         else if (r < a.rows) store_chunk<1, ALIGNED>(a.q + r * a.ldq, col, a.cols, codes);
     }
@@ -173,15 +174,15 @@ static __device__ __forceinline__ void encode_store_rows(const uint32_t (&raw)[R
  * the lanes that hold no row's scale hold 1). A block's scale is outside that range only for
  * blocks of subnormals or of values near fp32's largest. 16-bit input only: fp32 input runs at
  * copy speed already, and its kernels reach their register limits with both paths. */
-template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED>
+template <fp8block_dtype T, int ROWS, bool EDGE, bool ALIGNED, int STRIDE = 1>
 static __device__ __forceinline__ void encode_store_task(const uint32_t (&raw)[ROWS][4], float scale, float reciprocal,
                                                          int first, const quantize_args &a, int64_t r0, int64_t c0,
                                                          int lane)
 {
     if (T != FP8BLOCK_F32 && __all_sync(0xffffffffu, fp8block_scale_divides_fast(scale)))
-        encode_store_rows<T, ROWS, EDGE, ALIGNED, true>(raw, scale, reciprocal, first, a, r0, c0, lane);
+        encode_store_rows<T, ROWS, EDGE, ALIGNED, true, STRIDE>(raw, scale, reciprocal, first, a, r0, c0, lane);
     else
-        encode_store_rows<T, ROWS, EDGE, ALIGNED, false>(raw, scale, reciprocal, first, a, r0, c0, lane);
+        encode_store_rows<T, ROWS, EDGE, ALIGNED, false, STRIDE>(raw, scale, reciprocal, first, a, r0, c0, lane);
 }
 
 /* The 1x128 codes and scales of the task's rows, held in raw. LEAN: the paired amax (row_amax)
@@ -278,11 +279,11 @@ struct tile_rows {
 
 template <fp8block_dtype T, bool ALIGNED>
 static __device__ __forceinline__ tile_rows load_tile_rows(uint32_t (&raw)[TASK_ROWS][4], const quantize_args &a,
-                                                           int64_t col_tiles, int warp, int lane)
+                                                           int64_t tile_index, int64_t col_tiles, int warp, int lane)
 {
     using S = task_shape<T>;
     tile_rows t;
-    t.rb = blockIdx.x / col_tiles, t.c0 = blockIdx.x % col_tiles * S::COLS;
+    t.rb = tile_index / col_tiles, t.c0 = tile_index % col_tiles * S::COLS;
     t.r0 = t.rb * BLOCK + warp * TASK_ROWS;
     t.interior = ALIGNED && t.r0 + TASK_ROWS <= a.rows && t.c0 + S::COLS <= a.cols;
     if (t.interior) load_task<T, TASK_ROWS, false, true>(raw, a, t.r0, t.c0 + lane * S::E);
@@ -290,17 +291,61 @@ static __device__ __forceinline__ tile_rows load_tile_rows(uint32_t (&raw)[TASK_
     return t;
 }
 
-/* One CTA per 128 rows × one task's columns (one or two 128x128 blocks): each warp holds
- * 8 rows in registers while the tile's amax is agreed on. */
+/* One 128-column block of a 16-bit tile (the tile's half `c0` starts) by a CTA of TILE_WARPS
+ * warps, meeting in warp_amax[TILE_WARPS]: warp w on rows 8w..8w+7 as in a whole tile, but each half-warp on every other one of
+ * them (rows 8w + h, 8w + h + 2, ...; h = lane / 16), its lanes along the block's 128 columns.
+ * Half the loads and half the time of a whole tile: quantize_128x128_kernel's last wave. */
 template <fp8block_dtype T, bool ALIGNED>
-__global__ void __launch_bounds__(TILE_WARPS * 32, 2) quantize_128x128_kernel(const quantize_args a, int64_t col_tiles)
+static __device__ __forceinline__ void quantize_half_tile(const quantize_args &a, int64_t rb, int64_t c0,
+                                                          uint32_t *warp_amax, int warp, int lane)
+{
+    using S = task_shape<T>;
+    constexpr int ROWS = TASK_ROWS / 2, STRIDE = 2;
+    const int along = lane % S::LANES_PER_BLOCK;
+    const int64_t r0 = rb * BLOCK + warp * TASK_ROWS, lane_r0 = r0 + lane / S::LANES_PER_BLOCK;
+    const bool interior = ALIGNED && r0 + TASK_ROWS <= a.rows && c0 + BLOCK <= a.cols;
+    uint32_t raw[ROWS][4];
+    if (interior) load_task<T, ROWS, false, true, STRIDE>(raw, a, lane_r0, c0 + along * S::E);
+    else load_task<T, ROWS, true, ALIGNED, STRIDE>(raw, a, lane_r0, c0 + along * S::E);
+
+    uint32_t amax = 0;
+#pragma unroll
+    for (int t = 0; t < ROWS; t++) amax = max(amax, chunk_amax_bits<T>(raw[t]));
+    amax = max_over_lanes<32>(amax);
+    if (lane == 0) warp_amax[warp] = amax;
+    __syncthreads();
+#pragma unroll
+    for (int w = 0; w < TILE_WARPS; w++) amax = max(amax, warp_amax[w]);
+    const float s = fp8block_block_scale(amax, (a.flags & FP8BLOCK_SCALE_POW2) != 0);
+    if (threadIdx.x == 0) a.s[rb * a.lds + c0 / BLOCK] = s;
+
+    const float r = fp8block_divider(s).r;
+    if (interior) encode_store_task<T, ROWS, false, true, STRIDE>(raw, s, r, 0, a, lane_r0, c0, along);
+    else encode_store_task<T, ROWS, true, ALIGNED, STRIDE>(raw, s, r, 0, a, lane_r0, c0, along);
+}
+
+/* One CTA per 128 rows × one task's columns (one or two 128x128 blocks): each warp holds
+ * 8 rows in registers while the tile's amax is agreed on. CTAs from whole_tiles on take the
+ * tiles after the first whole_tiles a block each (quantize_half_tile; 16-bit input only). */
+template <fp8block_dtype T, bool ALIGNED>
+__global__ void __launch_bounds__(TILE_WARPS * 32, 2)
+    quantize_128x128_kernel(const quantize_args a, int64_t col_tiles, int64_t whole_tiles)
 {
     grid_dependency_wait();
     using S = task_shape<T>;
     __shared__ uint32_t warp_amax[TILE_WARPS][S::BLOCKS];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    if constexpr (S::BLOCKS == 2) {
+        if (blockIdx.x >= whole_tiles) {
+            const int64_t half = blockIdx.x - whole_tiles, tile = whole_tiles + half / 2;
+            const int64_t c0 = tile % col_tiles * S::COLS + half % 2 * BLOCK;
+            if (c0 >= a.cols) return; /* the second half of a last tile one block wide */
+            quantize_half_tile<T, ALIGNED>(a, tile / col_tiles, c0, &warp_amax[0][0], warp, lane);
+            return;
+        }
+    }
     uint32_t raw[TASK_ROWS][4];
-    const tile_rows tile = load_tile_rows<T, ALIGNED>(raw, a, col_tiles, warp, lane);
+    const tile_rows tile = load_tile_rows<T, ALIGNED>(raw, a, blockIdx.x, col_tiles, warp, lane);
     const int64_t rb = tile.rb, c0 = tile.c0, r0 = tile.r0;
     const bool interior = tile.interior;
 
@@ -356,7 +401,7 @@ __global__ void __launch_bounds__(TILE_WARPS * 32, 2)
     const quantize_args &x = a.rows;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     uint32_t raw[TASK_ROWS][4];
-    const tile_rows tile = load_tile_rows<T, ALIGNED>(raw, x, col_tiles, warp, lane);
+    const tile_rows tile = load_tile_rows<T, ALIGNED>(raw, x, blockIdx.x, col_tiles, warp, lane);
     const int64_t rb = tile.rb, c0 = tile.c0, r0 = tile.r0;
     const bool interior = tile.interior;
     if (x.q) {
@@ -591,6 +636,18 @@ template <fp8block_dtype T> static int rows_per_task_1x128(const cuda_device *de
     return tasks < 16 * resident_warps ? 4 : TASK_ROWS;
 }
 
+/* The 128x128 tiles run whole; the rest in halves, a block a CTA (16-bit input, whose tiles
+ * are two blocks wide). Two CTAs an SM run at once, so a launch is waves of 2·SMs tiles; where
+ * the last wave would be half full or less, its tiles in halves make a wave as full and half as
+ * long (4096x7168: 896 tiles, 3 whole waves of 264, then 208 halves in one). Where even the
+ * first wave is half full (128x7168: 28 tiles), every tile is halved. */
+template <fp8block_dtype T> static int64_t whole_tiles_128x128(const cuda_device *dev, int64_t tiles)
+{
+    if (task_shape<T>::BLOCKS != 2) return tiles;
+    const int64_t wave = (int64_t)dev->sm_count * 2, last = tiles % wave;
+    return last != 0 && 2 * last <= wave ? tiles - last : tiles;
+}
+
 template <fp8block_dtype T, bool ALIGNED>
 static cudaError_t launch_quantize(const cuda_device *dev, const quantize_args &a, cudaStream_t stream)
 {
@@ -606,12 +663,13 @@ static cudaError_t launch_quantize(const cuda_device *dev, const quantize_args &
         default: return launch_quantize_1x128<T, task_shape<T>::G, ALIGNED>(a, col_tasks, stream);
         }
     }
+    const int64_t tiles = fp8block_ceil_div(a.rows, BLOCK) * col_tasks;
+    const int64_t whole_tiles = whole_tiles_128x128<T>(dev, tiles);
     cudaLaunchConfig_t cfg;
     cudaLaunchAttribute attribute;
-    cudaError_t err =
-        config_grid(&cfg, &attribute, fp8block_ceil_div(a.rows, BLOCK) * col_tasks, TILE_WARPS * 32, stream);
+    cudaError_t err = config_grid(&cfg, &attribute, whole_tiles + 2 * (tiles - whole_tiles), TILE_WARPS * 32, stream);
     if (err != cudaSuccess) return err;
-    return cudaLaunchKernelEx(&cfg, quantize_128x128_kernel<T, ALIGNED>, a, col_tasks);
+    return cudaLaunchKernelEx(&cfg, quantize_128x128_kernel<T, ALIGNED>, a, col_tasks, whole_tiles);
 }
 
 template <fp8block_dtype T, bool ALIGNED>

@@ -421,6 +421,13 @@ static void test_production_shapes(void)
         {4099, 7008, FP8BLOCK_BF16, FP8BLOCK_BLOCK_128x128, 0, DATA_MIXED, 0},
         {4099, 7008, FP8BLOCK_F32, FP8BLOCK_BLOCK_1x128, FP8BLOCK_SCALE_POW2, DATA_ZERO_BLOCKS, 0},
         {4099, 7008, FP8BLOCK_F32, FP8BLOCK_BLOCK_128x128, 0, DATA_NONFINITE, 0},
+        /* 16-bit 128x128 runs its tiles whole only where the last wave is over half full (the
+         * smaller matrices above take them in halves). On a 132-SM GPU 4099x7008 halves the last
+         * 132 of 924 tiles, and 2112x7168 and 2112x7000 (476 tiles) run whole: both types,
+         * aligned and not, edges in both directions. */
+        {2112, 7000, FP8BLOCK_F16, FP8BLOCK_BLOCK_128x128, FP8BLOCK_SCALE_POW2, DATA_MIXED, 2},
+        {2112, 7000, FP8BLOCK_F16, FP8BLOCK_BLOCK_128x128, 0, DATA_BOUNDARY, 0},
+        {2112, 7000, FP8BLOCK_BF16, FP8BLOCK_BLOCK_128x128, 0, DATA_MIXED, 2},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         quant_case c = make_case(cases[i].block, cases[i].flags, cases[i].xtype, cases[i].data, cases[i].rows,
