@@ -220,6 +220,12 @@ static __device__ __forceinline__ void quantize_task_1x128(const quantize_args &
  * 48 registers gave them before the encode had two paths; the rest at 4. */
 static constexpr int ctas_per_sm_1x128(int rows) { return rows == 4 ? 5 : 4; }
 
+/* Warps of TASK_ROWS-row tasks the GPU holds at once. */
+static int64_t resident_warps_1x128(const cuda_device *dev)
+{
+    return (int64_t)dev->sm_count * ctas_per_sm_1x128(TASK_ROWS) * TASK_WARPS;
+}
+
 /* ROWS rows per warp: TASK_ROWS for bandwidth, fewer where the matrix is too small to give
  * every SM enough warps (see rows_per_task_1x128). */
 template <fp8block_dtype T, int ROWS, bool ALIGNED>
@@ -601,14 +607,14 @@ static cudaError_t launch_quantize_1x128(const quantize_args &a, int64_t col_tas
     return cudaLaunchKernelEx(&cfg, quantize_1x128_kernel<T, ROWS, ALIGNED>, a, col_tasks, tasks);
 }
 
-/* The two-part launch where whole waves of 8-row tasks cover some rows (else 0, and the
- * caller takes 4-row tasks). big_rows is a multiple of TASK_ROWS and below the matrix's rows,
- * so every big task lies inside them. */
+/* The two-part launch where whole waves of 8-row tasks cover some rows (else false, and the
+ * caller takes 4-row tasks). big_rows is a multiple of TASK_ROWS and at most the matrix's rows,
+ * so every big task lies inside them (its kernel checks no row end there). */
 template <fp8block_dtype T, bool ALIGNED>
 static bool launch_quantize_1x128_two_part(const cuda_device *dev, const quantize_args &a, int64_t col_tasks,
                                            cudaStream_t stream, cudaError_t *err)
 {
-    const int64_t resident_warps = (int64_t)dev->sm_count * ctas_per_sm_1x128(TASK_ROWS) * TASK_WARPS;
+    const int64_t resident_warps = resident_warps_1x128(dev);
     const int64_t big_waves = a.rows / TASK_ROWS * col_tasks / resident_warps;
     const int64_t big_bands = big_waves * resident_warps / col_tasks;
     if (big_bands == 0) return false;
@@ -630,7 +636,7 @@ static bool launch_quantize_1x128_two_part(const cuda_device *dev, const quantiz
  * balance the two and shorten the last wave. Measured on an H100: bench/NOTES.md. */
 template <fp8block_dtype T> static int rows_per_task_1x128(const cuda_device *dev, int64_t rows, int64_t col_tasks)
 {
-    const int64_t resident_warps = (int64_t)dev->sm_count * 32;
+    const int64_t resident_warps = resident_warps_1x128(dev);
     const int64_t tasks = fp8block_ceil_div(rows, TASK_ROWS) * col_tasks;
     if (tasks < resident_warps) return task_shape<T>::G;
     return tasks < 16 * resident_warps ? 4 : TASK_ROWS;
