@@ -5,15 +5,23 @@
 # returns what it measured).
 #   QUANT="two-part half-tiles"   quantizer variants: their quantize tests, then bench-quant
 #                                  main / variants / variants reversed / main
-#   GROUPED="row-copy ..."        grouped variants: their grouped tests, then masked_vs_plain
-#                                  main / variants / main (a probe that is correct only for full
-#                                  groups, no-count-read, fails its test by design); DeepGEMM beside
-#                                  them only with PEERS=1 and peers/deepgemm-v1 carried (its JIT
-#                                  builds take minutes on a fresh machine)
-#   RACECHECK=1                    last, while time is left: compute-sanitizer racecheck on each
+#   GROUPED="row-copy ..."        grouped variants: their grouped tests (under each plan of
+#                                  GROUPED_PLANS, default the test's own), then GROUPED_BENCH
+#                                  in the same rotation:
+#                                    masked (default)  masked_vs_plain (a probe that is correct only
+#                                                      for full groups, no-count-read, fails its
+#                                                      test by design)
+#                                    contiguous        contiguous_vs_plain at 4096x7168, then
+#                                                      bench/grouped.py, both layouts
+#                                  DeepGEMM beside them only with PEERS=1 and peers/deepgemm-v1
+#                                  carried (its JIT builds take minutes on a fresh machine);
+#                                  contiguous needs it
+#   SANITIZE="racecheck memcheck" last, while time is left: each compute-sanitizer tool on each
 #                                  variant's test with FP8BLOCK_TEST_SMALL=1 (grouped: its own
 #                                  plans, then 64,64,1,0 and 256,128,2,0 as scripts/gpu-sanitize)
 # H200: the quantizers first (issue 19's H200 line); otherwise the grouped variants first.
+# The half-units call, for example: GROUPED=half-units GROUPED_PLANS="256,128,2,0 128,128,2,0"
+# GROUPED_BENCH=contiguous PEERS=1 SANITIZE="racecheck memcheck" BUDGET=420.
 set -u
 cd "$(dirname "$0")/../.."
 R=$OUT/r
@@ -31,63 +39,83 @@ peers=(--fb-only)
 [ "${PEERS:-0}" = 1 ] && peers=()
 read -ra quant <<<"${QUANT:-}"
 read -ra grouped <<<"${GROUPED:-}"
-test_each() { # TEST NAME...
-    local test=$1
-    shift
+read -ra grouped_plans <<<"${GROUPED_PLANS:-}"
+[ ${#grouped_plans[@]} -gt 0 ] || grouped_plans=("")
+test_each() { # TEST PLAN NAME...   (PLAN "": the test's own)
+    local test=$1 plan=$2
+    shift 2
     for v in "$@"; do
-        echo "=== $test $v"
-        timeout 60 "$B/$v/$test" 2>&1 | tail -3
+        echo "=== $test $v${plan:+ plan $plan}"
+        env ${plan:+FP8BLOCK_GEMM_PLAN=$plan} timeout 60 "$B/$v/$test" 2>&1 | tail -3
         echo "rc ${PIPESTATUS[0]}"
     done
+}
+rotation() { # VARIANT...: main, the variants, the variants reversed, main
+    local order=(main "$@")
+    for ((i = $# - 1; i >= 0; i--)); do order+=("${order[i + 1]}"); done
+    echo "${order[@]}" main
 }
 quant_step() {
     [ ${#quant[@]} -gt 0 ] || return
     echo "quantize tests ($(left) s left)"
-    test_each gpu_test_quantize_gpu "${quant[@]}" >"$R/quant_tests.txt"
+    test_each gpu_test_quantize_gpu "" "${quant[@]}" >"$R/quant_tests.txt"
     save
-    local order=(main "${quant[@]}")
-    for ((i = ${#quant[@]} - 1; i >= 0; i--)); do order+=("${quant[i]}"); done
-    for v in "${order[@]}" main; do
+    for v in $(rotation "${quant[@]}"); do
         [ "$(left)" -gt 25 ] || break
         echo "=== $v"
         timeout 40 "$B/$v/fp8block" bench-quant --device cuda
     done >"$R/bench_quant.txt" 2>&1
     save
 }
+grouped_bench() { # VARIANT
+    local lib=$PWD/$B/$1/libfp8block.so
+    if [ "${GROUPED_BENCH:-masked}" = contiguous ]; then
+        FP8BLOCK_LIBRARY=$lib timeout 90 \
+            python3 experiments/grouped-fixed-cost/contiguous_vs_plain.py --reps 10 --shapes 4096,7168
+        FP8BLOCK_LIBRARY=$lib timeout 120 python3 bench/grouped.py --reps 10
+    else
+        FP8BLOCK_LIBRARY=$lib timeout 50 \
+            python3 experiments/grouped-fixed-cost/masked_vs_plain.py --reps 10 "${peers[@]}"
+    fi
+}
 grouped_step() {
     [ ${#grouped[@]} -gt 0 ] || return
     echo "grouped tests ($(left) s left)"
-    test_each gpu_test_grouped_gpu "${grouped[@]}" >"$R/grouped_tests.txt"
+    for plan in "${grouped_plans[@]}"; do test_each gpu_test_grouped_gpu "$plan" "${grouped[@]}"; done \
+        >"$R/grouped_tests.txt"
+    grep -E "^===|checks|^rc" "$R/grouped_tests.txt"
     save
-    for v in main "${grouped[@]}" main; do
+    for v in $(rotation "${grouped[@]}"); do
         [ "$(left)" -gt 45 ] || break
         echo "=== $v"
-        FP8BLOCK_LIBRARY=$PWD/$B/$v/libfp8block.so timeout 50 \
-            python3 experiments/grouped-fixed-cost/masked_vs_plain.py --reps 10 "${peers[@]}"
-    done >"$R/masked_vs_plain.txt" 2>&1
+        grouped_bench "$v" 2>&1 | grep -vi warn
+    done >"$R/grouped_bench.txt" 2>&1
+    grep -E "^===|geomean" "$R/grouped_bench.txt"
     save
 }
-racecheck_one() { # VARIANT TEST [PLAN]
+sanitize_one() { # TOOL VARIANT TEST [PLAN]
     [ "$(left)" -gt 40 ] || return
-    local t0=$SECONDS rc
-    env FP8BLOCK_TEST_SMALL=1 ${3:+FP8BLOCK_GEMM_PLAN=$3} timeout $(($(left) - 10)) "$sanitizer" --tool racecheck \
-        --racecheck-report all --error-exitcode 99 "$B/$1/$2" >"$R/racecheck-$1-$2${3:+@$3}.log" 2>&1
+    local t0=$SECONDS rc log="$R/$1-$2-$3${4:+-plan-${4//,/-}}.log" extra=()
+    [ "$1" = racecheck ] && extra=(--racecheck-report all)
+    env FP8BLOCK_TEST_SMALL=1 ${4:+FP8BLOCK_GEMM_PLAN=$4} timeout $(($(left) - 10)) "$sanitizer" --tool "$1" \
+        "${extra[@]}" --error-exitcode 99 "$B/$2/$3" >"$log" 2>&1
     rc=$?
-    echo "racecheck $1 $2${3:+@$3}: exit $rc ($(grep -Eo 'RACECHECK SUMMARY.*' "$R/racecheck-$1-$2${3:+@$3}.log" | tail -1)), $((SECONDS - t0)) s"
+    echo "$1 $2 $3${4:+ plan $4}: exit $rc ($(grep -Eo 'RACECHECK SUMMARY.*|ERROR SUMMARY.*' "$log" | tail -1)), $((SECONDS - t0)) s"
 }
-racecheck_step() {
-    [ "${RACECHECK:-0}" = 1 ] || return
+sanitize_step() {
+    read -ra tools <<<"${SANITIZE:-}"
+    [ ${#tools[@]} -gt 0 ] || return
     sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-    echo "racecheck ($(left) s left)"
-    {
-        for v in "${quant[@]}"; do racecheck_one "$v" gpu_test_quantize_gpu; done
+    echo "sanitizers ($(left) s left)"
+    for tool in "${tools[@]}"; do
+        for v in "${quant[@]}"; do sanitize_one "$tool" "$v" gpu_test_quantize_gpu; done
         for v in "${grouped[@]}"; do
             [ "$v" = no-count-read ] && continue
-            for plan in "" 64,64,1,0 256,128,2,0; do racecheck_one "$v" gpu_test_grouped_gpu $plan; done
+            for plan in "" 64,64,1,0 256,128,2,0; do sanitize_one "$tool" "$v" gpu_test_grouped_gpu $plan; done
         done
-    } | tee "$R/racecheck.txt"
+    done | tee "$R/sanitize.txt"
     save
 }
 if grep -q H200 "$R/device.txt"; then quant_step; grouped_step; else grouped_step; quant_step; fi
-racecheck_step
+sanitize_step
 echo "done in $((SECONDS - T0)) s"
