@@ -77,7 +77,7 @@ def main():
                 for call in calls.values():
                     call()
                 torch.cuda.synchronize()
-                for a, b in (("fc", "dc"), ("fp", "dp")) if not odd else (("fc", "dc"),):
+                for a, b in [("fc", "dc")] + ([("fp", "dp")] if "fb plain" in calls else []):
                     diff = float((d[a].float() - d[b].float()).norm() / d[b].float().norm())
                     if diff > 1e-2:
                         raise SystemExit(f"{a} and {b} differ by {diff:.2e} at G={g} {label} {m}x{n}x{k}")
