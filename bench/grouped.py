@@ -46,6 +46,18 @@ def experts(g, n, k):
     return qb, sb
 
 
+def contiguous_operands(sizes, k):
+    """A for groups of `sizes` rows (bf16 randoms quantized 1x128, codes contiguous), the G + 1
+    row offsets fp8block takes, and DeepGEMM's per-row group indices and M-major A scales."""
+    import deep_gemm
+    g, m = len(sizes), sum(sizes)
+    qa, sa = fp8block.quantize_1x128(torch.randn(m, k, dtype=torch.bfloat16, device="cuda"))
+    offsets = torch.tensor([0] + list(torch.tensor(sizes).cumsum(0)), dtype=torch.int32, device="cuda")
+    m_indices = torch.repeat_interleave(torch.arange(g, dtype=torch.int32, device="cuda"),
+                                        torch.tensor(sizes, device="cuda")).contiguous()
+    return qa.contiguous(), sa, offsets, m_indices, deep_gemm.get_col_major_tma_aligned_tensor(sa.t().contiguous())
+
+
 def rel_diff(a, b, rows):
     a, b = a[rows].float(), b[rows].float()
     return float((a - b).norm() / b.norm().clamp_min(1e-30))
@@ -82,14 +94,8 @@ def main():
             padded = [(s + 127) // 128 * 128 for s in sizes]
             m = sum(padded)
             qb, sb = experts(g, n, k)
-            x = torch.randn(m, k, dtype=torch.bfloat16, device="cuda")
-            qa, sa = fp8block.quantize_1x128(x)
-            offsets = torch.tensor([0] + list(torch.tensor(padded).cumsum(0)), dtype=torch.int32, device="cuda")
+            qa_c, sa, offsets, m_indices, dg_sa = contiguous_operands(padded, k)
             raw_offsets = torch.tensor([0] + list(torch.tensor(sizes).cumsum(0)), dtype=torch.int32, device="cuda")
-            m_indices = torch.repeat_interleave(torch.arange(g, dtype=torch.int32, device="cuda"),
-                                                torch.tensor(padded, device="cuda")).contiguous()
-            dg_sa = deep_gemm.get_col_major_tma_aligned_tensor(sa.t().contiguous())
-            qa_c = qa.contiguous()
             d_fb = torch.empty(m, n, dtype=torch.bfloat16, device="cuda")
             d_dg = torch.empty(m, n, dtype=torch.bfloat16, device="cuda")
             calls = {

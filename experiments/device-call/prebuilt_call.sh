@@ -13,6 +13,10 @@
 #                                                      test by design)
 #                                    contiguous        contiguous_vs_plain at 4096x7168, then
 #                                                      bench/grouped.py, both layouts
+#                                    ab                ab_grouped.py: main and every variant loaded
+#                                                      in one process, contiguous rows, one
+#                                                      shuffled rotation a rep (clock drift
+#                                                      between processes reached 10%)
 #                                  DeepGEMM beside them only with PEERS=1 and peers/deepgemm-v1
 #                                  carried (its JIT builds take minutes on a fresh machine);
 #                                  contiguous needs it
@@ -85,12 +89,18 @@ grouped_step() {
         >"$R/grouped_tests.txt"
     grep -E "^===|checks|^rc" "$R/grouped_tests.txt"
     save
-    for v in $(rotation "${grouped[@]}"); do
-        [ "$(left)" -gt 45 ] || break
-        echo "=== $v"
-        grouped_bench "$v" 2>&1 | grep -vi warn
-    done >"$R/grouped_bench.txt" 2>&1
-    grep -E "^===|geomean" "$R/grouped_bench.txt"
+    if [ "${GROUPED_BENCH:-masked}" = ab ]; then
+        local libs=(main="$B/main/libfp8block.so")
+        for v in "${grouped[@]}"; do libs+=("$v=$B/$v/libfp8block.so"); done
+        timeout $(($(left) - 20)) python3 experiments/device-call/ab_grouped.py "${libs[@]}" --reps 10 2>&1 | grep -vi warn
+    else
+        for v in $(rotation "${grouped[@]}"); do
+            [ "$(left)" -gt 45 ] || break
+            echo "=== $v"
+            grouped_bench "$v" 2>&1 | grep -vi warn
+        done
+    fi >"$R/grouped_bench.txt" 2>&1
+    grep -E "^===|geomean|DeepGEMM \(" "$R/grouped_bench.txt"
     save
 }
 sanitize_one() { # TOOL VARIANT TEST [PLAN]

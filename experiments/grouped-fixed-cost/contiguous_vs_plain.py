@@ -25,7 +25,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, "..", "..", "bench"), os.path.join(HERE, "..", "small-m-plans")]
-from grouped import experts  # noqa: E402
+from grouped import contiguous_operands, experts  # noqa: E402
 from peers import Timer  # noqa: E402
 from fixed_cost import kernel_us  # noqa: E402
 
@@ -55,13 +55,7 @@ def main():
             for label, odd in (("c256", False), ("c128", True)):
                 sizes = group_sizes(g, ROWS[g], odd)
                 m = sum(sizes)
-                x = torch.randn(m, k, dtype=torch.bfloat16, device="cuda")
-                qa, sa = fp8block.quantize_1x128(x)
-                qa = qa.contiguous()
-                offsets = torch.tensor([0] + list(torch.tensor(sizes).cumsum(0)), dtype=torch.int32, device="cuda")
-                m_indices = torch.repeat_interleave(torch.arange(g, dtype=torch.int32, device="cuda"),
-                                                    torch.tensor(sizes, device="cuda")).contiguous()
-                dg_sa = deep_gemm.get_col_major_tma_aligned_tensor(sa.t().contiguous())
+                qa, sa, offsets, m_indices, dg_sa = contiguous_operands(sizes, k)
                 d = {name: torch.empty(m, n, dtype=torch.bfloat16, device="cuda") for name in ("fp", "dp", "fc", "dc")}
                 calls = {
                     f"fb {label}": lambda: fp8block.gemm_grouped(qa, sa, qb, sb, offsets=offsets, out=d["fc"]),
