@@ -3,12 +3,13 @@
 # while DeepGEMM's 128x160 matches it (bench/NOTES.md "Measured: 128x176 pairs and half units
 # dealt"). Nsight Compute's full set on one call of each on bench/grouped.py's contiguous row at
 # G = 4 (12800 rows, N x K = 4096 x 7168): ours on 256x128 pairs (main) and on each variant's
-# tiles (wide: 128x176 pairs, wide160: 128x160 pairs), and DeepGEMM's 128x160 (profiled in every
+# tiles (wide: 128x176 pairs sharing A, wide160: 128x160 pairs sharing A, wide160b: 128x160
+# pairs along M sharing B, DeepGEMM's configuration), and DeepGEMM's 128x160 (profiled in every
 # run). Compare tensor-pipe activity, L2 and DRAM throughput and the math warps' stall reasons.
 # Needs ab/bins.tar.xz from `experiments/device-call/prebuild.sh
-# experiments/grouped-wide-tiles/wide.patch experiments/grouped-wide-tiles/wide160.patch` and
+# experiments/grouped-wide-tiles/wide160.patch experiments/grouped-wide-tiles/wide160b.patch` and
 # peers/deepgemm-v1; carry ab and peers. Results under $OUT (details pages as CSV). Usage:
-# experiments/grouped-wide-tiles/ncu_call.sh [VARIANT...]   (default: main wide wide160)
+# experiments/grouped-wide-tiles/ncu_call.sh [VARIANT...]   (default: main wide160 wide160b)
 set -u
 cd "$(dirname "$0")/../.."
 tar xJf ab/bins.tar.xz -C ab || exit 1
@@ -16,7 +17,7 @@ export PYTHONPATH=python:bench:peers/deepgemm-v1 DG_JIT_CACHE_DIR=$PWD/.dg-cache
 ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader >"$OUT/device.txt"
 variants=("$@")
-[ $# -gt 0 ] || variants=(main wide wide160)
+[ $# -gt 0 ] || variants=(main wide160 wide160b)
 for v in "${variants[@]}"; do
     [ -d "ab/bins/$v" ] || { echo "$v: not in ab/bins"; continue; }
     FP8BLOCK_LIBRARY=$PWD/ab/bins/$v/libfp8block.so timeout 240 "$ncu" --set full \
