@@ -22,7 +22,8 @@
 #                                  contiguous needs it
 #   SANITIZE="racecheck memcheck" last, while time is left: each compute-sanitizer tool on each
 #                                  variant's test with FP8BLOCK_TEST_SMALL=1 (grouped: its own
-#                                  plans, then 64,64,1,0 and 256,128,2,0 as scripts/gpu-sanitize)
+#                                  plans, then 64,64,1,0, then GROUPED_PLANS or, without them,
+#                                  256,128,2,0 as scripts/gpu-sanitize)
 # H200: the quantizers first (issue 19's H200 line); otherwise the grouped variants first.
 # The half-units call, for example: GROUPED=half-units GROUPED_PLANS="256,128,2,0 128,128,2,0"
 # GROUPED_BENCH=contiguous PEERS=1 SANITIZE="racecheck memcheck" BUDGET=420.
@@ -45,6 +46,8 @@ read -ra quant <<<"${QUANT:-}"
 read -ra grouped <<<"${GROUPED:-}"
 read -ra grouped_plans <<<"${GROUPED_PLANS:-}"
 [ ${#grouped_plans[@]} -gt 0 ] || grouped_plans=("")
+sanitize_plans=(256,128,2,0) # besides the test's own plans and 64,64,1,0: GROUPED_PLANS where given
+[ -n "${GROUPED_PLANS:-}" ] && sanitize_plans=("${grouped_plans[@]}")
 test_each() { # TEST PLAN NAME...   (PLAN "": the test's own)
     local test=$1 plan=$2
     shift 2
@@ -121,7 +124,7 @@ sanitize_step() {
         for v in "${quant[@]}"; do sanitize_one "$tool" "$v" gpu_test_quantize_gpu; done
         for v in "${grouped[@]}"; do
             [ "$v" = no-count-read ] && continue
-            for plan in "" 64,64,1,0 256,128,2,0; do sanitize_one "$tool" "$v" gpu_test_grouped_gpu $plan; done
+            for plan in "" 64,64,1,0 "${sanitize_plans[@]}"; do sanitize_one "$tool" "$v" gpu_test_grouped_gpu $plan; done
         done
     done | tee "$R/sanitize.txt"
     save
