@@ -46,6 +46,18 @@ def experts(g, n, k):
     return qb, sb
 
 
+def contiguous_sizes(pick, g):
+    """G group sizes drawn from 256-8192 rows (256-2048 at G = 32), and the same rounded up to
+    128 (DeepGEMM's alignment)."""
+    sizes = [pick.randint(256, 8192 if g < 32 else 2048) for _ in range(g)]
+    return sizes, [(s + 127) // 128 * 128 for s in sizes]
+
+
+def masked_counts(pick, g, max_m):
+    """G valid counts of about max_m / 2, each in [1, max_m]."""
+    return [max(1, min(max_m, int(pick.gauss(max_m / 2, max_m / 6)))) for _ in range(g)]
+
+
 def contiguous_operands(sizes, k):
     """A for groups of `sizes` rows (bf16 randoms quantized 1x128, codes contiguous), the G + 1
     row offsets fp8block takes, and DeepGEMM's per-row group indices and M-major A scales."""
@@ -90,8 +102,7 @@ def main():
         for g in (4, 8, 32) if "contiguous" in layouts else ():
             if only_g and g not in only_g:
                 continue
-            sizes = [pick.randint(256, 8192 if g < 32 else 2048) for _ in range(g)]
-            padded = [(s + 127) // 128 * 128 for s in sizes]
+            sizes, padded = contiguous_sizes(pick, g)
             m = sum(padded)
             qb, sb = experts(g, n, k)
             qa_c, sa, offsets, m_indices, dg_sa = contiguous_operands(padded, k)
@@ -118,8 +129,7 @@ def main():
                 x = torch.randn(g * max_m, k, dtype=torch.bfloat16, device="cuda")
                 qa, sa = fp8block.quantize_1x128(x)
                 qa3 = qa.contiguous().view(g, max_m, k)
-                counts = torch.tensor([max(1, min(max_m, int(pick.gauss(max_m / 2, max_m / 6)))) for _ in range(g)],
-                                      dtype=torch.int32, device="cuda")
+                counts = torch.tensor(masked_counts(pick, g, max_m), dtype=torch.int32, device="cuda")
                 dg_sa = deep_gemm.get_col_major_tma_aligned_tensor(sa.t().contiguous().view(g, max_m, -1))
                 d_fb = torch.zeros(g, max_m, n, dtype=torch.bfloat16, device="cuda")
                 d_dg = torch.zeros(g, max_m, n, dtype=torch.bfloat16, device="cuda")

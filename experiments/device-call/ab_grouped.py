@@ -27,8 +27,9 @@ except Exception:
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
-from grouped import contiguous_operands, experts, rel_diff  # noqa: E402
+sys.path[:0] = [os.path.join(HERE, "..", "..", "bench"), os.path.join(HERE, "..", "grouped-fixed-cost")]
+from grouped import SHAPES, contiguous_operands, contiguous_sizes, experts, masked_counts, rel_diff  # noqa: E402
+from contiguous_vs_plain import ROWS, group_sizes  # noqa: E402
 from peers import Timer  # noqa: E402
 
 import deep_gemm  # noqa: E402
@@ -59,17 +60,15 @@ def on(loaded, name, fn):
 def rows_to_time():
     """(label, G, N, K, group sizes), bench/grouped.py's contiguous draws first."""
     rows, pick = [], random.Random(18)
-    for n, k in ((4096, 7168), (7168, 2048)):
+    for n, k in SHAPES:
         for g in (4, 8, 32):
-            sizes = [pick.randint(256, 8192 if g < 32 else 2048) for _ in range(g)]
-            rows.append(("grouped.py", g, n, k, [(s + 127) // 128 * 128 for s in sizes]))
+            rows.append(("grouped.py", g, n, k, contiguous_sizes(pick, g)[1]))
         for g in (1, 2, 4, 8, 16, 32):  # the masked rows' draws, so that the next shape's match
             for max_m in (64, 128, 256):
-                [pick.gauss(max_m / 2, max_m / 6) for _ in range(g)]
-    for g, total in ((4, 12800), (32, 41984)):
-        tiles = max(1, round(total / g / 256))
-        rows.append(("c256", g, 4096, 7168, [256 * tiles] * g))
-        rows.append(("c128", g, 4096, 7168, [256 * tiles + 128] * g))
+                masked_counts(pick, g, max_m)
+    for g, total in ROWS.items():
+        rows.append(("c256", g, 4096, 7168, group_sizes(g, total, False)))
+        rows.append(("c128", g, 4096, 7168, group_sizes(g, total, True)))
     return rows
 
 
