@@ -8,8 +8,10 @@
 # run). Compare tensor-pipe activity, L2 and DRAM throughput and the math warps' stall reasons.
 # Needs ab/bins.tar.xz from `experiments/device-call/prebuild.sh
 # experiments/grouped-wide-tiles/wide160.patch experiments/grouped-wide-tiles/wide160b.patch` and
-# peers/deepgemm-v1; carry ab and peers. Results under $OUT (details pages as CSV). Usage:
-# experiments/grouped-wide-tiles/ncu_call.sh [VARIANT...]   (default: main wide160 wide160b)
+# peers/deepgemm-v1; carry ab and peers. Results under $OUT: the details page as CSV
+# (ncu_compare.py tabulates it), or with NCU_PAGE=raw every metric, the warps' stall reasons among
+# them. Usage: [NCU_PAGE=raw] experiments/grouped-wide-tiles/ncu_call.sh [VARIANT...]
+# (default: main wide160 wide160b)
 set -u
 cd "$(dirname "$0")/../.."
 tar xJf ab/bins.tar.xz -C ab || exit 1
@@ -21,7 +23,7 @@ variants=("$@")
 for v in "${variants[@]}"; do
     [ -d "ab/bins/$v" ] || { echo "$v: not in ab/bins"; continue; }
     FP8BLOCK_LIBRARY=$PWD/ab/bins/$v/libfp8block.so timeout 240 "$ncu" --set full \
-        --kernel-name regex:'gemm_fp8_block|fp8_gemm' --csv --page details \
+        --kernel-name regex:'gemm_fp8_block|fp8_gemm' --csv --page "${NCU_PAGE:-details}" \
         python3 bench/grouped.py --once --layouts contiguous --shapes 4096,7168 --groups 4 \
         >"$OUT/ncu-$v.csv" 2>"$OUT/ncu-$v.err"
     echo "$v: rc $?, $(grep -c '' "$OUT/ncu-$v.csv") lines"
