@@ -6,7 +6,7 @@
  * wgmma and promotion), so D and E4M3's scales must be identical; rows no group owns (past
  * the last offset, past a masked group's count) must keep their poison. Contiguous and
  * masked layouts, G in {1, 4, 8, 32, 256}, group sizes 0, 1, 17, 127, 128, 129 and uneven,
- * every output type, C and bias on some. Then group sizes that break the rules, which the
+ * every output type, C and bias on some, and a wider and deeper contiguous case (N = K = 1000). Then group sizes that break the rules, which the
  * kernel must clamp without reading or writing outside A, B and D (compute-sanitizer's
  * memcheck, scripts/gpu-sanitize, watches that). */
 #define _POSIX_C_SOURCE 200809L /* setenv */
@@ -279,6 +279,20 @@ int main(void)
         }
         if (groups == 4) run_bad_group_data(&e);
         free(offsets), free(counts);
+        devmem_free(gpu, e.b), devmem_free(gpu, e.sb);
+    }
+    /* Wider and deeper than the shapes above: at N = 1000 a tile of 160 columns starts at each of
+     * the four places it can take in a 128-column B-scale block (0, 32, 64, 96: each its own
+     * promotion loop), and K = 1000 is 8 K blocks, past one turn of a 5-stage ring (a unit's K
+     * blocks from stage 0). Contiguous, 16-bit D (what the 160-wide tiles serve). */
+    {
+        experts e = make_experts(4, 1000, 1000);
+        int32_t offsets[5] = {0};
+        for (int g = 0; g < 4; g++) offsets[g + 1] = offsets[g] + (int32_t)random_size();
+        check_grouped(FP8BLOCK_GROUPS_CONTIGUOUS, &e, offsets[4] + 5, offsets, 0, 0, FP8BLOCK_BF16, 0,
+                      "contiguous G=4, N = K = 1000");
+        check_grouped(FP8BLOCK_GROUPS_CONTIGUOUS, &e, offsets[4] + 5, offsets, 0, 0, FP8BLOCK_F16, 1,
+                      "contiguous G=4, N = K = 1000");
         devmem_free(gpu, e.b), devmem_free(gpu, e.sb);
     }
     fp8block_destroy(cpu);
