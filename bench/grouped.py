@@ -58,13 +58,18 @@ def masked_counts(pick, g, max_m):
     return [max(1, min(max_m, int(pick.gauss(max_m / 2, max_m / 6)))) for _ in range(g)]
 
 
+def row_offsets(sizes):
+    """The G + 1 row offsets of groups of `sizes` rows, as fp8block's contiguous layout takes them."""
+    return torch.tensor([0] + list(torch.tensor(sizes).cumsum(0)), dtype=torch.int32, device="cuda")
+
+
 def contiguous_operands(sizes, k):
     """A for groups of `sizes` rows (bf16 randoms quantized 1x128, codes contiguous), the G + 1
     row offsets fp8block takes, and DeepGEMM's per-row group indices and M-major A scales."""
     import deep_gemm
     g, m = len(sizes), sum(sizes)
     qa, sa = fp8block.quantize_1x128(torch.randn(m, k, dtype=torch.bfloat16, device="cuda"))
-    offsets = torch.tensor([0] + list(torch.tensor(sizes).cumsum(0)), dtype=torch.int32, device="cuda")
+    offsets = row_offsets(sizes)
     m_indices = torch.repeat_interleave(torch.arange(g, dtype=torch.int32, device="cuda"),
                                         torch.tensor(sizes, device="cuda")).contiguous()
     return qa.contiguous(), sa, offsets, m_indices, deep_gemm.get_col_major_tma_aligned_tensor(sa.t().contiguous())
@@ -106,7 +111,7 @@ def main():
             m = sum(padded)
             qb, sb = experts(g, n, k)
             qa_c, sa, offsets, m_indices, dg_sa = contiguous_operands(padded, k)
-            raw_offsets = torch.tensor([0] + list(torch.tensor(sizes).cumsum(0)), dtype=torch.int32, device="cuda")
+            raw_offsets = row_offsets(sizes)
             d_fb = torch.empty(m, n, dtype=torch.bfloat16, device="cuda")
             d_dg = torch.empty(m, n, dtype=torch.bfloat16, device="cuda")
             calls = {

@@ -4,25 +4,23 @@
 "issue_stalled" (the stall reasons, per issued instruction or as samples, as the ncu version
 names them) and a few totals, a column a kernel (file:fb|dg + ncu's ID), rows sorted by the
 first kernel's value. Usage: ncu_stalls.py ncu-wide160h.csv [more.csv ...]"""
-import csv
 import sys
+
+from ncu_compare import csv_rows, kernel_column
 
 TOTALS = ("gpu__time_duration.sum", "sm__cycles_active.avg", "smsp__inst_executed.sum",
           "sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active")
 
 columns, values = [], {}
 for path in sys.argv[1:]:
-    tag = path.rsplit("/", 1)[-1].removeprefix("ncu-").removesuffix(".csv")
-    rows = list(csv.reader(l for l in open(path, errors="replace") if l.startswith('"')))
+    tag, rows = csv_rows(path)
     if len(rows) < 3:
         continue
     header, units = rows[0], rows[1]
     if "Metric Name" in header:
         sys.exit(f"{path}: a details page (one metric a row); this reads the raw page, ncu_compare.py the details")
     for row in rows[2:]:
-        record = dict(zip(header, row))
-        name = record.get("Kernel Name", "")
-        col = f"{tag}:{'dg' if 'fp8_gemm' in name else 'fb'}{record.get('ID', '')}"
+        col = kernel_column(tag, dict(zip(header, row)))
         columns.append(col)
         for metric, unit, value in zip(header, units, row):
             if "issue_stalled" in metric or metric in TOTALS:

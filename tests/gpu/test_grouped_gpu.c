@@ -6,9 +6,10 @@
  * wgmma and promotion), so D and E4M3's scales must be identical; rows no group owns (past
  * the last offset, past a masked group's count) must keep their poison. Contiguous and
  * masked layouts, G in {1, 4, 8, 32, 256}, group sizes 0, 1, 17, 127, 128, 129 and uneven,
- * every output type, C and bias on some, and a wider and deeper contiguous case (N = K = 1000). Then group sizes that break the rules, which the
- * kernel must clamp without reading or writing outside A, B and D (compute-sanitizer's
- * memcheck, scripts/gpu-sanitize, watches that). */
+ * every output type, C and bias on some, and a wider and deeper contiguous case (N = K = 1000).
+ * Then group sizes that break the rules, which the kernel must clamp without reading or
+ * writing outside A, B and D (compute-sanitizer's memcheck, scripts/gpu-sanitize, watches
+ * that). */
 #define _POSIX_C_SOURCE 200809L /* setenv */
 #include <math.h>
 #include <stdio.h>
@@ -281,10 +282,11 @@ int main(void)
         free(offsets), free(counts);
         devmem_free(gpu, e.b), devmem_free(gpu, e.sb);
     }
-    /* Wider and deeper than the shapes above: at N = 1000 a tile of 160 columns starts at each of
-     * the four places it can take in a 128-column B-scale block (0, 32, 64, 96: each its own
-     * promotion loop), and K = 1000 is 8 K blocks, past one turn of a 5-stage ring (a unit's K
-     * blocks from stage 0). Contiguous, 16-bit D (what the 160-wide tiles serve). */
+    /* Wider and deeper than the shapes above: N = 1000 is 8 B-scale blocks (and, for the 160-wide
+     * tiles of branch grouped-wide-160-turns, a tile starting at each of its four places in a
+     * block: 0, 32, 64, 96, each its own promotion loop), K = 1000 is 8 K blocks, more than a
+     * turn of any ring (a unit's K blocks from stage 0 in the grouped kernels' turns).
+     * Contiguous, 16-bit D. */
     {
         experts e = make_experts(4, 1000, 1000);
         int32_t offsets[5] = {0};
