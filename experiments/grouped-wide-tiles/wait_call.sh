@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# On the GPU machine: the call that measures the next K block's wait issued before the promotion
+# (bench/NOTES.md "The next K block's wait issued before the promotion"), on ab/bins.tar.xz
+# holding main, wide160h, wide160w (experiments/device-call/prebuild.sh with wide160h.patch and
+# wide160w.patch) and g256p (its build_variants.sh build, gpu_test_gemm_gpu besides); carry ab
+# and peers. Everything under $OUT/r, packed into $OUT/all.tgz after each step (r removed at the
+# end: at most 8 files come back). In order, each while time is left:
+#  1. on an H200, main's bench-quant three times (issue 19's H200 line);
+#  2. tests: wide160h and wide160w grouped under FP8BLOCK_GEMM_PLAN=128,160,2,0; g256p grouped
+#     under its own plans and 256,128,2,0, its GEMM test under its own plans and (16-bit D)
+#     256,128,2,0;
+#  3. ab_grouped.py: main, wide160h, wide160w, g256p and DeepGEMM in one process;
+#  4. ab_plain.py: main, g256p and DeepGEMM on the M >= 4096 shapes (D bit-identical to main's);
+#  5. racecheck and memcheck: wide160w (plan 128,160,2,0) and g256p (256,128,2,0), small sets;
+#  6. Nsight Compute's samples per SASS instruction on wide160w and DeepGEMM (ncu_source_call.sh).
+# Usage: experiments/grouped-wide-tiles/wait_call.sh   (BUDGET seconds, default 540)
+set -u
+cd "$(dirname "$0")/../.."
+T0=$SECONDS
+left() { echo $((${BUDGET:-540} - (SECONDS - T0))); }
+R=$OUT/r
+mkdir -p "$R"
+save() { tar czf "$OUT/all.tgz" -C "$OUT" r; }
+{ date -u; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader; } >"$R/device.txt"
+cat "$R/device.txt"
+tar xJf ab/bins.tar.xz -C ab || exit 1
+B=ab/bins
+export FP8BLOCK_COMMIT=$(cat ab/commit.txt) PYTHONUNBUFFERED=1 PYTHONPATH=python:bench:peers/deepgemm-v1
+export DG_JIT_CACHE_DIR=$PWD/.dg-cache
+if grep -q H200 "$R/device.txt"; then
+    for i in 1 2 3; do timeout 60 "$B/main/fp8block" bench-quant --device cuda; done >"$R/bench_quant.txt" 2>&1
+    save
+fi
+run_test() { # VARIANT TEST PLAN [ENV...]
+    local v=$1 test=$2 plan=$3
+    shift 3
+    echo "=== $v $test${plan:+ plan $plan} $*"
+    env ${plan:+FP8BLOCK_GEMM_PLAN=$plan} "$@" timeout 150 "$B/$v/$test" 2>&1 | grep -E "FAIL|checks" | tail -4
+    echo "rc ${PIPESTATUS[0]}"
+}
+{
+    run_test wide160h gpu_test_grouped_gpu 128,160,2,0
+    run_test wide160w gpu_test_grouped_gpu 128,160,2,0
+    run_test g256p gpu_test_grouped_gpu ""
+    run_test g256p gpu_test_grouped_gpu 256,128,2,0
+    run_test g256p gpu_test_gemm_gpu ""
+    run_test g256p gpu_test_gemm_gpu 256,128,2,0 FP8BLOCK_TEST_16BIT_OUT=1
+} >"$R/tests.txt"
+cat "$R/tests.txt"
+save
+libs=()
+for v in main wide160h wide160w g256p; do libs+=("$v=$B/$v/libfp8block.so"); done
+timeout $(($(left) - 200)) python3 experiments/device-call/ab_grouped.py "${libs[@]}" --reps 10 2>&1 | grep -vi warn \
+    >"$R/grouped_bench.txt"
+tail -5 "$R/grouped_bench.txt"
+save
+timeout $(($(left) - 150)) python3 experiments/device-call/ab_plain.py "main=$B/main/libfp8block.so" \
+    "g256p=$B/g256p/libfp8block.so" --reps 10 2>&1 | grep -vi warn >"$R/plain_bench.txt"
+tail -3 "$R/plain_bench.txt"
+save
+sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+for run in "wide160w 128,160,2,0" "g256p 256,128,2,0"; do
+    read -r v plan <<<"$run"
+    for tool in racecheck memcheck; do
+        [ "$(left)" -gt 100 ] || break
+        echo "=== $tool $v, small set, plan $plan"
+        FP8BLOCK_TEST_SMALL=1 FP8BLOCK_GEMM_PLAN=$plan timeout 45 "$sanitizer" --tool "$tool" \
+            "$B/$v/gpu_test_grouped_gpu" 2>&1 | grep -E "SUMMARY|checks"
+    done
+done >"$R/sanitize.txt"
+cat "$R/sanitize.txt"
+save
+[ "$(left)" -gt 60 ] && NCU_OUT=$R timeout $(($(left) - 10)) bash experiments/grouped-wide-tiles/ncu_source_call.sh wide160w
+save
+rm -rf "$R"
+echo "done in $((SECONDS - T0)) s"
