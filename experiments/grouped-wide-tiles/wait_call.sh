@@ -7,8 +7,8 @@
 # end: at most 8 files come back). In order, each while time is left:
 #  1. on an H200, main's bench-quant three times (issue 19's H200 line);
 #  2. tests: wide160h and wide160w grouped under FP8BLOCK_GEMM_PLAN=128,160,2,0; g256p grouped
-#     under its own plans and 256,128,2,0, its GEMM test under its own plans and (16-bit D)
-#     256,128,2,0;
+#     under its own plans and 256,128,2,0, its GEMM test's fixed shapes under its own plans and
+#     (16-bit D) 256,128,2,0;
 #  3. ab_grouped.py: main, wide160h, wide160w, g256p and DeepGEMM in one process;
 #  4. ab_plain.py: main, g256p and DeepGEMM on the M >= 4096 shapes (D bit-identical to main's);
 #  5. racecheck and memcheck: wide160w (plan 128,160,2,0) and g256p (256,128,2,0), small sets;
@@ -31,11 +31,14 @@ if grep -q H200 "$R/device.txt"; then
     for i in 1 2 3; do timeout 60 "$B/main/fp8block" bench-quant --device cuda; done >"$R/bench_quant.txt" 2>&1
     save
 fi
-run_test() { # VARIANT TEST PLAN [ENV...]
-    local v=$1 test=$2 plan=$3
+run_test() { # VARIANT TEST PLAN [ENV...] [-- ARGS...]
+    local v=$1 test=$2 plan=$3 env=() args=()
     shift 3
-    echo "=== $v $test${plan:+ plan $plan} $*"
-    env ${plan:+FP8BLOCK_GEMM_PLAN=$plan} "$@" timeout 150 "$B/$v/$test" 2>&1 | grep -E "FAIL|checks" | tail -4
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do env+=("$1"); shift; done
+    [ $# -gt 0 ] && shift && args=("$@")
+    echo "=== $v $test${plan:+ plan $plan} ${env[*]} ${args[*]}"
+    env ${plan:+FP8BLOCK_GEMM_PLAN=$plan} "${env[@]}" timeout 90 "$B/$v/$test" "${args[@]}" 2>&1 |
+        grep -E "FAIL|checks|cases" | tail -4
     echo "rc ${PIPESTATUS[0]}"
 }
 {
@@ -43,18 +46,18 @@ run_test() { # VARIANT TEST PLAN [ENV...]
     run_test wide160w gpu_test_grouped_gpu 128,160,2,0
     run_test g256p gpu_test_grouped_gpu ""
     run_test g256p gpu_test_grouped_gpu 256,128,2,0
-    run_test g256p gpu_test_gemm_gpu ""
-    run_test g256p gpu_test_gemm_gpu 256,128,2,0 FP8BLOCK_TEST_16BIT_OUT=1
+    run_test g256p gpu_test_gemm_gpu "" -- quick 48 # the fixed shapes, each output type
+    run_test g256p gpu_test_gemm_gpu 256,128,2,0 FP8BLOCK_TEST_16BIT_OUT=1 -- quick 48
 } >"$R/tests.txt"
 cat "$R/tests.txt"
 save
 libs=()
 for v in main wide160h wide160w g256p; do libs+=("$v=$B/$v/libfp8block.so"); done
-timeout $(($(left) - 200)) python3 experiments/device-call/ab_grouped.py "${libs[@]}" --reps 10 2>&1 | grep -vi warn \
+timeout $(($(left) - 120)) python3 experiments/device-call/ab_grouped.py "${libs[@]}" --reps 10 2>&1 | grep -vi warn \
     >"$R/grouped_bench.txt"
 tail -5 "$R/grouped_bench.txt"
 save
-timeout $(($(left) - 150)) python3 experiments/device-call/ab_plain.py "main=$B/main/libfp8block.so" \
+timeout $(($(left) - 60)) python3 experiments/device-call/ab_plain.py "main=$B/main/libfp8block.so" \
     "g256p=$B/g256p/libfp8block.so" --reps 10 2>&1 | grep -vi warn >"$R/plain_bench.txt"
 tail -3 "$R/plain_bench.txt"
 save
@@ -62,7 +65,7 @@ sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-san
 for run in "wide160w 128,160,2,0" "g256p 256,128,2,0"; do
     read -r v plan <<<"$run"
     for tool in racecheck memcheck; do
-        [ "$(left)" -gt 100 ] || break
+        [ "$(left)" -gt 80 ] || break
         echo "=== $tool $v, small set, plan $plan"
         FP8BLOCK_TEST_SMALL=1 FP8BLOCK_GEMM_PLAN=$plan timeout 45 "$sanitizer" --tool "$tool" \
             "$B/$v/gpu_test_grouped_gpu" 2>&1 | grep -E "SUMMARY|checks"
