@@ -526,7 +526,9 @@ int main(int argc, char **argv)
            "CPU's on %d of %d cross-checked cases\n",
            cases, cases < 3 * n_fixed ? cases : 3 * n_fixed, cases > 3 * n_fixed ? cases - 3 * n_fixed : 0,
            (long long)elements_checked, cross_checked - cross_differ, cross_checked);
-    if (cases >= 3 * n_fixed) CHECK(cross_checked >= 20, "only %d cases cross-checked against the CPU reference", cross_checked);
+    /* the count the full set reaches (a quick run of the fixed shapes cross-checks ~9) */
+    if (cases >= 3 * n_fixed + RANDOM_CASES)
+        CHECK(cross_checked >= 20, "only %d cases cross-checked against the CPU reference", cross_checked);
     if (planting)
         printf("planted row corruption: the checker failed %d of the %d cases that had rows 100..109%s\n", planted_caught,
                planted_cases, planted_caught == planted_cases ? "" : " (MISSED SOME)");
