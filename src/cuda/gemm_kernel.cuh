@@ -383,13 +383,16 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
             /* K blocks a step of the two-wave loop takes: a turn of the ring, or one (ring_at). */
             constexpr int STEP = TURNS ? STAGES : 1;
             if constexpr (WAVES > 1) {
+                uint32_t ready = 0; /* the next K block's stage seen full by the last one's probe */
                 for (int kb = w.kb_begin; kb < w.kb_end; kb += STEP) {
 #pragma unroll
                     for (int s = 0; s < STEP; s++) {
                         if (kb + s < w.kb_end) {
-                            ring_position r = ring_at<TURNS>(issue, s);
+                            ring_position r = ring_at<TURNS>(issue, s), next = r;
+                            if constexpr (TURNS) next = ring_at<TURNS>(issue, (s + 1) % STAGES);
+                            else ring_advance<STAGES>(next);
                             kblock_waves<BM, BN, STAGES, SB_COUNT, SB_SLOT, WAVES, PAIR>(
-                                acc_waves, tmp, r, full, empty, at, lane, cta_rank, first_col_in_block);
+                                acc_waves, tmp, r, full, empty, at, lane, cta_rank, first_col_in_block, ready, next);
                             ring_took<TURNS>(issue, r, s);
                         }
                     }

@@ -276,13 +276,18 @@ __device__ __forceinline__ void kblock_end(float *acc, float *tmp, const kblock_
  * wgmma go into the one temporary (two would not fit the registers next to WAVES
  * accumulators), which is promoted before the next wave starts. The other math
  * warpgroup keeps the tensor cores busy meanwhile. The stage goes back to the
- * producer(s) as soon as the last wave's wgmma have read it. */
+ * producer(s) as soon as the last wave's wgmma have read it. Then the next K block's stage
+ * (`next`) is probed, not waited on: ptxas issues the probe among the last promotion's FFMA,
+ * where a wait would come after all of them and the loop's bound, and the next K block waits
+ * only where the probe saw its stage not yet full (`ready`). Plain M >= 4096 GEMMs 0.1-1.0%
+ * faster on all 8 bench shapes (bench/NOTES.md "Measured: the early wait"). */
 template <int BM, int BN, int STAGES, int SB_COUNT, int SB_SLOT, int WAVES, int CLUSTER>
 __device__ __forceinline__ void kblock_waves(float (*acc)[BN / 2], float *tmp, ring_position &ring, uint64_t *full,
                                              uint64_t *empty, const stage_addressing &at, int lane,
-                                             uint32_t cta_rank, int first_col_in_block)
+                                             uint32_t cta_rank, int first_col_in_block, uint32_t &ready,
+                                             ring_position next)
 {
-    mbarrier_wait(&full[ring.stage], ring.phase);
+    if (!ready) mbarrier_wait(&full[ring.stage], ring.phase);
     kblock_scales<SB_COUNT> scales[WAVES];
 #pragma unroll
     for (int v = 0; v < WAVES; v++)
@@ -295,7 +300,10 @@ __device__ __forceinline__ void kblock_waves(float (*acc)[BN / 2], float *tmp, r
         wgmma_wait_all();
 #pragma unroll
         for (int i = 0; i < BN / 2; i++) fence_registers(tmp[i]);
-        if (v == WAVES - 1) give_back_stage<CLUSTER>(empty, ring.stage, lane, cta_rank);
+        if (v == WAVES - 1) {
+            give_back_stage<CLUSTER>(empty, ring.stage, lane, cta_rank);
+            ready = mbarrier_test_wait(smem_addr(&full[next.stage]), next.phase);
+        }
         promote<BN, SB_COUNT>(acc[v], tmp, scales[v], first_col_in_block);
     }
     ring_advance<STAGES>(ring);

@@ -56,6 +56,21 @@ __device__ __forceinline__ uint32_t mbarrier_try_wait(uint32_t bar, uint32_t par
     return done;
 }
 
+/* Whether the phase with the given parity has completed, without waiting (test_wait never
+ * suspends the thread, where try_wait may until a time limit): a probe issued early whose
+ * answer is read later. */
+__device__ __forceinline__ uint32_t mbarrier_test_wait(uint32_t bar, uint32_t parity)
+{
+    uint32_t done;
+    asm volatile("{\n.reg .pred p;\n"
+                 "mbarrier.test_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+                 "selp.u32 %0, 1, 0, p;\n}\n"
+                 : "=r"(done)
+                 : "r"(bar), "r"(parity)
+                 : "memory");
+    return done;
+}
+
 /* Waits until the phase with the given parity has completed. */
 __device__ __forceinline__ void mbarrier_wait(uint64_t *bar, uint32_t parity)
 {
