@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
-# On the GPU machine: the call that measures the next K block's wait issued before the promotion
-# (bench/NOTES.md "The next K block's wait issued before the promotion"), on ab/bins.tar.xz
-# holding main, wide160h, wide160w (experiments/device-call/prebuild.sh with wide160h.patch and
-# wide160w.patch) and g256p (its build_variants.sh build, gpu_test_gemm_gpu besides); carry ab
-# and peers. Everything under $OUT/r, packed into $OUT/all.tgz after each step (r removed at the
-# end: at most 8 files come back). In order, each while time is left:
+# On the GPU machine: a call on prebuilt 128x160 grouped variants (and plain-GEMM ones), on
+# ab/bins.tar.xz from experiments/device-call/prebuild.sh with their patches; carry ab and peers.
+#   WIDE="wide160w wide160s4"  variants with the 128x160 grouped pairs (the default: the next call,
+#                              bench/NOTES.md "The unit boundary's lead")
+#   PLAIN="..."                variants of the plain GEMM (default none; the 16:42 call of
+#                              2026-12-07 ran WIDE="wide160h wide160w" PLAIN=g256p)
+# Everything under $OUT/r, packed into $OUT/all.tgz after each step (r removed at the end: at most
+# 8 files come back). In order, each while time is left:
 #  1. on an H200, main's bench-quant three times (issue 19's H200 line);
-#  2. tests: wide160h and wide160w grouped under FP8BLOCK_GEMM_PLAN=128,160,2,0; g256p grouped
-#     under its own plans and 256,128,2,0, its GEMM test's fixed shapes under its own plans and
-#     (16-bit D) 256,128,2,0;
-#  3. ab_grouped.py: main, wide160h, wide160w, g256p and DeepGEMM in one process;
-#  4. ab_plain.py: main, g256p and DeepGEMM on the M >= 4096 shapes (D bit-identical to main's);
-#  5. racecheck and memcheck: wide160w (plan 128,160,2,0) and g256p (256,128,2,0), small sets;
-#  6. Nsight Compute's samples per SASS instruction on wide160w and DeepGEMM (ncu_source_call.sh).
-# Usage: experiments/grouped-wide-tiles/wait_call.sh   (BUDGET seconds, default 540)
+#  2. tests: each WIDE variant's grouped test under FP8BLOCK_GEMM_PLAN=128,160,2,0; each PLAIN
+#     variant's grouped test under its own plans and 256,128,2,0 and its GEMM test's fixed shapes
+#     under its own plans and (16-bit D) 256,128,2,0;
+#  3. ab_grouped.py: main, every variant and DeepGEMM in one process;
+#  4. ab_plain.py: main, the PLAIN variants and DeepGEMM on the M >= 4096 shapes;
+#  5. racecheck and memcheck on the small grouped set: the last WIDE variant (128,160,2,0), each
+#     PLAIN one (256,128,2,0);
+#  6. Nsight Compute's samples per SASS instruction on the last WIDE variant and DeepGEMM
+#     (ncu_source_call.sh).
+# Usage: [WIDE=...] [PLAIN=...] [BUDGET=s] experiments/grouped-wide-tiles/wait_call.sh (BUDGET default 540)
 set -u
 cd "$(dirname "$0")/../.."
 T0=$SECONDS
 left() { echo $((${BUDGET:-540} - (SECONDS - T0))); }
+read -ra wide <<<"${WIDE-wide160w wide160s4}"
+read -ra plain <<<"${PLAIN:-}"
 R=$OUT/r
 mkdir -p "$R"
 save() { tar czf "$OUT/all.tgz" -C "$OUT" r; }
@@ -42,27 +48,35 @@ run_test() { # VARIANT TEST PLAN [ENV...] [-- ARGS...]
     echo "rc ${PIPESTATUS[0]}"
 }
 {
-    run_test wide160h gpu_test_grouped_gpu 128,160,2,0
-    run_test wide160w gpu_test_grouped_gpu 128,160,2,0
-    run_test g256p gpu_test_grouped_gpu ""
-    run_test g256p gpu_test_grouped_gpu 256,128,2,0
-    run_test g256p gpu_test_gemm_gpu "" -- quick 48 # the fixed shapes, each output type
-    run_test g256p gpu_test_gemm_gpu 256,128,2,0 FP8BLOCK_TEST_16BIT_OUT=1 -- quick 48
+    for v in "${wide[@]}"; do run_test "$v" gpu_test_grouped_gpu 128,160,2,0; done
+    for v in "${plain[@]}"; do
+        run_test "$v" gpu_test_grouped_gpu ""
+        run_test "$v" gpu_test_grouped_gpu 256,128,2,0
+        run_test "$v" gpu_test_gemm_gpu "" -- quick 48 # the fixed shapes, each output type
+        run_test "$v" gpu_test_gemm_gpu 256,128,2,0 FP8BLOCK_TEST_16BIT_OUT=1 -- quick 48
+    done
 } >"$R/tests.txt"
 cat "$R/tests.txt"
 save
 libs=()
-for v in main wide160h wide160w g256p; do libs+=("$v=$B/$v/libfp8block.so"); done
+for v in main "${wide[@]}" "${plain[@]}"; do libs+=("$v=$B/$v/libfp8block.so"); done
 timeout $(($(left) - 120)) python3 experiments/device-call/ab_grouped.py "${libs[@]}" --reps 10 2>&1 | grep -vi warn \
     >"$R/grouped_bench.txt"
 tail -5 "$R/grouped_bench.txt"
 save
-timeout $(($(left) - 60)) python3 experiments/device-call/ab_plain.py "main=$B/main/libfp8block.so" \
-    "g256p=$B/g256p/libfp8block.so" --reps 10 2>&1 | grep -vi warn >"$R/plain_bench.txt"
-tail -3 "$R/plain_bench.txt"
-save
+if [ ${#plain[@]} -gt 0 ]; then
+    libs=("main=$B/main/libfp8block.so")
+    for v in "${plain[@]}"; do libs+=("$v=$B/$v/libfp8block.so"); done
+    timeout $(($(left) - 60)) python3 experiments/device-call/ab_plain.py "${libs[@]}" --reps 10 2>&1 | grep -vi warn \
+        >"$R/plain_bench.txt"
+    tail -3 "$R/plain_bench.txt"
+    save
+fi
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-for run in "wide160w 128,160,2,0" "g256p 256,128,2,0"; do
+runs=()
+[ ${#wide[@]} -gt 0 ] && runs+=("${wide[-1]} 128,160,2,0")
+for v in "${plain[@]}"; do runs+=("$v 256,128,2,0"); done
+for run in "${runs[@]}"; do
     read -r v plan <<<"$run"
     for tool in racecheck memcheck; do
         [ "$(left)" -gt 80 ] || break
@@ -73,7 +87,8 @@ for run in "wide160w 128,160,2,0" "g256p 256,128,2,0"; do
 done >"$R/sanitize.txt"
 cat "$R/sanitize.txt"
 save
-[ "$(left)" -gt 60 ] && NCU_OUT=$R timeout $(($(left) - 10)) bash experiments/grouped-wide-tiles/ncu_source_call.sh wide160w
+[ ${#wide[@]} -gt 0 ] && [ "$(left)" -gt 60 ] &&
+    NCU_OUT=$R timeout $(($(left) - 10)) bash experiments/grouped-wide-tiles/ncu_source_call.sh "${wide[-1]}"
 save
 rm -rf "$R"
 echo "done in $((SECONDS - T0)) s"
