@@ -20,7 +20,9 @@ build_as main || { echo "build_variants: main did not build ($out/build.log)" >&
 built=(main)
 for p in "$@"; do
     name=$(basename "$p" .patch)
-    patch -p1 --quiet <"$p" || { echo "build_variants: $p does not apply" >&2; exit 1; }
+    # a dry run first: patch(1) applies the hunks that fit before it fails, and those stayed
+    patch -p1 --quiet --dry-run <"$p" >/dev/null && patch -p1 --quiet <"$p" ||
+        { echo "build_variants: $p does not apply (the tree is unchanged)" >&2; exit 1; }
     build_as "$name" && built+=("$name") || echo "build_variants: $name did not build ($out/build.log)" >&2
     patch -R -p1 --quiet <"$p"
 done

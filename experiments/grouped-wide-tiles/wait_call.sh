@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # On the GPU machine: a call on prebuilt 128x160 grouped variants (and plain-GEMM ones), on
 # ab/bins.tar.xz from experiments/device-call/prebuild.sh with their patches; carry ab and peers.
-#   WIDE="wide160w wide160s4"  variants with the 128x160 grouped pairs (the default: the next call,
-#                              bench/NOTES.md "The unit boundary's lead")
+#   WIDE="wide160w wide160sa wide160s4"  variants with the 128x160 grouped pairs (the default: the
+#                              next call, bench/NOTES.md "The unit boundary's lead")
 #   PLAIN="..."                variants of the plain GEMM (default none; the 16:42 call of
 #                              2026-12-07 ran WIDE="wide160h wide160w" PLAIN=g256p)
 # Everything under $OUT/r, packed into $OUT/all.tgz after each step (r removed at the end: at most
@@ -13,8 +13,8 @@
 #     under its own plans and (16-bit D) 256,128,2,0;
 #  3. ab_grouped.py: main, every variant and DeepGEMM in one process;
 #  4. ab_plain.py: main, the PLAIN variants and DeepGEMM on the M >= 4096 shapes;
-#  5. racecheck and memcheck on the small grouped set: the last WIDE variant (128,160,2,0), each
-#     PLAIN one (256,128,2,0);
+#  5. racecheck and memcheck on the small grouped set: the WIDE variants after the first
+#     (128,160,2,0), each PLAIN one (256,128,2,0);
 #  6. Nsight Compute's samples per SASS instruction on the last WIDE variant and DeepGEMM
 #     (ncu_source_call.sh).
 # Usage: [WIDE=...] [PLAIN=...] [BUDGET=s] experiments/grouped-wide-tiles/wait_call.sh (BUDGET default 540)
@@ -22,7 +22,7 @@ set -u
 cd "$(dirname "$0")/../.."
 T0=$SECONDS
 left() { echo $((${BUDGET:-540} - (SECONDS - T0))); }
-read -ra wide <<<"${WIDE-wide160w wide160s4}"
+read -ra wide <<<"${WIDE-wide160w wide160sa wide160s4}"
 read -ra plain <<<"${PLAIN:-}"
 R=$OUT/r
 mkdir -p "$R"
@@ -74,7 +74,7 @@ if [ ${#plain[@]} -gt 0 ]; then
 fi
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 runs=()
-[ ${#wide[@]} -gt 0 ] && runs+=("${wide[-1]} 128,160,2,0")
+for v in "${wide[@]:1}"; do runs+=("$v 128,160,2,0"); done
 for v in "${plain[@]}"; do runs+=("$v 256,128,2,0"); done
 for run in "${runs[@]}"; do
     read -r v plan <<<"$run"
