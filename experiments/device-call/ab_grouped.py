@@ -47,6 +47,17 @@ def load(libraries):
     return loaded
 
 
+def ab_arguments(description):
+    """The command line of an A/B script (NAME=PATH..., main's first; --reps), each library
+    loaded: (args, loaded, names)."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("libraries", nargs="+", help="NAME=PATH, main's first")
+    ap.add_argument("--reps", type=int, default=10)
+    args = ap.parse_args()
+    libraries = [tuple(a.split("=", 1)) for a in args.libraries]
+    return args, load(libraries), [name for name, _ in libraries]
+
+
 def on(loaded, name, fn):
     """fn run with library `name` as the binding's library (and its contexts)."""
     lib, contexts = loaded[name]
@@ -73,13 +84,7 @@ def rows_to_time():
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("libraries", nargs="+", help="NAME=PATH, main's first")
-    ap.add_argument("--reps", type=int, default=10)
-    args = ap.parse_args()
-    libraries = [tuple(a.split("=", 1)) for a in args.libraries]
-    loaded = load(libraries)
-    names = [name for name, _ in libraries]
+    args, loaded, names = ab_arguments(__doc__)
     torch.manual_seed(0)
     timer = Timer()
     print(f"ab_grouped on {torch.cuda.get_device_name(0)}, commit {os.environ.get('FP8BLOCK_COMMIT', '?')}, "

@@ -9,13 +9,12 @@ must equal main's bit for bit (same sums, same rounding) and DeepGEMM's within 1
 Usage (GPU machine): PYTHONPATH=python:bench:peers/deepgemm-v1 python3 ab_plain.py \\
     main=ab/bins/main/libfp8block.so g256p=ab/bins/g256p/libfp8block.so [--reps 10]
 """
-import argparse
 import os
 import random
 import statistics
 import sys
 
-from ab_grouped import load, on  # the first import: DeepGEMM's NVRTC before torch's
+from ab_grouped import ab_arguments, on  # the first import: DeepGEMM's NVRTC before torch's
 
 import torch
 
@@ -28,13 +27,7 @@ import fp8block  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("libraries", nargs="+", help="NAME=PATH, main's first")
-    ap.add_argument("--reps", type=int, default=10)
-    args = ap.parse_args()
-    libraries = [tuple(a.split("=", 1)) for a in args.libraries]
-    loaded = load(libraries)
-    names = [name for name, _ in libraries]
+    args, loaded, names = ab_arguments(__doc__)
     dg = DeepGemm()
     timer = Timer()
     gen = torch.Generator(device="cuda")

@@ -29,17 +29,8 @@
 # GROUPED_BENCH=contiguous PEERS=1 SANITIZE="racecheck memcheck" BUDGET=420.
 set -u
 cd "$(dirname "$0")/../.."
-R=$OUT/r
-mkdir -p "$R"
-T0=$SECONDS
-left() { echo $((${BUDGET:-300} - (SECONDS - T0))); }
-save() { tar czf "$OUT/all.tgz" -C "$OUT" r; }
-{ date -u; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader; } >"$R/device.txt"
-cat "$R/device.txt"
-tar xJf ab/bins.tar.xz -C ab || exit 1
-B=ab/bins
-export FP8BLOCK_COMMIT=$(cat ab/commit.txt) PYTHONUNBUFFERED=1 PYTHONPATH=python:bench:peers/deepgemm-v1
-export DG_JIT_CACHE_DIR=$PWD/.dg-cache
+BUDGET_DEFAULT=300
+. experiments/device-call/call_setup.sh
 peers=(--fb-only)
 [ "${PEERS:-0}" = 1 ] && peers=()
 read -ra quant <<<"${QUANT:-}"

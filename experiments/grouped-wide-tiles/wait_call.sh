@@ -20,19 +20,10 @@
 # Usage: [WIDE=...] [PLAIN=...] [BUDGET=s] experiments/grouped-wide-tiles/wait_call.sh (BUDGET default 540)
 set -u
 cd "$(dirname "$0")/../.."
-T0=$SECONDS
-left() { echo $((${BUDGET:-540} - (SECONDS - T0))); }
 read -ra wide <<<"${WIDE-wide160w wide160sa wide160s4}"
 read -ra plain <<<"${PLAIN:-}"
-R=$OUT/r
-mkdir -p "$R"
-save() { tar czf "$OUT/all.tgz" -C "$OUT" r; }
-{ date -u; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader; } >"$R/device.txt"
-cat "$R/device.txt"
-tar xJf ab/bins.tar.xz -C ab || exit 1
-B=ab/bins
-export FP8BLOCK_COMMIT=$(cat ab/commit.txt) PYTHONUNBUFFERED=1 PYTHONPATH=python:bench:peers/deepgemm-v1
-export DG_JIT_CACHE_DIR=$PWD/.dg-cache
+BUDGET_DEFAULT=540
+. experiments/device-call/call_setup.sh
 if grep -q H200 "$R/device.txt"; then
     for i in 1 2 3; do timeout 60 "$B/main/fp8block" bench-quant --device cuda; done >"$R/bench_quant.txt" 2>&1
     save

@@ -388,11 +388,10 @@ __global__ void __launch_bounds__(gemm_layout<BM, BN, OUT, B_PER_COL>::threads, 
 #pragma unroll
                     for (int s = 0; s < STEP; s++) {
                         if (kb + s < w.kb_end) {
-                            ring_position r = ring_at<TURNS>(issue, s), next = r;
-                            if constexpr (TURNS) next = ring_at<TURNS>(issue, (s + 1) % STAGES);
-                            else ring_advance<STAGES>(next);
+                            ring_position r = ring_at<TURNS>(issue, s);
                             kblock_waves<BM, BN, STAGES, SB_COUNT, SB_SLOT, WAVES, PAIR>(
-                                acc_waves, tmp, r, full, empty, at, lane, cta_rank, first_col_in_block, ready, next);
+                                acc_waves, tmp, r, full, empty, at, lane, cta_rank, first_col_in_block, ready,
+                                ring_after<STAGES, TURNS>(issue, s));
                             ring_took<TURNS>(issue, r, s);
                         }
                     }

@@ -111,6 +111,16 @@ __device__ __forceinline__ ring_position ring_at(const ring_position &r, int s)
     else return r;
 }
 
+/* Where the K block after step s's goes (kblock_waves probes it): the turn's next stage, or
+ * the continuous ring's. */
+template <int STAGES, bool TURNS>
+__device__ __forceinline__ ring_position ring_after(const ring_position &r, int s)
+{
+    ring_position next = ring_at<TURNS>(r, TURNS ? (s + 1) % STAGES : s);
+    if constexpr (!TURNS) ring_advance<STAGES>(next);
+    return next;
+}
+
 template <bool TURNS>
 __device__ __forceinline__ void ring_took(ring_position &r, const ring_position &used, int s)
 {

@@ -282,10 +282,10 @@ int main(void)
         free(offsets), free(counts);
         devmem_free(gpu, e.b), devmem_free(gpu, e.sb);
     }
-    /* Wider and deeper than the shapes above: N = 1000 is 8 B-scale blocks (and, for the 160-wide
-     * tiles of branch grouped-wide-160-turns, a tile starting at each of its four places in a
-     * block: 0, 32, 64, 96, each its own promotion loop), K = 1000 is 8 K blocks, more than a
-     * turn of any ring (a unit's K blocks from stage 0 in the grouped kernels' turns).
+    /* Wider and deeper than the shapes above: N = 1000 is 8 B-scale blocks (and, for 160-wide
+     * tiles, bench/NOTES.md "The 128-row tile's loop", a tile starting at each of its four places
+     * in a block: 0, 32, 64, 96, each its own promotion loop), K = 1000 is 8 K blocks, more than
+     * a turn of any ring (a unit's K blocks from stage 0 in the grouped kernels' turns).
      * Contiguous, 16-bit D. */
     {
         experts e = make_experts(4, 1000, 1000);

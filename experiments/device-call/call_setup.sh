@@ -1,0 +1,17 @@
+# Sourced from the repository root by the device-call runners (prebuilt_call.sh,
+# grouped-wide-tiles/wait_call.sh), after setting BUDGET_DEFAULT: results go under $OUT/r (R) and
+# `save` packs them into $OUT/all.tgz (a call cut short still returns what it measured); `left`
+# is the seconds of BUDGET (else BUDGET_DEFAULT) still to spend; the device goes into
+# $R/device.txt; ab/bins.tar.xz (prebuild.sh) is unpacked under B, with the environment the
+# binding and DeepGEMM's JIT need.
+R=$OUT/r
+mkdir -p "$R"
+T0=$SECONDS
+left() { echo $((${BUDGET:-$BUDGET_DEFAULT} - (SECONDS - T0))); }
+save() { tar czf "$OUT/all.tgz" -C "$OUT" r; }
+{ date -u; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader; } >"$R/device.txt"
+cat "$R/device.txt"
+tar xJf ab/bins.tar.xz -C ab || exit 1
+B=ab/bins
+export FP8BLOCK_COMMIT=$(cat ab/commit.txt) PYTHONUNBUFFERED=1 PYTHONPATH=python:bench:peers/deepgemm-v1
+export DG_JIT_CACHE_DIR=$PWD/.dg-cache
