@@ -2,7 +2,7 @@
 # On the GPU machine: a call on prebuilt 128x160 grouped variants (and plain-GEMM ones), on
 # ab/bins.tar.xz from experiments/device-call/prebuild.sh with their patches; carry ab and peers.
 #   WIDE="wide160w wide160sa wide160s4"  variants with the 128x160 grouped pairs (the default: the
-#                              next call, bench/NOTES.md "The unit boundary's lead")
+#                              calls of 2026-12-07 19:28-19:41 UTC)
 #   PLAIN="..."                variants of the plain GEMM (default none; the 16:42 call of
 #                              2026-12-07 ran WIDE="wide160h wide160w" PLAIN=g256p)
 # Everything under $OUT/r, packed into $OUT/all.tgz after each step (r removed at the end: at most
@@ -13,9 +13,11 @@
 #     under its own plans and (16-bit D) 256,128,2,0;
 #  3. ab_grouped.py: main, every variant and DeepGEMM in one process;
 #  4. ab_plain.py: main, the PLAIN variants and DeepGEMM on the M >= 4096 shapes;
-#  5. racecheck and memcheck on the small grouped set: the WIDE variants after the first
+#  5. the GPU suite, where the pack holds one (suite_prebuilt.sh, SUITE_BUDGET seconds, default
+#     440: the H100 ran its tests in ~350 s and the two sanitizer pairs take ~90 more);
+#  6. racecheck and memcheck on the small grouped set: the WIDE variants after the first
 #     (128,160,2,0), each PLAIN one (256,128,2,0);
-#  6. Nsight Compute's samples per SASS instruction on the last WIDE variant and DeepGEMM
+#  7. Nsight Compute's samples per SASS instruction on the last WIDE variant and DeepGEMM
 #     (ncu_source_call.sh).
 # Usage: [WIDE=...] [PLAIN=...] [BUDGET=s] experiments/grouped-wide-tiles/wait_call.sh (BUDGET default 540)
 set -u
@@ -61,6 +63,12 @@ if [ ${#plain[@]} -gt 0 ]; then
     timeout $(($(left) - 60)) python3 experiments/device-call/ab_plain.py "${libs[@]}" --reps 10 2>&1 | grep -vi warn \
         >"$R/plain_bench.txt"
     tail -3 "$R/plain_bench.txt"
+    save
+fi
+if [ -d "$B/suite" ]; then # the GPU suite of the commit in suite/commit.txt (prebuild.sh with SUITE=1)
+    suite_budget=$(($(left) - 60 < ${SUITE_BUDGET:-440} ? $(left) - 60 : ${SUITE_BUDGET:-440}))
+    bash experiments/device-call/suite_prebuilt.sh "$B/suite" "$R/suite" "$suite_budget" >"$R/suite.txt" 2>&1
+    cat "$R/suite.txt"
     save
 fi
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
