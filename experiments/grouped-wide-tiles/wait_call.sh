@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine: a call on prebuilt 128x160 grouped variants (and plain-GEMM ones), on
-# ab/bins.tar.xz from experiments/device-call/prebuild.sh with their patches; carry ab and peers.
+# ab/bins.tar.xz from experiments/device-call/prebuild.sh with their patches; carry ab and peers
+# (experiments/device-call/preflight.sh --peers checks both here first).
 #   WIDE="wide160w wide160sa wide160s4"  variants with the 128x160 grouped pairs (the default: the
 #                              calls of 2026-12-07 19:28-19:41 UTC)
 #   PLAIN="..."                variants of the plain GEMM (default none; the 16:42 call of
