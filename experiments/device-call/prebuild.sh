@@ -6,8 +6,10 @@
 # near-identical binaries, stays ~2-3 MB a variant. Carry `ab` and run
 # experiments/device-call/prebuilt_call.sh.
 # With SUITE=1 the pack also holds main's GPU tests and their plans (ctest's list) under suite/,
-# for suite_prebuilt.sh; xz then takes a dictionary that spans the near-identical programs.
-# Usage: [SUITE=1] experiments/device-call/prebuild.sh PATCH...   (from the repository root)
+# for suite_prebuilt.sh (with SUITE_PATCH=FILE, the tests of main with that patch: a variant
+# that changes every kernel owes the whole suite); xz then takes a dictionary that spans the
+# near-identical programs.
+# Usage: [SUITE=1 [SUITE_PATCH=FILE]] experiments/device-call/prebuild.sh PATCH...   (from the repository root)
 set -euo pipefail
 rm -rf ab/bins && mkdir -p ab
 BUILD=build-ab experiments/build_variants.sh ab/bins \
@@ -15,10 +17,14 @@ BUILD=build-ab experiments/build_variants.sh ab/bins \
     "fp8block libfp8block.so tests/gpu_test_quantize_gpu tests/gpu_test_grouped_gpu" "$@"
 git rev-parse --short HEAD >ab/commit.txt
 if [ "${SUITE:-0}" = 1 ]; then # patches are off again: build-ab is main's tree
+    [ -z "${SUITE_PATCH:-}" ] || patch -p1 --quiet <"$SUITE_PATCH" || exit 1
     cmake --build build-ab -j "$(nproc)" >>ab/bins/build.log 2>&1
+    built=$?
+    [ -z "${SUITE_PATCH:-}" ] || patch -R -p1 --quiet <"$SUITE_PATCH"
+    [ $built -eq 0 ] || { echo "prebuild: the suite did not build (ab/bins/build.log)" >&2; exit 1; }
     mkdir -p ab/bins/suite
     cp -L build-ab/tests/gpu_test_* ab/bins/suite/
-    git rev-parse --short HEAD >ab/bins/suite/commit.txt
+    echo "$(git rev-parse --short HEAD)${SUITE_PATCH:+ + $(basename "$SUITE_PATCH" .patch)}" >ab/bins/suite/commit.txt
     (cd build-ab && ctest --show-only=json-v1 -L gpu) | python3 -c '
 import json, sys
 for t in json.load(sys.stdin)["tests"]:

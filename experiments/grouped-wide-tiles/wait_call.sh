@@ -36,6 +36,7 @@ run_test() { # VARIANT TEST PLAN [ENV...] [-- ARGS...]
     shift 3
     while [ $# -gt 0 ] && [ "$1" != -- ]; do env+=("$1"); shift; done
     [ $# -gt 0 ] && shift && args=("$@")
+    [ -x "$B/$v/$test" ] || { echo "=== $v $test: not in the pack (its suite, if packed, runs it)"; return; }
     echo "=== $v $test${plan:+ plan $plan} ${env[*]} ${args[*]}"
     env ${plan:+FP8BLOCK_GEMM_PLAN=$plan} "${env[@]}" timeout 90 "$B/$v/$test" "${args[@]}" 2>&1 |
         grep -E "FAIL|checks|cases" | tail -4
