@@ -33,6 +33,14 @@ __device__ __forceinline__ void mbarrier_arrive_expect_tx(uint64_t *bar, uint32_
                  : "memory");
 }
 
+/* A parity test of an mbarrier (INSTR: try_wait or test_wait with its qualifiers) as 0 or 1 in
+ * DONE; the instruction's predicate is turned into a register by selp. */
+#define MBARRIER_PARITY_TEST(INSTR, DONE, BAR, PARITY)                                              \
+    asm volatile("{\n.reg .pred p;\n" INSTR " p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"          \
+                 : "=r"(DONE)                                                                       \
+                 : "r"(BAR), "r"(PARITY)                                                            \
+                 : "memory")
+
 /* One test of whether the phase with the given parity has completed: acquiring at CTA scope
  * (the default), or at cluster scope (what a peer CTA wrote before its arrivals is then seen). */
 template <bool CLUSTER_ACQUIRE>
@@ -40,19 +48,9 @@ __device__ __forceinline__ uint32_t mbarrier_try_wait(uint32_t bar, uint32_t par
 {
     uint32_t done;
     if constexpr (CLUSTER_ACQUIRE)
-        asm volatile("{\n.reg .pred p;\n"
-                     "mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], %2;\n"
-                     "selp.u32 %0, 1, 0, p;\n}\n"
-                     : "=r"(done)
-                     : "r"(bar), "r"(parity)
-                     : "memory");
+        MBARRIER_PARITY_TEST("mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64", done, bar, parity);
     else
-        asm volatile("{\n.reg .pred p;\n"
-                     "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
-                     "selp.u32 %0, 1, 0, p;\n}\n"
-                     : "=r"(done)
-                     : "r"(bar), "r"(parity)
-                     : "memory");
+        MBARRIER_PARITY_TEST("mbarrier.try_wait.parity.shared::cta.b64", done, bar, parity);
     return done;
 }
 
@@ -62,12 +60,7 @@ __device__ __forceinline__ uint32_t mbarrier_try_wait(uint32_t bar, uint32_t par
 __device__ __forceinline__ uint32_t mbarrier_test_wait(uint32_t bar, uint32_t parity)
 {
     uint32_t done;
-    asm volatile("{\n.reg .pred p;\n"
-                 "mbarrier.test_wait.parity.shared::cta.b64 p, [%1], %2;\n"
-                 "selp.u32 %0, 1, 0, p;\n}\n"
-                 : "=r"(done)
-                 : "r"(bar), "r"(parity)
-                 : "memory");
+    MBARRIER_PARITY_TEST("mbarrier.test_wait.parity.shared::cta.b64", done, bar, parity);
     return done;
 }
 
