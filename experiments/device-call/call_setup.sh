@@ -1,4 +1,4 @@
-# Sourced from the repository root by the device-call runners (prebuilt_call.sh,
+# Sourced from the repository root by the device-call runners (prebuilt_call.sh, short_call.sh,
 # grouped-wide-tiles/wait_call.sh), after setting BUDGET_DEFAULT: results go under $OUT/r (R) and
 # `save` packs them into $OUT/all.tgz (a call cut short still returns what it measured); `left`
 # is the seconds of BUDGET (else BUDGET_DEFAULT) still to spend; the device goes into
@@ -15,3 +15,11 @@ tar xJf ab/bins.tar.xz -C ab || exit 1
 B=ab/bins
 export FP8BLOCK_COMMIT=$(cat ab/commit.txt) PYTHONUNBUFFERED=1 PYTHONPATH=python:bench:peers/deepgemm-v1
 export DG_JIT_CACHE_DIR=$PWD/.dg-cache
+# On an H200, main's bench-quant three times into $R/bench_quant.txt (issue 19's H200 quantizer
+# line, unmeasured since the quantizers changed after 2026-12-06); nothing on other cards.
+quant_on_h200() {
+    grep -q H200 "$R/device.txt" || return 0
+    for i in 1 2 3; do timeout 60 "$B/main/fp8block" bench-quant --device cuda; done >"$R/bench_quant.txt" 2>&1
+    save
+    tail -12 "$R/bench_quant.txt"
+}

@@ -27,10 +27,7 @@ read -ra wide <<<"${WIDE-wide160w wide160sa wide160s4}"
 read -ra plain <<<"${PLAIN:-}"
 BUDGET_DEFAULT=540
 . experiments/device-call/call_setup.sh
-if grep -q H200 "$R/device.txt"; then
-    for i in 1 2 3; do timeout 60 "$B/main/fp8block" bench-quant --device cuda; done >"$R/bench_quant.txt" 2>&1
-    save
-fi
+quant_on_h200
 run_test() { # VARIANT TEST PLAN [ENV...] [-- ARGS...]
     local v=$1 test=$2 plan=$3 env=() args=()
     shift 3
