@@ -23,3 +23,13 @@ quant_on_h200() {
     save
     tail -12 "$R/bench_quant.txt"
 }
+# ab_plain.py on main and the given plain-GEMM variants beside DeepGEMM, into
+# $R/plain_bench.txt, stopped MARGIN seconds before the budget ends.
+plain_ab() { # MARGIN VARIANT...
+    local margin=$1 libs=("main=$B/main/libfp8block.so") v
+    shift
+    for v in "$@"; do libs+=("$v=$B/$v/libfp8block.so"); done
+    timeout $(($(left) - margin)) python3 experiments/device-call/ab_plain.py "${libs[@]}" --reps 10 2>&1 |
+        grep -vi warn >"$R/plain_bench.txt"
+    save
+}

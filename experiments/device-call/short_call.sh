@@ -13,11 +13,7 @@ read -ra plain <<<"${PLAIN:-}"
 BUDGET_DEFAULT=200
 . experiments/device-call/call_setup.sh
 quant_on_h200
-libs=("main=$B/main/libfp8block.so")
-for v in "${plain[@]}"; do libs+=("$v=$B/$v/libfp8block.so"); done
-[ "$(left)" -gt 30 ] &&
-    timeout $(($(left) - 8)) python3 experiments/device-call/ab_plain.py "${libs[@]}" --reps 10 2>&1 | grep -vi warn \
-        >"$R/plain_bench.txt"
+[ "$(left)" -gt 30 ] && plain_ab 8 "${plain[@]}"
 tail -15 "$R/plain_bench.txt" 2>/dev/null
 save
 rm -rf "$R"

@@ -57,12 +57,8 @@ timeout $(($(left) - 120)) python3 experiments/device-call/ab_grouped.py "${libs
 tail -5 "$R/grouped_bench.txt"
 save
 if [ ${#plain[@]} -gt 0 ]; then
-    libs=("main=$B/main/libfp8block.so")
-    for v in "${plain[@]}"; do libs+=("$v=$B/$v/libfp8block.so"); done
-    timeout $(($(left) - 60)) python3 experiments/device-call/ab_plain.py "${libs[@]}" --reps 10 2>&1 | grep -vi warn \
-        >"$R/plain_bench.txt"
+    plain_ab 60 "${plain[@]}"
     tail -3 "$R/plain_bench.txt"
-    save
 fi
 if [ -d "$B/suite" ]; then # the GPU suite of the commit in suite/commit.txt (prebuild.sh with SUITE=1)
     suite_budget=$(($(left) - 60 < ${SUITE_BUDGET:-440} ? $(left) - 60 : ${SUITE_BUDGET:-440}))
