@@ -3,7 +3,8 @@
 # prebuild.sh with SUITE=1): every `ctest -L gpu` test as suite/tests.txt lists it (name, program,
 # its FP8BLOCK_GEMM_PLAN; ctest itself cannot run there, its files hold this machine's paths),
 # then memcheck and racecheck on the small sets of the contract test under the planner (its
-# shapes reach the 256x128 E4M3 and bias kernels) and of the grouped test on 256x128 pairs.
+# shapes reach the 256x128 E4M3 and bias kernels) and of the grouped test on 256x128 pairs, each
+# tool's report kept in OUTDIR/TOOL-TEST.log (its first 300 lines and the summary).
 # The contract test is never forced onto 256-row pairs: they have no F32 kernel for its reference.
 # Usage: experiments/device-call/suite_prebuilt.sh SUITE_DIR OUTDIR SECONDS
 set -u
@@ -25,8 +26,11 @@ for run in "gemm_epilogue " "grouped 256,128,2,0"; do
     read -r t plan <<<"$run"
     for tool in memcheck racecheck; do
         [ "$(left)" -gt 40 ] || { echo "=== $tool $t: not run (time)"; failed=1; continue; }
-        summary=$(env FP8BLOCK_TEST_SMALL=1 ${plan:+FP8BLOCK_GEMM_PLAN=$plan} timeout $(($(left) - 10)) \
-            "$sanitizer" --tool "$tool" "$bin/gpu_test_${t}_gpu" 2>&1 | grep -E 'SUMMARY' | tail -1)
+        log=$out/$tool-$t.log
+        env FP8BLOCK_TEST_SMALL=1 ${plan:+FP8BLOCK_GEMM_PLAN=$plan} timeout $(($(left) - 10)) \
+            "$sanitizer" --tool "$tool" "$bin/gpu_test_${t}_gpu" >"$log" 2>&1
+        sed -i '301,${/SUMMARY/!d}' "$log" # the first hazards or errors where they are many, and the summary
+        summary=$(grep -E 'SUMMARY' "$log" | tail -1)
         echo "=== $tool $t, small set${plan:+, plan $plan}: $summary"
         grep -Eq ' 0 (errors|hazards)' <<<"$summary" || failed=1
     done

@@ -17,7 +17,8 @@
 #  5. the GPU suite, where the pack holds one (suite_prebuilt.sh, SUITE_BUDGET seconds, default
 #     440: the H100 ran its tests in ~350 s and the two sanitizer pairs take ~90 more);
 #  6. racecheck and memcheck on the small grouped set: the WIDE variants after the first
-#     (128,160,2,0), each PLAIN one (256,128,2,0);
+#     (128,160,2,0), each PLAIN one (256,128,2,0), each report in TOOL-VARIANT.log (the first
+#     300 lines and the summary);
 #  7. Nsight Compute's samples per SASS instruction on the last WIDE variant and DeepGEMM
 #     (ncu_source_call.sh).
 # Usage: [WIDE=...] [PLAIN=...] [BUDGET=s] experiments/grouped-wide-tiles/wait_call.sh (BUDGET default 540)
@@ -76,7 +77,9 @@ for run in "${runs[@]}"; do
         [ "$(left)" -gt 80 ] || break
         echo "=== $tool $v, small set, plan $plan"
         FP8BLOCK_TEST_SMALL=1 FP8BLOCK_GEMM_PLAN=$plan timeout 45 "$sanitizer" --tool "$tool" \
-            "$B/$v/gpu_test_grouped_gpu" 2>&1 | grep -E "SUMMARY|checks"
+            "$B/$v/gpu_test_grouped_gpu" >"$R/$tool-$v.log" 2>&1
+        sed -i '301,${/SUMMARY/!d}' "$R/$tool-$v.log" # the first hazards where they are many
+        grep -E "SUMMARY|checks" "$R/$tool-$v.log"
     done
 done >"$R/sanitize.txt"
 cat "$R/sanitize.txt"
