@@ -12,7 +12,7 @@ bin=$1 out=$2 budget=$3
 mkdir -p "$out"
 T0=$SECONDS
 left() { echo $((budget - (SECONDS - T0))); }
-sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+. "$(dirname "$0")/sanitize.sh"
 failed=0
 while read -r name program plan; do
     [ "$(left)" -gt 20 ] || { echo "=== $name: not run (time)"; failed=1; continue; }
@@ -26,11 +26,9 @@ for run in "gemm_epilogue " "grouped 256,128,2,0"; do
     read -r t plan <<<"$run"
     for tool in memcheck racecheck; do
         [ "$(left)" -gt 40 ] || { echo "=== $tool $t: not run (time)"; failed=1; continue; }
-        log=$out/$tool-$t.log
-        env FP8BLOCK_TEST_SMALL=1 ${plan:+FP8BLOCK_GEMM_PLAN=$plan} timeout $(($(left) - 10)) \
-            "$sanitizer" --tool "$tool" "$bin/gpu_test_${t}_gpu" >"$log" 2>&1
-        sed -i '301,${/SUMMARY/!d}' "$log" # the first hazards or errors where they are many, and the summary
-        summary=$(grep -E 'SUMMARY' "$log" | tail -1)
+        sanitize "$out/$tool-$t.log" $(($(left) - 10)) "$tool" "$bin/gpu_test_${t}_gpu" FP8BLOCK_TEST_SMALL=1 \
+            ${plan:+FP8BLOCK_GEMM_PLAN=$plan}
+        summary=$(grep -E 'SUMMARY' "$out/$tool-$t.log" | tail -1)
         echo "=== $tool $t, small set${plan:+, plan $plan}: $summary"
         grep -Eq ' 0 (errors|hazards)' <<<"$summary" || failed=1
     done

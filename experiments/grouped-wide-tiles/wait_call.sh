@@ -67,7 +67,7 @@ if [ -d "$B/suite" ]; then # the GPU suite of the commit in suite/commit.txt (pr
     cat "$R/suite.txt"
     save
 fi
-sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+. experiments/device-call/sanitize.sh
 runs=()
 for v in "${wide[@]:1}"; do runs+=("$v 128,160,2,0"); done
 for v in "${plain[@]}"; do runs+=("$v 256,128,2,0"); done
@@ -76,9 +76,8 @@ for run in "${runs[@]}"; do
     for tool in racecheck memcheck; do
         [ "$(left)" -gt 80 ] || break
         echo "=== $tool $v, small set, plan $plan"
-        FP8BLOCK_TEST_SMALL=1 FP8BLOCK_GEMM_PLAN=$plan timeout 45 "$sanitizer" --tool "$tool" \
-            "$B/$v/gpu_test_grouped_gpu" >"$R/$tool-$v.log" 2>&1
-        sed -i '301,${/SUMMARY/!d}' "$R/$tool-$v.log" # the first hazards where they are many
+        sanitize "$R/$tool-$v.log" 45 "$tool" "$B/$v/gpu_test_grouped_gpu" FP8BLOCK_TEST_SMALL=1 \
+            FP8BLOCK_GEMM_PLAN="$plan"
         grep -E "SUMMARY|checks" "$R/$tool-$v.log"
     done
 done >"$R/sanitize.txt"
