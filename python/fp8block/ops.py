@@ -125,6 +125,25 @@ def gemm(a: Array, sa: Array, b: Array, sb: Array, out_dtype: Optional[DType] = 
     else:
         raise ValueError(f"b_block = {b_block!r}: expected '128x128' or '1x128'")
     operands = [am, sam, bm, sbm]
+    fields.update(_addends(c, bias, m, n, operands))
+    device, torch_tensor = T.same_place(*operands)
+    T.require_row_alignment(am, 16, "the GEMM loads rows of a with TMA")
+    T.require_row_alignment(bm, 16, "the GEMM loads rows of b with TMA")
+    T.require_row_alignment(sam, 4, "the GEMM loads rows of sa with TMA")
+    code = _gemm_output_code(out_dtype, out, torch_tensor)
+    d, scales, out_fields = _gemm_output(out, code, pow2, m, n, am)
+    desc = L.gemm_desc(m=m, n=n, k=k, a=am.ptr, lda=am.ld, sa=sam.ptr, ldsa=sam.ld,
+                       b=bm.ptr, ldb=bm.ld, sb=sbm.ptr, ldsb=sbm.ld, **out_fields, **fields)
+    _call(device, torch_tensor, "fp8block_gemm_ex", L.ctypes.byref(desc))
+    if out is not None:
+        return out
+    return (T.unfold_rows(d, lead), scales) if code == L.E4M3 else T.unfold_rows(d, lead)
+
+
+def _addends(c, bias, m, n, operands):
+    """The descriptor's fields for C (an M×N float matrix, N-D folded into M rows) and bias (N
+    values), each appended to operands (their place is checked with the inputs')."""
+    fields = {}
     if c is not None:
         c = T.fold_rows(c, "c")[0]
         cm = T.matrix(c, "c", "float")
@@ -139,13 +158,15 @@ def gemm(a: Array, sa: Array, b: Array, sb: Array, out_dtype: Optional[DType] = 
         biasm = _aligned_rows(T.matrix(bias.reshape(1, n), "bias", "float"), bias.reshape(1, n), "bias")
         operands.append(biasm)
         fields.update(bias=biasm.ptr, bias_dtype=biasm.dtype)
-    device, torch_tensor = T.same_place(*operands)
-    T.require_row_alignment(am, 16, "the GEMM loads rows of a with TMA")
-    T.require_row_alignment(bm, 16, "the GEMM loads rows of b with TMA")
-    T.require_row_alignment(sam, 4, "the GEMM loads rows of sa with TMA")
-    code = _gemm_output_code(out_dtype, out, torch_tensor)
+    return fields
+
+
+def _gemm_output(out, code, pow2, m, n, am):
+    """(D, E4M3 scales or None, the descriptor's output fields): a new M×N buffer with 16-byte
+    rows (and quantize_1x128's scales for E4M3), or the caller's out= checked by _gemm_out."""
     if code != L.E4M3 and pow2:
         raise ValueError("pow2 applies to float8_e4m3fn output only (its scales)")
+    scales, ldsd = None, 0
     if out is None:
         ldd = T.out_ld(n, _ELEMENT_BYTES.get(code, 2))
         _, d = T.empty(am, m, n, ldd, code)
@@ -154,15 +175,10 @@ def gemm(a: Array, sa: Array, b: Array, sb: Array, out_dtype: Optional[DType] = 
             _, scales = T.empty(am, srows, scols, ldsd, L.F32)
     else:
         d, ldd, scales, ldsd = _gemm_out(out, code, m, n, am)
+    fields = dict(d=T.pointer(d), d_dtype=code, ldd=ldd)
     if code == L.E4M3:
         fields.update(sd=T.pointer(scales), ldsd=ldsd, d_scale_flags=L.SCALE_POW2 if pow2 else 0)
-    desc = L.gemm_desc(m=m, n=n, k=k, a=am.ptr, lda=am.ld, sa=sam.ptr, ldsa=sam.ld,
-                       b=bm.ptr, ldb=bm.ld, sb=sbm.ptr, ldsb=sbm.ld,
-                       d=T.pointer(d), d_dtype=code, ldd=ldd, **fields)
-    _call(device, torch_tensor, "fp8block_gemm_ex", L.ctypes.byref(desc))
-    if out is not None:
-        return out
-    return (T.unfold_rows(d, lead), scales) if code == L.E4M3 else T.unfold_rows(d, lead)
+    return d, scales, fields
 
 
 def _gemm_output_code(out_dtype, out, torch_tensor):
@@ -224,17 +240,36 @@ def _expert_stride(x, name):
 
 
 def _int32_rows(v, like, count, name):
-    """The group sizes as a contiguous int32 array where the operands live."""
+    """The group sizes as a contiguous int32 array where the operands live. They must be
+    integers: a float or bool array is refused rather than truncated, and values outside int32
+    are refused rather than wrapped where they can be read without a device synchronisation
+    (NumPy, lists, CPU tensors; a device tensor is converted where it lives)."""
     if T.is_torch(like.obj):
         torch = T._torch()
-        t = torch.as_tensor(v).to(device=like.obj.device, dtype=torch.int32).contiguous()
+        t = torch.as_tensor(v)
         if t.dim() != 1 or t.shape[0] != count:
             raise ValueError(f"{name} must hold {count} values; got shape {tuple(t.shape)}")
+        if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+            raise TypeError(f"{name} has dtype {t.dtype}; expected an integer dtype (int32)")
+        if t.device.type == "cpu" and t.dtype != torch.int32 and t.numel():
+            _check_int32(int(t.min()), int(t.max()), name)
+        t = t.to(device=like.obj.device, dtype=torch.int32).contiguous()
         return t, t.data_ptr()
-    arr = np.ascontiguousarray(np.asarray(v), dtype=np.int32)
+    arr = np.asarray(v)
     if arr.ndim != 1 or arr.shape[0] != count:
         raise ValueError(f"{name} must hold {count} values; got shape {arr.shape}")
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} has dtype {arr.dtype}; expected an integer dtype (int32)")
+    if arr.dtype != np.int32 and arr.size:
+        _check_int32(int(arr.min()), int(arr.max()), name)
+    arr = np.ascontiguousarray(arr, dtype=np.int32)
     return arr, arr.ctypes.data
+
+
+def _check_int32(lo, hi, name):
+    if lo < -2**31 or hi >= 2**31:
+        bad = lo if lo < -2**31 else hi
+        raise ValueError(f"{name} holds {bad}, outside int32: the library reads group sizes as int32")
 
 
 def _expected_rows(expected_m, max_m):
@@ -255,16 +290,25 @@ def _expected_rows(expected_m, max_m):
 
 def gemm_grouped(a: Array, sa: Array, b: Array, sb: Array, *,
                  offsets: Union[Array, Sequence[int], None] = None, counts: Union[Array, Sequence[int], None] = None,
-                 out_dtype: Optional[DType] = None, out: Optional[Array] = None,
-                 expected_m: Optional[int] = None) -> Array:
+                 out_dtype: Optional[DType] = None, c: Optional[Array] = None, bias: Optional[Array] = None,
+                 pow2: bool = False, out: Union[Array, Tuple[Array, Array], None] = None,
+                 expected_m: Optional[int] = None) -> Union[Array, Tuple[Array, Array]]:
     """Mixture-of-experts GEMM: group g's rows of A times expert g's B (docs/DESIGN.md §1.8).
 
     b: [G][N][K] codes, sb: [G][ceil(N/128)][ceil(K/128)] scales (quantize_128x128 per expert).
     offsets=o (contiguous layout): a is M×K with rows sorted by expert, o the G+1 row offsets,
     sa (ceil(K/128), M). counts=c (masked layout): a is [G][max_m][K] (sa the 1x128 scales of
-    a.reshape(G*max_m, K)), c the G valid row counts. Returns D, M×N or [G][max_m][N]; rows no
-    group owns are left as they were in `out` (uninitialised without it). out_dtype defaults to
-    out's dtype, else bfloat16 for torch and float32 for NumPy.
+    a.reshape(G*max_m, K)), c the G valid row counts. o and c are integers (int32 on the
+    device; other integer dtypes are converted, after a range check where they are on the host).
+    Returns D, M×N or [G][max_m][N]; rows no group owns are left as they were in `out`
+    (uninitialised without it). out_dtype defaults to out's dtype, else bfloat16 for torch and
+    float32 for NumPy.
+
+    The epilogue is gemm's: out_dtype="float8_e4m3fn" returns (codes, scales) in the form
+    quantize_1x128 returns (codes M×N or [G][max_m][N], scales (ceil(N/128), M)), each group's
+    rows quantized as the plain GEMM's (pow2: power-of-two scales), ready to be the next grouped
+    GEMM's a; out= is then a (codes, scales) pair. c: M×N (or [G][max_m][N]) float values added
+    to A·Bᵀ (c may be a float32 out: D += A·Bᵀ in place); bias: N values added to every row.
 
     expected_m (masked layout only): how many rows a group is expected to hold, in [0, max_m]
     (None or 0: max_m). A hint for the GPU's tile choice, as DeepGEMM's masked expected_m: the
@@ -294,37 +338,28 @@ def gemm_grouped(a: Array, sa: Array, b: Array, sb: Array, *,
     kb = T.ceil_div(k, 128)
     sam = _scales(sa, "sa", (kb, m), "1x128 scales of a", (m, kb))
     sbm = _scales(sb0, "sb[0]", (T.ceil_div(n, 128), kb), "128x128 scales of one expert", (kb, T.ceil_div(n, 128)))
-    device, torch_tensor = T.same_place(am, sam, bm, sbm)
+    operands = [am, sam, bm, sbm]
+    fields = _addends(c, bias, m, n, operands)
+    device, torch_tensor = T.same_place(*operands)
     T.require_row_alignment(am, 16, "the GEMM loads rows of a with TMA")
     T.require_row_alignment(bm, 16, "the GEMM loads rows of b with TMA")
     T.require_row_alignment(sam, 4, "the GEMM loads rows of sa with TMA")
     # rows_alive holds the int32 array rows_ptr points into until the call has run
     rows_alive, rows_ptr = _int32_rows(counts if masked else offsets, am, groups if masked else groups + 1,
                                        "counts" if masked else "offsets")
-    if out_dtype is not None:
-        code = T.float_dtype_code(out_dtype, "out_dtype")
-    elif out is not None:  # out's own dtype, as gemm takes it
-        code = T.float_dtype_code(out.dtype, "out's dtype")
-    else:
-        code = L.BF16 if torch_tensor else L.F32
-    elem = 4 if code == L.F32 else 2
-    if out is None:
-        ldd = T.out_ld(n, elem)
-        _, d = T.empty(am, m, n, ldd, code)
-    else:
-        d = T.fold_rows_in_place(out, "out", m, n) if masked else out
-        dm = T.matrix(d, "out", "float")
-        if (dm.rows, dm.cols) != (m, n) or dm.dtype != code:
-            raise ValueError(f"out must be {m}×{n} of the output dtype")
-        T.require_row_alignment(dm, 16 // elem, "the GEMM stores rows of D with TMA")
-        ldd = dm.ld
+    code = _gemm_output_code(out_dtype, out, torch_tensor)
+    d, scales, out_fields = _gemm_output(out, code, pow2, m, n, am)
     desc = L.gemm_desc(m=m, n=n, k=k, a=am.ptr, lda=am.ld, sa=sam.ptr, ldsa=sam.ld,
-                       b=bm.ptr, ldb=bm.ld, sb=sbm.ptr, ldsb=sbm.ld, d=T.pointer(d), d_dtype=code, ldd=ldd,
+                       b=bm.ptr, ldb=bm.ld, sb=sbm.ptr, ldsb=sbm.ld, **out_fields, **fields,
                        group_layout=L.GROUPS_MASKED if masked else L.GROUPS_CONTIGUOUS, groups=groups,
                        group_rows=rows_ptr, max_m=max_m, group_stride_b=stride_b, group_stride_sb=stride_sb,
                        expected_m=expected_m or 0)
     _call(device, torch_tensor, "fp8block_gemm_ex", L.ctypes.byref(desc))
-    return d.reshape(groups, max_m, n) if masked else d
+    if out is not None:
+        return out
+    if masked:
+        d = d.reshape(groups, max_m, n)
+    return (d, scales) if code == L.E4M3 else d
 
 
 def quantize_1x128_transpose(x: Array, *, pow2: bool = False) -> Tuple[Tuple[Array, Array], Tuple[Array, Array]]:

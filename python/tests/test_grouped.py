@@ -100,3 +100,117 @@ def test_expected_m_errors(rng):
         fp8block.gemm_grouped(a, sa, qb, sb, counts=[5, 2], expected_m=6)
     with pytest.raises(TypeError, match="expected_m must be an int"):
         fp8block.gemm_grouped(a, sa, qb, sb, counts=[5, 2], expected_m=2.5)
+
+
+def layout_case(rng, layout, k, offsets, counts, max_m):
+    """A grouped call's operands in either layout: (a as the layout takes it, its quantization
+    (qa, sa) as M×K rows, the groups' keyword, (group, its rows of the folded M×N D) per group,
+    M). Contiguous: offsets, one row past the last group; masked: counts of max_m rows each."""
+    if layout == "contiguous":
+        m, groups = int(offsets[-1]) + 1, {"offsets": np.array(offsets, dtype=np.int32)}
+        slices = [(g, slice(offsets[g], offsets[g + 1])) for g in range(len(offsets) - 1)]
+    else:
+        m, groups = len(counts) * max_m, {"counts": np.array(counts, dtype=np.int32)}
+        slices = [(g, slice(g * max_m, g * max_m + c)) for g, c in enumerate(counts)]
+    qa, sa = fp8block.quantize_1x128(data.matrix(rng, m, k))
+    a = qa if layout == "contiguous" else qa.reshape(len(counts), max_m, k)
+    return a, (qa, sa), groups, slices, m
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "masked"])
+@pytest.mark.parametrize("pow2", [False, True])
+def test_e4m3_output(rng, layout, pow2):
+    """E4M3 D: each group's codes and scales are the plain GEMM's of its rows, byte for byte,
+    and quantize_1x128 of the grouped F32 D; codes and scales of rows no group owns keep what
+    out held. N = 200 leaves a partial last scale block."""
+    g, n, k = 3, 200, 300
+    qb, sb = experts(rng, g, n, k)
+    a, (qa, sa), groups, slices, m = layout_case(rng, layout, k, [0, 17, 17, 146], [13, 0, 40], 40)
+    codes, scales = fp8block.gemm_grouped(a, sa, qb, sb, out_dtype="float8_e4m3fn", pow2=pow2, **groups)
+    assert codes.shape == a.shape[:-1] + (n,) and scales.shape == (2, m)
+    d32 = fp8block.gemm_grouped(a, sa, qb, sb, out_dtype="float32", **groups).reshape(m, n)
+    flat = codes.reshape(m, n)
+    for e, rows in slices:
+        if rows.stop == rows.start:
+            continue
+        want_q, want_s = fp8block.gemm(*rows_of(qa, sa, rows.start, rows.stop), qb[e], sb[e],
+                                       out_dtype="float8_e4m3fn", pow2=pow2)
+        np.testing.assert_array_equal(flat[rows], want_q)
+        np.testing.assert_array_equal(scales[:, rows].view(np.uint32), want_s.view(np.uint32))
+        from_f32 = fp8block.quantize_1x128(np.ascontiguousarray(d32[rows]), pow2=pow2)
+        np.testing.assert_array_equal(flat[rows], from_f32[0])
+        np.testing.assert_array_equal(scales[:, rows].view(np.uint32), from_f32[1].view(np.uint32))
+    # out= a (codes, scales) pair, poisoned: rows no group owns keep the poison
+    out_q = np.full(codes.shape[:-1] + (208,), 0x7E, dtype=np.uint8)[..., :n]  # rows 16-byte aligned
+    out_s = np.full((2, scale_ld(m)), -3.0, dtype=np.float32)[:, :m]
+    got = fp8block.gemm_grouped(a, sa, qb, sb, out_dtype="float8_e4m3fn", pow2=pow2, out=(out_q, out_s), **groups)
+    assert got[0] is out_q and got[1] is out_s
+    owned = np.zeros(m, dtype=bool)
+    for _, rows in slices:
+        owned[rows] = True
+    np.testing.assert_array_equal(out_q.reshape(m, n)[owned], flat[owned])
+    np.testing.assert_array_equal(out_s[:, owned], scales[:, owned])
+    assert np.all(out_q.reshape(m, n)[~owned] == 0x7E) and np.all(out_s[:, ~owned] == -3.0)
+
+
+def scale_ld(m):
+    """quantize_1x128's scale row stride for m rows (a multiple of 4 floats)."""
+    return -(-m // 4) * 4
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "masked"])
+@pytest.mark.parametrize("out_dtype", ["float32", "float16", "float8_e4m3fn"])
+def test_c_and_bias(rng, layout, out_dtype):
+    """C and bias: each group's rows are the plain GEMM's with the same rows of C and the bias,
+    for a float and an E4M3 D; with a float32 D, c=out accumulates in place."""
+    g, n, k = 3, 72, 129
+    qb, sb = experts(rng, g, n, k)
+    a, (qa, sa), groups, slices, m = layout_case(rng, layout, k, [0, 5, 5, 58], [20, 3, 0], 20)
+    c = rng.standard_normal((m, n)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    # C as the layout's D: M×N, or [G][max_m][N] for the masked one
+    d = fp8block.gemm_grouped(a, sa, qb, sb, out_dtype=out_dtype, c=c.reshape(a.shape[:-1] + (n,)), bias=bias,
+                              **groups)
+    flat_d = (d[0] if out_dtype == "float8_e4m3fn" else d).reshape(m, n)
+    for e, rows in slices:
+        if rows.stop == rows.start:
+            continue
+        want = fp8block.gemm(*rows_of(qa, sa, rows.start, rows.stop), qb[e], sb[e], out_dtype=out_dtype,
+                             c=c[rows], bias=bias)
+        if out_dtype == "float8_e4m3fn":
+            np.testing.assert_array_equal(flat_d[rows], want[0])
+            np.testing.assert_array_equal(d[1][:, rows].view(np.uint32), want[1].view(np.uint32))
+        else:
+            np.testing.assert_array_equal(flat_d[rows], want)
+    if out_dtype == "float32":  # D += A·Bᵀ in place; rows no group owns keep C
+        acc = c.copy()
+        acc_out = acc.reshape(a.shape[:-1] + (n,))
+        fp8block.gemm_grouped(a, sa, qb, sb, c=acc_out, out=acc_out, **groups)
+        owned = np.zeros(m, dtype=bool)
+        for _, rows in slices:
+            owned[rows] = True
+        plain = fp8block.gemm_grouped(a, sa, qb, sb, c=c, bias=None, out_dtype="float32", **groups)
+        np.testing.assert_array_equal(acc[owned], plain.reshape(m, n)[owned])
+        np.testing.assert_array_equal(acc[~owned], c[~owned])
+
+
+def test_group_rows_must_be_int32_integers(rng):
+    qb, sb = experts(rng, 2, 64, 128)
+    qa, sa = fp8block.quantize_1x128(data.matrix(rng, 10, 128))
+    want = fp8block.gemm_grouped(qa, sa, qb, sb, offsets=[0, 4, 10])
+    np.testing.assert_array_equal(fp8block.gemm_grouped(qa, sa, qb, sb, offsets=np.array([0, 4, 10], np.int64)), want)
+    np.testing.assert_array_equal(fp8block.gemm_grouped(qa, sa, qb, sb, offsets=np.array([0, 4, 10], np.uint8)), want)
+    with pytest.raises(TypeError, match="offsets has dtype float64; expected an integer dtype"):
+        fp8block.gemm_grouped(qa, sa, qb, sb, offsets=[0, 4.5, 10])
+    with pytest.raises(TypeError, match="counts has dtype bool"):
+        fp8block.gemm_grouped(qa.reshape(2, 5, 128), sa, qb, sb, counts=np.array([True, False]))
+    # 2^32 + 4 would wrap to 4, a valid offset: refused, not computed on the wrong rows
+    with pytest.raises(ValueError, match="offsets holds 4294967300, outside int32"):
+        fp8block.gemm_grouped(qa, sa, qb, sb, offsets=np.array([0, 2**32 + 4, 10], np.int64))
+
+
+def test_pow2_needs_e4m3(rng):
+    qb, sb = experts(rng, 2, 64, 128)
+    qa, sa = fp8block.quantize_1x128(data.matrix(rng, 10, 128))
+    with pytest.raises(ValueError, match="pow2 applies to float8_e4m3fn output only"):
+        fp8block.gemm_grouped(qa, sa, qb, sb, offsets=[0, 4, 10], out_dtype="float32", pow2=True)

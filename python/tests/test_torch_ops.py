@@ -91,6 +91,18 @@ def test_every_op_passes_opcheck(operands, device, rng):
         (_ops.gemm_grouped, (bits(qg3.reshape(3, 4, 300)), sg3, bits(qe), se, counts, True, torch.bfloat16, 2)),
         (_ops.gemm_grouped_out, (bits(qg3.reshape(3, 4, 300)), sg3, bits(qe), se, counts, True,
                                  torch.zeros(3, 4, 132, device=device)[..., :130], 3)),
+        # the epilogue: C (masked: [G][max_m][N]) and bias, and E4M3 D with its scales
+        (_ops.gemm_grouped, (bits(qg3.reshape(3, 4, 300)), sg3, bits(qe), se, counts, True, torch.float32, 0,
+                             tensor(rng, 12, 130, device=device).reshape(3, 4, 130),
+                             tensor(rng, 1, 130, device=device)[0])),
+        (_ops.gemm_grouped_out, (bits(qg3[:8]), sg3[:, :8], bits(qe), se, offsets, False,
+                                 torch.zeros(8, 132, device=device)[:, :130], 0, None,
+                                 tensor(rng, 1, 130, device=device)[0])),
+        (_ops.gemm_grouped_e4m3, (bits(qg3[:8]), sg3[:, :8], bits(qe), se, offsets, False, 0,
+                                  tensor(rng, 8, 130, device=device), None, True)),
+        (_ops.gemm_grouped_e4m3_out, (bits(qg3.reshape(3, 4, 300)), sg3, bits(qe), se, counts, True,
+                                      torch.zeros(3, 4, 144, dtype=torch.uint8, device=device)[..., :130],
+                                      torch.zeros(2, 12, device=device), 2, None, None, False)),
     ]
     assert {op for op, _ in cases} == set(_ops.OPS), "an op without an opcheck case"
     for op, args in cases:
@@ -137,6 +149,43 @@ def test_grouped_op_equals_the_plain_call_and_zeroes_unowned_rows(rng, device):
     assert same(out[0, :2], want[0, :2]) and (out[0, 2:] == 5).all() and (out[1] == 5).all()
     compiled = torch.compile(lambda a, s: fbt.gemm_grouped(a, s, qe, se, offsets=offsets), fullgraph=True)
     assert same(compiled(qa, sa), fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets))
+
+
+def test_grouped_op_epilogue(rng, device):
+    """C, bias, pow2 and E4M3 output through the ops: the plain call's bits for the rows groups
+    own; fresh outputs zero elsewhere (codes and scales), out= pairs left as they were; compiled
+    the same."""
+    qe, se = experts(rng, device)
+    qa, sa = fbt.quantize_1x128(tensor(rng, 8, 300, device=device))
+    offsets = torch.tensor([0, 3, 7, 7], dtype=torch.int32, device=device)
+    c, bias = tensor(rng, 8, 130, device=device), tensor(rng, 1, 130, device=device)[0]
+    d = fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets, out_dtype=torch.float32, c=c, bias=bias)
+    want = fp8block.gemm_grouped(qa, sa, qe, se, offsets=offsets, out_dtype=torch.float32, c=c, bias=bias)
+    assert same(d[:7], want[:7]) and (d[7] == 0).all()
+    q, s = fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets, out_dtype=torch.float8_e4m3fn, bias=bias, pow2=True)
+    wq, ws = fp8block.gemm_grouped(qa, sa, qe, se, offsets=offsets, out_dtype=torch.float8_e4m3fn, bias=bias,
+                                   pow2=True)
+    assert q.shape == (8, 130) and s.shape == (2, 8)
+    assert same(q[:7], wq[:7]) and same(s[:, :7], ws[:, :7])
+    assert (q[7].view(torch.uint8) == 0).all() and (s[:, 7] == 0).all()
+    out = (torch.full((8, 144), 0x7E, dtype=torch.uint8, device=device)[:, :130].view(torch.float8_e4m3fn),
+           torch.full((2, 8), -3.0, device=device))
+    assert fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets, bias=bias, pow2=True, out=out) is out
+    assert same(out[0][:7], wq[:7]) and same(out[1][:, :7], ws[:, :7])
+    assert (out[0][7].view(torch.uint8) == 0x7E).all() and (out[1][:, 7] == -3).all()
+    acc = c.clone()  # D += A·Bᵀ in place
+    fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets, c=acc, out=acc)
+    plain = fp8block.gemm_grouped(qa, sa, qe, se, offsets=offsets, out_dtype=torch.float32, c=c)
+    assert same(acc[:7], plain[:7]) and same(acc[7], c[7])
+    compiled = torch.compile(lambda x, sx: fbt.gemm_grouped(x, sx, qe, se, offsets=offsets, bias=bias,
+                                                            out_dtype=torch.float8_e4m3fn), fullgraph=True)
+    cq, cs = compiled(qa, sa)
+    eq, es = fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets, bias=bias, out_dtype=torch.float8_e4m3fn)
+    assert same(cq, eq) and same(cs, es)
+    with pytest.raises(TypeError, match="offsets has dtype torch.float32"):
+        fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets.float())
+    with pytest.raises(ValueError, match="pow2 applies to float8_e4m3fn output only"):
+        fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets, pow2=True)
 
 
 def test_grouped_op_expected_m_is_a_hint(rng, device):

@@ -69,22 +69,39 @@ def gemm(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, out_dtype: Optional[torch
 
 def gemm_grouped(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, *, offsets: Optional[Tensor] = None,
                  counts: Optional[Tensor] = None, out_dtype: Optional[torch.dtype] = None,
-                 out: Optional[Tensor] = None, expected_m: Optional[int] = None) -> Tensor:
-    """fp8block.gemm_grouped as an op: offsets= (contiguous, a M×K, G + 1 int32 row offsets) or
-    counts= (masked, a [G][max_m][K], G int32 counts), both tensors on a's device. Without out,
-    rows no group owns are zero; with it they are left as they were. expected_m (with counts=
-    only): the rows a group is expected to hold, a planning hint (None or 0: max_m)."""
+                 c: Optional[Tensor] = None, bias: Optional[Tensor] = None, pow2: bool = False,
+                 out: Union[Tensor, Tuple[Tensor, Tensor], None] = None,
+                 expected_m: Optional[int] = None) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+    """fp8block.gemm_grouped as an op: offsets= (contiguous, a M×K, G + 1 integer row offsets) or
+    counts= (masked, a [G][max_m][K], G integer counts), both tensors on a's device; c, bias,
+    pow2 and float8_e4m3fn output ((codes, scales)) as gemm's. Without out, rows no group owns
+    are zero (codes and scales alike); with it they are left as they were. expected_m (with
+    counts= only): the rows a group is expected to hold, a planning hint (None or 0: max_m)."""
     if (offsets is None) == (counts is None):
         raise ValueError("pass offsets= (contiguous layout) or counts= (masked layout), one of them")
     masked = counts is not None
     if expected_m is not None and not masked:
         raise ValueError("expected_m belongs to the masked layout (counts=)")
     expected_m = expected_m or 0
-    rows = (counts if masked else offsets).to(device=a.device, dtype=torch.int32).contiguous()
-    if out is not None:
-        if out_dtype is not None and out.dtype != out_dtype:
-            raise TypeError(f"out has dtype {out.dtype}, but out_dtype asks for {out_dtype}")
-        _ops.call(_ops.gemm_grouped_out, a, sa, b, sb, rows, masked, out, expected_m)
+    rows = counts if masked else offsets
+    if rows.is_floating_point() or rows.is_complex() or rows.dtype == torch.bool:
+        raise TypeError(f"{'counts' if masked else 'offsets'} has dtype {rows.dtype}; expected an integer dtype")
+    rows = rows.to(device=a.device, dtype=torch.int32).contiguous()
+    if out_dtype is None:
+        out_dtype = (_E4M3 if isinstance(out, tuple) else out.dtype) if out is not None else torch.bfloat16
+    if out_dtype == _E4M3:
+        if out is None:
+            return _ops.call(_ops.gemm_grouped_e4m3, a, sa, b, sb, rows, masked, expected_m, c, bias, pow2)
+        if not isinstance(out, tuple):
+            raise TypeError("with float8_e4m3fn output, out must be a (codes, scales) pair")
+        _ops.call(_ops.gemm_grouped_e4m3_out, a, sa, b, sb, rows, masked, out[0], out[1], expected_m, c, bias,
+                  pow2)
         return out
-    return _ops.call(_ops.gemm_grouped, a, sa, b, sb, rows, masked,
-                     out_dtype if out_dtype is not None else torch.bfloat16, expected_m)
+    if pow2:
+        raise ValueError("pow2 applies to float8_e4m3fn output only (its scales)")
+    if out is None:
+        return _ops.call(_ops.gemm_grouped, a, sa, b, sb, rows, masked, out_dtype, expected_m, c, bias)
+    if isinstance(out, tuple) or out.dtype != out_dtype:
+        raise TypeError(f"out must be one tensor of dtype {out_dtype}")
+    _ops.call(_ops.gemm_grouped_out, a, sa, b, sb, rows, masked, out, expected_m, c, bias)
+    return out

@@ -258,38 +258,82 @@ def _group_rows(rows: Tensor, masked: bool, expected_m: int) -> dict:
     return {"counts" if masked else "offsets": rows, "expected_m": expected_m or None}
 
 
+def _zeros_padded(lead: Sequence, cols, ld, dtype, device) -> Tensor:
+    """padded_rows, zero-filled: a fresh output's rows no group owns must not carry garbage
+    into a compiled graph."""
+    full = torch.zeros((*lead, ld), dtype=dtype, device=device)
+    return full if ld == cols else full[..., :cols]
+
+
 @_op("fp8block::gemm_grouped", mutates_args=())
 def gemm_grouped(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, rows: Tensor, masked: bool,
-                 out_dtype: torch.dtype, expected_m: int = 0) -> Tensor:
-    """Rows no group owns are zero here (a fresh tensor must not carry garbage into a compiled
-    graph); gemm_grouped_out leaves them as they were. expected_m: the masked layout's
-    planning hint (0: none)."""
+                 out_dtype: torch.dtype, expected_m: int = 0, c: Optional[Tensor] = None,
+                 bias: Optional[Tensor] = None) -> Tensor:
+    """Rows no group owns are zero here; gemm_grouped_out leaves them as they were.
+    expected_m: the masked layout's planning hint (0: none)."""
     n = b.shape[1]
-    d = torch.zeros((*a.shape[:-1], out_ld(n, out_dtype)), dtype=out_dtype, device=a.device)[..., :n]
-    return _fp8.gemm_grouped(_tma_ready(a, 16), _tma_ready(sa, 4), _tma_ready(b, 16), sb, out=d,
-                             **_group_rows(rows, masked, expected_m))
+    d = _zeros_padded(a.shape[:-1], n, out_ld(n, out_dtype), out_dtype, a.device)
+    return _fp8.gemm_grouped(_tma_ready(a, 16), _tma_ready(sa, 4), _tma_ready(b, 16), sb, c=c, bias=bias,
+                             out=d, **_group_rows(rows, masked, expected_m))
 
 
 @gemm_grouped.register_fake
-def _(a, sa, b, sb, rows, masked, out_dtype, expected_m=0):
+def _(a, sa, b, sb, rows, masked, out_dtype, expected_m=0, c=None, bias=None):
+    torch._check(out_dtype != _E4M3,
+                 lambda: "fp8block::gemm_grouped is for float outputs; E4M3 is fp8block::gemm_grouped_e4m3")
     n = b.shape[1]
     return padded_rows(a.shape[:-1], n, out_ld(n, out_dtype), out_dtype, a.device)
 
 
+@_op("fp8block::gemm_grouped_e4m3", mutates_args=())
+def gemm_grouped_e4m3(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, rows: Tensor, masked: bool,
+                      expected_m: int = 0, c: Optional[Tensor] = None, bias: Optional[Tensor] = None,
+                      pow2: bool = False) -> Tuple[Tensor, Tensor]:
+    """(codes, scales) as quantize_1x128 returns them; rows no group owns are zero in both."""
+    m, n = math.prod(a.shape[:-1]), b.shape[1]
+    codes = _zeros_padded(a.shape[:-1], n, T.codes_ld(n), _E4M3, a.device)
+    srows, scols, lds = T.scales_1x128(m, n)
+    scales = _zeros_padded((srows,), scols, lds, torch.float32, a.device)
+    _fp8.gemm_grouped(_tma_ready(a, 16), _tma_ready(sa, 4), _tma_ready(b, 16), sb, out_dtype=_E4M3, c=c,
+                      bias=bias, pow2=pow2, out=(codes, scales), **_group_rows(rows, masked, expected_m))
+    return codes, scales
+
+
+@gemm_grouped_e4m3.register_fake
+def _(a, sa, b, sb, rows, masked, expected_m=0, c=None, bias=None, pow2=False):
+    return _fake_1x128(a.shape[:-1], b.shape[1], a.device)
+
+
 @_op("fp8block::gemm_grouped_out", mutates_args=("out",))
 def gemm_grouped_out(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, rows: Tensor, masked: bool, out: Tensor,
-                     expected_m: int = 0) -> None:
-    target = _tma_ready(out, _row_unit(out.dtype))  # rows no group owns keep out's values
-    _fp8.gemm_grouped(_tma_ready(a, 16), _tma_ready(sa, 4), _tma_ready(b, 16), sb, out=target,
+                     expected_m: int = 0, c: Optional[Tensor] = None, bias: Optional[Tensor] = None) -> None:
+    target = _tma_ready(out, _row_unit(out.dtype))  # rows no group owns keep out's values; c may be out
+    _fp8.gemm_grouped(_tma_ready(a, 16), _tma_ready(sa, 4), _tma_ready(b, 16), sb, c=c, bias=bias, out=target,
                       **_group_rows(rows, masked, expected_m))
     _write_back(out, target)
 
 
 @gemm_grouped_out.register_fake
-def _(a, sa, b, sb, rows, masked, out, expected_m=0):
+def _(a, sa, b, sb, rows, masked, out, expected_m=0, c=None, bias=None):
+    return None
+
+
+@_op("fp8block::gemm_grouped_e4m3_out", mutates_args=("out_codes", "out_scales"))
+def gemm_grouped_e4m3_out(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, rows: Tensor, masked: bool,
+                          out_codes: Tensor, out_scales: Tensor, expected_m: int = 0, c: Optional[Tensor] = None,
+                          bias: Optional[Tensor] = None, pow2: bool = False) -> None:
+    codes, scales = _tma_ready(out_codes, 16), _tma_ready(out_scales, 4)
+    _fp8.gemm_grouped(_tma_ready(a, 16), _tma_ready(sa, 4), _tma_ready(b, 16), sb, out_dtype=_E4M3, c=c,
+                      bias=bias, pow2=pow2, out=(codes, scales), **_group_rows(rows, masked, expected_m))
+    _write_back(out_codes, codes)
+    _write_back(out_scales, scales)
+
+
+@gemm_grouped_e4m3_out.register_fake
+def _(a, sa, b, sb, rows, masked, out_codes, out_scales, expected_m=0, c=None, bias=None, pow2=False):
     return None
 
 
 OPS: List = [quantize_1x128, quantize_128x128, dequantize_1x128, dequantize_128x128,
              quantize_1x128_transpose, transpose_128x128, gemm, gemm_e4m3, gemm_out, gemm_e4m3_out,
-             gemm_grouped, gemm_grouped_out]
+             gemm_grouped, gemm_grouped_e4m3, gemm_grouped_out, gemm_grouped_e4m3_out]
