@@ -65,8 +65,37 @@ def quantize_128x128(w: Array, *, pow2: bool = False) -> Tuple[Array, Array]:
 
     Returns (codes, scales): codes N×K e4m3, scales (ceil(N/128), ceil(K/128)) float32,
     row-major (a view of a buffer whose rows are padded to a multiple of 4 floats).
+    A 3-D w [G][N][K] (mixture-of-experts weights) is quantized expert by expert, never a block
+    across two: codes [G][N][K] with rows 16-byte aligned and scales [G][ceil(N/128)][ceil(K/128)],
+    what gemm_grouped takes as b and sb (stacking 2-D results would lose the rows' padding).
     """
+    dims = len(getattr(w, "shape", ()))
+    if dims == 3:
+        return _quantize_experts(w, pow2)
+    if dims not in (0, 2):  # 0: not an array, which matrix() names
+        raise ValueError(f"w must be 2-D (N×K), or 3-D [G][N][K] experts; got shape {tuple(w.shape)}")
     return _quantize(w, L.BLOCK_128x128, pow2)
+
+
+def _quantize_experts(w, pow2):
+    """quantize_128x128 of each w[g] into expert g's slice of one [G][N][K] code buffer and one
+    [G][ceil(N/128)][ceil(K/128)] scale buffer (a call per expert: a scale block never spans
+    two experts, whatever N)."""
+    groups, rows, cols = (int(d) for d in w.shape)
+    if groups == 0:
+        raise ValueError(f"w has shape {tuple(w.shape)}; fp8block needs at least one expert")
+    first = T.matrix(w[0], "w[0]", "float")
+    ldq = T.codes_ld(cols)
+    scale_rows, scale_cols, lds = T.scales_128x128(rows, cols)
+    _, codes = T.empty(first, groups * rows, cols, ldq, L.E4M3)
+    _, scales = T.empty(first, groups * scale_rows, scale_cols, lds, L.F32)
+    codes = codes.reshape(groups, rows, cols)
+    scales = scales.reshape(groups, scale_rows, scale_cols)
+    for g in range(groups):
+        wm = T.matrix(w[g], f"w[{g}]", "float")
+        _call(wm.device, wm.is_torch, "fp8block_quantize_ex", L.BLOCK_128x128, L.SCALE_POW2 if pow2 else 0,
+              wm.ptr, wm.dtype, rows, cols, wm.ld, T.pointer(codes[g]), ldq, T.pointer(scales[g]), lds)
+    return codes, scales
 
 
 def dequantize_1x128(codes: Array, scales: Array, *, out_dtype: DType = "float32") -> Array:

@@ -37,10 +37,12 @@ def test_quantize_rejects(bad, message):
             quantize(bad)
 
 
-def test_weights_must_be_2d():
-    """1x128 calls fold an N-D x into rows; a weight matrix has no such reading."""
-    with pytest.raises(ValueError, match="must be 2-D"):
-        fp8block.quantize_128x128(np.zeros((2, 4, 8), np.float32))
+def test_weights_must_be_2d_or_experts():
+    """1x128 calls fold an N-D x into rows; weights are a matrix, or 3-D [G][N][K] experts,
+    each quantized alone (test_grouped.py), and have no other reading."""
+    for shape in [(8,), (2, 2, 4, 8)]:
+        with pytest.raises(ValueError, match=r"must be 2-D \(N×K\), or 3-D \[G\]\[N\]\[K\] experts"):
+            fp8block.quantize_128x128(np.zeros(shape, np.float32))
 
 
 def test_out_is_checked_before_anything_is_written(operands):

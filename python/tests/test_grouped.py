@@ -214,3 +214,25 @@ def test_pow2_needs_e4m3(rng):
     qa, sa = fp8block.quantize_1x128(data.matrix(rng, 10, 128))
     with pytest.raises(ValueError, match="pow2 applies to float8_e4m3fn output only"):
         fp8block.gemm_grouped(qa, sa, qb, sb, offsets=[0, 4, 10], out_dtype="float32", pow2=True)
+
+
+@pytest.mark.parametrize("dtype", data.NUMPY_FLOAT_DTYPES)
+def test_quantize_experts(rng, dtype):
+    """quantize_128x128 of [G][N][K] weights: expert g's codes and scales are quantize_128x128 of
+    w[g], byte for byte (N = 130: no scale block spans two experts), rows 16-byte aligned, and
+    gemm_grouped takes them as they come."""
+    g, n, k = 3, 130, 300
+    w = np.stack([data.matrix(rng, n, k) for _ in range(g)]).astype(data.numpy_dtype(dtype))
+    codes, scales = fp8block.quantize_128x128(w, pow2=True)
+    assert codes.shape == (g, n, k) and scales.shape == (g, 2, 3) and codes.strides[1] % 16 == 0
+    for e in range(g):
+        want_q, want_s = fp8block.quantize_128x128(w[e], pow2=True)
+        np.testing.assert_array_equal(codes[e], want_q)
+        np.testing.assert_array_equal(scales[e].view(np.uint32), want_s.view(np.uint32))
+    qa, sa = fp8block.quantize_1x128(data.matrix(rng, 8, k))
+    d = fp8block.gemm_grouped(qa, sa, codes, scales, offsets=[0, 3, 3, 8])
+    for e, rows in ((0, slice(0, 3)), (2, slice(3, 8))):
+        np.testing.assert_array_equal(d[rows], fp8block.gemm(*rows_of(qa, sa, rows.start, rows.stop), codes[e],
+                                                               scales[e], out_dtype="float32"))
+    with pytest.raises(ValueError, match="at least one expert"):
+        fp8block.quantize_128x128(np.zeros((0, n, k), np.float32))

@@ -64,6 +64,7 @@ def test_every_op_passes_opcheck(operands, device, rng):
         (_ops.quantize_1x128, (x, False)),
         (_ops.quantize_1x128, (x2.float(), True)),
         (_ops.quantize_128x128, (w, False)),
+        (_ops.quantize_128x128, (w.reshape(2, 65, 300), True)),  # experts
         (_ops.dequantize_1x128, (bits(q), s, torch.bfloat16)),
         (_ops.dequantize_128x128, (bits(qw), sw, torch.float16)),
         (_ops.quantize_1x128_transpose, (x2, True)),
@@ -120,6 +121,11 @@ def test_functions_equal_the_plain_calls(operands):
     assert same(_ops.gemm(q, s, qw, sw, torch.bfloat16, None, None, "128x128"), fbt.gemm(q, s, qw, sw))
     e4m3, want = fbt.gemm(q, s, qw, sw, torch.float8_e4m3fn), fp8block.gemm(q, s, qw, sw, torch.float8_e4m3fn)
     assert same(e4m3[0], want[0]) and same(e4m3[1], want[1])
+    w3 = w.reshape(2, 65, 300)  # experts: each one's own quantization
+    qe, se = fbt.quantize_128x128(w3)
+    for e in range(2):
+        want = fp8block.quantize_128x128(w3[e])
+        assert same(qe[e], want[0]) and same(se[e], want[1])
 
 
 def experts(rng, device):

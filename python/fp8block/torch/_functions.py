@@ -19,7 +19,8 @@ def quantize_1x128(x: Tensor, *, pow2: bool = False) -> Tuple[Tensor, Tensor]:
 
 
 def quantize_128x128(w: Tensor, *, pow2: bool = False) -> Tuple[Tensor, Tensor]:
-    """fp8block.quantize_128x128 as an op: (codes N×K, scales (ceil(N/128), ceil(K/128)))."""
+    """fp8block.quantize_128x128 as an op: (codes N×K, scales (ceil(N/128), ceil(K/128))), or for
+    3-D [G][N][K] experts, [G][N][K] codes and [G][ceil(N/128)][ceil(K/128)] scales."""
     return _ops.call(_ops.quantize_128x128, w, pow2)
 
 

@@ -137,11 +137,11 @@ def quantize_128x128(w: Tensor, pow2: bool = False) -> Tuple[Tensor, Tensor]:
 
 @quantize_128x128.register_fake
 def _(w, pow2=False):
-    torch._check(w.dim() == 2, lambda: f"w must be 2-D; got shape {tuple(w.shape)}")
-    n, k = w.shape
-    codes = padded_rows((n,), k, T.codes_ld(k), _E4M3, w.device)
+    torch._check(w.dim() in (2, 3), lambda: f"w must be 2-D, or 3-D [G][N][K] experts; got shape {tuple(w.shape)}")
+    experts, (n, k) = tuple(w.shape[:-2]), w.shape[-2:]
+    codes = padded_rows((*experts, n), k, T.codes_ld(k), _E4M3, w.device)
     srows, scols, lds = T.scales_128x128(n, k)
-    scales = padded_rows((srows,), scols, lds, torch.float32, w.device)
+    scales = padded_rows((*experts, srows), scols, lds, torch.float32, w.device)
     return codes, scales
 
 
