@@ -106,7 +106,10 @@ def dequantize_1x128(codes: Array, scales: Array, *, out_dtype: DType = "float32
 
 def dequantize_128x128(codes: Array, scales: Array, *, out_dtype: DType = "float32") -> Array:
     """x' = float(codes) * scale with 128x128 scales of shape (ceil(N/128), ceil(K/128)),
-    rounded to out_dtype (float32, bfloat16 or float16)."""
+    rounded to out_dtype (float32, bfloat16 or float16). 3-D [G][N][K] codes with
+    [G][ceil(N/128)][ceil(K/128)] scales (quantize_128x128 of experts) give [G][N][K]."""
+    if len(getattr(codes, "shape", ())) == 3:
+        return _dequantize_experts(codes, scales, out_dtype)
     return _dequantize(codes, scales, L.BLOCK_128x128, out_dtype)
 
 
@@ -449,20 +452,49 @@ def _dequantize(codes, scales, block, out_dtype):
     lead = None
     if block == L.BLOCK_1x128:
         codes, lead = T.fold_rows(codes, "codes")
-    qm = T.matrix(codes, "codes", "codes")
+    qm, sm = _dequantize_operands(codes, scales, block, "codes", "scales")
+    code = T.float_dtype_code(out_dtype, "out_dtype")
+    _, y = T.empty(qm, qm.rows, qm.cols, qm.cols, code)
+    _dequantize_call(qm, sm, block, y, code)
+    return T.unfold_rows(y, lead)
+
+
+def _dequantize_experts(codes, scales, out_dtype):
+    """dequantize_128x128 of each expert into its rows of one [G][N][K] buffer."""
+    if len(getattr(scales, "shape", ())) != 3 or scales.shape[0] != codes.shape[0]:
+        raise ValueError(f"codes are [G][N][K] with G = {codes.shape[0]}: scales must be "
+                         f"[G][ceil(N/128)][ceil(K/128)]; got shape {tuple(getattr(scales, 'shape', ()))}")
+    groups, rows, cols = (int(d) for d in codes.shape)
+    if groups == 0:
+        raise ValueError(f"codes have shape {tuple(codes.shape)}; fp8block needs at least one expert")
+    experts = [_dequantize_operands(codes[g], scales[g], L.BLOCK_128x128, f"codes[{g}]", f"scales[{g}]")
+               for g in range(groups)]
+    code = T.float_dtype_code(out_dtype, "out_dtype")
+    _, y = T.empty(experts[0][0], groups * rows, cols, cols, code)
+    y = y.reshape(groups, rows, cols)
+    for g, (qm, sm) in enumerate(experts):
+        _dequantize_call(qm, sm, L.BLOCK_128x128, y[g], code)
+    return y
+
+
+def _dequantize_operands(codes, scales, block, codes_name, scales_name):
+    """(codes, scales) as Matrix, scales checked against the codes' shape, both in one place."""
+    qm = T.matrix(codes, codes_name, "codes")
     rows, cols = qm.rows, qm.cols
     kb = T.ceil_div(cols, 128)
     if block == L.BLOCK_1x128:
-        sm = _scales(scales, "scales", (kb, rows), "1x128 scales", (rows, kb))
+        sm = _scales(scales, scales_name, (kb, rows), "1x128 scales", (rows, kb))
     else:
-        sm = _scales(scales, "scales", (T.ceil_div(rows, 128), kb), "128x128 scales",
+        sm = _scales(scales, scales_name, (T.ceil_div(rows, 128), kb), "128x128 scales",
                      (kb, T.ceil_div(rows, 128)))
-    device, torch_tensor = T.same_place(qm, sm)
-    code = T.float_dtype_code(out_dtype, "out_dtype")
-    _, y = T.empty(qm, rows, cols, cols, code)
+    T.same_place(qm, sm)
+    return qm, sm
+
+
+def _dequantize_call(qm, sm, block, y, code):
+    """The library's dequantize of qm and sm into y (rows×cols, rows contiguous)."""
     fn = "fp8block_dequantize_1x128" if block == L.BLOCK_1x128 else "fp8block_dequantize_128x128"
-    _call(device, torch_tensor, fn, qm.ptr, qm.ld, sm.ptr, sm.ld, rows, cols, T.pointer(y), code, cols)
-    return T.unfold_rows(y, lead)
+    _call(qm.device, qm.is_torch, fn, qm.ptr, qm.ld, sm.ptr, sm.ld, qm.rows, qm.cols, T.pointer(y), code, qm.cols)
 
 
 def _scales(s, name, shape, what, transposed_shape):

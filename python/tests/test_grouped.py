@@ -234,5 +234,13 @@ def test_quantize_experts(rng, dtype):
     for e, rows in ((0, slice(0, 3)), (2, slice(3, 8))):
         np.testing.assert_array_equal(d[rows], fp8block.gemm(*rows_of(qa, sa, rows.start, rows.stop), codes[e],
                                                                scales[e], out_dtype="float32"))
+    back = fp8block.dequantize_128x128(codes, scales, out_dtype="float32")
+    assert back.shape == (g, n, k)
+    for e in range(g):
+        np.testing.assert_array_equal(back[e], fp8block.dequantize_128x128(codes[e], scales[e]))
     with pytest.raises(ValueError, match="at least one expert"):
         fp8block.quantize_128x128(np.zeros((0, n, k), np.float32))
+    with pytest.raises(ValueError, match=r"scales must be \[G\]\[ceil\(N/128\)\]\[ceil\(K/128\)\]"):
+        fp8block.dequantize_128x128(codes, scales[0])
+    with pytest.raises(ValueError, match=r"scales\[0\] \(128x128 scales\) must have shape \(2, 3\)"):
+        fp8block.dequantize_128x128(codes, scales[:, :1])

@@ -67,6 +67,8 @@ def test_every_op_passes_opcheck(operands, device, rng):
         (_ops.quantize_128x128, (w.reshape(2, 65, 300), True)),  # experts
         (_ops.dequantize_1x128, (bits(q), s, torch.bfloat16)),
         (_ops.dequantize_128x128, (bits(qw), sw, torch.float16)),
+        (_ops.dequantize_128x128, (bits(qw).reshape(2, 65, 300), sw.expand(2, 2, 3).contiguous()[:, :1],
+                                   torch.float32)),  # experts
         (_ops.quantize_1x128_transpose, (x2, True)),
         (_ops.transpose_128x128, (bits(qw), sw)),
         (_ops.gemm, (bits(q), s, bits(qw), sw, torch.bfloat16, None, None, "128x128")),
