@@ -4,8 +4,8 @@
 # open issues still owe: on an H200, main's bench-quant three times (issue 19); bench/peers.py on
 # the M >= 4096 shapes (issue 19), on M <= 128 with the read ceiling (issue 19);
 # bench/grouped.py's two layouts (issue 18); bench/peers_wgrad.py (issue 17); then peers.py on
-# M = 1, 16, 32 and 256; then the torch ops' tests on CUDA tensors. Logs and JSON under $OUT/r,
-# packed into $OUT/all.tgz after each step.
+# M = 1, 16, 32 and 256; then the torch ops' tests on CUDA tensors and examples/moe.py. Logs and
+# JSON under $OUT/r, packed into $OUT/all.tgz after each step.
 # Usage: [BUDGET=s] experiments/device-call/peers_call.sh
 set -u
 cd "$(dirname "$0")/../.."
@@ -30,6 +30,7 @@ step peers_extra 60 python3 bench/peers.py --shapes extra --no-ceiling --json "$
 # the torch ops on CUDA tensors, the grouped epilogue and experts' quantization of f3763a7 among
 # them (their CPU cases run in CI; the library they call is the pack's)
 step torch_ops 60 python3 -m pytest -q -rs -p no:cacheprovider python/tests/test_torch_ops.py
+step moe 40 python3 examples/moe.py
 save
 rm -rf "$R"
 echo "done in $((SECONDS - T0)) s"
