@@ -20,8 +20,9 @@ import time
 
 
 def route(x, experts, top_k, generator):
-    """Each token's top_k experts by a random router, as (token of each copy, its expert, its
-    gate weight), the copies sorted by expert, and the G + 1 row offsets of the sorted copies."""
+    """Each token's top_k experts by a random router: (the token of each copy, its gate weight),
+    the copies sorted by expert, and the G + 1 row offsets of the sorted copies (int32, on the
+    tokens' device)."""
     import torch
 
     router = torch.randn(x.shape[1], experts, generator=generator).to(x.device)
@@ -32,7 +33,7 @@ def route(x, experts, top_k, generator):
     counts = torch.bincount(expert_of_copy, minlength=experts)
     offsets = torch.zeros(experts + 1, dtype=torch.int32, device=x.device)
     offsets[1:] = torch.cumsum(counts, 0)
-    return token_of_copy, expert_of_copy[order], gates.reshape(-1)[order], offsets
+    return token_of_copy, gates.reshape(-1)[order], offsets
 
 
 def moe_fp8(fp8block, x, w1, w2, token_of_copy, gate_of_copy, offsets):
@@ -48,14 +49,14 @@ def moe_fp8(fp8block, x, w1, w2, token_of_copy, gate_of_copy, offsets):
         0, token_of_copy, y * gate_of_copy[:, None])
 
 
-def moe_dense(x, w1, w2, token_of_copy, gate_of_copy, offsets, dtype):
+def moe_dense(x, w1, w2, token_of_copy, gate_of_copy, bounds, dtype):
     """The same layer with torch matmuls in `dtype`, one per expert (the reference in float32,
-    the baseline in bfloat16)."""
+    the baseline in bfloat16); bounds: the row offsets as a list, read once outside the timed
+    calls (reading them from the device would put a synchronisation in each)."""
     import torch
 
     xs = x[token_of_copy].to(dtype)
     y = torch.empty((xs.shape[0], w2.shape[1]), dtype=torch.float32, device=x.device)
-    bounds = offsets.tolist()
     for e in range(w1.shape[0]):
         rows = slice(bounds[e], bounds[e + 1])
         h = torch.nn.functional.silu(xs[rows] @ w1[e].to(dtype).t())
@@ -108,21 +109,22 @@ def main(argv=None):
     x = torch.randn(args.tokens, d, generator=generator).to(device, torch.bfloat16)
     w1 = (torch.randn(g, hidden, d, generator=generator) / d ** 0.5).to(device, torch.bfloat16)
     w2 = (torch.randn(g, d, hidden, generator=generator) / hidden ** 0.5).to(device, torch.bfloat16)
-    token_of_copy, _, gate_of_copy, offsets = route(x, g, args.top_k, generator)
-    sizes = (offsets[1:] - offsets[:-1]).tolist()
+    token_of_copy, gate_of_copy, offsets = route(x, g, args.top_k, generator)
+    bounds = offsets.tolist()
+    sizes = [bounds[e + 1] - bounds[e] for e in range(g)]
     print(f"{args.tokens} tokens x top-{args.top_k} of {g} experts ({d} -> {hidden} -> {d}) on {device}; "
           f"rows per expert {min(sizes)}..{max(sizes)}")
 
     q1, q2 = fp8block.quantize_128x128(w1), fp8block.quantize_128x128(w2)  # once, as a model loads
-    routed = (token_of_copy, gate_of_copy, offsets)
-    fp8 = moe_fp8(fp8block, x, q1, q2, *routed)
-    bf16 = moe_dense(x, w1, w2, *routed, torch.bfloat16)
-    exact = moe_dense(x, w1, w2, *routed, torch.float32)
+    routed = (token_of_copy, gate_of_copy)
+    fp8 = moe_fp8(fp8block, x, q1, q2, *routed, offsets)
+    bf16 = moe_dense(x, w1, w2, *routed, bounds, torch.bfloat16)
+    exact = moe_dense(x, w1, w2, *routed, bounds, torch.float32)
     norm = exact.norm().item()
     for name, y in (("fp8block", fp8), ("bf16", bf16)):
         print(f"  {name:8s} rel error vs fp32 {((y - exact).norm().item() / norm):.3e}")
-    t_fp8 = time_of(lambda: moe_fp8(fp8block, x, q1, q2, *routed), device, args.reps)
-    t_bf16 = time_of(lambda: moe_dense(x, w1, w2, *routed, torch.bfloat16), device, args.reps)
+    t_fp8 = time_of(lambda: moe_fp8(fp8block, x, q1, q2, *routed, offsets), device, args.reps)
+    t_bf16 = time_of(lambda: moe_dense(x, w1, w2, *routed, bounds, torch.bfloat16), device, args.reps)
     print(f"  layer time: fp8block {t_fp8 * 1e6:.1f} us, bf16 {t_bf16 * 1e6:.1f} us "
           f"(median of {args.reps}; the fp8 time includes quantizing the tokens and the hidden layer)")
     return 0
