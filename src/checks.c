@@ -127,3 +127,17 @@ fp8block_status check_disjoint(const char *p_name, const void *p, int64_t p_byte
                              " bytes) overlap", p_name, p, p_bytes, q_name, q, q_bytes);
     return FP8BLOCK_OK;
 }
+
+fp8block_status check_outputs_apart(const buffer_span *outputs, int n_outputs, const buffer_span *inputs,
+                                    int n_inputs)
+{
+    for (int i = 0; i < n_outputs; i++) {
+        const buffer_span *o = &outputs[i];
+        if (!o->p) continue;
+        for (int j = 0; j < n_inputs; j++)
+            if (inputs[j].p) TRY(check_disjoint(o->name, o->p, o->bytes, inputs[j].name, inputs[j].p, inputs[j].bytes));
+        for (int j = i + 1; j < n_outputs; j++)
+            if (outputs[j].p) TRY(check_disjoint(o->name, o->p, o->bytes, outputs[j].name, outputs[j].p, outputs[j].bytes));
+    }
+    return FP8BLOCK_OK;
+}

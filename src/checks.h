@@ -38,4 +38,16 @@ fp8block_status check_multiple(const char *name, int64_t v, int64_t of, const ch
 fp8block_status check_disjoint(const char *p_name, const void *p, int64_t p_bytes, const char *q_name, const void *q,
                                int64_t q_bytes);
 
+/* A buffer of a call: its name, start and extent in bytes (NULL: not passed, ignored). */
+typedef struct {
+    const char *name;
+    const void *p;
+    int64_t bytes;
+} buffer_span;
+
+/* Every output shares no byte with any input or with another output (docs/DESIGN.md §3.2):
+ * the calls write outputs while they read inputs, in parallel, so an overlap is garbage. */
+fp8block_status check_outputs_apart(const buffer_span *outputs, int n_outputs, const buffer_span *inputs,
+                                    int n_inputs);
+
 #endif

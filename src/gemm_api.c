@@ -87,8 +87,12 @@ static fp8block_status check_addend_c(const call_env *env, const fp8block_gemm_d
  * the group sizes are data: on the CPU backend (host memory) they are read and checked here,
  * on the GPU (device memory) the kernel clamps them (§1.8). */
 static fp8block_status check_groups(const call_env *env, const fp8block_gemm_desc *g, int64_t b_bytes,
-                                    int64_t sb_bytes, int host_readable, gemm_args *args)
+                                    int64_t sb_bytes, int host_readable, gemm_args *args, buffer_span *b_read,
+                                    buffer_span *sb_read, buffer_span *rows_read)
 {
+    /* What the call reads of B, its scales and the group sizes, for the outputs' overlap check */
+    *b_read = (buffer_span){"b", g->b, b_bytes}, *sb_read = (buffer_span){"sb", g->sb, sb_bytes};
+    *rows_read = (buffer_span){"group_rows", NULL, 0};
     if (g->group_layout == FP8BLOCK_GROUPS_NONE) {
         const char *set = g->groups ? "groups" : g->group_rows ? "group_rows" : g->max_m ? "max_m"
                         : g->group_stride_b ? "group_stride_b" : g->group_stride_sb ? "group_stride_sb"
@@ -146,6 +150,8 @@ static fp8block_status check_groups(const call_env *env, const fp8block_gemm_des
     TRY(check_pointer(env, "sb", g->sb, sb_total, sizeof(float), "fp32 scales"));
     const int64_t entries = masked ? g->groups : g->groups + 1;
     TRY(check_pointer(env, "group_rows", g->group_rows, entries * (int64_t)sizeof(int32_t), sizeof(int32_t), "int32"));
+    b_read->bytes = b_total, sb_read->bytes = sb_total;
+    *rows_read = (buffer_span){"group_rows", g->group_rows, entries * (int64_t)sizeof(int32_t)};
     if (host_readable) {
         const int32_t *r = g->group_rows;
         for (int64_t i = 0; i < entries; i++) {
@@ -265,7 +271,11 @@ fp8block_status gemm_desc_validate(fp8block_ctx *ctx, const fp8block_gemm_desc *
     TRY(check_output_scales(&env, &g, d_bytes, &sd_bytes, &args));
     TRY(check_addend_c(&env, &g, d_bytes, sd_bytes, &args));
     TRY(check_bias(&env, &g, d_bytes, sd_bytes, &args));
-    TRY(check_groups(&env, &g, b_bytes, sb_bytes, !ctx->cuda, &args));
+    buffer_span inputs[5] = {{"a", g.a, a_bytes}, {"sa", g.sa, sa_bytes}};
+    TRY(check_groups(&env, &g, b_bytes, sb_bytes, !ctx->cuda, &args, &inputs[2], &inputs[3], &inputs[4]));
+    /* C and bias are kept apart from D and sd by check_addend_c and check_bias (C may be D) */
+    const buffer_span outputs[] = {{"d", g.d, d_bytes}, {"sd", g.sd, sd_bytes}};
+    TRY(check_outputs_apart(outputs, 2, inputs, 5));
     *out = args;
     return FP8BLOCK_OK;
 }

@@ -26,6 +26,8 @@ static fp8block_status quantize(fp8block_ctx *ctx, fp8block_block block, unsigne
     TRY(check_pointer(&env, "x", x, x_bytes, fp8block_dtype_size(xtype), "elements of xtype must be naturally aligned"));
     TRY(check_pointer(&env, "q", q, q_bytes, 1, ""));
     TRY(check_pointer(&env, "s", s, s_bytes, sizeof(float), "fp32 scales"));
+    const buffer_span outputs[] = {{"q", q, q_bytes}, {"s", s, s_bytes}}, inputs[] = {{"x", x, x_bytes}};
+    TRY(check_outputs_apart(outputs, 2, inputs, 1));
     quantize_args args = {block, flags, x, xtype, rows, cols, ldx, q, ldq, s, lds};
     return ctx->cuda ? cuda_quantize(ctx->cuda, &args, stream) : cpu_quantize(&args);
 }
@@ -72,6 +74,8 @@ static fp8block_status dequantize(fp8block_ctx *ctx, fp8block_block block, const
     TRY(check_pointer(&env, "q", q, q_bytes, 1, ""));
     TRY(check_pointer(&env, "s", s, s_bytes, sizeof(float), "fp32 scales"));
     TRY(check_pointer(&env, "y", y, y_bytes, fp8block_dtype_size(ytype), "elements of ytype must be naturally aligned"));
+    const buffer_span outputs[] = {{"y", y, y_bytes}}, inputs[] = {{"q", q, q_bytes}, {"s", s, s_bytes}};
+    TRY(check_outputs_apart(outputs, 1, inputs, 2));
     dequantize_args args = {block, q, ldq, s, lds, rows, cols, y, ytype, ldy};
     return ctx->cuda ? cuda_dequantize(ctx->cuda, &args, stream) : cpu_dequantize(&args);
 }

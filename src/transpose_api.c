@@ -34,8 +34,8 @@ fp8block_status fp8block_quantize_1x128_transpose(fp8block_ctx *ctx, unsigned fl
     int64_t x_bytes;
     TRY(check_extent("x", rows, ldx, cols, fp8block_dtype_size(xtype), &x_bytes));
     TRY(check_pointer(&env, "x", x, x_bytes, fp8block_dtype_size(xtype), "elements of xtype must be naturally aligned"));
+    int64_t q_bytes = 0, s_bytes = 0, qt_bytes = 0, st_bytes = 0;
     if (q) {
-        int64_t q_bytes, s_bytes;
         TRY(check_ld("ldq", ldq, "cols", cols));
         TRY(check_extent("q", rows, ldq, cols, 1, &q_bytes));
         TRY(check_scales(FP8BLOCK_BLOCK_1x128, rows, cols, lds, &s_bytes));
@@ -43,7 +43,6 @@ fp8block_status fp8block_quantize_1x128_transpose(fp8block_ctx *ctx, unsigned fl
         TRY(check_pointer(&env, "s", s, s_bytes, sizeof(float), "fp32 scales"));
     }
     if (qt) {
-        int64_t qt_bytes, st_bytes;
         TRY(check_ld("ldqt", ldqt, "rows", rows));
         TRY(check_ld("ldst", ldst, "cols", cols));
         TRY(check_extent("qt", cols, ldqt, rows, 1, &qt_bytes));
@@ -51,6 +50,9 @@ fp8block_status fp8block_quantize_1x128_transpose(fp8block_ctx *ctx, unsigned fl
         TRY(check_pointer(&env, "qt", qt, qt_bytes, 1, ""));
         TRY(check_pointer(&env, "st", st, st_bytes, sizeof(float), "fp32 scales"));
     }
+    const buffer_span outputs[] = {{"q", q, q_bytes}, {"s", s, s_bytes}, {"qt", qt, qt_bytes}, {"st", st, st_bytes}};
+    const buffer_span inputs[] = {{"x", x, x_bytes}};
+    TRY(check_outputs_apart(outputs, 4, inputs, 1));
     const quantize_transpose_args args = {{FP8BLOCK_BLOCK_1x128, flags, x, xtype, rows, cols, ldx, q, ldq, s, lds},
                                           qt, ldqt, st, ldst};
     return ctx->cuda ? cuda_quantize_transpose(ctx->cuda, &args, stream) : cpu_quantize_transpose(&args);
@@ -78,8 +80,10 @@ fp8block_status fp8block_transpose_128x128(fp8block_ctx *ctx, const uint8_t *q, 
     TRY(check_pointer(&env, "s", s, s_bytes, sizeof(float), "fp32 scales"));
     TRY(check_pointer(&env, "qt", qt, qt_bytes, 1, ""));
     TRY(check_pointer(&env, "st", st, st_bytes, sizeof(float), "fp32 scales"));
-    TRY(check_disjoint("qt", qt, qt_bytes, "q", q, q_bytes)); /* not in place: a transpose moves every byte */
-    TRY(check_disjoint("st", st, st_bytes, "s", s, s_bytes));
+    /* not in place either: a transpose moves every byte */
+    const buffer_span outputs[] = {{"qt", qt, qt_bytes}, {"st", st, st_bytes}};
+    const buffer_span inputs[] = {{"q", q, q_bytes}, {"s", s, s_bytes}};
+    TRY(check_outputs_apart(outputs, 2, inputs, 2));
     const transpose_args args = {q, ldq, s, lds, rows, cols, qt, ldqt, st, ldst};
     return ctx->cuda ? cuda_transpose_128x128(ctx->cuda, &args, stream) : cpu_transpose_128x128(&args);
 }

@@ -596,6 +596,68 @@ static void test_gemm_epilogue_fields(void)
     DESC_FAILS(c.sd = (float *)c_f32 + 64, INVALID_ARGUMENT, "sd");
 }
 
+/* Outputs that share bytes with an input or with another output (docs/DESIGN.md §3.2): each
+ * call reads its inputs while it writes its outputs, so every such overlap is refused, naming
+ * the output, before a byte is written. Here the outputs lie in the inputs' buffer; that buffer
+ * is compared with its copy after each call, as the arena is for the other cases. An aliased
+ * group_rows inside D once passed the checks and made the CPU backend write past D. */
+static void expect_apart(const char *call, const char *what, fp8block_status got, const char *argument,
+                         const unsigned char *inputs_before)
+{
+    reset_arena();
+    expect_failure(call, what, got, FP8BLOCK_ERR_INVALID_ARGUMENT, ctx, argument);
+    CHECK(memcmp(inputs, inputs_before, ARENA_BYTES) == 0, "%s with %s: an input was written", call, what);
+}
+
+static void test_outputs_apart(void)
+{
+    unsigned char *in = inputs, *out = arena;
+    const int64_t rows = 130, cols = 300, ld = 304, kb = 3;
+    float *x = carve(&in, (size_t)(rows * cols) * 4);
+    uint8_t *q_in = carve(&in, (size_t)(rows * ld));
+    float *s_in = carve(&in, (size_t)(kb * 132) * 4);
+    int32_t *counts = carve(&in, 64);
+    for (int64_t i = 0; i < rows * cols; i++) x[i] = (float)(i % 17) - 8.0f;
+    for (int64_t i = 0; i < rows * ld; i++) q_in[i] = (uint8_t)(i * 37 % 251 & 0x7e);
+    for (int64_t i = 0; i < kb * 132; i++) s_in[i] = 0.5f + (float)(i % 3);
+    counts[0] = 2, counts[1] = 2;
+    uint8_t *q = carve(&out, (size_t)(rows * ld));
+    float *s = carve(&out, (size_t)(kb * 132) * 4);
+    unsigned char *before = malloc(ARENA_BYTES);
+    memcpy(before, inputs, ARENA_BYTES);
+
+    expect_apart("fp8block_quantize_1x128", "q inside x",
+                 fp8block_quantize_1x128(ctx, x, FP8BLOCK_F32, rows, cols, cols, (uint8_t *)x + 64, ld, s, 132, NULL),
+                 "q", before);
+    expect_apart("fp8block_quantize_1x128", "s inside q",
+                 fp8block_quantize_1x128(ctx, x, FP8BLOCK_F32, rows, cols, cols, q, ld, (float *)(q + 64), 132, NULL),
+                 "q", before);
+    expect_apart("fp8block_dequantize_1x128", "y over q",
+                 fp8block_dequantize_1x128(ctx, q_in, ld, s_in, 132, rows, cols, q_in, FP8BLOCK_BF16, cols, NULL),
+                 "y", before);
+    expect_apart("fp8block_quantize_1x128_transpose", "qt = q",
+                 fp8block_quantize_1x128_transpose(ctx, 0, x, FP8BLOCK_F32, rows, cols, cols, q, ld, s, 132, q, 144,
+                                                   s + 3 * 132, cols, NULL),
+                 "q", before);
+    expect_apart("fp8block_transpose_128x128", "qt over s",
+                 fp8block_transpose_128x128(ctx, q_in, ld, s_in, kb, rows, cols, (uint8_t *)s_in, 144, s, 4, NULL),
+                 "qt", before);
+
+    fp8block_gemm_desc g = FP8BLOCK_GEMM_DESC_INIT;
+    g.m = 4, g.n = 16, g.k = cols;
+    g.a = q_in, g.lda = ld, g.sa = s_in, g.ldsa = 4, g.b = q_in, g.ldb = ld, g.sb = s_in, g.ldsb = kb;
+    g.d = q, g.d_dtype = FP8BLOCK_F32, g.ldd = 16;
+    fp8block_gemm_desc c = g;
+    c.d = q_in + ld;
+    expect_apart("fp8block_gemm_ex", "d over a", fp8block_gemm_ex(ctx, &c, NULL), "d", before);
+    c = g, c.d_dtype = FP8BLOCK_E4M3, c.sd = s_in, c.ldsd = 4;
+    expect_apart("fp8block_gemm_ex", "sd = sa", fp8block_gemm_ex(ctx, &c, NULL), "sd", before);
+    c = g, c.group_layout = FP8BLOCK_GROUPS_MASKED, c.groups = 2, c.max_m = 2, c.group_rows = counts;
+    c.d = counts - 4;
+    expect_apart("fp8block_gemm_ex", "masked counts inside d", fp8block_gemm_ex(ctx, &c, NULL), "d", before);
+    free(before);
+}
+
 /* Issue 15's reproducers: sizes whose byte extents fit in 64 bits but not in any address
  * space passed every check and crashed the CPU backend. Buffers of 4 KiB, as there. */
 static void test_address_space(void)
@@ -699,6 +761,7 @@ int main(void)
     test_gemm_errors();
     test_gemm_desc();
     test_gemm_epilogue_fields();
+    test_outputs_apart();
     test_address_space();
     test_contexts_and_strings();
     fp8block_destroy(ctx);
