@@ -266,42 +266,52 @@ def _expert_stride(x, name):
     """(first expert's 2-D view, elements between experts) of a 3-D [G][rows][cols] array."""
     if len(getattr(x, "shape", ())) != 3:
         raise ValueError(f"{name} must be 3-D [G][rows][cols]; got shape {tuple(getattr(x, 'shape', ()))}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} has shape {tuple(x.shape)}; a grouped GEMM needs at least one expert")
     if T.is_torch(x):
         return x[0], x.stride(0)
     return x[0], x.strides[0] // x.itemsize
 
 
 def _int32_rows(v, like, count, name):
-    """The group sizes as a contiguous int32 array where the operands live. They must be
-    integers: a float or bool array is refused rather than truncated, and values outside int32
-    are refused rather than wrapped where they can be read without a device synchronisation
-    (NumPy, lists, CPU tensors; a device tensor is converted where it lives)."""
+    """The group sizes as a contiguous int32 array where the operands live (torch tensors
+    through torch_group_rows)."""
     if T.is_torch(like.obj):
-        torch = T._torch()
-        t = torch.as_tensor(v)
-        if t.dim() != 1 or t.shape[0] != count:
-            raise ValueError(f"{name} must hold {count} values; got shape {tuple(t.shape)}")
-        if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
-            raise TypeError(f"{name} has dtype {t.dtype}; expected an integer dtype (int32)")
-        if t.device.type == "cpu" and t.dtype != torch.int32 and t.numel():
-            _check_int32(int(t.min()), int(t.max()), name)
-        t = t.to(device=like.obj.device, dtype=torch.int32).contiguous()
+        t = torch_group_rows(T._torch().as_tensor(v), count, name).to(device=like.obj.device)
         return t, t.data_ptr()
     arr = np.asarray(v)
-    if arr.ndim != 1 or arr.shape[0] != count:
-        raise ValueError(f"{name} must hold {count} values; got shape {arr.shape}")
-    if arr.dtype.kind not in "iu":
-        raise TypeError(f"{name} has dtype {arr.dtype}; expected an integer dtype (int32)")
-    if arr.dtype != np.int32 and arr.size:
-        _check_int32(int(arr.min()), int(arr.max()), name)
+    _check_group_rows(arr.ndim, tuple(arr.shape), count, arr.dtype.kind not in "iu", arr.dtype, name)
+    if arr.dtype != np.int32:
+        _check_int32(arr, name)
     arr = np.ascontiguousarray(arr, dtype=np.int32)
     return arr, arr.ctypes.data
 
 
-def _check_int32(lo, hi, name):
-    if lo < -2**31 or hi >= 2**31:
-        bad = lo if lo < -2**31 else hi
-        raise ValueError(f"{name} holds {bad}, outside int32: the library reads group sizes as int32")
+def torch_group_rows(t, count, name):
+    """A tensor of group sizes as int32 where it lives, checked as _int32_rows checks NumPy's:
+    integers only (a float or bool tensor would be truncated), and within int32 (a wider value
+    would wrap to another, maybe valid, size) where that can be read without a device
+    synchronisation, on the CPU; a device tensor is converted where it lives."""
+    torch = T._torch()
+    not_integer = t.is_floating_point() or t.is_complex() or t.dtype == torch.bool
+    _check_group_rows(t.dim(), tuple(t.shape), count, not_integer, t.dtype, name)
+    if t.device.type == "cpu" and t.dtype != torch.int32:
+        _check_int32(t.numpy(), name)
+    return t.to(dtype=torch.int32).contiguous()
+
+
+def _check_group_rows(ndim, shape, count, not_integer, dtype, name):
+    if ndim != 1 or shape[0] != count:
+        raise ValueError(f"{name} must hold {count} values; got shape {shape}")
+    if not_integer:
+        raise TypeError(f"{name} has dtype {dtype}; expected an integer dtype (int32)")
+
+
+def _check_int32(values, name):
+    """values (a NumPy integer array of any width or sign) all within int32."""
+    if values.size and (values.min() < -2**31 or values.max() >= 2**31):
+        bad = values.min() if values.min() < -2**31 else values.max()
+        raise ValueError(f"{name} holds {int(bad)}, outside int32: the library reads group sizes as int32")
 
 
 def _expected_rows(expected_m, max_m):
@@ -354,12 +364,18 @@ def gemm_grouped(a: Array, sa: Array, b: Array, sb: Array, *,
     b0, stride_b = _expert_stride(b, "b")
     sb0, stride_sb = _expert_stride(sb, "sb")
     groups = b.shape[0]
+    if sb.shape[0] != groups:
+        raise ValueError(f"b holds {groups} experts but sb {sb.shape[0]}: each expert needs its scales")
     if masked:
         if len(getattr(a, "shape", ())) != 3 or a.shape[0] != groups:
             raise ValueError(f"with counts=, a must be [G][max_m][K] with G = {groups}; got {tuple(a.shape)}")
         max_m = a.shape[1]
         a2 = a.reshape(groups * max_m, a.shape[2])
         expected_m = _expected_rows(expected_m, max_m)
+        for name, x in (("c", c), ("out", out[0] if isinstance(out, tuple) else out)):
+            if len(getattr(x, "shape", ())) == 3 and tuple(x.shape[:2]) != (groups, max_m):
+                raise ValueError(f"{name} has shape {tuple(x.shape)}: with counts=, a 3-D {name} is "
+                                 f"[G][max_m][N] = [{groups}][{max_m}][N], as a is")
     else:
         max_m, a2 = 0, a
     am = T.matrix(a2, "a", "codes")

@@ -209,6 +209,22 @@ def test_group_rows_must_be_int32_integers(rng):
         fp8block.gemm_grouped(qa, sa, qb, sb, offsets=np.array([0, 2**32 + 4, 10], np.int64))
 
 
+def test_expert_counts_and_masked_shapes_must_agree(rng):
+    """sb with fewer experts than b would be read past its end; a 3-D c or out of the masked
+    layout in another [G][max_m] order would be added to or written on the wrong rows."""
+    qb, sb = experts(rng, 2, 64, 128)
+    qa, sa = fp8block.quantize_1x128(data.matrix(rng, 10, 128))
+    with pytest.raises(ValueError, match="b holds 2 experts but sb 1"):
+        fp8block.gemm_grouped(qa, sa, qb, np.ascontiguousarray(sb[:1]), offsets=[0, 4, 10])
+    with pytest.raises(ValueError, match="at least one expert"):
+        fp8block.gemm_grouped(qa, sa, qb[:0], sb[:0], offsets=[0])
+    a = qa.reshape(2, 5, 128)
+    with pytest.raises(ValueError, match=r"c has shape \(5, 2, 64\): with counts=, a 3-D c is \[G\]\[max_m\]\[N\]"):
+        fp8block.gemm_grouped(a, sa, qb, sb, counts=[5, 2], c=np.zeros((5, 2, 64), np.float32))
+    with pytest.raises(ValueError, match=r"out has shape \(5, 2, 64\)"):
+        fp8block.gemm_grouped(a, sa, qb, sb, counts=[5, 2], out=np.zeros((5, 2, 64), np.float32))
+
+
 def test_pow2_needs_e4m3(rng):
     qb, sb = experts(rng, 2, 64, 128)
     qa, sa = fp8block.quantize_1x128(data.matrix(rng, 10, 128))

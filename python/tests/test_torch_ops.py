@@ -170,28 +170,37 @@ def test_grouped_op_epilogue(rng, device):
     d = fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets, out_dtype=torch.float32, c=c, bias=bias)
     want = fp8block.gemm_grouped(qa, sa, qe, se, offsets=offsets, out_dtype=torch.float32, c=c, bias=bias)
     assert same(d[:7], want[:7]) and (d[7] == 0).all()
-    q, s = fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets, out_dtype=torch.float8_e4m3fn, bias=bias, pow2=True)
-    wq, ws = fp8block.gemm_grouped(qa, sa, qe, se, offsets=offsets, out_dtype=torch.float8_e4m3fn, bias=bias,
+    q, s = fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets, out_dtype=torch.float8_e4m3fn, c=c, bias=bias,
+                            pow2=True)
+    wq, ws = fp8block.gemm_grouped(qa, sa, qe, se, offsets=offsets, out_dtype=torch.float8_e4m3fn, c=c, bias=bias,
                                    pow2=True)
+    no_c = fp8block.gemm_grouped(qa, sa, qe, se, offsets=offsets, out_dtype=torch.float8_e4m3fn, bias=bias, pow2=True)
+    assert not same(no_c[0][:7], wq[:7])  # c changes D: a dropped c would not pass the checks below
     assert q.shape == (8, 130) and s.shape == (2, 8)
     assert same(q[:7], wq[:7]) and same(s[:, :7], ws[:, :7])
     assert (q[7].view(torch.uint8) == 0).all() and (s[:, 7] == 0).all()
     out = (torch.full((8, 144), 0x7E, dtype=torch.uint8, device=device)[:, :130].view(torch.float8_e4m3fn),
            torch.full((2, 8), -3.0, device=device))
-    assert fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets, bias=bias, pow2=True, out=out) is out
+    assert fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets, c=c, bias=bias, pow2=True, out=out) is out
     assert same(out[0][:7], wq[:7]) and same(out[1][:, :7], ws[:, :7])
     assert (out[0][7].view(torch.uint8) == 0x7E).all() and (out[1][:, 7] == -3).all()
-    acc = c.clone()  # D += A·Bᵀ in place
-    fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets, c=acc, out=acc)
-    plain = fp8block.gemm_grouped(qa, sa, qe, se, offsets=offsets, out_dtype=torch.float32, c=c)
+    acc = c.clone()  # D += A·Bᵀ (+ bias) in place
+    fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets, c=acc, bias=bias, out=acc)
+    plain = fp8block.gemm_grouped(qa, sa, qe, se, offsets=offsets, out_dtype=torch.float32, c=c, bias=bias)
     assert same(acc[:7], plain[:7]) and same(acc[7], c[7])
     compiled = torch.compile(lambda x, sx: fbt.gemm_grouped(x, sx, qe, se, offsets=offsets, bias=bias,
                                                             out_dtype=torch.float8_e4m3fn), fullgraph=True)
     cq, cs = compiled(qa, sa)
     eq, es = fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets, bias=bias, out_dtype=torch.float8_e4m3fn)
     assert same(cq, eq) and same(cs, es)
-    with pytest.raises(TypeError, match="offsets has dtype torch.float32"):
-        fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets.float())
+    for call in (fbt.gemm_grouped, fp8block.gemm_grouped):  # the op layer and the plain call check alike
+        with pytest.raises(TypeError, match="offsets has dtype torch.float32"):
+            call(qa, sa, qe, se, offsets=offsets.float())
+        # on the CPU, a value past int32 is refused: cast, 2^32 + 3 would be the valid offset 3
+        with pytest.raises(ValueError, match="offsets holds 4294967299, outside int32"):
+            call(qa, sa, qe, se, offsets=torch.tensor([0, 2**32 + 3, 7, 7]))
+        uint = torch.tensor([0, 3, 7, 7], dtype=torch.int64).to(torch.uint32 if hasattr(torch, "uint32") else torch.uint8)
+        assert same(call(qa, sa, qe, se, offsets=uint.to(device)), fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets))
     with pytest.raises(ValueError, match="pow2 applies to float8_e4m3fn output only"):
         fbt.gemm_grouped(qa, sa, qe, se, offsets=offsets, pow2=True)
 

@@ -8,6 +8,7 @@ from typing import Optional, Tuple, Union
 import torch
 
 from . import _ops
+from ..ops import torch_group_rows
 
 Tensor = torch.Tensor
 _E4M3 = torch.float8_e4m3fn
@@ -84,10 +85,11 @@ def gemm_grouped(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, *, offsets: Optio
     if expected_m is not None and not masked:
         raise ValueError("expected_m belongs to the masked layout (counts=)")
     expected_m = expected_m or 0
-    rows = counts if masked else offsets
-    if rows.is_floating_point() or rows.is_complex() or rows.dtype == torch.bool:
-        raise TypeError(f"{'counts' if masked else 'offsets'} has dtype {rows.dtype}; expected an integer dtype")
-    rows = rows.to(device=a.device, dtype=torch.int32).contiguous()
+    if b.dim() != 3:
+        raise ValueError(f"b must be 3-D [G][rows][cols]; got shape {tuple(b.shape)}")
+    groups = b.shape[0]
+    rows = torch_group_rows(torch.as_tensor(counts if masked else offsets), groups if masked else groups + 1,
+                            "counts" if masked else "offsets").to(device=a.device)
     if out_dtype is None:
         out_dtype = (_E4M3 if isinstance(out, tuple) else out.dtype) if out is not None else torch.bfloat16
     if out_dtype == _E4M3:
