@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -137,6 +138,10 @@ int cli_open_context(const char *device, fp8block_ctx **ctx, FILE *log)
     if (!strncmp(device, "cuda:", 5)) {
         int64_t ordinal = 0;
         if (cli_parse_i64("--device cuda:N", device + 5, 0, &ordinal)) return -1;
+        if (ordinal > INT_MAX) { /* an int in the C API: a wider one would wrap, to -1 (the CPU) among others */
+            fprintf(stderr, "fp8block: --device cuda:N expects N <= %d, got '%s'\n", INT_MAX, device + 5);
+            return -1;
+        }
         return open_device((int)ordinal, ctx);
     }
     fprintf(stderr, "fp8block: --device expects auto, cpu, cuda or cuda:N, got '%s'\n", device);

@@ -339,10 +339,14 @@ static int run_fp8block(fp8block_ctx *ctx, const float *a, const float *b, int64
 static int evaluate(fp8block_ctx *ctx, distribution dist, const accuracy_options *o, rng_state *r,
                     metrics out[SCHEMES])
 {
-    int64_t m = o->m, n = o->n, k = o->k;
-    float *a = malloc((size_t)(m * k) * 4), *b = malloc((size_t)(n * k) * 4);
-    double *ya = malloc((size_t)(m * k) * 8), *yb = malloc((size_t)(n * k) * 8);
-    double *ref = malloc((size_t)(m * n) * 8), *d = malloc((size_t)(m * n) * 8);
+    int64_t m = o->m, n = o->n, k = o->k, mk, nk, mn;
+    /* sizes whose element counts overflow (or whose bytes would) are out of memory, not a wrapped malloc */
+    const int fits = !__builtin_mul_overflow(m, k, &mk) && !__builtin_mul_overflow(n, k, &nk) &&
+                     !__builtin_mul_overflow(m, n, &mn) && mk <= INT64_MAX / 8 && nk <= INT64_MAX / 8 &&
+                     mn <= INT64_MAX / 8;
+    float *a = fits ? malloc((size_t)mk * 4) : NULL, *b = fits ? malloc((size_t)nk * 4) : NULL;
+    double *ya = fits ? malloc((size_t)mk * 8) : NULL, *yb = fits ? malloc((size_t)nk * 8) : NULL;
+    double *ref = fits ? malloc((size_t)mn * 8) : NULL, *d = fits ? malloc((size_t)mn * 8) : NULL;
     int rc = -1;
     if (!a || !b || !ya || !yb || !ref || !d) {
         fprintf(stderr, "fp8block accuracy: out of host memory\n");

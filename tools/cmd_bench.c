@@ -100,6 +100,9 @@ typedef struct {
     double bf16_bytes, fp8_bytes;
 } shape_result;
 
+/* --reps and --warmup above this would not fit the timers' int counts (and would run for days) */
+#define BENCH_MAX_REPS 1000000
+
 typedef struct {
     const char *device, *shapes, *csv, *json, *plot, *flush;
     int64_t reps, warmup;
@@ -254,6 +257,12 @@ static int parse_options(int argc, char **argv, bench_options *o)
         {"--allow-missing", CLI_FLAG, &o->allow_missing, 0}, {"--moe", CLI_FLAG, &o->moe, 0},
     };
     int rc = cli_parse_options("bench", argc, argv, options, (int)(sizeof options / sizeof options[0]), usage);
+    if (rc == 0 && (o->reps > BENCH_MAX_REPS || o->warmup > BENCH_MAX_REPS)) { /* the timers count in int */
+        fprintf(stderr, "fp8block bench: --%s must be at most %d, got %" PRId64 "\n",
+                o->reps > BENCH_MAX_REPS ? "reps" : "warmup", BENCH_MAX_REPS,
+                o->reps > BENCH_MAX_REPS ? o->reps : o->warmup);
+        return -1;
+    }
     if (rc == 0 && strcmp(o->flush, "memset") && strcmp(o->flush, "read")) {
         fprintf(stderr, "fp8block bench: --flush must be memset or read, not '%s'\n", o->flush);
         return -1;

@@ -30,9 +30,14 @@ check grep -q "M=16 N=24 K=200" "$work/out" "--name value and --name=value mix"
 for sub in run bench accuracy bench-quant; do
     status 2 "$cli" "$sub" --no-such-option
     status 2 "$cli" "$sub" --device cuda:x
+    status 2 "$cli" "$sub" --device cuda:4294967295 # past int: wrapped to -1 it ran on the CPU
     status 2 "$cli" "$sub" stray-argument
 done
 status 2 "$cli" run --m
+status 2 "$cli" bench --device cpu --reps 4294967296 # past the timers' int: wrapped to 0, it read t[-1]
+status 2 "$cli" bench --device cpu --warmup 1000001
+status 1 "$cli" accuracy --device cpu --m 4611686018427387904 # m*k overflowed to a 0-byte malloc
+check grep -q "out of host memory" "$work/err" "accuracy: an overflowing size is out of memory"
 status 2 "$cli" no-such-command
 
 # Output paths are refused before any work: no report line, the path named.
