@@ -68,8 +68,9 @@ enum { FP8BLOCK_DEVICE_CPU = -1 }; /* device >= 0: a CUDA device ordinal */
 /* Quantization block shapes and flags, for fp8block_quantize_ex. */
 typedef enum { FP8BLOCK_BLOCK_1x128 = 0, FP8BLOCK_BLOCK_128x128 = 1 } fp8block_block;
 enum {
-    /* s = 2^ceil(log2(amax/448)) instead of amax/448: exact scale products, one fewer
-     * rounding on dequantization, at most one binade of range given up. */
+    /* s = the smallest power of two >= the fp32 quotient amax/448 (docs/DESIGN.md §1.2),
+     * instead of that quotient: exact scale products, one fewer rounding on dequantization, at
+     * most one binade of range given up. */
     FP8BLOCK_SCALE_POW2 = 1u << 0
 };
 

@@ -55,7 +55,7 @@ def quantize_1x128(x: Array, *, pow2: bool = False) -> Tuple[Array, Array]:
     Returns (codes, scales): codes M×K e4m3, scales (ceil(K/128), M) float32 with M
     contiguous (a view of a buffer whose rows are padded to a multiple of 4 floats).
     An N-D x (..., K) is folded into M rows: codes have x's shape, scales stay 2-D.
-    pow2: power-of-two scales, 2^ceil(log2(amax/448)).
+    pow2: power-of-two scales, the smallest power of two >= the fp32 quotient amax/448.
     """
     return _quantize(x, L.BLOCK_1x128, pow2)
 
