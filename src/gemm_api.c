@@ -137,6 +137,14 @@ static fp8block_status check_groups(const call_env *env, const fp8block_gemm_des
         return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT, "%s = %" PRId64 " is negative",
                              g->group_stride_b < 0 ? "group_stride_b" : "group_stride_sb",
                              g->group_stride_b < 0 ? g->group_stride_b : g->group_stride_sb);
+    /* The experts' B apart (or one B for all) and TMA-aligned: a rule of the layout on every
+     * backend (docs/DESIGN.md §1.8), not only where the GPU's TMA needs it. */
+    TRY(check_multiple("group_stride_b", g->group_stride_b, 16, "each expert's B is loaded by TMA"));
+    if (g->group_stride_b != 0 && g->group_stride_b < g->n * g->ldb)
+        return fp8block_fail(FP8BLOCK_ERR_INVALID_ARGUMENT,
+                             "group_stride_b = %" PRId64 " is below n·ldb = %" PRId64
+                             ": the experts' B overlap (0, one B for all, is fine)",
+                             g->group_stride_b, g->n * g->ldb);
     int64_t b_total, sb_total, span;
     if (__builtin_mul_overflow(g->groups - 1, g->group_stride_b, &span) ||
         __builtin_add_overflow(span, b_bytes, &b_total))

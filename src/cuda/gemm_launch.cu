@@ -416,13 +416,7 @@ static fp8block_status run_grouped(cuda_device *dev, const gemm_args *g, cudaStr
                              "for the GPU", fp8block_dtype_name(g->dtype));
     fp8block_status st = check_tma_alignment(g);
     if (st != FP8BLOCK_OK) return st;
-    if (g->group_stride_b % 16 != 0)
-        return fp8block_fail(FP8BLOCK_ERR_MISALIGNED, "a grouped GEMM on the GPU needs group_stride_b = %lld to be a "
-                             "multiple of 16 bytes (TMA)", (long long)g->group_stride_b);
-    if (g->group_stride_b != 0 && g->group_stride_b < g->n * g->ldb)
-        return fp8block_fail(FP8BLOCK_ERR_UNSUPPORTED, "a grouped GEMM on the GPU needs the experts' B apart: "
-                             "group_stride_b = %lld is below N·ldb = %lld (0, one B for all, is fine)",
-                             (long long)g->group_stride_b, (long long)(g->n * g->ldb));
+    /* group_stride_b (0 or experts apart, a multiple of 16) is checked with the descriptor */
     const int masked = g->group_layout == FP8BLOCK_GROUPS_MASKED;
     const gemm_grouping groups = {g->groups, masked, g->max_m, g->expected_m};
     max_clusters_query query = {dev, column, gemm_grouped_kernels};

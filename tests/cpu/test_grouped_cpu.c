@@ -128,6 +128,7 @@ static void check_bad_group_data(const experts *e)
     memset(d, POISON, (size_t)(m * ldd * 2));
     const int32_t backwards[] = {0, 40, 30, 64, 64}, past_m[] = {0, 10, 20, 30, 65}, negative[] = {-1, 10, 20, 30, 40};
     const int32_t counts_over[] = {16, 17, 0, 16}, counts_negative[] = {16, -1, 0, 16};
+    const int32_t fine[] = {0, 10, 20, 30, 40};
     struct {
         const char *what;
         fp8block_group_layout layout;
@@ -142,6 +143,8 @@ static void check_bad_group_data(const experts *e)
         {"a negative count", FP8BLOCK_GROUPS_MASKED, counts_negative, m, 16, e->stride_b},
         {"m != groups*max_m", FP8BLOCK_GROUPS_MASKED, counts_over, m, 15, e->stride_b},
         {"negative group_stride_b", FP8BLOCK_GROUPS_CONTIGUOUS, backwards, m, 0, -1},
+        /* the GPU's rule on every backend (§1.8): expert 1's B starting inside expert 0's */
+        {"experts' B overlapping", FP8BLOCK_GROUPS_CONTIGUOUS, fine, m, 0, 16},
         {"group_rows NULL", FP8BLOCK_GROUPS_MASKED, NULL, m, 16, e->stride_b},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -154,6 +157,16 @@ static void check_bad_group_data(const experts *e)
         CHECK(st == FP8BLOCK_ERR_INVALID_ARGUMENT, "%s: %s (%s)", cases[i].what, fp8block_status_string(st),
               fp8block_last_error(ctx));
         printf("bad group data, %s: %s\n", cases[i].what, fp8block_last_error(ctx));
+    }
+    {   /* a stride TMA cannot load from, on every backend: MISALIGNED */
+        fp8block_gemm_desc g = FP8BLOCK_GEMM_DESC_INIT;
+        g.m = m, g.n = n, g.k = k, g.a = a, g.lda = lda, g.sa = sa, g.ldsa = m;
+        g.b = e->b, g.ldb = e->ldb, g.sb = e->sb, g.ldsb = e->ldsb, g.d = d, g.d_dtype = FP8BLOCK_BF16, g.ldd = ldd;
+        g.group_layout = FP8BLOCK_GROUPS_CONTIGUOUS, g.groups = 4, g.group_rows = fine;
+        g.group_stride_b = e->stride_b + 8, g.group_stride_sb = e->stride_sb;
+        fp8block_status st = fp8block_gemm_ex(ctx, &g, NULL);
+        CHECK(st == FP8BLOCK_ERR_MISALIGNED && strstr(fp8block_last_error(ctx), "group_stride_b"),
+              "group_stride_b not a multiple of 16: %s (%s)", fp8block_status_string(st), fp8block_last_error(ctx));
     }
     int64_t written = 0;
     for (int64_t i = 0; i < m * ldd * 2; i++) written += d[i] != POISON;
