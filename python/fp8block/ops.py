@@ -227,7 +227,10 @@ def _gemm_output_code(out_dtype, out, torch_tensor):
 
 def _gemm_out(out, code, m, n, am):
     """The caller's out= as (D, its ld, E4M3 scales, their ld), checked so that the call writes
-    exactly into it: shape, dtype, place, and the alignment the GEMM stores with."""
+    exactly into it: shape, dtype, place, writable, and the alignment the GEMM stores with."""
+    for part in out if isinstance(out, tuple) else (out,):
+        if isinstance(part, np.ndarray) and not part.flags.writeable:
+            raise ValueError("out is a read-only NumPy array: the GEMM would write into it")
     if code == L.E4M3:
         if not (isinstance(out, tuple) and len(out) == 2):
             raise TypeError("with float8_e4m3fn output, out must be a (codes, scales) pair")

@@ -45,6 +45,15 @@ def test_weights_must_be_2d_or_experts():
             fp8block.quantize_128x128(np.zeros(shape, np.float32))
 
 
+def test_read_only_out_is_refused(operands):
+    qa, sa, qb, sb = operands
+    d = np.zeros((8, 32), np.float32)
+    d.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        fp8block.gemm(qa, sa, qb, sb, out=d)
+    assert not d.any()
+
+
 def test_out_is_checked_before_anything_is_written(operands):
     qa, sa, qb, sb = operands
     d = np.full((8, 32), 7.0, np.float32)
