@@ -81,9 +81,7 @@ def _quantize_experts(w, pow2):
     """quantize_128x128 of each w[g] into expert g's slice of one [G][N][K] code buffer and one
     [G][ceil(N/128)][ceil(K/128)] scale buffer (a call per expert: a scale block never spans
     two experts, whatever N)."""
-    groups, rows, cols = (int(d) for d in w.shape)
-    if groups == 0:
-        raise ValueError(f"w has shape {tuple(w.shape)}; fp8block needs at least one expert")
+    groups, (rows, cols) = _experts(w, "w"), (int(d) for d in w.shape[1:])
     first = T.matrix(w[0], "w[0]", "float")
     ldq = T.codes_ld(cols)
     scale_rows, scale_cols, lds = T.scales_128x128(rows, cols)
@@ -92,9 +90,7 @@ def _quantize_experts(w, pow2):
     codes = codes.reshape(groups, rows, cols)
     scales = scales.reshape(groups, scale_rows, scale_cols)
     for g in range(groups):
-        wm = T.matrix(w[g], f"w[{g}]", "float")
-        _call(wm.device, wm.is_torch, "fp8block_quantize_ex", L.BLOCK_128x128, L.SCALE_POW2 if pow2 else 0,
-              wm.ptr, wm.dtype, rows, cols, wm.ld, T.pointer(codes[g]), ldq, T.pointer(scales[g]), lds)
+        _quantize_call(T.matrix(w[g], f"w[{g}]", "float"), L.BLOCK_128x128, pow2, codes[g], ldq, scales[g], lds)
     return codes, scales
 
 
@@ -265,12 +261,18 @@ def _aligned_rows(mat, x, name):
     return T.matrix(view, name, "float")
 
 
-def _expert_stride(x, name):
-    """(first expert's 2-D view, elements between experts) of a 3-D [G][rows][cols] array."""
+def _experts(x, name):
+    """G of a 3-D [G][rows][cols] stack of experts, at least one."""
     if len(getattr(x, "shape", ())) != 3:
         raise ValueError(f"{name} must be 3-D [G][rows][cols]; got shape {tuple(getattr(x, 'shape', ()))}")
     if x.shape[0] == 0:
-        raise ValueError(f"{name} has shape {tuple(x.shape)}; a grouped GEMM needs at least one expert")
+        raise ValueError(f"{name} has shape {tuple(x.shape)}; fp8block needs at least one expert")
+    return int(x.shape[0])
+
+
+def _expert_stride(x, name):
+    """(first expert's 2-D view, elements between experts) of a 3-D [G][rows][cols] array."""
+    _experts(x, name)
     if T.is_torch(x):
         return x[0], x.stride(0)
     return x[0], x.strides[0] // x.itemsize
@@ -461,10 +463,14 @@ def _quantize(x, block, pow2):
     _, codes = T.empty(xm, rows, cols, ldq, L.E4M3)
     scale_rows, scale_cols, lds = (T.scales_1x128 if block == L.BLOCK_1x128 else T.scales_128x128)(rows, cols)
     _, scales = T.empty(xm, scale_rows, scale_cols, lds, L.F32)
-    _call(xm.device, xm.is_torch, "fp8block_quantize_ex",
-          block, L.SCALE_POW2 if pow2 else 0, xm.ptr, xm.dtype, rows, cols, xm.ld,
-          T.pointer(codes), ldq, T.pointer(scales), lds)
+    _quantize_call(xm, block, pow2, codes, ldq, scales, lds)
     return T.unfold_rows(codes, lead), scales
+
+
+def _quantize_call(xm, block, pow2, codes, ldq, scales, lds):
+    """The library's quantize of xm into codes (rows ldq apart) and scales (rows lds apart)."""
+    _call(xm.device, xm.is_torch, "fp8block_quantize_ex", block, L.SCALE_POW2 if pow2 else 0, xm.ptr, xm.dtype,
+          xm.rows, xm.cols, xm.ld, T.pointer(codes), ldq, T.pointer(scales), lds)
 
 
 def _dequantize(codes, scales, block, out_dtype):
@@ -483,9 +489,7 @@ def _dequantize_experts(codes, scales, out_dtype):
     if len(getattr(scales, "shape", ())) != 3 or scales.shape[0] != codes.shape[0]:
         raise ValueError(f"codes are [G][N][K] with G = {codes.shape[0]}: scales must be "
                          f"[G][ceil(N/128)][ceil(K/128)]; got shape {tuple(getattr(scales, 'shape', ()))}")
-    groups, rows, cols = (int(d) for d in codes.shape)
-    if groups == 0:
-        raise ValueError(f"codes have shape {tuple(codes.shape)}; fp8block needs at least one expert")
+    groups, (rows, cols) = _experts(codes, "codes"), (int(d) for d in codes.shape[1:])
     experts = [_dequantize_operands(codes[g], scales[g], L.BLOCK_128x128, f"codes[{g}]", f"scales[{g}]")
                for g in range(groups)]
     code = T.float_dtype_code(out_dtype, "out_dtype")

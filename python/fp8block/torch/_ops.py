@@ -41,10 +41,12 @@ def out_ld(cols, dtype) -> int:
     return T.out_ld(cols, _ELEMENT_BYTES.get(dtype, 2))
 
 
-def padded_rows(lead: Sequence, cols, ld, dtype, device) -> Tensor:
+def padded_rows(lead: Sequence, cols, ld, dtype, device, alloc=torch.empty) -> Tensor:
     """A (*lead, cols) view of a new (*lead, ld) buffer, as fp8block allocates its outputs: the
-    fakes' outputs (same strides and storage size as the real ones) and the direct calls'."""
-    full = torch.empty((*lead, ld), dtype=dtype, device=device)
+    fakes' outputs (same strides and storage size as the real ones) and the direct calls'.
+    alloc=torch.zeros where a fresh output's rows no group owns must not carry garbage into a
+    compiled graph (the grouped ops)."""
+    full = alloc((*lead, ld), dtype=dtype, device=device)
     return full if ld == cols else full[..., :cols]
 
 
@@ -258,13 +260,6 @@ def _group_rows(rows: Tensor, masked: bool, expected_m: int) -> dict:
     return {"counts" if masked else "offsets": rows, "expected_m": expected_m or None}
 
 
-def _zeros_padded(lead: Sequence, cols, ld, dtype, device) -> Tensor:
-    """padded_rows, zero-filled: a fresh output's rows no group owns must not carry garbage
-    into a compiled graph."""
-    full = torch.zeros((*lead, ld), dtype=dtype, device=device)
-    return full if ld == cols else full[..., :cols]
-
-
 @_op("fp8block::gemm_grouped", mutates_args=())
 def gemm_grouped(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, rows: Tensor, masked: bool,
                  out_dtype: torch.dtype, expected_m: int = 0, c: Optional[Tensor] = None,
@@ -272,7 +267,7 @@ def gemm_grouped(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, rows: Tensor, mas
     """Rows no group owns are zero here; gemm_grouped_out leaves them as they were.
     expected_m: the masked layout's planning hint (0: none)."""
     n = b.shape[1]
-    d = _zeros_padded(a.shape[:-1], n, out_ld(n, out_dtype), out_dtype, a.device)
+    d = padded_rows(a.shape[:-1], n, out_ld(n, out_dtype), out_dtype, a.device, torch.zeros)
     return _fp8.gemm_grouped(_tma_ready(a, 16), _tma_ready(sa, 4), _tma_ready(b, 16), sb, c=c, bias=bias,
                              out=d, **_group_rows(rows, masked, expected_m))
 
@@ -291,9 +286,9 @@ def gemm_grouped_e4m3(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, rows: Tensor
                       pow2: bool = False) -> Tuple[Tensor, Tensor]:
     """(codes, scales) as quantize_1x128 returns them; rows no group owns are zero in both."""
     m, n = math.prod(a.shape[:-1]), b.shape[1]
-    codes = _zeros_padded(a.shape[:-1], n, T.codes_ld(n), _E4M3, a.device)
+    codes = padded_rows(a.shape[:-1], n, T.codes_ld(n), _E4M3, a.device, torch.zeros)
     srows, scols, lds = T.scales_1x128(m, n)
-    scales = _zeros_padded((srows,), scols, lds, torch.float32, a.device)
+    scales = padded_rows((srows,), scols, lds, torch.float32, a.device, torch.zeros)
     _fp8.gemm_grouped(_tma_ready(a, 16), _tma_ready(sa, 4), _tma_ready(b, 16), sb, out_dtype=_E4M3, c=c,
                       bias=bias, pow2=pow2, out=(codes, scales), **_group_rows(rows, masked, expected_m))
     return codes, scales
